@@ -1,0 +1,95 @@
+"""Incremental Server-Sent Events decoding: feed bytes in any split, get events out.
+
+Never buffers more than one unfinished event. Used by the relay's usage taps and
+by converters of providers that stream SSE.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SSEEvent:
+    data: str
+    event: str = ""
+    id: str = ""
+
+
+class SSEDecoder:
+    """`feed(bytes) -> list[SSEEvent]`, `flush() -> list[SSEEvent]`.
+
+    Follows the WHATWG rules that matter here: lines end with LF, CRLF or CR;
+    `data:` lines of one event are joined with LF; one leading space after the
+    colon is dropped; comment lines (starting with ':') are ignored. Bytes are
+    decoded as UTF-8 only once a whole line is present, so a multi-byte
+    character split across chunks survives.
+    """
+
+    def __init__(self) -> None:
+        self._buf = b""
+        self._data: list[str] = []
+        self._event = ""
+        self._id = ""
+        self._pending_cr = False
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        if self._pending_cr and chunk.startswith(b"\n"):
+            chunk = chunk[1:]
+        self._pending_cr = False
+        buf = self._buf + chunk
+        events: list[SSEEvent] = []
+        start = 0
+        n = len(buf)
+        while start < n:
+            lf = buf.find(b"\n", start)
+            cr = buf.find(b"\r", start)
+            if lf < 0 and cr < 0:
+                break
+            if cr >= 0 and (lf < 0 or cr < lf):
+                end, nxt = cr, cr + 1
+                if nxt < n and buf[nxt:nxt + 1] == b"\n":
+                    nxt += 1
+                elif nxt == n:
+                    self._pending_cr = True
+            else:
+                end, nxt = lf, lf + 1
+            self._line(buf[start:end].decode("utf-8", "replace"), events)
+            start = nxt
+        self._buf = buf[start:]
+        return events
+
+    def flush(self) -> list[SSEEvent]:
+        """End of stream: a trailing event without its blank line still counts."""
+        events: list[SSEEvent] = []
+        if self._buf:
+            self._line(self._buf.decode("utf-8", "replace"), events)
+            self._buf = b""
+        self._line("", events)
+        return events
+
+    def _line(self, line: str, events: list[SSEEvent]) -> None:
+        if not line:
+            if self._data or self._event:
+                events.append(SSEEvent("\n".join(self._data), self._event, self._id))
+            self._data, self._event = [], ""
+            return
+        if line.startswith(":"):
+            return
+        name, _, value = line.partition(":")
+        if value.startswith(" "):
+            value = value[1:]
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._event = value
+        elif name == "id":
+            self._id = value
+
+
+def encode_data(payload: bytes) -> bytes:
+    """One `data:` event as OpenAI sends it."""
+    return b"data: " + payload + b"\n\n"
+
+
+DONE = b"data: [DONE]\n\n"
