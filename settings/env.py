@@ -1,0 +1,264 @@
+"""The process settings: One API's environment variables and flags, parsed once into a frozen object."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+VERSION = "0.1.0"
+DEFAULT_TEST_PROMPT = "Output only your specific model name with no additional text."
+
+
+class SettingsError(ValueError):
+    """A setting has a value that can't be used; the message names the variable."""
+
+
+def _bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("true", "1", "yes", "on"):
+        return True
+    if value in ("false", "0", "no", "off", ""):
+        return False
+    raise SettingsError(f"{name}: expected true or false, got {raw!r}")
+
+
+def _int(name: str, raw: str, minimum: int | None = 0) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise SettingsError(f"{name}: expected an integer, got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise SettingsError(f"{name}: must be at least {minimum}, got {value}")
+    return value
+
+
+def _float(name: str, raw: str) -> float:
+    try:
+        return float(raw.strip())
+    except ValueError:
+        raise SettingsError(f"{name}: expected a number, got {raw!r}") from None
+
+
+def _choice(*allowed: str) -> Callable[[str, str], str]:
+    def parse(name: str, raw: str) -> str:
+        if raw not in allowed:
+            raise SettingsError(f"{name}: must be one of {', '.join(allowed)}, got {raw!r}")
+        return raw
+    return parse
+
+
+def _networks(name: str, raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    out = []
+    for part in raw.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            out.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise SettingsError(f"{name}: {part!r} is not an IP address or CIDR") from None
+    return tuple(out)
+
+
+def _str(name: str, raw: str) -> str:
+    return raw
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the process; built by `load_settings`, passed down, never re-read."""
+
+    port: int = 3000
+    log_dir: str = "./logs"
+    workers: int = 1
+    debug: bool = False
+    debug_sql: bool = False
+    gin_mode: str = "release"
+    session_secret: str = ""
+    sql_dsn: str = ""
+    sqlite_path: str = "one-api.db"
+    sqlite_busy_timeout: int = 3000
+    log_sql_dsn: str = ""
+    sql_max_idle_conns: int = 100
+    sql_max_open_conns: int = 1000
+    sql_max_lifetime: int = 60
+    redis_conn_string: str = ""
+    redis_password: str = ""
+    redis_master_name: str = ""
+    sync_frequency: int = 600
+    sync_frequency_set: bool = False
+    memory_cache_enabled: bool = False
+    node_type: str = "master"
+    frontend_base_url: str = ""
+    channel_test_frequency: int = 0
+    channel_update_frequency: int = 0
+    polling_interval: int = 0
+    batch_update_enabled: bool = False
+    batch_update_interval: int = 5
+    global_api_rate_limit: int = 480
+    global_web_rate_limit: int = 240
+    relay_timeout: int = 0
+    relay_proxy: str = ""
+    user_content_request_proxy: str = ""
+    user_content_request_timeout: int = 30
+    gemini_safety_setting: str = "BLOCK_NONE"
+    gemini_version: str = "v1"
+    theme: str = "default"
+    enable_metric: bool = False
+    metric_queue_size: int = 10
+    metric_success_rate_threshold: float = 0.8
+    metric_success_chan_size: int = 1024
+    metric_fail_chan_size: int = 128
+    initial_root_token: str = ""
+    initial_root_access_token: str = ""
+    only_one_log_file: bool = False
+    enforce_include_usage: bool = False
+    test_prompt: str = DEFAULT_TEST_PROMPT
+    tiktoken_cache_dir: str = ""
+    trusted_proxies: tuple[Any, ...] = field(default_factory=tuple)
+    admin_port: int = 0          # internal loopback port of admin_api; 0 = port + 1
+    shutdown_grace: int = 30     # seconds streams may take to finish on SIGTERM
+
+    @property
+    def redis_enabled(self) -> bool:
+        """As One API: Redis only when both the connection string and SYNC_FREQUENCY are set."""
+        return bool(self.redis_conn_string) and self.sync_frequency_set
+
+    @property
+    def memory_cache(self) -> bool:
+        return self.memory_cache_enabled or self.redis_enabled
+
+    @property
+    def is_master(self) -> bool:
+        return self.node_type != "slave"
+
+    @property
+    def internal_admin_port(self) -> int:
+        return self.admin_port or self.port + 1
+
+    def with_(self, **changes: Any) -> "Settings":
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update(changes)
+        return Settings(**values)
+
+
+# env name → (field, parser). Order follows one-api.md §16.
+_ENV: dict[str, tuple[str, Callable[[str, str], Any]]] = {
+    "PORT": ("port", lambda n, r: _int(n, r, 1)),
+    "GIN_MODE": ("gin_mode", _str),
+    "DEBUG": ("debug", _bool),
+    "DEBUG_SQL": ("debug_sql", _bool),
+    "SESSION_SECRET": ("session_secret", _str),
+    "SQL_DSN": ("sql_dsn", _str),
+    "SQLITE_PATH": ("sqlite_path", _str),
+    "SQLITE_BUSY_TIMEOUT": ("sqlite_busy_timeout", _int),
+    "LOG_SQL_DSN": ("log_sql_dsn", _str),
+    "SQL_MAX_IDLE_CONNS": ("sql_max_idle_conns", _int),
+    "SQL_MAX_OPEN_CONNS": ("sql_max_open_conns", lambda n, r: _int(n, r, 1)),
+    "SQL_MAX_LIFETIME": ("sql_max_lifetime", _int),
+    "REDIS_CONN_STRING": ("redis_conn_string", _str),
+    "REDIS_PASSWORD": ("redis_password", _str),
+    "REDIS_MASTER_NAME": ("redis_master_name", _str),
+    "SYNC_FREQUENCY": ("sync_frequency", lambda n, r: _int(n, r, 1)),
+    "MEMORY_CACHE_ENABLED": ("memory_cache_enabled", _bool),
+    "NODE_TYPE": ("node_type", _choice("master", "slave")),
+    "FRONTEND_BASE_URL": ("frontend_base_url", _str),
+    "CHANNEL_TEST_FREQUENCY": ("channel_test_frequency", _int),
+    "CHANNEL_UPDATE_FREQUENCY": ("channel_update_frequency", _int),
+    "POLLING_INTERVAL": ("polling_interval", _int),
+    "BATCH_UPDATE_ENABLED": ("batch_update_enabled", _bool),
+    "BATCH_UPDATE_INTERVAL": ("batch_update_interval", lambda n, r: _int(n, r, 1)),
+    "GLOBAL_API_RATE_LIMIT": ("global_api_rate_limit", _int),
+    "GLOBAL_WEB_RATE_LIMIT": ("global_web_rate_limit", _int),
+    "RELAY_TIMEOUT": ("relay_timeout", _int),
+    "RELAY_PROXY": ("relay_proxy", _str),
+    "USER_CONTENT_REQUEST_PROXY": ("user_content_request_proxy", _str),
+    "USER_CONTENT_REQUEST_TIMEOUT": ("user_content_request_timeout", _int),
+    "GEMINI_SAFETY_SETTING": ("gemini_safety_setting", _str),
+    "GEMINI_VERSION": ("gemini_version", _str),
+    "THEME": ("theme", _choice("default", "berry", "air")),
+    "ENABLE_METRIC": ("enable_metric", _bool),
+    "METRIC_QUEUE_SIZE": ("metric_queue_size", lambda n, r: _int(n, r, 1)),
+    "METRIC_SUCCESS_RATE_THRESHOLD": ("metric_success_rate_threshold", _float),
+    "METRIC_SUCCESS_CHAN_SIZE": ("metric_success_chan_size", _int),
+    "METRIC_FAIL_CHAN_SIZE": ("metric_fail_chan_size", _int),
+    "INITIAL_ROOT_TOKEN": ("initial_root_token", _str),
+    "INITIAL_ROOT_ACCESS_TOKEN": ("initial_root_access_token", _str),
+    "ONLY_ONE_LOG_FILE": ("only_one_log_file", _bool),
+    "ENFORCE_INCLUDE_USAGE": ("enforce_include_usage", _bool),
+    "TEST_PROMPT": ("test_prompt", _str),
+    "TIKTOKEN_CACHE_DIR": ("tiktoken_cache_dir", _str),
+    "DATA_GYM_CACHE_DIR": ("tiktoken_cache_dir", _str),
+    "TRUSTED_PROXIES": ("trusted_proxies", _networks),
+    "ADMIN_PORT": ("admin_port", _int),
+    "SHUTDOWN_GRACE": ("shutdown_grace", _int),
+}
+
+ENV_NAMES: tuple[str, ...] = tuple(_ENV)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="one-api", description="OpenAI-compatible LLM API gateway (One API compatible).")
+    p.add_argument("--port", type=int, default=None, help="port to listen on (default 3000; PORT overrides)")
+    p.add_argument("--log-dir", default=None, help="directory for log files (default ./logs)")
+    p.add_argument("--workers", type=int, default=None, help="proxy worker processes (default 1)")
+    p.add_argument("--version", action="store_true", help="print the version and exit")
+    return p
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    return _parser().parse_args(argv)
+
+
+def load_settings(environ: Mapping[str, str] | None = None, argv: Sequence[str] | None = (),
+                  dotenv: Path | None = None) -> Settings:
+    """Flags, then `.env` (never overriding the real environment), then the environment.
+
+    Raises SettingsError with one line naming the variable on any bad value.
+    """
+    env = dict(os.environ if environ is None else environ)
+    if dotenv is not None and dotenv.is_file():
+        from dotenv import dotenv_values
+
+        for key, value in dotenv_values(dotenv).items():
+            if value is not None:
+                env.setdefault(key, value)
+    args = parse_args(argv)
+    values: dict[str, Any] = {}
+    if args.port is not None:
+        values["port"] = _int("--port", str(args.port), 1)
+    if args.log_dir is not None:
+        values["log_dir"] = args.log_dir
+    if args.workers is not None:
+        values["workers"] = _int("--workers", str(args.workers), 1)
+    for name, (attr, parse) in _ENV.items():
+        raw = env.get(name)
+        if raw is None or (raw == "" and attr not in ("sql_dsn",)):
+            continue
+        values[attr] = parse(name, raw)
+        if name == "SYNC_FREQUENCY":
+            values["sync_frequency_set"] = True
+    if values.get("session_secret") == "random_string":
+        values["session_secret"] = ""   # One API refuses this literal and uses a random secret
+    settings = Settings(**values)
+    _validate(settings)
+    return settings
+
+
+def _validate(s: Settings) -> None:
+    from store.dsn import DSNError, parse_dsn  # DSN errors must stop start-up, not the first query
+
+    for name, dsn in (("SQL_DSN", s.sql_dsn), ("LOG_SQL_DSN", s.log_sql_dsn)):
+        if dsn:
+            try:
+                parse_dsn(dsn)
+            except DSNError as e:
+                raise SettingsError(f"{name}: {e}") from None
+    if not 0 <= s.metric_success_rate_threshold <= 1:
+        raise SettingsError(f"METRIC_SUCCESS_RATE_THRESHOLD: must be between 0 and 1, got {s.metric_success_rate_threshold}")
+    if s.redis_conn_string and not s.redis_master_name and "://" not in s.redis_conn_string:
+        raise SettingsError(f"REDIS_CONN_STRING: expected a redis:// URL, got {s.redis_conn_string!r}")

@@ -1,0 +1,103 @@
+"""Engines and sessions for the main and log databases, built from the settings."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event, inspect, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from store.dsn import DatabaseURL, parse_dsn, sqlite_url
+from store.models import Base, LogBase
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    max_idle: int = 100
+    max_open: int = 1000
+    max_lifetime: int = 60
+    sqlite_busy_timeout: int = 3000
+    echo: bool = False
+
+
+def make_engine(db: DatabaseURL, pool: PoolSettings) -> AsyncEngine:
+    if db.is_sqlite:
+        engine = create_async_engine(db.url, echo=pool.echo, poolclass=NullPool if ":memory:" not in db.url else None,
+                                     connect_args={"timeout": pool.sqlite_busy_timeout / 1000})
+        _sqlite_pragmas(engine, pool.sqlite_busy_timeout)
+        return engine
+    idle = max(1, min(pool.max_idle, pool.max_open))
+    kwargs: dict[str, Any] = dict(echo=pool.echo, pool_pre_ping=True, pool_size=idle,
+                                  max_overflow=max(0, pool.max_open - idle))
+    if pool.max_lifetime > 0:
+        kwargs["pool_recycle"] = pool.max_lifetime
+    if db.dialect == "postgresql":
+        # One API uses the simple protocol; statement caches break behind pgbouncer-style poolers
+        kwargs["connect_args"] = {"statement_cache_size": 0}
+    return create_async_engine(db.url, **kwargs)
+
+
+def _sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+
+class Database:
+    """The main engine, the log engine (same one unless LOG_SQL_DSN) and their session factories."""
+
+    def __init__(self, main: DatabaseURL, log_db: DatabaseURL | None = None, pool: PoolSettings | None = None) -> None:
+        pool = pool or PoolSettings()
+        self.url = main
+        self.engine = make_engine(main, pool)
+        self.log_url = log_db or main
+        self.log_engine = make_engine(log_db, pool) if log_db else self.engine
+        self.session = async_sessionmaker(self.engine, expire_on_commit=False, class_=AsyncSession)
+        self.log_session = async_sessionmaker(self.log_engine, expire_on_commit=False, class_=AsyncSession)
+
+    @classmethod
+    def from_dsn(cls, sql_dsn: str = "", log_sql_dsn: str = "", sqlite_path: str = "one-api.db",
+                 pool: PoolSettings | None = None) -> "Database":
+        main = parse_dsn(sql_dsn) if sql_dsn else sqlite_url(sqlite_path)
+        return cls(main, parse_dsn(log_sql_dsn) if log_sql_dsn else None, pool)
+
+    @property
+    def dialect(self) -> str:
+        return self.url.dialect
+
+    async def create_schema(self) -> None:
+        """Create missing tables and add missing nullable columns (never drops or alters)."""
+        async with self.engine.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+            await conn.run_sync(_add_missing_columns, Base.metadata)
+        async with self.log_engine.begin() as conn:
+            await conn.run_sync(LogBase.metadata.create_all)
+            await conn.run_sync(_add_missing_columns, LogBase.metadata)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+        if self.log_engine is not self.engine:
+            await self.log_engine.dispose()
+
+
+def _add_missing_columns(sync_conn: Any, metadata: Any) -> None:
+    """Like GORM's AutoMigrate for added fields: an older table gets our new nullable columns."""
+    insp = inspect(sync_conn)
+    preparer = sync_conn.dialect.identifier_preparer
+    for table in metadata.sorted_tables:
+        existing = {c["name"] for c in insp.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in existing or not column.nullable:
+                continue
+            ddl_type = column.type.compile(dialect=sync_conn.dialect)
+            sync_conn.execute(text(f"ALTER TABLE {preparer.quote(table.name)} ADD COLUMN {preparer.quote(column.name)} {ddl_type}"))
+            log.info("added column %s.%s", table.name, column.name)
