@@ -58,7 +58,7 @@ def _text_of(content: Any) -> str:
             raise ConversionError("Cloudflare native /ai/run accepts text content only; "
                                   "use the OpenAI-compatible endpoint for images")
         parts.append(part.get("text", ""))
-    return "".join(parts)
+    return "\n".join(parts)
 
 
 def _native_messages(messages: list[Mapping[str, Any]]) -> list[dict[str, str]]:
