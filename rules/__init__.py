@@ -1,1 +1,24 @@
-"""rules package."""
+"""Declarative rules: the channel-type catalog and the price tables, loaded from TOML data.
+
+Needs only the standard library. A bad data file raises RulesError naming file, entry and problem.
+"""
+
+from .catalog import API_STYLES, AUTH_STYLES, Catalog, ChannelType, load_catalog
+from .errors import RulesError
+from .images import ImageRule
+from .prices import AudioRules, CompletionRule, PriceDefaults, PriceTable, load_prices
+
+__all__ = [
+    "API_STYLES",
+    "AUTH_STYLES",
+    "AudioRules",
+    "Catalog",
+    "ChannelType",
+    "CompletionRule",
+    "ImageRule",
+    "PriceDefaults",
+    "PriceTable",
+    "RulesError",
+    "load_catalog",
+    "load_prices",
+]

@@ -1,0 +1,50 @@
+"""Exact quota arithmetic: ratios as the decimals they were written as, rounding done once.
+
+One API multiplies float64 ratios and then rounds (ceil for settlement, truncation toward zero
+for pre-consumption, images and speech). Float products can land a hair off an integer: 100
+prompt tokens of deepseek-chat (ratio 0.07) give 7.000000000000001 in float64, which Go's ceil
+charges as 8. Here every ratio is taken as the shortest decimal that round-trips its float
+(repr), products and sums are computed exactly with Decimal, and only the final result is
+rounded, so it is the quota the written ratios mean. It equals Go's result except in such edge
+cases, where it is one unit lower (ceil) or higher (truncation).
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_CEILING, ROUND_DOWN, Context, Decimal
+
+# Enough digits that products of a few 17-digit ratios and token counts are never rounded.
+_CTX = Context(prec=120)
+
+
+def dec(value: float | int) -> Decimal:
+    """The decimal a ratio stands for: an int exactly, a float by its shortest repr."""
+    if isinstance(value, int):
+        return Decimal(value)
+    return Decimal(repr(value))
+
+
+def product(*factors: float | int | Decimal) -> Decimal:
+    """Exact product of ratios and counts."""
+    result = Decimal(1)
+    for factor in factors:
+        result = _CTX.multiply(result, factor if isinstance(factor, Decimal) else dec(factor))
+    return result
+
+
+def total(*terms: float | int | Decimal) -> Decimal:
+    """Exact sum of counts and products."""
+    result = Decimal(0)
+    for term in terms:
+        result = _CTX.add(result, term if isinstance(term, Decimal) else dec(term))
+    return result
+
+
+def ceil_int(value: Decimal) -> int:
+    """Smallest integer not below `value` (Go math.Ceil, then int64)."""
+    return int(value.to_integral_value(rounding=ROUND_CEILING, context=_CTX))
+
+
+def trunc_int(value: Decimal) -> int:
+    """`value` with its fraction dropped, toward zero (Go's int64(float64))."""
+    return int(value.to_integral_value(rounding=ROUND_DOWN, context=_CTX))

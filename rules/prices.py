@@ -1,0 +1,270 @@
+"""Price tables (model, completion and group ratios) and the quota a request costs (§7)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from functools import lru_cache
+from pathlib import Path
+from types import MappingProxyType
+
+from .exact import ceil_int, product, total, trunc_int
+from .gojson import go_json_object
+from .images import ImageRule
+from .prices_file import parse_prices_file
+
+DEFAULT_PRICES_PATH = Path(__file__).with_name("prices.toml")
+
+_INTERNET = "-internet"
+
+
+@dataclass(frozen=True)
+class CompletionRule:
+    """Completion ratio for names meeting every given condition (empty conditions always hold)."""
+
+    ratio: float
+    exact: frozenset[str] = frozenset()
+    prefix: str = ""
+    suffix: str = ""
+    glob: str = ""
+
+    def matches(self, name: str) -> bool:
+        return (
+            (not self.exact or name in self.exact)
+            and name.startswith(self.prefix)
+            and name.endswith(self.suffix)
+            and (not self.glob or fnmatchcase(name, self.glob))
+        )
+
+
+@dataclass(frozen=True)
+class AudioRules:
+    """Speech and transcription billing facts (§5.7, §7.7)."""
+
+    speech_max_input_bytes: int
+    transcription_billing_model: str
+
+
+@dataclass(frozen=True)
+class PriceDefaults:
+    """Everything prices.toml holds; the default tables behind every PriceTable."""
+
+    model_ratio: Mapping[str, float]
+    completion_ratio: Mapping[str, float]
+    completion_rules: tuple[CompletionRule, ...]
+    group_ratio: Mapping[str, float]
+    fallback_model_ratio: float
+    fallback_completion_ratio: float
+    fallback_group_ratio: float
+    strip_internet_model: tuple[str, ...]
+    strip_internet_completion: tuple[str, ...]
+    image_rules: Mapping[str, ImageRule]
+    single_charge_channel_types: frozenset[int]
+    audio: AudioRules
+
+
+def _strip_internet(name: str, prefixes: tuple[str, ...]) -> str:
+    if name.endswith(_INTERNET) and name.startswith(prefixes):
+        return name[: -len(_INTERNET)]
+    return name
+
+
+def _lookup(
+    name: str,
+    channel_type: int | None,
+    current: Mapping[str, float] | None,
+    default: Mapping[str, float],
+) -> float | None:
+    """§7.1 order: M(T) current, M(T) default, M current, M default."""
+    keys = [name] if channel_type is None else [f"{name}({channel_type})", name]
+    for key in keys:
+        for table in (current, default):
+            if table is not None and key in table:
+                return table[key]
+    return None
+
+
+def _as_table(values: Mapping[str, float]) -> Mapping[str, float]:
+    return MappingProxyType({str(k): float(v) for k, v in values.items()})
+
+
+class PriceTable:
+    """Default price tables plus the current ones from options ModelRatio, CompletionRatio, GroupRatio.
+
+    Without overrides the current tables are the defaults. An override replaces the current
+    table; model and completion lookups still fall back to the defaults (§7.1), group lookups
+    do not (an unknown group costs the fallback 1, as in One API).
+    """
+
+    def __init__(
+        self,
+        defaults: PriceDefaults,
+        model_ratio: Mapping[str, float] | None = None,
+        completion_ratio: Mapping[str, float] | None = None,
+        group_ratio: Mapping[str, float] | None = None,
+    ) -> None:
+        self.defaults = defaults
+        self._model_ratio = model_ratio
+        self._completion_ratio = completion_ratio
+        self._group_ratio = group_ratio if group_ratio is not None else defaults.group_ratio
+
+    def with_overrides(
+        self,
+        model_ratio: Mapping[str, float] | None = None,
+        completion_ratio: Mapping[str, float] | None = None,
+        group_ratio: Mapping[str, float] | None = None,
+    ) -> PriceTable:
+        """A table whose current ratios are the given option values (None keeps this table's)."""
+        return PriceTable(
+            self.defaults,
+            _as_table(model_ratio) if model_ratio is not None else self._model_ratio,
+            _as_table(completion_ratio) if completion_ratio is not None else self._completion_ratio,
+            _as_table(group_ratio) if group_ratio is not None else self._group_ratio,
+        )
+
+    # -- ratios ---------------------------------------------------------------------------
+
+    def find_model_ratio(self, model: str, channel_type: int | None = None) -> float | None:
+        """The model ratio from a table entry, or None when only the fallback would apply."""
+        name = _strip_internet(model, self.defaults.strip_internet_model)
+        return _lookup(name, channel_type, self._model_ratio, self.defaults.model_ratio)
+
+    def model_ratio(self, model: str, channel_type: int | None = None) -> float:
+        """Model ratio for `model` on channel type `channel_type` (§7.1); unknown models cost 30."""
+        found = self.find_model_ratio(model, channel_type)
+        return self.defaults.fallback_model_ratio if found is None else found
+
+    def completion_ratio(self, model: str, channel_type: int | None = None) -> float:
+        """Completion ratio: table entries (§7.1 order), then the ordered built-in rules, then 1."""
+        name = _strip_internet(model, self.defaults.strip_internet_completion)
+        found = _lookup(name, channel_type, self._completion_ratio, self.defaults.completion_ratio)
+        if found is not None:
+            return found
+        for rule in self.defaults.completion_rules:
+            if rule.matches(name):
+                return rule.ratio
+        return self.defaults.fallback_completion_ratio
+
+    def group_ratio(self, group: str) -> float:
+        """Ratio of a user group; a group missing from the current table costs 1."""
+        return self._group_ratio.get(group, self.defaults.fallback_group_ratio)
+
+    def groups(self) -> list[str]:
+        """Names of the current groups (GET /api/group/)."""
+        return list(self._group_ratio)
+
+    # -- quota ----------------------------------------------------------------------------
+
+    def quota_for(
+        self, prompt_tokens: int, completion_tokens: int, model: str, channel_type: int | None, group: str
+    ) -> int:
+        """Settled quota of a text request (§7.4): ceil((p + c × cr) × mr × gr).
+
+        At least 1 when the ratio is not 0; 0 when no tokens were used at all.
+        """
+        if prompt_tokens + completion_tokens == 0:
+            return 0
+        ratio = product(self.model_ratio(model, channel_type), self.group_ratio(group))
+        completion = product(completion_tokens, self.completion_ratio(model, channel_type))
+        quota = ceil_int(product(total(prompt_tokens, completion), ratio))
+        if ratio != 0 and quota <= 0:
+            return 1
+        return quota
+
+    def pre_consume(
+        self,
+        prompt_tokens: int,
+        max_tokens: int,
+        pre_consumed_quota: int,
+        model: str,
+        channel_type: int | None,
+        group: str,
+    ) -> int:
+        """Quota reserved before a text request (§7.3): (PreConsumedQuota + p + max_tokens) × mr × gr, truncated."""
+        tokens = pre_consumed_quota + prompt_tokens + max_tokens
+        return trunc_int(product(tokens, self.model_ratio(model, channel_type), self.group_ratio(group)))
+
+    def image_rule(self, model: str) -> ImageRule | None:
+        """Validation and size pricing rules of an image model, None if it has none."""
+        return self.defaults.image_rules.get(model)
+
+    def image_cost(
+        self, model: str, size: str, quality: str, n: int, group: str, channel_type: int | None = None
+    ) -> int:
+        """Quota of an image request (§7.6): floor(mr × gr × size ratio × hd × 1000) × n.
+
+        Channel types listed in single_charge_channel_types (Replicate) are charged for one image.
+        """
+        rule = self.image_rule(model) or ImageRule(model)
+        one = trunc_int(
+            product(
+                self.model_ratio(model, channel_type),
+                self.group_ratio(group),
+                rule.size_ratio(size),
+                rule.quality_multiplier(size, quality),
+                1000,
+            )
+        )
+        return one if channel_type in self.defaults.single_charge_channel_types else one * n
+
+    @property
+    def audio(self) -> AudioRules:
+        return self.defaults.audio
+
+    def speech_cost(self, model: str, input_bytes: int, channel_type: int | None, group: str) -> int:
+        """Quota of a text-to-speech request (§7.7): UTF-8 bytes of input × mr × gr, truncated."""
+        return trunc_int(product(input_bytes, self.model_ratio(model, channel_type), self.group_ratio(group)))
+
+    def transcription_pre_consume(self, pre_consumed_quota: int, channel_type: int | None, group: str) -> int:
+        """Quota reserved for a transcription/translation (§7.7), priced as the billing model (whisper-1)."""
+        model = self.defaults.audio.transcription_billing_model
+        return trunc_int(
+            product(pre_consumed_quota, self.model_ratio(model, channel_type), self.group_ratio(group))
+        )
+
+    # -- option defaults --------------------------------------------------------------------
+
+    def default_model_ratio_json(self) -> str:
+        """Default value of option ModelRatio, as Go's json.Marshal writes it."""
+        return go_json_object(self.defaults.model_ratio)
+
+    def default_completion_ratio_json(self) -> str:
+        """Default value of option CompletionRatio."""
+        return go_json_object(self.defaults.completion_ratio)
+
+    def default_group_ratio_json(self) -> str:
+        """Default value of option GroupRatio."""
+        return go_json_object(self.defaults.group_ratio)
+
+
+def load_prices(path: Path | None = None) -> PriceTable:
+    """Load and validate a prices file; the shipped prices.toml (path None) is loaded once."""
+    if path is None:
+        return _default_prices()
+    return PriceTable(_defaults_from(Path(path)))
+
+
+def _defaults_from(path: Path) -> PriceDefaults:
+    raw = parse_prices_file(path)
+    rules = tuple(CompletionRule(**rule) for rule in raw.completion_rules)
+    return PriceDefaults(
+        model_ratio=MappingProxyType(raw.model_ratio),
+        completion_ratio=MappingProxyType(raw.completion_ratio),
+        completion_rules=rules,
+        group_ratio=MappingProxyType(raw.group_ratio),
+        fallback_model_ratio=raw.fallback["model_ratio"],
+        fallback_completion_ratio=raw.fallback["completion_ratio"],
+        fallback_group_ratio=raw.fallback["group_ratio"],
+        strip_internet_model=raw.strip_internet["model_ratio"],
+        strip_internet_completion=raw.strip_internet["completion_ratio"],
+        image_rules=MappingProxyType(raw.image_rules),
+        single_charge_channel_types=frozenset(raw.single_charge_channel_types),
+        audio=AudioRules(**raw.audio),
+    )
+
+
+@lru_cache(maxsize=1)
+def _default_prices() -> PriceTable:
+    return PriceTable(_defaults_from(DEFAULT_PRICES_PATH))
+
