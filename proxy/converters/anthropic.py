@@ -274,8 +274,8 @@ def response_to_openai(status: int, body: bytes, ctx: ConvertContext) -> Convert
     if obj.get("type") == "error":
         err = error_object_to_openai(obj.get("error"))
         return Converted(None, Usage(), err or OpenAIError(500, "upstream error", "server_error"))
-    usage = usage_to_openai(obj.get("usage") or {})
-    message = message_to_openai(obj.get("content") or [])
+    usage = usage_to_openai(obj["usage"] if isinstance(obj.get("usage"), dict) else {})
+    message = message_to_openai(obj["content"] if isinstance(obj.get("content"), list) else [])
     msg_id = obj.get("id")
     completion = completion_body(
         obj.get("model") or ctx.model, message, finish_reason_to_openai(obj.get("stop_reason")), usage,

@@ -7,7 +7,7 @@ from typing import Any, Callable, Mapping
 from proxy.converters.base import ConvertContext, OpenAIError, Usage
 from proxy.converters.chunks import ChunkWriter
 from proxy.converters.errors import parse_json, type_for_status
-from proxy.core.sse import DONE, SSEDecoder
+from proxy.core.sse import DONE, SSEDecoder, SSEEvent
 
 # providers-global.md §2.3
 FINISH_REASONS: dict[str, str] = {
@@ -76,7 +76,7 @@ class AnthropicStream:
     def flush(self) -> list[bytes]:
         return self._sse_events(self._sse.flush()) + self.close()
 
-    def _sse_events(self, events: list[Any]) -> list[bytes]:
+    def _sse_events(self, events: list[SSEEvent]) -> list[bytes]:
         out: list[bytes] = []
         for event in events:
             obj = parse_json(event.data.encode("utf-8"))

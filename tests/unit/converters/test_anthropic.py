@@ -179,7 +179,8 @@ def test_defaults_and_drops() -> None:
 
 
 def test_max_completion_tokens_wins() -> None:
-    assert upstream_body(chat([{"role": "user", "content": "hi"}], max_completion_tokens=77, max_tokens=5))["max_tokens"] == 77
+    body = upstream_body(chat([{"role": "user", "content": "hi"}], max_completion_tokens=77, max_tokens=5))
+    assert body["max_tokens"] == 77
 
 
 @pytest.mark.parametrize("extra,message", [
@@ -198,9 +199,11 @@ def test_unsupported_request_fields(extra: dict[str, Any], message: str) -> None
 def test_images_http_url_and_bad_types() -> None:
     part = {"type": "image_url", "image_url": {"url": "https://example.com/cat.jpg"}}
     body = upstream_body(chat([{"role": "user", "content": [part]}]))
-    assert body["messages"][0]["content"] == [{"type": "image", "source": {"type": "url", "url": "https://example.com/cat.jpg"}}]
+    source = {"type": "url", "url": "https://example.com/cat.jpg"}
+    assert body["messages"][0]["content"] == [{"type": "image", "source": source}]
     jpg = {"type": "image_url", "image_url": {"url": "data:image/jpg;base64,AAAA"}}
-    assert upstream_body(chat([{"role": "user", "content": [jpg]}]))["messages"][0]["content"][0]["source"]["media_type"] == "image/jpeg"
+    block = upstream_body(chat([{"role": "user", "content": [jpg]}]))["messages"][0]["content"][0]
+    assert block["source"]["media_type"] == "image/jpeg"
     for url in ("data:image/bmp;base64,AAAA", "ftp://x/y.png"):
         bad = {"type": "image_url", "image_url": {"url": url}}
         with pytest.raises(ConversionError):
@@ -306,7 +309,8 @@ def test_stream_unicode_split_across_feeds() -> None:
     data = sse(START, text_delta("héllo 你好 🎉"), {"type": "message_stop"})
     conv = anthropic.stream_to_openai(make_ctx())
     payloads = stream_payloads(feed_all(conv, data, 1))
-    text = "".join(p["choices"][0]["delta"].get("content", "") for p in payloads if isinstance(p, dict) and p["choices"])
+    chunks = [p for p in payloads if isinstance(p, dict) and p["choices"]]
+    text = "".join(p["choices"][0]["delta"].get("content", "") for p in chunks)
     assert text == "héllo 你好 🎉"
 
 

@@ -65,7 +65,8 @@ def test_host_keeps_non_default_port() -> None:
 
 def test_session_token_is_sent_and_signed() -> None:
     creds = sigv4.Credentials("AK", "SK", "TOKEN")
-    out = sigv4.sign_headers("POST", "https://h/p", {"Content-Type": "application/json"}, b"{}", creds, "us-east-1", "bedrock", NOW)
+    out = sigv4.sign_headers("POST", "https://h/p", {"Content-Type": "application/json"}, b"{}", creds,
+                             "us-east-1", "bedrock", NOW)
     assert out["X-Amz-Security-Token"] == "TOKEN"
     assert "x-amz-security-token" in out["Authorization"]
 
@@ -74,15 +75,17 @@ def test_matches_botocore_for_other_inputs(monkeypatch: pytest.MonkeyPatch) -> N
     auth = pytest.importorskip("botocore.auth")
     awsrequest = pytest.importorskip("botocore.awsrequest")
     credentials = pytest.importorskip("botocore.credentials")
-    url = "https://bedrock-runtime.eu-west-3.amazonaws.com/model/eu.anthropic.claude-3-7-sonnet-20250219-v1:0/invoke-with-response-stream"
+    url = ("https://bedrock-runtime.eu-west-3.amazonaws.com/model/eu.anthropic.claude-3-7-sonnet-20250219-v1:0"
+           "/invoke-with-response-stream")
     headers = {"Content-Type": "application/json", "Accept": "application/vnd.amazon.eventstream",
                "X-Amzn-Bedrock-Accept": "application/json"}
     body = '{"messages":[{"role":"user","content":"h\u00e9"}]}'.encode()
     when = 1_767_225_599.0
     request = awsrequest.AWSRequest(method="POST", url=url, data=body, headers=dict(headers))
-    signer = auth.SigV4Auth(credentials.Credentials("AK2", "secret/2", "tok"), "bedrock", "eu-west-3")
+    creds = ("AK2", "secret/2", "tok")
+    signer = auth.SigV4Auth(credentials.Credentials(*creds), "bedrock", "eu-west-3")
     fixed = datetime.datetime.fromtimestamp(when, datetime.timezone.utc).replace(tzinfo=None)
     monkeypatch.setattr(auth, "get_current_datetime", lambda: fixed)
     signer.add_auth(request)
-    ours = sigv4.sign_headers("POST", url, headers, body, sigv4.Credentials("AK2", "secret/2", "tok"), "eu-west-3", "bedrock", when)
+    ours = sigv4.sign_headers("POST", url, headers, body, sigv4.Credentials(*creds), "eu-west-3", "bedrock", when)
     assert ours["Authorization"] == request.headers["Authorization"]
