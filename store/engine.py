@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, AsyncIterator
 
 from sqlalchemy import event, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.pool import NullPool
 
 from store.dsn import DatabaseURL, parse_dsn, sqlite_url
 from store.models import Base, LogBase
@@ -27,8 +29,10 @@ class PoolSettings:
 
 def make_engine(db: DatabaseURL, pool: PoolSettings) -> AsyncEngine:
     if db.is_sqlite:
-        engine = create_async_engine(db.url, echo=pool.echo, poolclass=NullPool if ":memory:" not in db.url else None,
+        engine = create_async_engine(db.url, echo=pool.echo, pool_size=max(1, min(pool.max_idle, 10)),
+                                     max_overflow=max(0, min(pool.max_open, 50) - 10),
                                      connect_args={"timeout": pool.sqlite_busy_timeout / 1000})
+        _SQLITE_WRITE_LOCKS[engine.sync_engine] = asyncio.Lock()
         _sqlite_pragmas(engine, pool.sqlite_busy_timeout)
         return engine
     idle = max(1, min(pool.max_idle, pool.max_open))
@@ -50,6 +54,26 @@ def _sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
+
+
+# SQLite has one writer at a time; queueing writers of this process on a lock
+# instead of in SQLite's busy handler (which backs off and starves under load)
+# keeps the busy timeout for what it is for: other processes.
+_SQLITE_WRITE_LOCKS: "weakref.WeakKeyDictionary[Any, asyncio.Lock]" = weakref.WeakKeyDictionary()
+
+
+@asynccontextmanager
+async def write_transaction(session: AsyncSession) -> AsyncIterator[None]:
+    """`session.begin()` for a transaction that writes; serialised per process on SQLite."""
+    bind = session.bind
+    lock = _SQLITE_WRITE_LOCKS.get(bind.sync_engine) if bind is not None else None
+    if lock is None:
+        async with session.begin():
+            yield
+        return
+    async with lock:
+        async with session.begin():
+            yield
 
 
 class Database:

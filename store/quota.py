@@ -12,6 +12,7 @@ import time
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store.engine import write_transaction
 from store.models import Channel, Token, User
 
 
@@ -32,7 +33,7 @@ async def reserve(session: AsyncSession, *, token_id: int, user_id: int, amount:
     """Take `amount` from the token (if limited) and the user, both or neither."""
     if amount <= 0:
         return
-    async with session.begin():
+    async with write_transaction(session):
         values = {"used_quota": Token.used_quota + amount, "accessed_time": _now(now)}
         stmt = update(Token).where(Token.id == token_id)
         if token_limited:
@@ -51,7 +52,7 @@ async def settle(session: AsyncSession, *, token_id: int, user_id: int, channel_
                  count_request: bool = True) -> None:
     """Turn a reservation into the real charge: charge the difference or refund it, and bump counters."""
     delta = actual - reserved
-    async with session.begin():
+    async with write_transaction(session):
         await _apply_delta(session, token_id, user_id, delta, token_limited, now)
         if count_request or actual:
             await session.execute(update(User).where(User.id == user_id).values(
@@ -67,7 +68,7 @@ async def refund(session: AsyncSession, *, token_id: int, user_id: int, amount: 
     """Give a whole reservation back (the request failed before anything was delivered)."""
     if amount == 0:
         return
-    async with session.begin():
+    async with write_transaction(session):
         await _apply_delta(session, token_id, user_id, -amount, token_limited, now)
 
 
@@ -90,7 +91,7 @@ async def add_counters(session: AsyncSession, *, user_deltas: dict[int, tuple[in
     user: (quota delta, used_quota delta, request_count delta); token: (remain delta, used delta); channel: used delta.
     """
     ts = _now(now)
-    async with session.begin():
+    async with write_transaction(session):
         for uid, (dq, du, dr) in sorted(user_deltas.items()):
             await session.execute(update(User).where(User.id == uid).values(
                 quota=User.quota + dq, used_quota=User.used_quota + du, request_count=User.request_count + dr))
