@@ -82,12 +82,13 @@ class ChannelType:
         return not self.paths
 
     def upstream_path(self, relay_path: str) -> str | None:
-        """Map a relay path like '/v1/chat/completions' (query excluded) to the upstream path; None if this type refuses that path.
+        """Map a relay path like '/v1/chat/completions' (query excluded) to the upstream path.
 
-        Types with `paths` accept only those relay paths (the caller normalises e.g.
-        /v1/engines/<m>/embeddings to /v1/embeddings first). `strip_v1` types drop the
-        leading "/v1". Everything else keeps the path; converter styles build their own
-        URLs and Azure's deployment path is built by its rewrite, then passed to upstream_url.
+        None if this type refuses that path. Types with `paths` accept only those relay paths
+        (the caller normalises e.g. /v1/engines/<m>/embeddings to /v1/embeddings first).
+        `strip_v1` types drop the leading "/v1". Everything else keeps the path; converter
+        styles build their own URLs, and Azure's deployment path is built by its rewrite and
+        then passed to upstream_url.
         """
         if self.paths:
             return self.paths.get(relay_path)
