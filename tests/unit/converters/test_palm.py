@@ -80,7 +80,8 @@ def test_multiple_candidates() -> None:
 
 @pytest.mark.parametrize("body", [
     {"messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function", "function": {"name": "f"}}]},
-    {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,AA"}}]}]},
+    {"messages": [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA"}}]}]},
     {"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_object"}},
     {"messages": [{"role": "user", "content": ""}]},
     {"messages": [{"role": "tool", "content": "x", "tool_call_id": "a"}]},

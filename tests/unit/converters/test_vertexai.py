@@ -52,7 +52,8 @@ def single_text_blocks_as_strings(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {k: single_text_blocks_as_strings(v) for k, v in obj.items()}
     if isinstance(obj, list):
-        if len(obj) == 1 and isinstance(obj[0], dict) and obj[0].get("type") == "text" and set(obj[0]) == {"type", "text"}:
+        first = obj[0] if len(obj) == 1 else None
+        if isinstance(first, dict) and first.get("type") == "text" and set(first) == {"type", "text"}:
             return obj[0]["text"]
         return [single_text_blocks_as_strings(v) for v in obj]
     return obj
@@ -145,7 +146,8 @@ def test_key_in_region_project_adc_form() -> None:
     ctx = ConvertContext(mode="chat", model="gemini-2.0-flash", base_url="", key=f"europe-west4|proj-x|{SA_JSON}",
                          access_token=TOKEN)
     up = vertexai.request_from_openai({"messages": [{"role": "user", "content": "x"}]}, ctx)
-    assert up.url.startswith("https://europe-west4-aiplatform.googleapis.com/v1/projects/proj-x/locations/europe-west4/")
+    assert up.url.startswith(
+        "https://europe-west4-aiplatform.googleapis.com/v1/projects/proj-x/locations/europe-west4/")
 
 
 def test_self_signed_jwt_without_access_token() -> None:
