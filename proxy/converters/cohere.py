@@ -71,8 +71,8 @@ def _text(content: Any, what: str) -> str:
     if content is None or isinstance(content, str):
         return content or ""
     texts = []
-    for part in content:
-        if part.get("type") != "text":
+    for part in content if isinstance(content, list) else [None]:
+        if not isinstance(part, dict) or part.get("type") != "text":
             raise ConversionError(f"{what} may only contain text for Cohere")
         texts.append(part.get("text") or "")
     return "\n".join(t for t in texts if t)
@@ -160,7 +160,9 @@ def _v2_message(msg: Mapping[str, Any]) -> dict[str, Any]:
 
 def _v2_parts(parts: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     out = []
-    for part in parts:
+    for part in parts if isinstance(parts, list) else [None]:
+        if not isinstance(part, dict):
+            raise ConversionError("content parts must be objects")
         if part.get("type") == "text":
             out.append({"type": "text", "text": part.get("text") or ""})
         elif part.get("type") == "image_url":  # vision models take data: and http(s) URLs

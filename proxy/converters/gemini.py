@@ -199,8 +199,8 @@ def _plain_text(content: Any, role: str) -> str:
     if content is None or isinstance(content, str):
         return content or ""
     texts = []
-    for item in content:
-        if item.get("type") != "text":
+    for item in content if isinstance(content, list) else [None]:
+        if not isinstance(item, dict) or item.get("type") != "text":
             raise ConversionError(f"{role} messages may only contain text parts for Gemini")
         texts.append(item.get("text") or "")
     return "\n".join(t for t in texts if t)
@@ -215,9 +215,10 @@ def _content_parts(content: Any) -> list[dict[str, Any]]:
         raise ConversionError("message content must be a string or a list of parts")
     parts = []
     for item in content:
-        builder = _PART_BUILDERS.get(item.get("type"))
+        kind = item.get("type") if isinstance(item, dict) else None
+        builder = _PART_BUILDERS.get(kind)
         if builder is None:
-            raise ConversionError(f"content part type {item.get('type')!r} is not supported by Gemini")
+            raise ConversionError(f"content part type {kind!r} is not supported by Gemini")
         part = builder(item)
         if part:
             parts.append(part)

@@ -127,8 +127,8 @@ def _content(content: Any) -> tuple[str, list[str]]:
     if content is None or isinstance(content, str):
         return content or "", []
     texts, images = [], []
-    for part in content:
-        kind = part.get("type")
+    for part in content if isinstance(content, list) else [None]:
+        kind = part.get("type") if isinstance(part, dict) else None
         if kind == "text":
             texts.append(part.get("text") or "")
         elif kind == "image_url":

@@ -70,8 +70,8 @@ def _text(content: Any) -> str:
     if content is None or isinstance(content, str):
         return content or ""
     texts = []
-    for part in content:
-        if part.get("type") != "text":
+    for part in content if isinstance(content, list) else [None]:
+        if not isinstance(part, dict) or part.get("type") != "text":
             raise ConversionError("PaLM accepts text only (no images or other content parts)")
         texts.append(part.get("text") or "")
     return "\n".join(t for t in texts if t)

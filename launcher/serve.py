@@ -1,0 +1,42 @@
+"""Run one aiohttp application in this process until SIGTERM/SIGINT, then stop gracefully."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Awaitable, Callable
+
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+
+
+async def serve(app: web.Application, host: str, port: int, *, reuse_port: bool = False,
+                shutdown_timeout: float = 30.0, ready: Callable[[], Awaitable[None]] | None = None) -> None:
+    """Listen, wait for a stop signal, then stop accepting and let in-flight requests finish."""
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=shutdown_timeout)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None, backlog=1024)
+    await site.start()
+    log.info("listening on %s:%d", host, port)
+    if ready is not None:
+        await ready()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("stopping: no new connections, in-flight requests get %.0fs", shutdown_timeout)
+    await runner.cleanup()
+
+
+def run_forever(main: Callable[[], Awaitable[None]]) -> None:
+    """Entry point body for a child process."""
+    try:
+        import uvloop  # type: ignore[import-not-found]
+
+        uvloop.install()
+    except ImportError:
+        pass
+    asyncio.run(main())

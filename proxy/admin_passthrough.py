@@ -1,0 +1,38 @@
+"""Every path the proxy does not serve goes to admin_api, so one port serves everything (as One API)."""
+
+from __future__ import annotations
+
+import aiohttp
+from aiohttp import web
+
+from proxy.core.hop import end_to_end
+from proxy.client_ip import client_ip
+
+
+class AdminPassthrough:
+    """Streams the request to admin_api and its answer back, bodies never buffered whole."""
+
+    def __init__(self, base_url: str, session: aiohttp.ClientSession) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.session = session
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        headers = end_to_end(request.headers, drop=("host", "content-length", "x-forwarded-for"))
+        headers["X-Forwarded-For"] = client_ip(request)
+        headers["X-Forwarded-Proto"] = request.headers.get("X-Forwarded-Proto", request.scheme)
+        body = request.content if request.body_exists else None
+        try:
+            async with self.session.request(request.method, self.base_url + request.path_qs, headers=headers,
+                                            data=body, allow_redirects=False) as upstream:
+                response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+                for name, value in end_to_end(upstream.headers.items(), drop=("content-length",)).items():
+                    response.headers.add(name, value)
+                if upstream.content_length is not None and "Content-Encoding" not in upstream.headers:
+                    response.content_length = upstream.content_length
+                await response.prepare(request)
+                async for chunk in upstream.content.iter_any():
+                    await response.write(chunk)
+                await response.write_eof()
+                return response
+        except aiohttp.ClientError:
+            return web.json_response({"success": False, "message": "admin service unavailable"}, status=502)

@@ -1,0 +1,17 @@
+"""A proxy worker process: the data plane on the public port (SO_REUSEPORT when several workers)."""
+
+from __future__ import annotations
+
+from launcher.serve import run_forever, serve
+from settings import Settings
+
+
+def run(settings: Settings, worker: int = 0) -> None:
+    async def main() -> None:
+        from proxy.app import create_app
+
+        app = create_app(settings)
+        await serve(app, "0.0.0.0", settings.port, reuse_port=settings.workers > 1,
+                    shutdown_timeout=settings.shutdown_grace)
+
+    run_forever(main)
