@@ -56,9 +56,13 @@ def _clamp01(value: Any) -> Any:
 
 
 def _v4_chat_from_openai(body: Mapping[str, Any], ctx: ConvertContext) -> dict[str, Any]:
-    """The OpenAI body as is, except the model and temperature/top_p clamped into [0, 1]."""
+    """The OpenAI body as is, except the model, temperature/top_p clamped into [0, 1] and
+    max_completion_tokens renamed to the max_tokens Zhipu reads."""
     out = dict(body)
     out["model"] = ctx.model
+    if out.get("max_completion_tokens") is not None:
+        limit = out.pop("max_completion_tokens")
+        out.setdefault("max_tokens", limit)
     for name in ("temperature", "top_p"):
         if out.get(name) is not None:
             out[name] = _clamp01(out[name])

@@ -79,6 +79,12 @@ def test_v4_chat_request_passes_openai_fields_and_clamps() -> None:
     assert "Accept" not in zhipu.request_from_openai(body, ctx(model="glm-4-plus")).headers
 
 
+def test_v4_max_completion_tokens_becomes_max_tokens() -> None:
+    body = {"messages": [], "max_completion_tokens": 77}
+    assert orjson.loads(zhipu.request_from_openai(body, ctx()).body) == {"messages": [], "model": "glm-4-flash",
+                                                                         "max_tokens": 77}
+
+
 def test_v4_routes_non_glm_prefixed_models_too() -> None:
     req = zhipu.request_from_openai({"messages": []}, ctx(model="charglm-4"))
     assert req.url == BASE + "/api/paas/v4/chat/completions"
