@@ -1,4 +1,4 @@
-"""The proxy aiohttp application: /v1 and /dashboard go through the relay, the rest to admin_api."""
+"""The proxy application: the relay pipeline readable in one place, its routes, and the pass-through to admin_api."""
 
 from __future__ import annotations
 
@@ -7,12 +7,66 @@ from typing import AsyncIterator
 import aiohttp
 from aiohttp import web
 
+from proxy.addons.auth import TokenAuth
+from proxy.addons.billing import Billing
+from proxy.addons.body import RequestBody
+from proxy.addons.consume_log import ConsumeLog
+from proxy.addons.converter_upstream import ConverterUpstream
+from proxy.addons.health import ChannelHealth
+from proxy.addons.info import InfoAnswers
+from proxy.addons.mapping import ModelMapping
+from proxy.addons.openai_upstream import OpenAIUpstream
+from proxy.addons.raw_proxy import RawProxy
+from proxy.addons.retry import RetryPolicy
+from proxy.addons.route import Route
+from proxy.addons.usage_tap import UsageTap
 from proxy.admin_passthrough import AdminPassthrough
-from proxy.client_ip import TRUSTED_KEY
+from proxy.client_ip import TRUSTED_KEY, client_ip
+from proxy.core.addons import AddonManager
+from proxy.core.pipeline import Pipeline
+from proxy.cors import add_cors_headers, cors_middleware
+from proxy.gateway.state import RelayState
+from proxy.runtime import Runtime
 from settings import Settings
+from store.keys import request_id
 
-SETTINGS_KEY = web.AppKey("settings", Settings)
+RUNTIME_KEY = web.AppKey("runtime", Runtime)
 ADMIN_SESSION_KEY = web.AppKey("admin_session", aiohttp.ClientSession)
+
+RELAY_POST = ("/v1/completions", "/v1/chat/completions", "/v1/edits", "/v1/images/generations", "/v1/embeddings",
+              "/v1/engines/{model}/embeddings", "/v1/audio/transcriptions", "/v1/audio/translations",
+              "/v1/audio/speech", "/v1/moderations", "/v1/responses")
+NOT_IMPLEMENTED = (
+    ("POST", "/v1/images/edits"), ("POST", "/v1/images/variations"), ("*", "/v1/files{tail:.*}"),
+    ("*", "/v1/fine_tuning{tail:.*}"), ("DELETE", "/v1/models/{model}"), ("*", "/v1/assistants{tail:.*}"),
+    ("*", "/v1/threads{tail:.*}"),
+)
+
+
+def relay_addons(rt: Runtime) -> AddonManager:
+    """The gateway: read top to bottom, it is the order every hook runs in."""
+    s = rt.settings
+    health = ChannelHealth(rt.db, rt.caches, rt.options, s.enable_metric, s.metric_queue_size,
+                           s.metric_success_rate_threshold)
+    options = {"GEMINI_SAFETY_SETTING": s.gemini_safety_setting, "GEMINI_VERSION": s.gemini_version}
+    return AddonManager([
+        TokenAuth(rt.caches),                                             # who: key, token, user, pin
+        RequestBody(),                                                    # what: mode, model, stream, checks
+        Route(rt.caches),                                                 # where: channel by group/model/priority/weight
+        ModelMapping(),                                                   # rewrite: model mapping, system prompt
+        OpenAIUpstream(rt.catalog, s.relay_timeout, s.enforce_include_usage),  # rewrite: pass-through upstreams
+        ConverterUpstream(rt.catalog, rt.http, options, s.relay_timeout),     # rewrite: converted upstreams
+        RawProxy(rt.catalog, s.relay_timeout),                            # rewrite: the raw proxy route
+        UsageTap(),                                                       # taps: usage and text from the bytes
+        Billing(rt.ledger, rt.current_prices, rt.options, rt.tokenizer),  # reserve / settle / refund
+        health,                                                           # auto-disable, success rate
+        RetryPolicy(rt.caches, rt.options),                               # another channel, or stop
+        ConsumeLog(rt.logs, rt.current_prices, rt.options),               # the log row
+    ])
+
+
+def info_addons(rt: Runtime) -> AddonManager:
+    return AddonManager([TokenAuth(rt.caches), InfoAnswers(rt.catalog, rt.caches, rt.ledger, rt.options)])
 
 
 def invalid_url(request: web.Request) -> web.Response:
@@ -21,28 +75,44 @@ def invalid_url(request: web.Request) -> web.Response:
                                         "type": "invalid_request_error", "param": "", "code": ""}}, status=404)
 
 
-async def _admin_session(app: web.Application) -> AsyncIterator[None]:
-    connector = aiohttp.TCPConnector(limit=256, keepalive_timeout=30)
-    session = aiohttp.ClientSession(connector=connector, auto_decompress=False,
-                                    timeout=aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=300))
-    app[ADMIN_SESSION_KEY] = session
-    yield
-    await session.close()
-
-
-def create_app(settings: Settings) -> web.Application:
-    app = web.Application(client_max_size=64 * 1024 * 1024)
-    app[SETTINGS_KEY] = settings
+def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Application:
+    app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[cors_middleware])
+    rt = runtime or Runtime.from_settings(settings)
+    app[RUNTIME_KEY] = rt
     app[TRUSTED_KEY] = settings.trusted_proxies
-    app.cleanup_ctx.append(_admin_session)
+    app.cleanup_ctx.append(_lifecycle)
+    app.on_response_prepare.append(add_cors_headers)
+    proxy = settings.relay_proxy or None
+    relay = Pipeline(relay_addons(rt), rt.http, RelayState, request_id, client_ip, proxy)
+    info = Pipeline(info_addons(rt), rt.http, RelayState, request_id, client_ip, proxy)
+
+    for path in RELAY_POST:
+        app.router.add_post(path, relay.handle)
+    app.router.add_route("*", "/v1/oneapi/proxy/{channelid}/{target:.*}", relay.handle)
+    for path in ("/v1/models", "/v1/models/{model}", "/dashboard/billing/subscription", "/dashboard/billing/usage",
+                 "/v1/dashboard/billing/subscription", "/v1/dashboard/billing/usage"):
+        app.router.add_get(path, info.handle)
+    for method, path in NOT_IMPLEMENTED:
+        app.router.add_route(method, path, info.handle)
+
+    async def v1_unknown(request: web.Request) -> web.Response:
+        return invalid_url(request)
 
     async def to_admin(request: web.Request) -> web.StreamResponse:
         passthrough = AdminPassthrough(f"http://127.0.0.1:{settings.internal_admin_port}", app[ADMIN_SESSION_KEY])
         return await passthrough.handle(request)
 
-    async def v1_unknown(request: web.Request) -> web.Response:
-        return invalid_url(request)
-
     app.router.add_route("*", "/v1/{tail:.*}", v1_unknown)
     app.router.add_route("*", "/{tail:.*}", to_admin)
     return app
+
+
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    rt = app[RUNTIME_KEY]
+    await rt.start()
+    admin = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256), auto_decompress=False,
+                                  timeout=aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=300))
+    app[ADMIN_SESSION_KEY] = admin
+    yield
+    await admin.close()
+    await rt.close()

@@ -1,1 +1,1 @@
-"""proxy/addons package."""
+"""The gateway's addons: each a small class with the hooks it needs (see proxy.core.addons)."""

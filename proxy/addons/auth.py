@@ -1,0 +1,87 @@
+"""Token auth exactly as One API's TokenAuth (one-api.md §2.2, §3), with the client IP from trusted proxies only."""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from typing import Any
+
+from proxy.core.errors import RelayError
+from proxy.core.flow import Flow
+from proxy.gateway.cache import Caches
+from proxy.gateway.state import RelayState
+from store.models import ROLE_ADMIN, TOKEN_ENABLED, TOKEN_EXHAUSTED, TOKEN_EXPIRED, USER_ENABLED
+
+
+def auth_error(status: int, message: str) -> RelayError:
+    """Auth and distributor errors carry only message and type (One API's shape)."""
+    return RelayError(status, message, type="one_api_error", full=False)
+
+
+def parse_key(header: str) -> tuple[str, str | None]:
+    """'Bearer sk-KEY-CHANNEL' → ('KEY', 'CHANNEL'); parts after the second are ignored."""
+    key = header.removeprefix("Bearer ").removeprefix("sk-")
+    parts = key.split("-")
+    return parts[0], (parts[1] if len(parts) > 1 else None)
+
+
+def in_subnets(ip: str, subnets: str) -> bool:
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    for cidr in subnets.split(","):
+        cidr = cidr.strip()
+        if not cidr:
+            continue
+        try:
+            if addr in ipaddress.ip_network(cidr, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+class TokenAuth:
+    """Sets state.token, state.user, state.group and state.pinned_channel_id, or refuses."""
+
+    def __init__(self, caches: Caches) -> None:
+        self.caches = caches
+
+    async def request(self, flow: Flow[RelayState]) -> None:
+        state = flow.state
+        key, pin = parse_key(flow.request.headers.get("Authorization", ""))
+        if not key:
+            raise auth_error(401, "未提供令牌")
+        token = await self.caches.token(key)
+        if token is None:
+            raise auth_error(401, "无效的令牌")
+        self._check_token(token)
+        if token.subnet and not in_subnets(flow.request.client_ip, token.subnet):
+            raise auth_error(403, f"该令牌只能在指定网段使用：{token.subnet}，当前 ip：{flow.request.client_ip}")
+        user = await self.caches.user(token.user_id)
+        if user is None or user.status != USER_ENABLED:
+            raise auth_error(403, "用户已被封禁")
+        state.token, state.user, state.group = token, user, user.group
+        path_pin = flow.request.match_info.get("channelid")
+        if path_pin is not None:
+            pin = path_pin   # the raw proxy route; One API lets anyone use it, we require an admin
+        if pin is not None:
+            if user.role < ROLE_ADMIN:
+                raise auth_error(403, "普通用户不支持指定渠道")
+            if not pin.isdigit():
+                raise auth_error(400, "无效的渠道 Id")
+            state.pinned_channel_id = int(pin)
+
+    @staticmethod
+    def _check_token(token: Any) -> None:
+        if token.status == TOKEN_EXHAUSTED:
+            raise auth_error(401, f"令牌 {token.name}（#{token.id}）额度已用尽")
+        if token.status == TOKEN_EXPIRED:
+            raise auth_error(401, "该令牌已过期")
+        if token.status != TOKEN_ENABLED:
+            raise auth_error(401, "该令牌状态不可用")
+        if token.expired_time != -1 and token.expired_time < time.time():
+            raise auth_error(401, "该令牌已过期")
+        if not token.unlimited_quota and token.remain_quota <= 0:
+            raise auth_error(401, "该令牌额度已用尽")

@@ -1,0 +1,103 @@
+"""Reads the request body: mode, model, stream flag, validation and the token's model allow-list."""
+
+from __future__ import annotations
+
+from email.parser import BytesParser
+from email.policy import HTTP
+from typing import Any
+
+import orjson
+
+from proxy.addons.auth import auth_error
+from proxy.core.errors import RelayError
+from proxy.core.flow import Flow
+from proxy.gateway import modes
+from proxy.gateway.state import RelayState
+
+MAX_TOKENS_LIMIT = 1_073_741_823
+
+
+def invalid(message: str) -> RelayError:
+    return RelayError(400, message, code="invalid_text_request")
+
+
+def multipart_fields(content_type: str, body: bytes) -> dict[str, str]:
+    """Text fields of a multipart/form-data body (files skipped)."""
+    message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
+    fields: dict[str, str] = {}
+    if not message.is_multipart():
+        return fields
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if name and part.get_filename() is None:
+            payload = part.get_payload(decode=True) or b""
+            fields[str(name)] = payload.decode("utf-8", "replace")
+    return fields
+
+
+def validate_text(mode: str, body: dict[str, Any]) -> None:
+    """One API's checks (one-api.md §2.3); an absent prompt/input is not rejected."""
+    max_tokens = body.get("max_tokens")
+    if isinstance(max_tokens, int) and not 0 <= max_tokens <= MAX_TOKENS_LIMIT:
+        raise invalid("max_tokens is invalid")
+    if not body.get("model"):
+        raise invalid("model is required")
+    if mode == modes.COMPLETIONS and body.get("prompt") == "":
+        raise invalid("prompt is required")
+    if mode == modes.CHAT and not body.get("messages"):
+        raise invalid("messages is required")
+    if mode == modes.MODERATIONS and body.get("input") == "":
+        raise invalid("input is required")
+    if mode == modes.EDITS and not body.get("instruction"):
+        raise invalid("instruction is required")
+
+
+class RequestBody:
+    """Runs after TokenAuth: fills mode, model, body, stream flags."""
+
+    async def request(self, flow: Flow[RelayState]) -> None:
+        state = flow.state
+        state.mode, state.relay_path = modes.mode_for(flow.request.path)
+        content_type = flow.request.headers.get("Content-Type", "")
+        if state.mode in modes.MULTIPART_MODES or content_type.startswith("multipart/form-data"):
+            state.form = multipart_fields(content_type, flow.request.body) if flow.request.body else {}
+            model = state.form.get("model", "")
+        else:
+            model = self._parse_json(flow, state)
+        if not model:
+            model = flow.request.match_info.get("model", "") if state.mode == modes.EMBEDDINGS else ""
+            model = model or modes.DEFAULT_MODEL.get(state.mode, "")
+            if state.body is not None and model:
+                state.body["model"] = model   # defaults matter for mapping and billing (not forwarded unless rebuilt)
+        state.requested_model = state.model = model
+        token = state.token
+        if token is not None and token.models is not None and model and model not in token.models:
+            raise auth_error(403, f"该令牌无权使用模型：{model}")
+        if state.body is not None:
+            state.stream = bool(state.body.get("stream")) and state.mode in (modes.CHAT, modes.COMPLETIONS, modes.RESPONSES)
+            options = state.body.get("stream_options")
+            state.include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
+            if state.mode in modes.TEXT_MODES and state.mode != modes.RESPONSES:
+                validate_text(state.mode, state.body)
+        flow.stream = state.stream
+
+    @staticmethod
+    def _parse_json(flow: Flow[RelayState], state: RelayState) -> str:
+        raw = flow.request.body
+        if not raw:
+            if state.mode in modes.STRICT_BODY:
+                raise RelayError(400, "common.UnmarshalBodyReusable failed: empty body", full=False)
+            return ""
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as e:
+            if state.mode in modes.STRICT_BODY:
+                raise RelayError(400, f"common.UnmarshalBodyReusable failed: {e}", full=False) from None
+            return ""
+        if not isinstance(body, dict):
+            if state.mode in modes.STRICT_BODY:
+                raise RelayError(400, "common.UnmarshalBodyReusable failed: body is not a JSON object", full=False)
+            return ""
+        state.body = body
+        model = body.get("model")
+        return model if isinstance(model, str) else ""

@@ -1,0 +1,49 @@
+"""Writes One API's consume log row (one-api.md §7.5) plus how the usage was obtained."""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, Mapping
+
+from proxy.core.flow import Flow
+from proxy.gateway import modes
+from proxy.gateway.logwriter import LogWriter
+from proxy.gateway.state import RelayState
+from rules import PriceTable
+from store import as_bool
+from store.models import LOG_CONSUME
+
+_NO_COMPLETION_RATIO = frozenset({modes.IMAGES, modes.SPEECH, modes.TRANSCRIPTION, modes.TRANSLATION})
+
+
+class ConsumeLog:
+    def __init__(self, writer: LogWriter, prices: Callable[[], PriceTable], options: Callable[[], Mapping[str, str]]) -> None:
+        self.writer = writer
+        self.prices = prices
+        self.options = options
+
+    async def done(self, flow: Flow[RelayState]) -> None:
+        state = flow.state
+        if not state.billed or state.user is None or state.token is None:
+            return
+        if not as_bool(self.options().get("LogConsumeEnabled", "true")):
+            return
+        usage = state.usage
+        audio = state.mode in (modes.SPEECH, modes.TRANSCRIPTION, modes.TRANSLATION)
+        prompt = state.quota if audio else (usage.prompt_tokens if usage else 0)   # One API's audio quirk
+        completion = 0 if audio else (usage.completion_tokens if usage else 0)
+        self.writer.add(
+            user_id=state.user.id, created_at=int(time.time()), type=LOG_CONSUME, content=self._content(state),
+            username=state.user.username, token_name=state.token.name, model_name=state.model, quota=state.quota,
+            prompt_tokens=prompt, completion_tokens=completion,
+            channel_id=state.channel.id if state.channel else 0, request_id=flow.request_id,
+            elapsed_time=flow.timings.elapsed_ms(), is_stream=state.stream,
+            system_prompt_reset=state.system_prompt_reset, usage_source=state.usage_source or None)
+
+    def _content(self, state: RelayState) -> str:
+        prices = self.prices()
+        ctype = state.channel.type if state.channel else None
+        ratios = [prices.model_ratio(state.model, ctype), prices.group_ratio(state.group)]
+        if state.mode not in _NO_COMPLETION_RATIO:
+            ratios.append(prices.completion_ratio(state.model, ctype))
+        return "倍率：" + " × ".join(f"{r:.2f}" for r in ratios)

@@ -1,0 +1,168 @@
+"""Builds the upstream call for non-OpenAI channels through their pure converter module.
+
+The converter is chosen by the channel type's api_style in rules/ (data, not an
+if-ladder); this addon does the I/O converters may not: fetching and caching
+auxiliary access tokens (Baidu, Vertex).
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from types import ModuleType
+from typing import Callable, Mapping
+
+import aiohttp
+import orjson
+from multidict import CIMultiDict
+
+from proxy.converters.base import ConversionError, ConvertContext, OpenAIError
+from proxy.core.errors import RelayError, UpstreamError
+from proxy.core.flow import BodyTransform, Flow, UpstreamCall
+from proxy.gateway import modes
+from proxy.gateway.state import RelayState
+from rules import Catalog
+
+NOT_CONVERTERS = frozenset({"openai", "azure", "proxy"})
+# converter contexts know fewer modes than the relay
+_CONVERTER_MODE = {modes.CHAT: "chat", modes.COMPLETIONS: "completions", modes.EMBEDDINGS: "embeddings",
+                   modes.IMAGES: "images"}
+# One API's deprecated `other` column fills a missing config value
+_OTHER_FALLBACK = {"gemini": "api_version", "xunfei": "api_version", "aiproxy_library": "library_id", "ali": "plugin"}
+
+
+def converter_module(api_style: str) -> ModuleType:
+    return importlib.import_module(f"proxy.converters.{api_style}")
+
+
+def upstream_error_from(err: OpenAIError) -> UpstreamError:
+    return UpstreamError(err.status, err.message, type=err.type or "upstream_error", code=err.code, param=err.param)
+
+
+class AccessTokens:
+    """Auxiliary tokens per (base URL, key), refreshed a minute before they expire."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
+
+    def get(self, ctx: ConvertContext) -> str:
+        token, expires = self._tokens.get((ctx.base_url, ctx.key), ("", 0.0))
+        return token if expires - 60 > ctx.now else ""
+
+    def put(self, ctx: ConvertContext, token: str, expires: float) -> None:
+        self._tokens[(ctx.base_url, ctx.key)] = (token, expires)
+
+    def drop(self, ctx: ConvertContext) -> None:
+        self._tokens.pop((ctx.base_url, ctx.key), None)
+
+
+class ConverterUpstream:
+    def __init__(self, catalog: Catalog, session: Callable[[], aiohttp.ClientSession],
+                 options: Mapping[str, str], relay_timeout: int) -> None:
+        self.catalog = catalog
+        self.session = session
+        self.options = options
+        self.timeout = relay_timeout or None
+        self.tokens = AccessTokens()
+
+    async def rewrite(self, flow: Flow[RelayState]) -> None:
+        flow.metadata.pop("converter", None)
+        state = flow.state
+        channel = state.channel
+        assert channel is not None
+        if state.mode == modes.PROXY:
+            return
+        ctype = self.catalog.get(channel.type) if channel.type in self.catalog else self.catalog.get(0)
+        if ctype.api_style in NOT_CONVERTERS:
+            return
+        module = converter_module(ctype.api_style)
+        if getattr(module, "TRANSPORT", "http") != "http":
+            raise RelayError(501, f"channel type {ctype.name} needs a {module.TRANSPORT} transport, not supported yet",
+                             code="api_not_implemented")
+        if state.mode not in _CONVERTER_MODE or state.body is None:
+            raise RelayError(400, f"channel type {ctype.name} does not support {flow.request.path}",
+                             code="convert_request_failed")
+        ctx = self._context(flow, ctype.api_style, ctype.base_url, "")
+        if hasattr(module, "auth_token_request"):
+            ctx = self._context(flow, ctype.api_style, ctype.base_url, await self._access_token(module, ctx))
+        body = {**state.body, **(flow.metadata.get("body_changes") or {})}
+        try:
+            call = module.request_from_openai(body, ctx)
+        except ConversionError as e:
+            raise RelayError(e.status, e.message, code=e.code) from None
+        flow.upstream = UpstreamCall(call.method, call.url, CIMultiDict(call.headers), call.body, self.timeout)
+        flow.metadata["converter"] = (module, ctx)
+        flow.metadata["stream_may_be_json"] = True
+        self._set_transform(flow, module, ctx)
+
+    async def upstream_error(self, flow: Flow[RelayState]) -> None:
+        converter = flow.metadata.get("converter")
+        body = flow.metadata.get("upstream_error_body")
+        if converter is None or body is None:
+            return
+        module, ctx = converter
+        refined = upstream_error_from(module.error_to_openai(flow.error.status, body, ctx))
+        refined.retryable = flow.error.retryable
+        flow.error = refined
+        if refined.code in getattr(module, "AUTH_EXPIRED_CODES", ()):
+            self.tokens.drop(ctx)   # the next attempt fetches a fresh access token
+
+    def _context(self, flow: Flow[RelayState], style: str, default_base: str, access_token: str) -> ConvertContext:
+        state = flow.state
+        channel = state.channel
+        assert channel is not None
+        config = dict(channel.config)
+        if style in _OTHER_FALLBACK and channel.other and _OTHER_FALLBACK[style] not in config:
+            config[_OTHER_FALLBACK[style]] = channel.other
+        return ConvertContext(mode=_CONVERTER_MODE[state.mode], model=state.model,
+                              base_url=(channel.base_url or default_base).rstrip("/"), key=channel.key,
+                              config=config, stream=state.stream, include_usage=state.include_usage,
+                              request_id=flow.request_id, now=time.time(), options=self.options,
+                              access_token=access_token)
+
+    async def _access_token(self, module: ModuleType, ctx: ConvertContext) -> str:
+        cached = self.tokens.get(ctx)
+        if cached:
+            return cached
+        req = module.auth_token_request(ctx)
+        try:
+            async with self.session().request(req.method, req.url, headers=req.headers, data=req.body or None,
+                                              timeout=aiohttp.ClientTimeout(total=30)) as resp:
+                status, body = resp.status, await resp.read()
+            token, expires = module.parse_auth_token(status, body, time.time())
+        except ConversionError as e:
+            raise RelayError(502, f"access token request failed: {e.message}", code="get_access_token_failed",
+                             ) from None
+        except (aiohttp.ClientError, OSError, TimeoutError) as e:
+            raise UpstreamError(502, f"access token request failed: {e}", type="one_api_error",
+                                code="get_access_token_failed") from None
+        self.tokens.put(ctx, token, expires)
+        return token
+
+    @staticmethod
+    def _set_transform(flow: Flow[RelayState], module: ModuleType, ctx: ConvertContext) -> None:
+        state = flow.state
+        if state.stream:
+            converter = module.stream_to_openai(ctx)
+            state.stream_converter = converter
+            flow.transform = BodyTransform(converter.feed, converter.flush)
+            return
+        parts: list[bytes] = []
+
+        def feed(data: bytes) -> list[bytes]:
+            parts.append(data)
+            return []
+
+        def flush() -> list[bytes]:
+            converted = module.response_to_openai(200, b"".join(parts), ctx)
+            if converted.error is not None:
+                raise upstream_error_from(converted.error)
+            state.usage = converted.usage
+            state.usage_source = "upstream"
+            return [orjson.dumps(converted.body)]
+
+        flow.buffer_response = True
+        flow.transform = BodyTransform(feed, flush)
+
+
+__all__ = ["ConverterUpstream", "converter_module"]

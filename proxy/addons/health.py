@@ -1,0 +1,90 @@
+"""Channel health: auto-disable on fatal upstream errors (§6.2) and the success-rate rule (§6.3).
+
+A disabled channel leaves this worker's routing table at once; the change
+event carries it to the other workers and nodes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict, deque
+from typing import Any, Callable, Mapping
+
+from proxy.core.flow import Flow
+from proxy.gateway.cache import Caches
+from proxy.gateway.state import RelayState
+from store import Database, as_bool
+from store import relay_queries as q
+from store.models import CHANNEL_AUTO_DISABLED
+
+log = logging.getLogger(__name__)
+
+DISABLE_TYPES = frozenset({"insufficient_quota", "authentication_error", "permission_error", "forbidden"})
+DISABLE_CODES = frozenset({"invalid_api_key", "account_deactivated"})
+DISABLE_PHRASES = (
+    "your access was terminated", "violation of our policies", "your credit balance is too low",
+    "organization has been disabled", "credit", "balance", "permission denied", "organization has been restricted",
+    "api key not valid", "api key expired", "已欠费",
+)
+
+
+def should_disable(status: int, type: Any, code: Any, message: str) -> bool:
+    if status == 401 or type in DISABLE_TYPES or code in DISABLE_CODES:
+        return True
+    low = message.lower()
+    return any(phrase in low for phrase in DISABLE_PHRASES)
+
+
+class ChannelHealth:
+    def __init__(self, db: Database, caches: Caches, options: Callable[[], Mapping[str, str]],
+                 metric_enabled: bool = False, queue_size: int = 10, threshold: float = 0.8) -> None:
+        self.db = db
+        self.caches = caches
+        self.options = options
+        self.metric_enabled = metric_enabled
+        self.queue_size = queue_size
+        self.threshold = threshold
+        self.outcomes: dict[int, deque[bool]] = defaultdict(lambda: deque(maxlen=queue_size))
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def upstream_error(self, flow: Flow[RelayState]) -> None:
+        channel, error = flow.state.channel, flow.error
+        if channel is None or error is None:
+            return
+        if as_bool(self.options().get("AutomaticDisableChannelEnabled")) and \
+                should_disable(error.status, error.type, error.code, error.message):
+            self.disable(channel.id, f"upstream error {error.status}: {error.message}")
+        elif self.metric_enabled:
+            self._record(channel.id, False)
+
+    async def done(self, flow: Flow[RelayState]) -> None:
+        if self.metric_enabled and flow.error is None and flow.attempts == 1 and flow.state.channel is not None:
+            self._record(flow.state.channel.id, True)
+
+    def _record(self, channel_id: int, ok: bool) -> None:
+        window = self.outcomes[channel_id]
+        window.append(ok)
+        if not ok and len(window) >= self.queue_size:
+            rate = sum(window) / len(window)
+            if rate < self.threshold:
+                window.clear()
+                self.disable(channel_id, f"success rate {rate:.2f} below {self.threshold}")
+
+    def disable(self, channel_id: int, reason: str) -> None:
+        self.caches.forget_channel(channel_id)   # this worker stops routing there now
+        task = asyncio.create_task(self._persist(channel_id, reason))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _persist(self, channel_id: int, reason: str) -> None:
+        try:
+            async with self.db.session() as s:
+                if await q.set_channel_status(s, channel_id, CHANNEL_AUTO_DISABLED):
+                    log.warning("channel #%d disabled automatically: %s", channel_id, reason)
+        except Exception:
+            log.exception("could not persist the disable of channel #%d", channel_id)
+
+    async def close(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

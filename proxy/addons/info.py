@@ -1,0 +1,109 @@
+"""Answers that need a token but no upstream: models, OpenAI billing compatibility, 501s (§2.1, §2.5, §2.6)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+import orjson
+
+from proxy.core.flow import Flow, LocalResponse
+from proxy.gateway.cache import Caches
+from proxy.gateway.ledger import Ledger
+from proxy.gateway.state import RelayState
+from rules import Catalog
+from store import as_bool, as_float
+
+CREATED = 1626777600
+PERMISSION = [{"id": "modelperm-LwHkVFn8AcMItP432fKKDIKJ", "object": "model_permission", "created": CREATED,
+               "allow_create_engine": True, "allow_sampling": True, "allow_logprobs": True,
+               "allow_search_indices": False, "allow_view": True, "allow_fine_tuning": False, "organization": "*",
+               "group": None, "is_blocking": False}]
+NOT_IMPLEMENTED = orjson.dumps({"error": {"message": "API not implemented", "type": "one_api_error", "param": "",
+                                          "code": "api_not_implemented"}})
+
+
+def json_answer(obj: Any, status: int = 200) -> LocalResponse:
+    return LocalResponse(status, orjson.dumps(obj))
+
+
+class ModelCatalogue:
+    def __init__(self, catalog: Catalog) -> None:
+        self.entries: list[dict[str, Any]] = []
+        self.by_id: dict[str, dict[str, Any]] = {}
+        for model, owner in catalog.model_catalogue():
+            entry = {"id": model, "object": "model", "created": CREATED, "owned_by": owner,
+                     "permission": PERMISSION, "root": model, "parent": None}
+            self.entries.append(entry)
+            self.by_id[model] = entry
+
+    def visible(self, models: list[str]) -> list[dict[str, Any]]:
+        wanted = set(models)
+        out = [e for e in self.entries if e["id"] in wanted]
+        known = {e["id"] for e in out}
+        out += [{"id": m, "object": "model", "created": CREATED, "owned_by": "custom", "root": m, "parent": None}
+                for m in sorted(wanted - known)]
+        return out
+
+
+class InfoAnswers:
+    """Runs after TokenAuth on the info routes; always answers locally."""
+
+    def __init__(self, catalog: Catalog, caches: Caches, ledger: Ledger, options: Callable[[], Mapping[str, str]]) -> None:
+        self.models = ModelCatalogue(catalog)
+        self.caches = caches
+        self.ledger = ledger
+        self.options = options
+
+    async def request(self, flow: Flow[RelayState]) -> None:
+        path = flow.request.path
+        if path.rstrip("/") == "/v1/models":
+            flow.response = self._list(flow.state)
+        elif path.startswith("/v1/models/"):
+            flow.response = self._one(flow.request.match_info.get("model", path.rsplit("/", 1)[-1]))
+        elif path.endswith("/dashboard/billing/subscription"):
+            flow.response = await self._subscription(flow.state)
+        elif path.endswith("/dashboard/billing/usage"):
+            flow.response = await self._usage(flow.state)
+        else:
+            flow.response = LocalResponse(501, NOT_IMPLEMENTED)
+
+    def _list(self, state: RelayState) -> LocalResponse:
+        token = state.token
+        models = list(token.models) if token and token.models else self.caches.index.models(state.group)
+        return json_answer({"object": "list", "data": self.models.visible(models)})
+
+    def _one(self, model: str) -> LocalResponse:
+        entry = self.models.by_id.get(model)
+        if entry is None:   # One API answers 200 here
+            return json_answer({"error": {"message": f"The model '{model}' does not exist",
+                                          "type": "invalid_request_error", "param": "model", "code": "model_not_found"}})
+        return json_answer(entry)
+
+    def _amount(self, quota: int, unlimited: bool) -> float:
+        options = self.options()
+        if unlimited:
+            return 100_000_000
+        if as_bool(options.get("DisplayInCurrencyEnabled", "true")):
+            return quota / (as_float(options.get("QuotaPerUnit"), 500000.0) or 500000.0)
+        return float(quota)
+
+    async def _figures(self, state: RelayState) -> tuple[int, int, bool, int]:
+        """(remain, used, unlimited, expiry) from the token or the user (DisplayTokenStatEnabled)."""
+        token, user = state.token, state.user
+        assert token is not None and user is not None
+        if as_bool(self.options().get("DisplayTokenStatEnabled", "true")):
+            remain = await self.ledger.token_remain(token) if not token.unlimited_quota else token.remain_quota
+            fresh = await self.caches.token(token.key) or token
+            return remain, fresh.used_quota, token.unlimited_quota, token.expired_time
+        return await self.ledger.user_quota(user.id), user.used_quota, False, 0
+
+    async def _subscription(self, state: RelayState) -> LocalResponse:
+        remain, used, unlimited, expiry = await self._figures(state)
+        amount = self._amount(remain + used, unlimited)
+        return json_answer({"object": "billing_subscription", "has_payment_method": True, "soft_limit_usd": amount,
+                            "hard_limit_usd": amount, "system_hard_limit_usd": amount,
+                            "access_until": expiry if expiry > 0 else 0})
+
+    async def _usage(self, state: RelayState) -> LocalResponse:
+        _, used, _, _ = await self._figures(state)
+        return json_answer({"object": "list", "total_usage": self._amount(used, False) * 100})

@@ -1,0 +1,60 @@
+"""Channel selection: priority tiers from the top, weighted random inside a tier, never a channel twice."""
+
+from __future__ import annotations
+
+import random
+from typing import Callable, Sequence
+
+from proxy.addons.auth import auth_error
+from proxy.core.errors import RelayError
+from proxy.core.flow import Flow
+from proxy.gateway.cache import Caches
+from proxy.gateway.records import ChannelRecord
+from proxy.gateway.state import RelayState
+from store.models import CHANNEL_ENABLED
+
+
+def pick(candidates: Sequence[ChannelRecord], exclude: Sequence[int],
+         rand: Callable[[], float] = random.random) -> ChannelRecord | None:
+    """The highest priority tier with an untried channel; inside it, weight-proportional (weight ≤ 0 counts 1)."""
+    left = [c for c in candidates if c.id not in exclude]
+    if not left:
+        return None
+    top = max(c.priority for c in left)
+    tier = [c for c in left if c.priority == top]
+    weights = [c.weight if c.weight > 0 else 1 for c in tier]
+    point = rand() * sum(weights)
+    for channel, weight in zip(tier, weights):
+        point -= weight
+        if point < 0:
+            return channel
+    return tier[-1]
+
+
+class Route:
+    def __init__(self, caches: Caches, rand: Callable[[], float] = random.random) -> None:
+        self.caches = caches
+        self.rand = rand
+
+    async def route(self, flow: Flow[RelayState]) -> None:
+        state = flow.state
+        if state.pinned_channel_id is not None:
+            state.channel = await self._pinned(state.pinned_channel_id)
+        else:
+            candidates = self.caches.index.candidates(state.group, state.requested_model)
+            channel = pick(candidates, state.tried_channels, self.rand)
+            if channel is None:
+                previous = flow.metadata.get("last_error")
+                if isinstance(previous, RelayError):
+                    raise previous
+                raise auth_error(503, f"当前分组 {state.group} 下对于模型 {state.requested_model} 无可用渠道")
+            state.channel = channel
+        state.tried_channels.append(state.channel.id)
+
+    async def _pinned(self, channel_id: int) -> ChannelRecord:
+        channel = await self.caches.channel(channel_id)
+        if channel is None:
+            raise auth_error(400, "无效的渠道 Id")
+        if channel.status != CHANNEL_ENABLED:
+            raise auth_error(403, "该渠道已被禁用")
+        return channel

@@ -1,0 +1,56 @@
+"""The ordered addon list and how hooks are called on it.
+
+Hooks, in the order a flow meets them:
+  request(flow)         once: authenticate, parse, check, reserve; may answer locally (flow.response)
+  route(flow)           each attempt: choose the upstream
+  rewrite(flow)         each attempt: build flow.upstream (URL, headers, body) and flow.transform
+  upstream_error(flow)  each failed attempt, flow.error holds the error; addons may refine it
+                        (convert a provider body), disable a channel, or clear `retryable`
+  response(flow)        the upstream answered 2xx; status and headers known, body not yet sent
+  chunk(flow, data)     every piece of bytes written to the client (taps: read, never modify)
+  done(flow)            exactly once at the end, success or not: settle, log, count
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Iterable
+
+from proxy.core.flow import Flow
+
+log = logging.getLogger(__name__)
+
+HOOKS = ("request", "route", "rewrite", "upstream_error", "response", "chunk", "done")
+
+
+class AddonManager:
+    """Calls each hook on every addon that defines it, in list order."""
+
+    def __init__(self, addons: Iterable[Any]) -> None:
+        self.addons = list(addons)
+        self._table = {hook: [getattr(a, hook) for a in self.addons if callable(getattr(a, hook, None))]
+                       for hook in HOOKS}
+
+    def has(self, hook: str) -> bool:
+        return bool(self._table[hook])
+
+    async def run(self, hook: str, flow: Flow[Any], *args: Any) -> None:
+        """Errors propagate: a RelayError from an addon ends the flow with that answer."""
+        for fn in self._table[hook]:
+            await fn(flow, *args)
+
+    def run_chunk(self, flow: Flow[Any], data: bytes) -> None:
+        """Taps are synchronous and cheap; one failing tap is logged, never breaks the stream."""
+        for fn in self._table["chunk"]:
+            try:
+                fn(flow, data)
+            except Exception:
+                log.exception("chunk tap %r failed", fn)
+
+    async def run_quietly(self, hook: str, flow: Flow[Any]) -> None:
+        """For `done`: every addon runs even if one fails."""
+        for fn in self._table[hook]:
+            try:
+                await fn(flow)
+            except Exception:
+                log.exception("%s hook %r failed for request %s", hook, fn, flow.request_id)

@@ -1,0 +1,92 @@
+"""The Flow: one client request as it moves through the addons, and what came back.
+
+Generic: it knows HTTP, bytes and timings, not keys, channels or prices. The
+gateway keeps its own typed state in `flow.state`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Generic, TypeVar
+
+from multidict import CIMultiDict, CIMultiDictProxy
+
+S = TypeVar("S")
+
+
+@dataclass
+class ClientRequest:
+    method: str
+    path: str
+    query_string: str
+    headers: CIMultiDictProxy[str]
+    body: bytes
+    client_ip: str
+    match_info: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class UpstreamCall:
+    """What the forwarder sends: set by the rewrite addons for each attempt."""
+
+    method: str
+    url: str
+    headers: CIMultiDict[str]
+    body: bytes = b""
+    timeout: float | None = None   # total seconds; None = no limit (streams)
+
+
+@dataclass
+class LocalResponse:
+    """An answer produced without (or instead of) the upstream one."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "application/json"})
+
+
+# A transform turns upstream body bytes into client bytes (converters); None = pass through.
+@dataclass
+class BodyTransform:
+    feed: Callable[[bytes], list[bytes]]
+    flush: Callable[[], list[bytes]]
+
+
+@dataclass
+class Timings:
+    start: float = field(default_factory=time.monotonic)
+    upstream_headers: float | None = None
+    first_byte_to_client: float | None = None
+    end: float | None = None
+
+    def elapsed_ms(self) -> int:
+        return int(((self.end or time.monotonic()) - self.start) * 1000)
+
+
+@dataclass
+class Flow(Generic[S]):
+    request: ClientRequest
+    request_id: str
+    state: S
+    upstream: UpstreamCall | None = None
+    response: LocalResponse | None = None      # set by an addon to answer locally
+    upstream_status: int | None = None
+    upstream_headers: CIMultiDict[str] | None = None
+    stream: bool = False                       # the client gets an event stream
+    transform: BodyTransform | None = None     # set when the body must be converted
+    buffer_response: bool = False              # read the whole upstream body before answering (non-stream conversion)
+    bytes_to_client: int = 0
+    client_disconnected: bool = False
+    attempts: int = 0
+    error: Any = None                          # the RelayError that ended the flow, if any
+    timings: Timings = field(default_factory=Timings)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def committed(self) -> bool:
+        """Whether any byte went to the client: after that no retry, no error status."""
+        return self.bytes_to_client > 0
+
+
+Hook = Callable[[Flow[Any]], Awaitable[None]]

@@ -1,0 +1,88 @@
+"""Sends flow.upstream with the worker's shared ClientSession and moves the body to the client."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from proxy.core.addons import AddonManager
+from proxy.core.errors import UpstreamError
+from proxy.core.flow import Flow
+from proxy.core.hop import end_to_end
+
+STREAM_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+async def open_upstream(session: aiohttp.ClientSession, flow: Flow[Any], proxy: str | None) -> aiohttp.ClientResponse:
+    """Send the request; network failures become a retryable UpstreamError."""
+    call = flow.upstream
+    assert call is not None
+    timeout = aiohttp.ClientTimeout(total=call.timeout, sock_connect=30)
+    try:
+        return await session.request(call.method, call.url, headers=call.headers, data=call.body or None,
+                                     timeout=timeout, proxy=proxy, allow_redirects=False)
+    except asyncio.TimeoutError:
+        raise UpstreamError(504, "upstream request timed out", type="one_api_error", code="do_request_failed") from None
+    except (aiohttp.ClientError, OSError) as e:
+        raise UpstreamError(500, f"do request failed: {e}", type="one_api_error", code="do_request_failed") from None
+
+
+def client_headers(flow: Flow[Any], upstream: aiohttp.ClientResponse) -> dict[str, str]:
+    """Upstream headers for the client: end-to-end ones when passing through, SSE ones when converting."""
+    if flow.transform is not None:
+        return dict(STREAM_HEADERS) if flow.stream else {"Content-Type": "application/json"}
+    headers = dict(end_to_end(upstream.headers.items(), drop=("content-length",)).items())
+    if flow.stream:
+        headers["X-Accel-Buffering"] = "no"
+        headers.setdefault("Cache-Control", "no-cache")
+    return headers
+
+
+async def relay_body(request: web.Request, flow: Flow[Any], upstream: aiohttp.ClientResponse,
+                     addons: AddonManager, extra_headers: dict[str, str]) -> web.StreamResponse:
+    """Stream the upstream body to the client piece by piece, through the transform and the taps."""
+    response = web.StreamResponse(status=upstream.status if flow.transform is None else 200)
+    response.headers.update(client_headers(flow, upstream))
+    response.headers.update(extra_headers)
+    if flow.transform is None and not flow.stream and upstream.content_length is not None:
+        response.content_length = upstream.content_length
+    await response.prepare(request)
+    flow.metadata["stream_response"] = response
+    transform = flow.transform
+    try:
+        async for piece in upstream.content.iter_any():
+            for out in (transform.feed(piece) if transform else (piece,)):
+                await _write(response, flow, addons, out)
+        if transform:
+            for out in transform.flush():
+                await _write(response, flow, addons, out)
+        await response.write_eof()
+    except (ConnectionResetError, aiohttp.ClientConnectionResetError) as e:
+        if _client_gone(request):
+            flow.client_disconnected = True
+        else:
+            raise UpstreamError(502, f"upstream connection lost: {e}", type="one_api_error",
+                                code="read_response_body_failed", retryable=False) from None
+    except aiohttp.ClientPayloadError as e:
+        raise UpstreamError(502, f"upstream stream broken: {e}", type="one_api_error",
+                            code="read_response_body_failed", retryable=False) from None
+    except asyncio.TimeoutError:
+        raise UpstreamError(504, "upstream stopped sending", type="one_api_error",
+                            code="read_response_body_failed", retryable=False) from None
+    return response
+
+
+def _client_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+async def _write(response: web.StreamResponse, flow: Flow[Any], addons: AddonManager, data: bytes) -> None:
+    if not data:
+        return
+    await response.write(data)
+    flow.bytes_to_client += len(data)
+    addons.run_chunk(flow, data)

@@ -1,0 +1,144 @@
+"""The relay handler: one flow through the addons, with attempts, errors and the final `done`."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import time
+import zlib
+from typing import Any, Callable
+
+import aiohttp
+from aiohttp import web
+
+from proxy.core.addons import AddonManager
+from proxy.core.errors import RelayError, UpstreamError
+from proxy.core.flow import ClientRequest, Flow
+from proxy.core.forward import open_upstream, relay_body
+from proxy.core.sse import encode_data
+
+log = logging.getLogger(__name__)
+REQUEST_ID_HEADER = "X-Oneapi-Request-Id"
+MAX_ERROR_BODY = 1 << 20
+
+
+class Pipeline:
+    """Runs addons around the forwarder. Knows HTTP, not keys, channels or prices."""
+
+    def __init__(self, addons: AddonManager, session_getter: Callable[[], aiohttp.ClientSession],
+                 state_factory: Callable[[], Any], request_id: Callable[[], str],
+                 client_ip: Callable[[web.Request], str], proxy: str | None = None) -> None:
+        self.addons = addons
+        self.session = session_getter
+        self.state_factory = state_factory
+        self.request_id = request_id
+        self.client_ip = client_ip
+        self.proxy = proxy or None
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        if request.headers.get("Content-Encoding", "").lower() == "gzip":
+            try:
+                body = gzip.decompress(body)
+            except (OSError, EOFError, zlib.error):
+                return web.Response(status=400)   # One API: a bare 400
+        flow = Flow(ClientRequest(request.method, request.path, request.query_string, request.headers,
+                                  body, self.client_ip(request), dict(request.match_info)),
+                    request_id=self.request_id(), state=self.state_factory())
+        try:
+            await self.addons.run("request", flow)
+            if flow.response is not None:
+                return self._local(flow)
+            return await self._attempts(request, flow)
+        except RelayError as e:
+            flow.error = e
+            return await self._error(request, flow, e)
+        except Exception as e:  # an addon bug must become an answer, never a dead worker
+            log.exception("relay failed for request %s", flow.request_id)
+            err = RelayError(500, f"internal error: {type(e).__name__}", code="internal_error")
+            flow.error = err
+            return await self._error(request, flow, err)
+        finally:
+            flow.timings.end = flow.timings.end or time.monotonic()
+            await self.addons.run_quietly("done", flow)
+
+    async def _attempts(self, request: web.Request, flow: Flow[Any]) -> web.StreamResponse:
+        while True:
+            flow.attempts += 1
+            flow.error = None
+            flow.transform = None
+            flow.buffer_response = False
+            await self.addons.run("route", flow)
+            await self.addons.run("rewrite", flow)
+            if flow.response is not None:
+                return self._local(flow)
+            try:
+                return await self._one_attempt(request, flow)
+            except UpstreamError as e:
+                if flow.committed:
+                    raise
+                flow.error = e
+                await self.addons.run("upstream_error", flow)
+                if not flow.error.retryable:
+                    raise flow.error from None
+
+    async def _one_attempt(self, request: web.Request, flow: Flow[Any]) -> web.StreamResponse:
+        upstream = await open_upstream(self.session(), flow, self.proxy)
+        async with upstream:
+            flow.upstream_status = upstream.status
+            flow.upstream_headers = upstream.headers.copy()  # type: ignore[assignment]
+            if not 200 <= upstream.status < 300 or self._json_for_stream(flow, upstream):
+                body = await upstream.content.read(MAX_ERROR_BODY)
+                flow.metadata["upstream_error_body"] = body
+                status = upstream.status if upstream.status >= 300 else 500
+                raise UpstreamError(status, f"bad response status code {upstream.status}",
+                                    code="bad_response_status_code", param=str(upstream.status))
+            await self.addons.run("response", flow)
+            if flow.buffer_response:
+                return await self._buffered(request, flow, upstream)
+            return await relay_body(request, flow, upstream, self.addons, {REQUEST_ID_HEADER: flow.request_id})
+
+    @staticmethod
+    def _json_for_stream(flow: Flow[Any], upstream: aiohttp.ClientResponse) -> bool:
+        """One API: a stream request answered with JSON is an error (unless an addon expects JSON)."""
+        return (flow.stream and not flow.metadata.get("stream_may_be_json")
+                and upstream.content_type == "application/json")
+
+    async def _buffered(self, request: web.Request, flow: Flow[Any], upstream: aiohttp.ClientResponse) -> web.StreamResponse:
+        """Read the whole body, convert it, and answer; errors here can still be retried."""
+        try:
+            body = await upstream.read()
+        except (aiohttp.ClientError, OSError) as e:
+            raise UpstreamError(502, f"read response body failed: {e}", type="one_api_error",
+                                code="read_response_body_failed") from None
+        transform = flow.transform
+        pieces = (transform.feed(body) + transform.flush()) if transform else [body]
+        out = b"".join(pieces)
+        response = web.Response(body=out, status=200 if transform else upstream.status,
+                                headers={"Content-Type": "application/json", REQUEST_ID_HEADER: flow.request_id})
+        flow.bytes_to_client += len(out)
+        self.addons.run_chunk(flow, out)
+        return response
+
+    def _local(self, flow: Flow[Any]) -> web.Response:
+        local = flow.response
+        assert local is not None
+        headers = dict(local.headers)
+        headers[REQUEST_ID_HEADER] = flow.request_id
+        flow.bytes_to_client += len(local.body)
+        return web.Response(body=local.body, status=local.status, headers=headers)
+
+    async def _error(self, request: web.Request, flow: Flow[Any], err: RelayError) -> web.StreamResponse:
+        if not flow.committed:
+            return web.Response(body=err.body(flow.request_id), status=err.status,
+                                headers={"Content-Type": "application/json", REQUEST_ID_HEADER: flow.request_id})
+        # The stream already started: the status is sent, so report the error inside it.
+        response = flow.metadata.get("stream_response")
+        if flow.stream and isinstance(response, web.StreamResponse) and not flow.client_disconnected:
+            try:
+                await response.write(encode_data(err.body(flow.request_id)))
+                await response.write_eof()
+            except (ConnectionResetError, RuntimeError):
+                pass
+            return response
+        raise web.HTTPInternalServerError()  # nothing sensible left to say; aiohttp closes the connection

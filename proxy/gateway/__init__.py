@@ -1,0 +1,1 @@
+"""The gateway's own state, caches, ledger and writers that the addons share through the flow."""

@@ -1,0 +1,172 @@
+"""In-process caches of tokens, users, channels and options, kept fresh by change events.
+
+Reads on the hot path are dictionary lookups. A miss reads the database once.
+Every second the poller reads new change events (written by admin_api in the
+same transaction as the change) and drops what they name, so an edit reaches
+every worker on every node within about a second; SYNC_FREQUENCY stays as a
+full-refresh fallback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import defaultdict
+from typing import Awaitable, Callable, Mapping
+
+from cachetools import TTLCache
+
+from proxy.gateway.records import ChannelRecord, TokenRecord, UserRecord
+from store import Database, events, load_options
+from store import relay_queries as q
+
+log = logging.getLogger(__name__)
+
+
+class ChannelIndex:
+    """group → model → channels, sorted by priority (highest first)."""
+
+    def __init__(self, rows: list[tuple[str, str, ChannelRecord]]) -> None:
+        index: dict[str, dict[str, list[ChannelRecord]]] = defaultdict(lambda: defaultdict(list))
+        self.by_id: dict[int, ChannelRecord] = {}
+        for group, model, channel in rows:
+            index[group][model].append(channel)
+            self.by_id[channel.id] = channel
+        self._index = {g: {m: sorted(cs, key=lambda c: -c.priority) for m, cs in models.items()}
+                       for g, models in index.items()}
+
+    def candidates(self, group: str, model: str) -> list[ChannelRecord]:
+        return self._index.get(group, {}).get(model, [])
+
+    def models(self, group: str) -> list[str]:
+        return sorted(self._index.get(group, {}))
+
+    def without(self, channel_id: int) -> "ChannelIndex":
+        """A copy that no longer routes to one channel (used right after a disable)."""
+        copy = ChannelIndex([])
+        copy._index = {g: {m: [c for c in cs if c.id != channel_id] for m, cs in ms.items()} for g, ms in self._index.items()}
+        copy.by_id = {i: c for i, c in self.by_id.items() if i != channel_id}
+        return copy
+
+
+class Caches:
+    def __init__(self, db: Database, option_defaults: Mapping[str, str], sync_frequency: int,
+                 on_options: Callable[[dict[str, str]], None] | None = None,
+                 on_change: Callable[[set[str]], Awaitable[None]] | None = None) -> None:
+        self.db = db
+        self.option_defaults = dict(option_defaults)
+        self.sync_frequency = sync_frequency
+        self.on_options = on_options
+        self.on_change = on_change
+        self.tokens: TTLCache[str, TokenRecord] = TTLCache(maxsize=100_000, ttl=sync_frequency)
+        self.users: TTLCache[int, UserRecord] = TTLCache(maxsize=100_000, ttl=sync_frequency)
+        self.channels: dict[int, ChannelRecord] = {}
+        self.index = ChannelIndex([])
+        self.options: dict[str, str] = dict(option_defaults)
+        self._last_event = 0
+        self._last_full = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        async with self.db.session() as s:
+            self._last_event = await events.latest_id(s)
+        await self.reload_options()
+        await self.reload_channels()
+        self._task = asyncio.create_task(self._poll())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    async def token(self, key: str) -> TokenRecord | None:
+        record = self.tokens.get(key)
+        if record is None:
+            async with self.db.session() as s:
+                row = await q.token_by_key(s, key)
+            if row is None:
+                return None
+            record = self.tokens[key] = TokenRecord.from_row(row)
+        return record
+
+    async def user(self, user_id: int) -> UserRecord | None:
+        record = self.users.get(user_id)
+        if record is None:
+            async with self.db.session() as s:
+                row = await q.user_by_id(s, user_id)
+            if row is None:
+                return None
+            record = self.users[user_id] = UserRecord.from_row(row)
+        return record
+
+    async def channel(self, channel_id: int) -> ChannelRecord | None:
+        """Any channel by id, enabled or not (pinning must tell 'disabled' from 'missing')."""
+        if channel_id in self.channels:
+            return self.channels[channel_id]
+        async with self.db.session() as s:
+            row = await q.channel_by_id(s, channel_id)
+        if row is None:
+            return None
+        record = self.channels[channel_id] = ChannelRecord.from_row(row)
+        return record
+
+    def forget_channel(self, channel_id: int) -> None:
+        """Stop routing to a channel in this process at once (auto-disable)."""
+        self.channels.pop(channel_id, None)
+        self.index = self.index.without(channel_id)
+
+    async def reload_channels(self) -> None:
+        async with self.db.session() as s:
+            rows = await q.routable(s)
+        records: dict[int, ChannelRecord] = {}
+        triples = []
+        for group, model, row in rows:
+            record = records.setdefault(row.id, ChannelRecord.from_row(row))
+            triples.append((group, model, record))
+        self.index = ChannelIndex(triples)
+        self.channels = dict(records)
+
+    async def reload_options(self) -> None:
+        async with self.db.session() as s:
+            self.options = await load_options(s, self.option_defaults)
+        if self.on_options:
+            self.on_options(self.options)
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(1 + random.random() * 0.1)
+            try:
+                await self._apply_events()
+                if time.monotonic() - self._last_full > self.sync_frequency:
+                    self._last_full = time.monotonic()
+                    self.tokens.clear()
+                    self.users.clear()
+                    await self.reload_options()
+                    await self.reload_channels()
+            except Exception:
+                log.exception("cache refresh failed; keeping the current view")
+
+    async def _apply_events(self) -> None:
+        async with self.db.session() as s:
+            new = await events.since(s, self._last_event)
+        if not new:
+            return
+        self._last_event = new[-1].id
+        kinds = {e.kind for e in new}
+        if events.TOKEN in kinds:
+            self.tokens.clear()   # events name ids, the cache is keyed by key: drop all (cheap to refill)
+        if events.USER in kinds:
+            for e in new:
+                if e.kind == events.USER and e.ref.isdigit():
+                    self.users.pop(int(e.ref), None)
+        if events.CHANNEL in kinds:
+            await self.reload_channels()
+        if events.OPTION in kinds:
+            await self.reload_options()
+        if self.on_change is not None:
+            await self.on_change(kinds)

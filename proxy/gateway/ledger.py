@@ -1,0 +1,151 @@
+"""Where a request's quota is reserved and settled.
+
+Two strategies behind one interface:
+- `MemoryLedger` (one process owns the balances: SQLite, one worker): reserve
+  is a check-and-subtract on in-memory balances with no await in between, so
+  it is atomic; balances are loaded once from the database and every change is
+  written back as additive deltas in the background. No database round trip on
+  the hot path.
+- `DatabaseLedger` (several workers or nodes share the balances): reserve is the
+  store's conditional UPDATE, one short transaction; settlement still goes
+  through the background batcher.
+Either way settlement never blocks the client and `close()` flushes everything.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from sqlalchemy import select
+
+from proxy.gateway.batcher import DeltaBatcher
+from proxy.gateway.records import TokenRecord
+from store import Database, InsufficientQuota, reserve
+from store.models import Token, User
+
+
+class Ledger(Protocol):
+    async def reserve(self, token: TokenRecord, user_id: int, amount: int) -> None: ...
+    def settle(self, token: TokenRecord, user_id: int, channel_id: int | None, reserved: int, actual: int) -> None: ...
+    def refund(self, token: TokenRecord, user_id: int, amount: int) -> None: ...
+    async def user_quota(self, user_id: int) -> int: ...
+    async def token_remain(self, token: TokenRecord) -> int: ...
+    async def forget(self, users: bool = True, tokens: bool = True) -> None: ...
+    def start(self) -> None: ...
+    async def close(self) -> None: ...
+
+
+class _Settling:
+    """Settlement and refunds as batched deltas (shared by both strategies)."""
+
+    batcher: DeltaBatcher
+
+    def _delta(self, token: TokenRecord, user_id: int, delta: int) -> None:
+        self.batcher.token(token.id, remain=0 if token.unlimited_quota else -delta, used=delta)
+        self.batcher.user(user_id, quota=-delta)
+
+    def settle(self, token: TokenRecord, user_id: int, channel_id: int | None, reserved: int, actual: int) -> None:
+        self._delta(token, user_id, actual - reserved)
+        self.batcher.user(user_id, used=actual, requests=1)
+        if channel_id:
+            self.batcher.channel(channel_id, actual)
+
+    def refund(self, token: TokenRecord, user_id: int, amount: int) -> None:
+        if amount:
+            self._delta(token, user_id, -amount)
+
+    def start(self) -> None:
+        self.batcher.start()
+
+    async def close(self) -> None:
+        await self.batcher.close()
+
+
+class DatabaseLedger(_Settling):
+    def __init__(self, db: Database, interval: float) -> None:
+        self.db = db
+        self.batcher = DeltaBatcher(db, interval)
+
+    async def reserve(self, token: TokenRecord, user_id: int, amount: int) -> None:
+        async with self.db.session() as s:
+            await reserve(s, token_id=token.id, user_id=user_id, amount=amount, token_limited=not token.unlimited_quota)
+
+    async def user_quota(self, user_id: int) -> int:
+        async with self.db.session() as s:
+            value = (await s.execute(select(User.quota).where(User.id == user_id))).scalar_one_or_none()
+        return (value or 0) + self.batcher.pending_user_quota(user_id)
+
+    async def token_remain(self, token: TokenRecord) -> int:
+        async with self.db.session() as s:
+            value = (await s.execute(select(Token.remain_quota).where(Token.id == token.id))).scalar_one_or_none()
+        return (value or 0) + self.batcher.pending_token_remain(token.id)
+
+    async def forget(self, users: bool = True, tokens: bool = True) -> None:
+        return None
+
+
+class MemoryLedger(_Settling):
+    def __init__(self, db: Database, interval: float) -> None:
+        self.db = db
+        self.batcher = DeltaBatcher(db, interval)
+        self.users: dict[int, int] = {}
+        self.tokens: dict[int, int] = {}
+
+    async def _load(self, token: TokenRecord | None, user_id: int) -> None:
+        async with self.batcher.lock:   # no flush half-applied while we read
+            async with self.db.session() as s:
+                if user_id not in self.users:
+                    quota = (await s.execute(select(User.quota).where(User.id == user_id))).scalar_one_or_none()
+                    self.users.setdefault(user_id, (quota or 0) + self.batcher.pending_user_quota(user_id))
+                if token is not None and token.id not in self.tokens:
+                    remain = (await s.execute(select(Token.remain_quota).where(Token.id == token.id))).scalar_one_or_none()
+                    self.tokens.setdefault(token.id, (remain or 0) + self.batcher.pending_token_remain(token.id))
+
+    async def reserve(self, token: TokenRecord, user_id: int, amount: int) -> None:
+        limited = not token.unlimited_quota
+        if user_id not in self.users or (limited and token.id not in self.tokens):
+            await self._load(token if limited else None, user_id)
+        # from here to the end: no await, so no other request can interleave
+        if limited and self.tokens[token.id] < amount:
+            raise InsufficientQuota("token")
+        if self.users[user_id] < amount:
+            raise InsufficientQuota("user")
+        if limited:
+            self.tokens[token.id] -= amount
+        self.users[user_id] -= amount
+        self.batcher.token(token.id, remain=-amount if limited else 0, used=amount)
+        self.batcher.user(user_id, quota=-amount)
+
+    def _delta(self, token: TokenRecord, user_id: int, delta: int) -> None:
+        super()._delta(token, user_id, delta)
+        if not token.unlimited_quota and token.id in self.tokens:
+            self.tokens[token.id] -= delta
+        if user_id in self.users:
+            self.users[user_id] -= delta
+
+    async def user_quota(self, user_id: int) -> int:
+        if user_id not in self.users:
+            await self._load(None, user_id)
+        return self.users[user_id]
+
+    async def token_remain(self, token: TokenRecord) -> int:
+        if token.id not in self.tokens:
+            await self._load(token, token.user_id)
+        return self.tokens[token.id]
+
+    async def forget(self, users: bool = True, tokens: bool = True) -> None:
+        """An admin changed balances in the database: reload them on next use."""
+        async with self.batcher.lock:
+            if users:
+                self.users.clear()
+            if tokens:
+                self.tokens.clear()
+
+
+def ledger_for(db: Database, *, sqlite: bool, workers: int, interval: float) -> Ledger:
+    if sqlite and workers == 1:
+        return MemoryLedger(db, interval)
+    return DatabaseLedger(db, interval)
+
+
+__all__ = ["DatabaseLedger", "InsufficientQuota", "Ledger", "MemoryLedger", "ledger_for"]

@@ -1,0 +1,42 @@
+"""Relay modes derived from the path (one-api.md §2.1) and each mode's default model."""
+
+from __future__ import annotations
+
+CHAT, COMPLETIONS, EMBEDDINGS, MODERATIONS, IMAGES, EDITS = "chat", "completions", "embeddings", "moderations", "images", "edits"
+SPEECH, TRANSCRIPTION, TRANSLATION, RESPONSES, PROXY = "audio_speech", "audio_transcription", "audio_translation", "responses", "proxy"
+
+# path prefix → (mode, normalised relay path); first match wins, longest prefixes first
+_BY_PREFIX: tuple[tuple[str, str, str], ...] = (
+    ("/v1/chat/completions", CHAT, "/v1/chat/completions"),
+    ("/v1/completions", COMPLETIONS, "/v1/completions"),
+    ("/v1/moderations", MODERATIONS, "/v1/moderations"),
+    ("/v1/images/generations", IMAGES, "/v1/images/generations"),
+    ("/v1/edits", EDITS, "/v1/edits"),
+    ("/v1/audio/speech", SPEECH, "/v1/audio/speech"),
+    ("/v1/audio/transcriptions", TRANSCRIPTION, "/v1/audio/transcriptions"),
+    ("/v1/audio/translations", TRANSLATION, "/v1/audio/translations"),
+    ("/v1/responses", RESPONSES, "/v1/responses"),
+    ("/v1/oneapi/proxy", PROXY, ""),
+)
+
+DEFAULT_MODEL = {
+    MODERATIONS: "text-moderation-stable",
+    IMAGES: "dall-e-2",
+    TRANSCRIPTION: "whisper-1",
+    TRANSLATION: "whisper-1",
+}
+
+# Paths whose unparsable body is fatal (One API: completions, chat, images, audio)
+STRICT_BODY = frozenset({CHAT, COMPLETIONS, IMAGES, SPEECH, TRANSCRIPTION, TRANSLATION})
+TEXT_MODES = frozenset({CHAT, COMPLETIONS, EMBEDDINGS, MODERATIONS, EDITS, RESPONSES})
+MULTIPART_MODES = frozenset({TRANSCRIPTION, TRANSLATION})
+
+
+def mode_for(path: str) -> tuple[str, str]:
+    """(mode, normalised relay path); "" mode for unknown paths."""
+    for prefix, mode, relay_path in _BY_PREFIX:
+        if path.startswith(prefix):
+            return mode, relay_path or path
+    if path.endswith("embeddings"):
+        return EMBEDDINGS, "/v1/embeddings"
+    return "", path

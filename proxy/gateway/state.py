@@ -1,0 +1,36 @@
+"""The gateway's typed per-request state, carried in `flow.state`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from proxy.converters.base import Usage
+from proxy.gateway.records import ChannelRecord, TokenRecord, UserRecord
+
+
+@dataclass
+class RelayState:
+    mode: str = ""                      # see proxy.gateway.modes
+    relay_path: str = ""                # normalised relay path, e.g. /v1/embeddings
+    token: TokenRecord | None = None
+    user: UserRecord | None = None
+    group: str = "default"
+    pinned_channel_id: int | None = None
+    body: dict[str, Any] | None = None  # parsed JSON body (None for multipart and bodiless requests)
+    form: dict[str, str] = field(default_factory=dict)   # multipart text fields (audio)
+    requested_model: str = ""
+    model: str = ""                     # after the channel's model mapping
+    stream: bool = False
+    include_usage: bool = False         # the client asked for stream_options.include_usage
+    channel: ChannelRecord | None = None
+    tried_channels: list[int] = field(default_factory=list)
+    system_prompt_reset: bool = False
+    prompt_tokens: int = 0
+    reserved: int = 0                   # quota held for this request
+    usage: Usage | None = None          # from the upstream
+    usage_source: str = ""              # "upstream" | "counted" | "estimated"
+    completion_parts: list[str] = field(default_factory=list)   # streamed text, to count when no usage came
+    stream_converter: Any = None        # a converter's StreamConverter, whose .usage we read at the end
+    quota: int = 0                      # the final charge
+    billed: bool = False                # whether this request is billed at all

@@ -1,0 +1,97 @@
+"""Everything a proxy worker shares between requests, created at start and closed at stop."""
+
+from __future__ import annotations
+
+import logging
+from typing import Mapping
+
+import aiohttp
+import orjson
+
+from proxy.gateway.cache import Caches
+from proxy.gateway.ledger import Ledger, ledger_for
+from proxy.gateway.logwriter import LogWriter
+from proxy.gateway.tokenizer import Tokenizer
+from rules import Catalog, PriceTable, load_catalog, load_prices
+from settings import Settings
+from store import DEFAULT_OPTIONS, Database, PoolSettings, as_bool, events
+
+log = logging.getLogger(__name__)
+
+
+def option_defaults(prices: PriceTable) -> dict[str, str]:
+    return {**DEFAULT_OPTIONS, "ModelRatio": prices.default_model_ratio_json(),
+            "CompletionRatio": prices.default_completion_ratio_json(), "GroupRatio": prices.default_group_ratio_json()}
+
+
+def _ratio_map(raw: str | None, name: str) -> dict[str, float] | None:
+    if not raw:
+        return None
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        log.error("option %s is not valid JSON; using the defaults", name)
+        return None
+    return {str(k): float(v) for k, v in value.items() if isinstance(v, (int, float))} if isinstance(value, dict) else None
+
+
+class Runtime:
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self.settings = settings
+        self.db = db
+        self.catalog: Catalog = load_catalog()
+        self.default_prices: PriceTable = load_prices()
+        self.prices: PriceTable = self.default_prices
+        self.tokenizer = Tokenizer(settings.tiktoken_cache_dir)
+        self.caches = Caches(db, option_defaults(self.default_prices), settings.sync_frequency,
+                             on_options=self._apply_options, on_change=self._on_change)
+        interval = settings.batch_update_interval if settings.batch_update_enabled else 0.2
+        self.ledger: Ledger = ledger_for(db, sqlite=db.url.is_sqlite, workers=settings.workers, interval=interval)
+        self.logs = LogWriter(db)
+        self.session: aiohttp.ClientSession | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Runtime":
+        pool = PoolSettings(max_idle=settings.sql_max_idle_conns, max_open=settings.sql_max_open_conns,
+                            max_lifetime=settings.sql_max_lifetime, sqlite_busy_timeout=settings.sqlite_busy_timeout,
+                            echo=settings.debug_sql)
+        return cls(settings, Database.from_dsn(settings.sql_dsn, settings.log_sql_dsn, settings.sqlite_path, pool))
+
+    def options(self) -> Mapping[str, str]:
+        return self.caches.options
+
+    def current_prices(self) -> PriceTable:
+        return self.prices
+
+    def http(self) -> aiohttp.ClientSession:
+        assert self.session is not None, "runtime not started"
+        return self.session
+
+    def _apply_options(self, options: Mapping[str, str]) -> None:
+        self.prices = self.default_prices.with_overrides(
+            model_ratio=_ratio_map(options.get("ModelRatio"), "ModelRatio"),
+            completion_ratio=_ratio_map(options.get("CompletionRatio"), "CompletionRatio"),
+            group_ratio=_ratio_map(options.get("GroupRatio"), "GroupRatio"))
+        self.tokenizer.approximate = as_bool(options.get("ApproximateTokenEnabled"))
+
+    async def _on_change(self, kinds: set[str]) -> None:
+        if events.USER in kinds or events.TOKEN in kinds:
+            await self.ledger.forget(users=events.USER in kinds, tokens=events.TOKEN in kinds)
+
+    async def start(self) -> None:
+        connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=300, keepalive_timeout=60)
+        # auto_decompress off: response bytes reach the client exactly as the upstream sent them
+        self.session = aiohttp.ClientSession(connector=connector, auto_decompress=False, trust_env=True,
+                                             timeout=aiohttp.ClientTimeout(total=None, sock_connect=30))
+        await self.caches.start()
+        self.ledger.start()
+        self.logs.start()
+
+    async def close(self) -> None:
+        """Graceful stop: everything settled and logged reaches the database."""
+        await self.caches.stop()
+        await self.ledger.close()
+        await self.logs.close()
+        if self.session is not None:
+            await self.session.close()
+        await self.db.dispose()

@@ -1,0 +1,50 @@
+"""The reads the relay needs when its caches miss, and the channel health writes it makes."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store import events
+from store.engine import write_transaction
+from store.models import CHANNEL_ENABLED, Ability, Channel, Token, User
+
+
+async def token_by_key(session: AsyncSession, key: str) -> Token | None:
+    return (await session.execute(select(Token).where(Token.key == key))).scalar_one_or_none()
+
+
+async def user_by_id(session: AsyncSession, user_id: int) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def channel_by_id(session: AsyncSession, channel_id: int) -> Channel | None:
+    return await session.get(Channel, channel_id)
+
+
+async def routable(session: AsyncSession) -> list[tuple[str, str, Channel]]:
+    """(group, model, channel) for every enabled ability of an enabled channel."""
+    stmt = (select(Ability.group, Ability.model, Channel)
+            .join(Channel, Channel.id == Ability.channel_id)
+            .where(Ability.enabled.is_(True), Channel.status == CHANNEL_ENABLED))
+    return [(g, m, c) for g, m, c in (await session.execute(stmt)).all()]
+
+
+async def set_channel_status(session: AsyncSession, channel_id: int, status: int) -> bool:
+    """Channel status and its abilities' `enabled` flag together, plus the change event."""
+    async with write_transaction(session):
+        result = await session.execute(update(Channel).where(Channel.id == channel_id, Channel.status != status)
+                                       .values(status=status))
+        if not result.rowcount:
+            return False
+        await session.execute(update(Ability).where(Ability.channel_id == channel_id)
+                              .values(enabled=status == CHANNEL_ENABLED))
+        events.record(session, events.CHANNEL, channel_id)
+    return True
+
+
+async def mark_token_status(session: AsyncSession, token_id: int, status: int) -> None:
+    """One API persists expired/exhausted status when it notices (without Redis)."""
+    async with write_transaction(session):
+        await session.execute(update(Token).where(Token.id == token_id).values(status=status))
+        events.record(session, events.TOKEN, token_id)

@@ -1,0 +1,146 @@
+"""A real HTTP server on 127.0.0.1 that speaks OpenAI's wire format, scripted per test.
+
+It records every request it gets and the exact bytes it sends back, so tests can
+compare them with what the gateway's client received.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return orjson.loads(self.body)
+
+
+@dataclass
+class Script:
+    """What the next answers look like."""
+
+    status: int = 200
+    content: str = "Hello there!"
+    usage: dict[str, int] | None = field(default_factory=lambda: {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18})
+    stream_usage: bool | None = None        # None: send a usage chunk only if the client asked
+    chunks: int = 5                          # stream: content split into this many pieces
+    error_body: bytes = b'{"error":{"message":"upstream exploded","type":"server_error","param":null,"code":null}}'
+    delay: float = 0.0                       # before answering
+    chunk_delay: float = 0.0                 # between stream chunks
+    reset_after_chunks: int | None = None    # stream: drop the connection after N chunks
+    tool_call: bool = False
+
+
+def chat_completion(model: str, content: str, usage: dict[str, int] | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"id": "chatcmpl-mock123", "object": "chat.completion", "created": 1700000000, "model": model,
+                            "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                                         "logprobs": None, "finish_reason": "stop"}],
+                            "system_fingerprint": "fp_mock"}
+    if usage is not None:
+        body["usage"] = usage
+    return body
+
+
+class MockOpenAI:
+    def __init__(self) -> None:
+        self.script = Script()
+        self.requests: list[Recorded] = []
+        self.sent: list[bytes] = []          # exact bytes of each answer body
+        self.server: TestServer | None = None
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self.app = app
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return str(self.server.make_url("")).rstrip("/")
+
+    async def start(self) -> "MockOpenAI":
+        self.server = TestServer(self.app, host="127.0.0.1")
+        await self.server.start_server()
+        return self
+
+    async def close(self) -> None:
+        if self.server is not None:
+            await self.server.close()
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        self.requests.append(Recorded(request.method, request.path, request.query_string, dict(request.headers), body))
+        s = self.script
+        if s.delay:
+            await asyncio.sleep(s.delay)
+        if s.status != 200:
+            self.sent.append(s.error_body)
+            return web.Response(status=s.status, body=s.error_body, content_type="application/json")
+        payload = orjson.loads(body) if body and request.content_type == "application/json" else {}
+        if request.path.endswith("/embeddings"):
+            return self._json({"object": "list", "data": [{"object": "embedding", "index": 0, "embedding": [0.1, -0.2]}],
+                               "model": payload.get("model"), "usage": {"prompt_tokens": 5, "total_tokens": 5}})
+        if payload.get("stream"):
+            return await self._stream(request, payload)
+        return self._json(chat_completion(payload.get("model", ""), s.content, s.usage))
+
+    def _json(self, obj: Any) -> web.Response:
+        data = orjson.dumps(obj)
+        self.sent.append(data)
+        return web.Response(body=data, content_type="application/json")
+
+    async def _stream(self, request: web.Request, payload: dict[str, Any]) -> web.StreamResponse:
+        s = self.script
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        await response.prepare(request)
+        sent = bytearray()
+        model = payload.get("model", "")
+        pieces = self._pieces(s.content, s.chunks)
+        events = [self._chunk(model, {"role": "assistant", "content": ""}, None)]
+        events += [self._chunk(model, {"content": p}, None) for p in pieces]
+        events.append(self._chunk(model, {}, "stop"))
+        wants_usage = s.stream_usage if s.stream_usage is not None else \
+            bool((payload.get("stream_options") or {}).get("include_usage"))
+        if wants_usage and s.usage:
+            events.append({"id": "chatcmpl-mock123", "object": "chat.completion.chunk", "created": 1700000000,
+                           "model": model, "choices": [], "usage": s.usage})
+        for i, event in enumerate(events):
+            if s.reset_after_chunks is not None and i >= s.reset_after_chunks:
+                self.sent.append(bytes(sent))
+                assert request.transport is not None
+                request.transport.abort()
+                return response
+            data = b"data: " + orjson.dumps(event) + b"\n\n"
+            sent += data
+            await response.write(data)
+            if s.chunk_delay:
+                await asyncio.sleep(s.chunk_delay)
+        sent += b"data: [DONE]\n\n"
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        self.sent.append(bytes(sent))
+        return response
+
+    @staticmethod
+    def _pieces(text: str, n: int) -> list[str]:
+        size = max(1, -(-len(text) // max(1, n)))
+        return [text[i:i + size] for i in range(0, len(text), size)]
+
+    @staticmethod
+    def _chunk(model: str, delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
+        return {"id": "chatcmpl-mock123", "object": "chat.completion.chunk", "created": 1700000000, "model": model,
+                "system_fingerprint": "fp_mock", "choices": [{"index": 0, "delta": delta, "logprobs": None,
+                                                              "finish_reason": finish}]}
+
+
+__all__ = ["MockOpenAI", "Recorded", "Script", "chat_completion"]
