@@ -6,10 +6,23 @@ indexed strings are VARCHAR(191) (GORM's size for indexed strings on MySQL), oth
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import BigInteger, Boolean, CHAR, Float, Index, Integer, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 IDX = 191  # GORM's VARCHAR size for indexed strings on MySQL
+
+
+class Char(TypeDecorator[str]):
+    """CHAR(n) as One API declares it; PostgreSQL pads shorter values with spaces, so strip them on read."""
+
+    impl = CHAR
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Any) -> str | None:
+        return value.rstrip(" ") if isinstance(value, str) else value
 
 
 class Base(DeclarativeBase):
@@ -34,7 +47,7 @@ class User(Base):
     wechat_id: Mapped[str | None] = mapped_column(String(IDX), index=True, default="")
     lark_id: Mapped[str | None] = mapped_column(String(IDX), index=True, default="")
     oidc_id: Mapped[str | None] = mapped_column(String(IDX), index=True, default="")
-    access_token: Mapped[str | None] = mapped_column(CHAR(32), unique=True, index=True, nullable=True)
+    access_token: Mapped[str | None] = mapped_column(Char(32), unique=True, index=True, nullable=True)
     quota: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
     used_quota: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
     request_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
@@ -48,7 +61,7 @@ class Token(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     user_id: Mapped[int] = mapped_column(Integer)
-    key: Mapped[str] = mapped_column(CHAR(48), unique=True, index=True)
+    key: Mapped[str] = mapped_column(Char(48), unique=True, index=True)
     status: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
     name: Mapped[str | None] = mapped_column(String(IDX), index=True, default="")
     created_time: Mapped[int | None] = mapped_column(BigInteger, default=0)
@@ -101,7 +114,7 @@ class Redemption(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     user_id: Mapped[int | None] = mapped_column(Integer, default=0)
-    key: Mapped[str] = mapped_column(CHAR(32), unique=True, index=True)
+    key: Mapped[str] = mapped_column(Char(32), unique=True, index=True)
     status: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
     name: Mapped[str | None] = mapped_column(String(IDX), index=True, default="")
     quota: Mapped[int] = mapped_column(BigInteger, default=100, server_default=text("100"))
