@@ -1,60 +1,129 @@
-"""The admin_api aiohttp application: route table and shared state."""
+"""The admin_api aiohttp application: the whole route table with its guards, in one place."""
 
 from __future__ import annotations
 
 import time
+from typing import AsyncIterator
 
+import aiohttp
 from aiohttp import web
+from aiohttp_session import session_middleware
 
-from settings import VERSION, Settings
-from store import DEFAULT_OPTIONS, Database, as_bool, as_int, load_options
+from admin_api import openapi
+from admin_api.auth import Access, session_storage
+from admin_api.codes import RedisCodes
+from admin_api.ratelimit import RedisLimiter
+from admin_api.routes import channel_checks, channels, logs, misc, options, redemptions, tokens
+from admin_api.routes import users_admin, users_self
+from admin_api.routes.oauth import binding, common as oauth, providers
+from admin_api.routing import Route, api_rate_limit, guarded, refusals
+from admin_api.state import ROUTES_KEY, STATE, AdminState
+from settings import Settings
+from store import Database
 
-SETTINGS_KEY = web.AppKey("settings", Settings)
-DB_KEY = web.AppKey("db", Database)
-START_TIME_KEY = web.AppKey("start_time", int)
+P, U, A, R = Access.PUBLIC, Access.USER, Access.ADMIN, Access.ROOT
+
+# Static paths come before `{id}` paths of the same prefix: aiohttp matches in this order.
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/api/status", misc.get_status, P),
+    Route("GET", "/api/openapi.json", openapi.serve, P),
+    Route("GET", "/api/notice", misc.get_notice, P),
+    Route("GET", "/api/about", misc.get_about, P),
+    Route("GET", "/api/home_page_content", misc.get_home_page_content, P),
+    Route("GET", "/api/models", misc.get_models, U),
+    Route("GET", "/api/verification", misc.send_verification, P, critical=True, turnstile=True),
+    Route("GET", "/api/reset_password", misc.send_reset_link, P, critical=True, turnstile=True),
+    Route("POST", "/api/user/reset", misc.reset_password, P, critical=True),
+    Route("GET", "/api/oauth/state", oauth.new_state, P, critical=True),
+    Route("GET", "/api/oauth/github", providers.github, P, critical=True),
+    Route("GET", "/api/oauth/lark", providers.lark, P, critical=True),
+    Route("GET", "/api/oauth/oidc", providers.oidc, P, critical=True),
+    Route("GET", "/api/oauth/wechat", providers.wechat, P, critical=True),
+    Route("GET", "/api/oauth/wechat/bind", binding.bind_wechat, U, critical=True),
+    Route("GET", "/api/oauth/email/bind", binding.bind_email, U, critical=True),
+    Route("POST", "/api/topup", users_admin.admin_top_up, A),
+    Route("POST", "/api/user/register", users_self.register, P, critical=True, turnstile=True),
+    Route("POST", "/api/user/login", users_self.login, P, critical=True),
+    Route("GET", "/api/user/logout", users_self.logout, P),
+    Route("GET", "/api/user/self", users_self.get_self, U),
+    Route("PUT", "/api/user/self", users_self.update_self, U),
+    Route("DELETE", "/api/user/self", users_self.delete_self, U),
+    Route("GET", "/api/user/dashboard", users_self.dashboard, U),
+    Route("GET", "/api/user/token", users_self.generate_access_token, U),
+    Route("GET", "/api/user/aff", users_self.get_aff_code, U),
+    Route("POST", "/api/user/topup", users_self.redeem, U),
+    Route("GET", "/api/user/available_models", users_self.available_models, U),
+    Route("GET", "/api/user/", users_admin.list_users, A),
+    Route("GET", "/api/user/search", users_admin.search_users, A),
+    Route("POST", "/api/user/", users_admin.create, A),
+    Route("POST", "/api/user/manage", users_admin.manage, A),
+    Route("PUT", "/api/user/", users_admin.update, A),
+    Route("GET", "/api/user/{id}", users_admin.get_user, A),
+    Route("DELETE", "/api/user/{id}", users_admin.delete, A),
+    Route("GET", "/api/option/", options.list_options, R),
+    Route("PUT", "/api/option/", options.update_option, R),
+    Route("GET", "/api/channel/", channels.list_channels, A),
+    Route("GET", "/api/channel/search", channels.search_channels, A),
+    Route("GET", "/api/channel/models", channels.builtin_models, A),
+    Route("GET", "/api/channel/test", channel_checks.test_every, A),
+    Route("GET", "/api/channel/test/{id}", channel_checks.test_one, A),
+    Route("GET", "/api/channel/update_balance", channel_checks.update_all_balances, A),
+    Route("GET", "/api/channel/update_balance/{id}", channel_checks.update_balance, A),
+    Route("POST", "/api/channel/", channels.create, A),
+    Route("PUT", "/api/channel/", channels.update, A),
+    Route("DELETE", "/api/channel/disabled", channels.delete_disabled, A),
+    Route("GET", "/api/channel/{id}", channels.get_channel, A),
+    Route("DELETE", "/api/channel/{id}", channels.delete, A),
+    Route("GET", "/api/token/", tokens.list_tokens, U),
+    Route("GET", "/api/token/search", tokens.search_tokens, U),
+    Route("POST", "/api/token/", tokens.create, U),
+    Route("PUT", "/api/token/", tokens.update, U),
+    Route("GET", "/api/token/{id}", tokens.get_token, U),
+    Route("DELETE", "/api/token/{id}", tokens.delete, U),
+    Route("GET", "/api/redemption/", redemptions.list_codes, A),
+    Route("GET", "/api/redemption/search", redemptions.search_codes, A),
+    Route("GET", "/api/redemption/export", redemptions.export_codes, A),
+    Route("POST", "/api/redemption/", redemptions.create, A),
+    Route("PUT", "/api/redemption/", redemptions.update, A),
+    Route("GET", "/api/redemption/{id}", redemptions.get_code, A),
+    Route("DELETE", "/api/redemption/{id}", redemptions.delete, A),
+    Route("GET", "/api/log/", logs.list_all, A),
+    Route("DELETE", "/api/log/", logs.purge, A),
+    Route("GET", "/api/log/stat", logs.stat_all, A),
+    Route("GET", "/api/log/self/stat", logs.stat_own, U),
+    Route("GET", "/api/log/search", logs.search_all, A),
+    Route("GET", "/api/log/self", logs.list_own, U),
+    Route("GET", "/api/log/self/search", logs.search_own, U),
+    Route("GET", "/api/group/", misc.get_groups, A),
+)
 
 
-async def _options(request: web.Request) -> dict[str, str]:
-    async with request.app[DB_KEY].session() as session:
-        return await load_options(session, DEFAULT_OPTIONS)
+async def _clients(app: web.Application) -> AsyncIterator[None]:
+    """The outgoing HTTP client, and Redis for rate limits and mail codes when it is configured."""
+    state = app[STATE]
+    state.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=120))
+    if state.settings.redis_enabled:
+        import redis.asyncio as aioredis
 
-
-async def get_status(request: web.Request) -> web.Response:
-    """GET /api/status: the public fields of one-api.md §8.2."""
-    o = await _options(request)
-    data = {
-        "version": VERSION,
-        "start_time": request.app[START_TIME_KEY],
-        "email_verification": as_bool(o.get("EmailVerificationEnabled")),
-        "github_oauth": as_bool(o.get("GitHubOAuthEnabled")),
-        "github_client_id": o.get("GitHubClientId", ""),
-        "lark_client_id": o.get("LarkClientId", ""),
-        "system_name": o.get("SystemName", "One API"),
-        "logo": o.get("Logo", ""),
-        "footer_html": o.get("Footer", ""),
-        "wechat_qrcode": o.get("WeChatAccountQRCodeImageURL", ""),
-        "wechat_login": as_bool(o.get("WeChatAuthEnabled")),
-        "server_address": o.get("ServerAddress", "") or f"http://localhost:{request.app[SETTINGS_KEY].port}",
-        "turnstile_check": as_bool(o.get("TurnstileCheckEnabled")),
-        "turnstile_site_key": o.get("TurnstileSiteKey", ""),
-        "top_up_link": o.get("TopUpLink", ""),
-        "chat_link": o.get("ChatLink", ""),
-        "quota_per_unit": as_int(o.get("QuotaPerUnit"), 500000),
-        "display_in_currency": as_bool(o.get("DisplayInCurrencyEnabled")),
-        "oidc": as_bool(o.get("OidcEnabled")),
-        "oidc_client_id": o.get("OidcClientId", ""),
-        "oidc_well_known": o.get("OidcWellKnown", ""),
-        "oidc_authorization_endpoint": o.get("OidcAuthorizationEndpoint", ""),
-        "oidc_token_endpoint": o.get("OidcTokenEndpoint", ""),
-        "oidc_userinfo_endpoint": o.get("OidcUserinfoEndpoint", ""),
-    }
-    return web.json_response({"success": True, "message": "", "data": data})
+        state.redis = aioredis.from_url(state.settings.redis_conn_string,
+                                        password=state.settings.redis_password or None)
+        state.limiter, state.codes = RedisLimiter(state.redis), RedisCodes(state.redis)
+    yield
+    for task in list(state.background):
+        task.cancel()
+    await state.http.close()
+    if state.redis is not None:
+        await state.redis.aclose()
 
 
 def create_app(settings: Settings, db: Database) -> web.Application:
-    app = web.Application(client_max_size=64 * 1024 * 1024)
-    app[SETTINGS_KEY] = settings
-    app[DB_KEY] = db
-    app[START_TIME_KEY] = int(time.time())
-    app.router.add_get("/api/status", get_status)
+    """The admin API on `db`; the proxy sends it every path it does not serve itself."""
+    storage = session_storage(settings.session_secret)
+    app = web.Application(client_max_size=64 * 1024 * 1024,
+                          middlewares=[session_middleware(storage), refusals, api_rate_limit])
+    app[STATE] = AdminState(settings=settings, db=db, started=int(time.time()))
+    app[ROUTES_KEY] = ROUTES
+    for route in ROUTES:
+        app.router.add_route(route.method, route.path, guarded(route))
+    app.cleanup_ctx.append(_clients)
     return app

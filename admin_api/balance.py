@@ -1,0 +1,121 @@
+"""Channel balance queries (one-api.md §6.5); every URL is derived from the channel's base URL when set."""
+
+from __future__ import annotations
+
+import datetime
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import aiohttp
+
+from admin_api.state import AdminState
+from store import channels
+from store.models import Channel
+
+Reader = Callable[[Any], float]
+
+
+class BalanceError(Exception):
+    """The provider could not be asked, or answered something unusable."""
+
+
+def _dig(body: Any, *path: str) -> Any:
+    for name in path:
+        if not isinstance(body, dict) or name not in body:
+            raise BalanceError(f"余额响应缺少字段 {'.'.join(path)}")
+        body = body[name]
+    return body
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise BalanceError(f"无法解析余额：{value!r}") from None
+
+
+def _deepseek(body: Any) -> float:
+    for info in _dig(body, "balance_infos") or []:
+        if isinstance(info, dict) and info.get("currency") == "CNY":
+            return _number(info.get("total_balance"))
+    raise BalanceError("余额响应中没有 CNY 余额")
+
+
+def _siliconflow(body: Any) -> float:
+    if _dig(body, "code") != 20000:
+        raise BalanceError(f"code: {_dig(body, 'code')}, message: {body.get('message', '')}")
+    return _number(_dig(body, "data", "totalBalance"))
+
+
+def _openrouter(body: Any) -> float:
+    return _number(_dig(body, "data", "total_credits")) - _number(_dig(body, "data", "total_usage"))
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where one channel type reports its balance: default base, path, auth style, how to read it."""
+
+    base: str
+    path: str
+    read: Reader
+    auth: str = "bearer"   # or "api-key" (AIProxy's Api-Key header) or "query" (OpenAI-SB's ?api_key=)
+
+
+SOURCES: dict[int, Source] = {
+    4: Source("https://api.closeai-proxy.xyz", "/dashboard/billing/credit_grants",
+              lambda b: _number(_dig(b, "total_available"))),
+    5: Source("https://api.openai-sb.com", "/sb-api/user/status", lambda b: _number(_dig(b, "data", "credit")),
+              auth="query"),
+    10: Source("https://aiproxy.io", "/api/report/getUserOverview",
+               lambda b: _number(_dig(b, "data", "totalPoints")), auth="api-key"),
+    12: Source("https://api.api2gpt.com", "/dashboard/billing/credit_grants",
+               lambda b: _number(_dig(b, "total_remaining"))),
+    13: Source("https://api.aigc2d.com", "/dashboard/billing/credit_grants",
+               lambda b: _number(_dig(b, "total_available"))),
+    20: Source("https://openrouter.ai/api", "/v1/credits", _openrouter),
+    36: Source("https://api.deepseek.com", "/user/balance", _deepseek),
+    44: Source("https://api.siliconflow.cn", "/v1/user/info", _siliconflow),
+}
+OPENAI_TYPES = (1, 8)
+
+
+def supported(channel_type: int) -> bool:
+    return channel_type in SOURCES or channel_type in OPENAI_TYPES
+
+
+async def _get_json(state: AdminState, url: str, key: str, auth: str = "bearer") -> Any:
+    headers = {"Api-Key": key} if auth == "api-key" else {"Authorization": f"Bearer {key}"}
+    params = {"api_key": key} if auth == "query" else None
+    try:
+        async with state.client().get(url, headers=headers, params=params,
+                                      timeout=aiohttp.ClientTimeout(total=30)) as answer:
+            if answer.status != 200:
+                raise BalanceError(f"status code: {answer.status}")
+            return await answer.json(content_type=None)
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        raise BalanceError(str(exc) or type(exc).__name__) from None
+
+
+async def _openai(state: AdminState, base: str, key: str) -> float:
+    subscription = await _get_json(state, f"{base}/v1/dashboard/billing/subscription", key)
+    today = datetime.datetime.now(datetime.timezone.utc).date()
+    start = today.replace(day=1) if _dig(subscription, "has_payment_method") else today - datetime.timedelta(days=100)
+    usage = await _get_json(state, f"{base}/v1/dashboard/billing/usage?start_date={start}&end_date={today}", key)
+    return _number(_dig(subscription, "hard_limit_usd")) - _number(_dig(usage, "total_usage")) / 100
+
+
+async def query(state: AdminState, channel: Channel) -> float:
+    """Ask the provider, store the balance and its time, and return it."""
+    if channel.type in OPENAI_TYPES:
+        base = (channel.base_url or state.catalog.get(channel.type).base_url).rstrip("/")
+        value = await _openai(state, base, channel.key)
+    elif channel.type in SOURCES:
+        source = SOURCES[channel.type]
+        base = (channel.base_url or source.base).rstrip("/")
+        value = source.read(await _get_json(state, base + source.path, channel.key, source.auth))
+    else:
+        raise BalanceError("尚未实现")
+    async with state.db.session() as s:
+        await channels.record_balance(s, channel.id, value, int(time.time()))
+    return value

@@ -1,0 +1,69 @@
+"""Testing every channel in turn (one-api.md §6.4 "test all"), with the auto-disable and auto-enable rules.
+
+Differences from One API: only channels it disabled itself (status 3) are re-enabled, never ones an
+admin disabled; the bare words "credit" and "balance" no longer disable a channel on their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from admin_api.channel_probe import probe
+from admin_api.option_rules import current
+from admin_api.state import AdminState
+from store import channels
+from store.models import CHANNEL_AUTO_DISABLED, CHANNEL_ENABLED, Channel
+
+log = logging.getLogger(__name__)
+DISABLE_TYPES = frozenset({"insufficient_quota", "authentication_error", "permission_error", "forbidden"})
+DISABLE_CODES = frozenset({"invalid_api_key", "account_deactivated"})
+DISABLE_PHRASES = ("your access was terminated", "violation of our policies", "your credit balance is too low",
+                   "organization has been disabled", "permission denied", "organization has been restricted",
+                   "api key not valid", "api key expired", "已欠费")
+
+
+def should_disable(error: dict[str, Any] | None) -> bool:
+    """Whether an upstream error says the channel's account is unusable (status code not considered)."""
+    if not error:
+        return False
+    if error.get("type") in DISABLE_TYPES or error.get("code") in DISABLE_CODES:
+        return True
+    message = str(error.get("message") or "").lower()
+    return any(phrase in message for phrase in DISABLE_PHRASES)
+
+
+async def _set_status(state: AdminState, channel: Channel, status: int, reason: str) -> None:
+    async with state.db.session() as s:
+        await channels.set_status(s, channel.id, status)
+    log.warning("channel %s (#%d) %s: %s", channel.name, channel.id,
+                "enabled" if status == CHANNEL_ENABLED else "disabled", reason)
+
+
+async def _judge(state: AdminState, channel: Channel, threshold: float, auto_disable: bool,
+                 auto_enable: bool) -> None:
+    result = await probe(state, channel, "")
+    if channel.status == CHANNEL_ENABLED:
+        if auto_disable and 0 < threshold < result.seconds:
+            await _set_status(state, channel, CHANNEL_AUTO_DISABLED,
+                              f"响应时间 {result.seconds:.2f}s 超过阈值 {threshold:.2f}s")
+        elif auto_disable and should_disable(result.error):
+            await _set_status(state, channel, CHANNEL_AUTO_DISABLED, result.message)
+    elif channel.status == CHANNEL_AUTO_DISABLED and auto_enable and result.ok:
+        await _set_status(state, channel, CHANNEL_ENABLED, "测试通过")
+
+
+async def test_all(state: AdminState, scope: str) -> None:
+    """Test each channel of the scope sequentially, POLLING_INTERVAL seconds apart."""
+    options = await current(state.db)
+    async with state.db.session() as s:
+        todo = await channels.for_test(s, scope)
+    for index, channel in enumerate(todo):
+        if index and state.settings.polling_interval:
+            await asyncio.sleep(state.settings.polling_interval)
+        try:
+            await _judge(state, channel, options.number("ChannelDisableThreshold", 5.0),
+                         options.flag("AutomaticDisableChannelEnabled"), options.flag("AutomaticEnableChannelEnabled"))
+        except Exception:   # one broken channel must not stop the sweep
+            log.exception("testing channel #%d failed", channel.id)

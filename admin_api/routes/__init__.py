@@ -1,0 +1,1 @@
+"""Route handlers by resource; the route table is in admin_api.app."""

@@ -1,0 +1,156 @@
+"""Public and miscellaneous routes (one-api.md §8.2, §8.10): status, content, models, groups, mail codes."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from urllib.parse import quote
+
+from aiohttp import web
+
+from admin_api import codes
+from admin_api.envelope import INVALID_PARAMETER, Refusal, ok, query_text
+from admin_api.mailer import MailError, send_mail
+from admin_api.option_rules import Options, current
+from admin_api.payload import Payload
+from admin_api.state import state_of
+from settings import VERSION
+from store import hash_password, keys, users
+
+EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
+
+
+def valid_email(email: str) -> bool:
+    return len(email) <= 50 and EMAIL.match(email) is not None
+
+
+async def get_status(request: web.Request) -> web.Response:
+    """GET /api/status: the public fields of one-api.md §8.2."""
+    state = state_of(request)
+    o = await current(state.db)
+    data = {
+        "version": VERSION, "start_time": state.started,
+        "email_verification": o.flag("EmailVerificationEnabled"), "github_oauth": o.flag("GitHubOAuthEnabled"),
+        "github_client_id": o.text("GitHubClientId"), "lark_client_id": o.text("LarkClientId"),
+        "system_name": o.text("SystemName") or "One API", "logo": o.text("Logo"), "footer_html": o.text("Footer"),
+        "wechat_qrcode": o.text("WeChatAccountQRCodeImageURL"), "wechat_login": o.flag("WeChatAuthEnabled"),
+        "server_address": server_address(request, o), "turnstile_check": o.flag("TurnstileCheckEnabled"),
+        "turnstile_site_key": o.text("TurnstileSiteKey"), "top_up_link": o.text("TopUpLink"),
+        "chat_link": o.text("ChatLink"), "quota_per_unit": o.number("QuotaPerUnit", 500000.0),
+        "display_in_currency": o.flag("DisplayInCurrencyEnabled"), "oidc": o.flag("OidcEnabled"),
+        "oidc_client_id": o.text("OidcClientId"), "oidc_well_known": o.text("OidcWellKnown"),
+        "oidc_authorization_endpoint": o.text("OidcAuthorizationEndpoint"),
+        "oidc_token_endpoint": o.text("OidcTokenEndpoint"), "oidc_userinfo_endpoint": o.text("OidcUserinfoEndpoint"),
+    }
+    return ok(data)
+
+
+def server_address(request: web.Request, options: Options) -> str:
+    """Option ServerAddress, else One API's configured default http://localhost:<port>."""
+    return options.text("ServerAddress") or f"http://localhost:{state_of(request).settings.port}"
+
+
+async def _option_text(request: web.Request, key: str) -> web.Response:
+    return ok((await current(state_of(request).db)).text(key))
+
+
+async def get_notice(request: web.Request) -> web.Response:
+    """GET /api/notice: option Notice."""
+    return await _option_text(request, "Notice")
+
+
+async def get_about(request: web.Request) -> web.Response:
+    """GET /api/about: option About."""
+    return await _option_text(request, "About")
+
+
+async def get_home_page_content(request: web.Request) -> web.Response:
+    """GET /api/home_page_content: option HomePageContent."""
+    return await _option_text(request, "HomePageContent")
+
+
+async def get_models(request: web.Request) -> web.Response:
+    """GET /api/models: each channel type's default models, keyed by type id as a string."""
+    by_type = state_of(request).catalog.models_by_type()
+    return ok({str(type_id): models for type_id, models in by_type.items()})
+
+
+async def get_groups(request: web.Request) -> web.Response:
+    """GET /api/group/: the group names of the current GroupRatio."""
+    return ok(list((await current(state_of(request).db)).ratio_map("GroupRatio")))
+
+
+def _domain_allowed(options: Options, email: str) -> bool:
+    if not options.flag("EmailDomainRestrictionEnabled"):
+        return True
+    allowed = [d.strip() for d in options.text("EmailDomainWhitelist").split(",") if d.strip()]
+    return any(email.endswith("@" + domain) for domain in allowed)
+
+
+async def send_verification(request: web.Request) -> web.Response:
+    """GET /api/verification?email=: mail a 6-character code, valid 10 minutes."""
+    state = state_of(request)
+    email = query_text(request, "email")
+    if not valid_email(email):
+        raise Refusal(INVALID_PARAMETER)
+    options = await current(state.db)
+    if not _domain_allowed(options, email):
+        raise Refusal("管理员启用了邮箱域名白名单，您的邮箱地址的域名不在白名单中")
+    async with state.db.session() as s:
+        if await users.by_email(s, email) is not None:
+            raise Refusal("邮箱地址已被占用")
+    code = keys.verification_code()
+    await state.codes.put(codes.VERIFY, email, code)
+    name = options.text("SystemName") or "One API"
+    html = (f"<p>您好，你正在进行{name}邮箱验证。</p><p>您的验证码为: <strong>{code}</strong></p>"
+            f"<p>验证码 10 分钟内有效，如果不是本人操作，请忽略。</p>")
+    await _mail(options, email, f"{name}邮箱验证邮件", html)
+    return ok()
+
+
+async def _mail(options: Options, to: str, subject: str, html: str) -> None:
+    try:
+        await send_mail(options, to, subject, html)
+    except MailError as exc:
+        raise Refusal(str(exc)) from None
+
+
+async def send_reset_link(request: web.Request) -> web.Response:
+    """GET /api/reset_password?email=: mail a reset link, valid 10 minutes."""
+    state = state_of(request)
+    email = query_text(request, "email")
+    if not valid_email(email):
+        raise Refusal(INVALID_PARAMETER)
+    async with state.db.session() as s:
+        if await users.by_email(s, email) is None:
+            raise Refusal("该邮箱地址未注册")
+    options = await current(state.db)
+    token = keys.uuid_hex()
+    await state.codes.put(codes.RESET, email, token)
+    link = f"{server_address(request, options)}/user/reset?email={quote(email)}&token={token}"
+    name = options.text("SystemName") or "One API"
+    html = (f"<p>您好，你正在进行{name}密码重置。</p><p>点击 <a href='{link}'>此处</a> 进行密码重置。</p>"
+            f"<p>如果链接无法点击，请将其复制到浏览器中打开：<br> {link} </p><p>重置链接 10 分钟内有效，如果不是本人操作，请忽略。</p>")
+    await _mail(options, email, f"{name}密码重置", html)
+    return ok()
+
+
+async def reset_password(request: web.Request) -> web.Response:
+    """POST /api/user/reset {email, token}: a new random 12-character password, returned once."""
+    state = state_of(request)
+    body = await Payload.read(request)
+    email, token = body.text("email"), body.text("token")
+    if not email or not token:
+        raise Refusal(INVALID_PARAMETER)
+    if not await state.codes.check(codes.RESET, email, token):
+        raise Refusal("重置链接非法或已过期")
+    password = keys.reset_password_value()
+    hashed = await asyncio.to_thread(hash_password, password)
+    async with state.db.session() as s:
+        user = await users.by_email(s, email)
+        if user is None:
+            raise Refusal("该邮箱地址未注册")
+        await s.rollback()
+        await users.update_fields(s, user.id, {"password": hashed})
+    await state.codes.forget(codes.RESET, email)
+    return ok(password)

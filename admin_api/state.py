@@ -1,0 +1,52 @@
+"""Everything the handlers share, held under one typed application key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from admin_api.codes import Codes, MemoryCodes
+from admin_api.ratelimit import Limit, Limiter, MemoryLimiter, limits_for
+from rules import Catalog, load_catalog
+from settings import Settings
+from store import Database
+
+
+@dataclass
+class AdminState:
+    """Built by create_app; `http` and Redis-backed parts are set when the app starts."""
+
+    settings: Settings
+    db: Database
+    catalog: Catalog = field(default_factory=load_catalog)
+    limiter: Limiter = field(default_factory=MemoryLimiter)
+    codes: Codes = field(default_factory=MemoryCodes)
+    started: int = 0
+    http: aiohttp.ClientSession | None = None
+    redis: Any = None
+    background: set[Any] = field(default_factory=set)
+    running: set[str] = field(default_factory=set)
+
+    @property
+    def api_limit(self) -> Limit:
+        return limits_for(self.settings.global_api_rate_limit, self.settings.debug)[0]
+
+    @property
+    def critical_limit(self) -> Limit:
+        return limits_for(self.settings.global_api_rate_limit, self.settings.debug)[1]
+
+    def client(self) -> aiohttp.ClientSession:
+        if self.http is None:
+            raise RuntimeError("admin_api HTTP client used before start-up")
+        return self.http
+
+
+STATE = web.AppKey("admin_state", AdminState)
+ROUTES_KEY = web.AppKey("routes", tuple)
+
+
+def state_of(request: web.Request) -> AdminState:
+    return request.app[STATE]

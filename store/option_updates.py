@@ -1,0 +1,20 @@
+"""Writing one option row together with the change event that makes every proxy reload options."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store import events
+from store.engine import write_transaction
+from store.models import Option
+
+
+async def put(session: AsyncSession, key: str, value: str) -> None:
+    """Insert or replace the row `key` in one write transaction with an OPTION event."""
+    async with write_transaction(session):
+        row = await session.get(Option, key)
+        if row is None:
+            session.add(Option(key=key, value=value))
+        else:
+            row.value = value
+        events.record(session, events.OPTION, key)

@@ -1,0 +1,113 @@
+"""The admin API served over real HTTP on each backend, with a cast of users of every role and state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator
+
+import pytest
+from aiohttp import CookieJar
+from aiohttp.test_utils import TestClient, TestServer, unused_port
+
+from admin_api import create_app
+from settings import Settings
+from store import Database, ensure_root, hash_password, users
+from store.models import ROLE_ADMIN, USER_DISABLED
+
+PASSWORD = "password123"
+_HASH = hash_password(PASSWORD)
+
+
+@dataclass
+class Person:
+    """A seeded user: id, username and system access token."""
+
+    id: int
+    username: str
+    access_token: str
+
+
+@dataclass
+class AdminApi:
+    """Talks to a running admin_api: `call` as anyone, by access token, or through a logged-in client."""
+
+    server: TestServer
+    db: Database
+    settings: Settings
+    people: dict[str, Person] = field(default_factory=dict)
+    _clients: list[TestClient] = field(default_factory=list)
+
+    async def client(self) -> TestClient:
+        """A client with its own cookie jar (its own session)."""
+        client = TestClient(self.server, cookie_jar=CookieJar(unsafe=True))
+        await client.start_server()
+        self._clients.append(client)
+        return client
+
+    async def call(self, method: str, path: str, *, who: str | None = None, client: TestClient | None = None,
+                   json: Any = None, data: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        client = client or await self.client()
+        headers = dict(headers or {})
+        if who is not None:
+            headers["Authorization"] = self.people[who].access_token
+        async with client.request(method, path, json=json, data=data, headers=headers) as resp:
+            body = await resp.json(content_type=None) if resp.content_type == "application/json" else await resp.text()
+            return resp.status, body
+
+    async def login(self, who: str, password: str = PASSWORD) -> TestClient:
+        client = await self.client()
+        status, body = await self.call("POST", "/api/user/login", client=client,
+                                       json={"username": self.people[who].username, "password": password})
+        assert status == 200 and body["success"], body
+        return client
+
+    async def add_user(self, name: str, role: int = 1, status: int = 1) -> Person:
+        async with self.db.session() as s:
+            user = await users.create(s, users.NewUser(username=name, password_hash=_HASH, role=role),
+                                      users.Bonuses())
+        if status != 1:
+            async with self.db.session() as s:
+                await users.update_fields(s, user.id, {"status": status})
+        person = Person(user.id, name, user.access_token or "")
+        self.people[name] = person
+        return person
+
+    async def close(self) -> None:
+        for client in self._clients:
+            await client.close()
+
+
+def make_settings(**changes: Any) -> Settings:
+    base = Settings(debug=True, session_secret="test-secret", port=unused_port(), polling_interval=0)
+    return base.with_(**changes)
+
+
+async def start_api(db: Database, settings: Settings) -> AdminApi:
+    async with db.session() as s:
+        root = await ensure_root(s)
+    server = TestServer(create_app(settings, db))
+    await server.start_server()
+    api = AdminApi(server, db, settings)
+    assert root is not None
+    api.people["root"] = Person(root.id, "root", root.access_token or "")
+    async with db.session() as s:
+        await users.update_fields(s, root.id, {"password": _HASH})
+    return api
+
+
+@pytest.fixture
+async def api(db: Database) -> AsyncIterator[AdminApi]:
+    """admin_api on the backend with root, an admin, two users, a disabled and a deleted user."""
+    api = await start_api(db, make_settings())
+    await api.add_user("admin", role=ROLE_ADMIN)
+    await api.add_user("alice")
+    await api.add_user("bob")
+    await api.add_user("mallory", status=USER_DISABLED)
+    gone = await api.add_user("ghost")
+    async with db.session() as s:
+        await users.soft_delete(s, gone.id)
+    try:
+        yield api
+    finally:
+        await api.close()
+        await api.server.close()
