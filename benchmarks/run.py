@@ -1,0 +1,198 @@
+"""Overhead benchmark: the gateway (full pipeline, SQLite) vs a bare pass-through proxy vs a direct call.
+
+    python benchmarks/run.py                 # non-stream and stream, concurrency 1 and 64
+    python benchmarks/run.py --workers 2     # the gateway with two proxy workers
+    python benchmarks/run.py --memory 20000  # RSS of the gateway before/after N streamed requests
+
+Everything runs on 127.0.0.1 in one process tree; the figures that matter are the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import aiohttp
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+MODEL = "gpt-4o-mini"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except urllib.error.HTTPError:
+            return
+        except Exception:
+            time.sleep(0.2)
+    raise SystemExit(f"{url} did not come up")
+
+
+async def _seed(workdir: Path, upstream: str) -> str:
+    sys.path.insert(0, str(ROOT))
+    from store import Database, sqlite_url
+    from store.keys import token_key
+    from store.models import Ability, Channel, Token, User
+
+    db = Database(sqlite_url(str(workdir / "one-api.db")))
+    await db.create_schema()
+    key = token_key()
+    async with db.session() as s, s.begin():
+        user = User(username="bench", password="x", quota=10**15, display_name="bench")
+        s.add(user)
+        await s.flush()
+        s.add(Token(user_id=user.id, key=key, name="bench", remain_quota=10**15, unlimited_quota=False))
+        channel = Channel(type=1, key="upstream-key", name="mock", base_url=upstream, models=MODEL, group="default")
+        s.add(channel)
+        await s.flush()
+        s.add(Ability(group="default", model=MODEL, channel_id=channel.id, enabled=True, priority=0))
+    await db.dispose()
+    return "sk-" + key
+
+
+async def _client(url: str, key: str, stream: bool, concurrency: int, total: int) -> dict[str, float]:
+    body = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "Say hello"}], "stream": stream})
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    latencies: list[float] = []
+    errors = 0
+    queue = iter(range(total))
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        nonlocal errors
+        for _ in queue:
+            t0 = time.perf_counter()
+            async with session.post(url, data=body, headers=headers) as resp:
+                await resp.read()
+                if resp.status != 200:
+                    errors += 1
+            latencies.append(time.perf_counter() - t0)
+
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+        elapsed = time.perf_counter() - start
+    latencies.sort()
+    return {"rps": total / elapsed, "p50_ms": statistics.median(latencies) * 1000,
+            "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000, "errors": errors}
+
+
+def run_client(url: str, key: str, stream: bool, concurrency: int, total: int) -> dict[str, float]:
+    """The load generator runs in its own process so it doesn't share an event loop with anything measured."""
+    out = subprocess.run([sys.executable, __file__, "--client", url, key, str(int(stream)), str(concurrency), str(total)],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def rss_kb(pid: int) -> int:
+    """Resident memory of a process and all its descendants."""
+    total = 0
+    pids = [pid]
+    while pids:
+        p = pids.pop()
+        try:
+            total += int(next(l for l in Path(f"/proc/{p}/status").read_text().splitlines() if l.startswith("VmRSS")).split()[1])
+            for task in Path(f"/proc/{p}/task").iterdir():
+                pids += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, StopIteration, ProcessLookupError):
+            continue
+    return total
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--requests", type=int, default=3000, help="requests per concurrency-64 scenario")
+    ap.add_argument("--memory", type=int, default=0, help="streamed requests for the memory check (e.g. 20000)")
+    args = ap.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="oneapi-bench-"))
+    ports = {name: free_port() for name in ("mock", "bare", "gateway")}
+    mock_url = f"http://127.0.0.1:{ports['mock']}"
+    key = asyncio.run(_seed(workdir, mock_url))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SESSION_SECRET": "bench"}
+    procs = [
+        subprocess.Popen([sys.executable, str(HERE / "mock_upstream.py"), str(ports["mock"])]),
+        subprocess.Popen([sys.executable, str(HERE / "bare_proxy.py"), str(ports["bare"]), mock_url]),
+        subprocess.Popen([sys.executable, "-m", "launcher.cli", "--port", str(ports["gateway"]), "--workers",
+                          str(args.workers), "--log-dir", str(workdir / "logs")], cwd=workdir, env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+    ]
+    try:
+        for name in ports:
+            wait_ready(f"http://127.0.0.1:{ports[name]}/v1/chat/completions")
+        targets = {"direct": mock_url, "bare": f"http://127.0.0.1:{ports['bare']}",
+                   "gateway": f"http://127.0.0.1:{ports['gateway']}"}
+        results = run_all(targets, key, args.requests)
+        report(results, args.workers)
+        if args.memory:
+            memory(procs[2].pid, targets["gateway"], key, args.memory)
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=60)
+
+
+def run_all(targets: dict[str, str], key: str, total: int) -> dict[tuple[str, bool, int], dict[str, float]]:
+    results = {}
+    for stream in (False, True):
+        for concurrency in (1, 64):
+            n = total if concurrency > 1 else max(300, total // 6)
+            for name, base in targets.items():
+                url = base + "/v1/chat/completions"
+                run_client(url, key, stream, concurrency, min(200, n))       # warm-up: caches, pools, JIT-less Python
+                results[(name, stream, concurrency)] = run_client(url, key, stream, concurrency, n)
+    return results
+
+
+def report(results: dict[tuple[str, bool, int], dict[str, float]], workers: int) -> None:
+    print(f"\n{'scenario':<28}{'direct rps':>11}{'bare rps':>10}{'gw rps':>9}{'gw/bare':>9}"
+          f"{'bare p50':>10}{'gw p50':>9}{'added p50':>11}{'gw p99':>9}{'errors':>8}")
+    for stream in (False, True):
+        for concurrency in (1, 64):
+            d, b, g = (results[(n, stream, concurrency)] for n in ("direct", "bare", "gateway"))
+            name = f"{'stream 20 chunks' if stream else 'non-stream'}, c={concurrency}"
+            print(f"{name:<28}{d['rps']:>11.0f}{b['rps']:>10.0f}{g['rps']:>9.0f}{g['rps'] / b['rps']:>9.2f}"
+                  f"{b['p50_ms']:>9.2f}ms{g['p50_ms']:>7.2f}ms{g['p50_ms'] - b['p50_ms']:>9.2f}ms"
+                  f"{g['p99_ms']:>7.1f}ms{int(g['errors'] + b['errors']):>8}")
+    print(f"(gateway: {workers} worker(s), SQLite, full pipeline)")
+
+
+def memory(pid: int, base: str, key: str, total: int) -> None:
+    url = base + "/v1/chat/completions"
+    run_client(url, key, True, 32, 2000)
+    before = rss_kb(pid)
+    done = 0
+    while done < total:
+        run_client(url, key, True, 32, min(5000, total - done))
+        done += min(5000, total - done)
+        print(f"  after {done:>6} streamed requests: gateway RSS {rss_kb(pid) / 1024:.1f} MiB")
+    print(f"memory: {before / 1024:.1f} MiB after warm-up → {rss_kb(pid) / 1024:.1f} MiB after {total} more streams")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--client":
+        url, key, stream, conc, total = sys.argv[2:7]
+        print(json.dumps(asyncio.run(_client(url, key, stream == "1", int(conc), int(total)))))
+    else:
+        main()
