@@ -48,7 +48,9 @@ def relay_addons(rt: Runtime) -> AddonManager:
     s = rt.settings
     health = ChannelHealth(rt.db, rt.caches, rt.options, s.enable_metric, s.metric_queue_size,
                            s.metric_success_rate_threshold)
-    options = {"GEMINI_SAFETY_SETTING": s.gemini_safety_setting, "GEMINI_VERSION": s.gemini_version}
+    options = {"GEMINI_SAFETY_SETTING": s.gemini_safety_setting}
+    if s.gemini_version:
+        options["GEMINI_VERSION"] = s.gemini_version
     return AddonManager([
         TokenAuth(rt.caches),                                             # who: key, token, user, pin
         RequestBody(),                                                    # what: mode, model, stream, checks

@@ -106,7 +106,7 @@ class Settings:
     user_content_request_proxy: str = ""
     user_content_request_timeout: int = 30
     gemini_safety_setting: str = "BLOCK_NONE"
-    gemini_version: str = "v1"
+    gemini_version: str = ""     # unset: the converter picks the API version per model (v1beta, as Google documents today)
     theme: str = "default"
     enable_metric: bool = False
     metric_queue_size: int = 10

@@ -7,7 +7,9 @@ auxiliary access tokens (Baidu, Vertex).
 
 from __future__ import annotations
 
+import functools
 import importlib
+import inspect
 import time
 from types import ModuleType
 from typing import Callable, Mapping
@@ -33,6 +35,12 @@ _OTHER_FALLBACK = {"gemini": "api_version", "xunfei": "api_version", "aiproxy_li
 
 def converter_module(api_style: str) -> ModuleType:
     return importlib.import_module(f"proxy.converters.{api_style}")
+
+
+@functools.lru_cache(maxsize=None)
+def takes_request(fn: Callable[..., object]) -> bool:
+    """Converters that need the original request to report usage (DeepL bills source characters) say so."""
+    return "request" in inspect.signature(fn).parameters
 
 
 def upstream_error_from(err: OpenAIError) -> UpstreamError:
@@ -93,7 +101,7 @@ class ConverterUpstream:
         flow.upstream = UpstreamCall(call.method, call.url, CIMultiDict(call.headers), call.body, self.timeout)
         flow.metadata["converter"] = (module, ctx)
         flow.metadata["stream_may_be_json"] = True
-        self._set_transform(flow, module, ctx)
+        self._set_transform(flow, module, ctx, body)
 
     async def upstream_error(self, flow: Flow[RelayState]) -> None:
         converter = flow.metadata.get("converter")
@@ -140,10 +148,11 @@ class ConverterUpstream:
         return token
 
     @staticmethod
-    def _set_transform(flow: Flow[RelayState], module: ModuleType, ctx: ConvertContext) -> None:
+    def _set_transform(flow: Flow[RelayState], module: ModuleType, ctx: ConvertContext, body: dict) -> None:
         state = flow.state
         if state.stream:
-            converter = module.stream_to_openai(ctx)
+            extra = {"request": body} if takes_request(module.stream_to_openai) else {}
+            converter = module.stream_to_openai(ctx, **extra)
             state.stream_converter = converter
             flow.transform = BodyTransform(converter.feed, converter.flush)
             return
@@ -154,7 +163,8 @@ class ConverterUpstream:
             return []
 
         def flush() -> list[bytes]:
-            converted = module.response_to_openai(200, b"".join(parts), ctx)
+            extra = {"request": body} if takes_request(module.response_to_openai) else {}
+            converted = module.response_to_openai(200, b"".join(parts), ctx, **extra)
             if converted.error is not None:
                 raise upstream_error_from(converted.error)
             state.usage = converted.usage

@@ -35,7 +35,7 @@ def test_defaults_match_one_api() -> None:
     assert (s.sql_max_idle_conns, s.sql_max_open_conns, s.sql_max_lifetime) == (100, 1000, 60)
     assert (s.sync_frequency, s.batch_update_interval) == (600, 5)
     assert (s.global_api_rate_limit, s.global_web_rate_limit) == (480, 240)
-    assert (s.gemini_safety_setting, s.gemini_version, s.theme, s.node_type) == ("BLOCK_NONE", "v1", "default", "master")
+    assert (s.gemini_safety_setting, s.gemini_version, s.theme, s.node_type) == ("BLOCK_NONE", "", "default", "master")
     assert (s.metric_queue_size, s.metric_success_rate_threshold) == (10, 0.8)
     assert s.test_prompt == "Output only your specific model name with no additional text."
     assert not s.redis_enabled and not s.memory_cache
