@@ -1,0 +1,23 @@
+# The gateway as a container: the same steps .ci/run does on a clean machine (pip install of the package).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
+    TIKTOKEN_CACHE_DIR=/data/tiktoken SQLITE_PATH=/data/one-api.db
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY proxy ./proxy
+COPY admin_api ./admin_api
+COPY store ./store
+COPY rules ./rules
+COPY settings ./settings
+COPY launcher ./launcher
+RUN pip install . && useradd --system --uid 10001 --home /data oneapi && mkdir -p /data && chown oneapi /data
+
+USER oneapi
+WORKDIR /data
+VOLUME ["/data"]
+EXPOSE 3000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
+    CMD python -c "import urllib.request,sys; sys.exit(0 if b'\"success\": true' in urllib.request.urlopen('http://127.0.0.1:3000/api/status', timeout=4).read() else 1)"
+ENTRYPOINT ["one-api"]
+CMD ["--port", "3000", "--log-dir", "/data/logs"]
