@@ -76,6 +76,8 @@ def _managed(me: User, target: User, action: str) -> dict[str, Any]:
     if action in ("disable", "delete", "demote") and target.role == ROLE_ROOT:
         raise Refusal({"disable": "无法禁用超级管理员用户", "delete": "无法删除超级管理员用户",
                        "demote": "无法降级超级管理员用户"}[action])
+    if action == "delete":
+        return {"status": USER_DELETED}
     if action == "disable":
         return {"status": USER_DISABLED}
     if action == "enable":
