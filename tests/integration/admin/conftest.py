@@ -11,8 +11,17 @@ from aiohttp.test_utils import TestClient, TestServer, unused_port
 
 from admin_api import create_app
 from settings import Settings
-from store import Database, ensure_root, hash_password, users
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.engine import make_url
+
+from store import Database, DatabaseURL, PoolSettings, ensure_root, hash_password, users
 from store.models import ROLE_ADMIN, USER_DISABLED
+from tests.conftest import _reset, make_database
+
+# Our own database on the shared servers, so suites of other packages running at the same time
+# (they drop and recreate the tables of the default test database) never pull tables away from us.
+ADMIN_TEST_DB = "oneapi_admin_test"
 
 PASSWORD = "password123"
 _HASH = hash_password(PASSWORD)
@@ -93,6 +102,37 @@ async def start_api(db: Database, settings: Settings) -> AdminApi:
     async with db.session() as s:
         await users.update_fields(s, root.id, {"password": _HASH})
     return api
+
+
+async def _own_database(url: DatabaseURL) -> DatabaseURL:
+    target = make_url(url.url).set(database=ADMIN_TEST_DB)
+    engine = create_async_engine(url.url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            if url.dialect == "mysql":
+                await conn.execute(text(f"CREATE DATABASE IF NOT EXISTS {ADMIN_TEST_DB}"))
+            elif not (await conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                                         {"n": ADMIN_TEST_DB})).first():
+                await conn.execute(text(f"CREATE DATABASE {ADMIN_TEST_DB}"))
+    finally:
+        await engine.dispose()
+    return DatabaseURL(url.dialect, target.render_as_string(hide_password=False))
+
+
+@pytest.fixture
+async def db(backend: str, tmp_path) -> AsyncIterator[Database]:
+    """Like the shared `db` fixture (every backend), on a database of this suite's own."""
+    pool = PoolSettings(max_idle=20, max_open=60)
+    shared = make_database(backend, tmp_path, pool)
+    if backend != "sqlite":
+        url = await _own_database(shared.url)
+        await shared.dispose()
+        shared = Database(url, pool=pool)
+    await _reset(shared)
+    try:
+        yield shared
+    finally:
+        await shared.dispose()
 
 
 @pytest.fixture
