@@ -47,8 +47,9 @@ async def _system_key(state: AdminState) -> str:
         root = await users.first_root(s)
         if root is None:
             raise RuntimeError("no enabled root user owns the channel-test token")
-        await s.rollback()
-        return (await tokens.system_token(s, root.id, SYSTEM_TOKEN_NAME)).key
+        root_id = root.id
+    async with state.db.session() as s:
+        return (await tokens.system_token(s, root_id, SYSTEM_TOKEN_NAME)).key
 
 
 def _read_reply(status: int, raw: bytes) -> tuple[str | None, str, dict[str, Any] | None]:

@@ -148,9 +148,9 @@ async def reset_password(request: web.Request) -> web.Response:
     hashed = await asyncio.to_thread(hash_password, password)
     async with state.db.session() as s:
         user = await users.by_email(s, email)
-        if user is None:
-            raise Refusal("该邮箱地址未注册")
-        await s.rollback()
+    if user is None:
+        raise Refusal("该邮箱地址未注册")
+    async with state.db.session() as s:
         await users.update_fields(s, user.id, {"password": hashed})
     await state.codes.forget(codes.RESET, email)
     return ok(password)
