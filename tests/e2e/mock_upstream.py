@@ -87,12 +87,59 @@ class MockOpenAI:
             self.sent.append(s.error_body)
             return web.Response(status=s.status, body=s.error_body, content_type="application/json")
         payload = orjson.loads(body) if body and request.content_type == "application/json" else {}
+        special = self._special(request.path, payload)
+        if special is not None:
+            return special
+        if request.path.endswith("/responses") and payload.get("stream"):
+            return await self._responses_stream(request)
         if request.path.endswith("/embeddings"):
             return self._json({"object": "list", "data": [{"object": "embedding", "index": 0, "embedding": [0.1, -0.2]}],
                                "model": payload.get("model"), "usage": {"prompt_tokens": 5, "total_tokens": 5}})
         if payload.get("stream"):
             return await self._stream(request, payload)
         return self._json(chat_completion(payload.get("model", ""), s.content, s.usage))
+
+    def _special(self, path: str, payload: dict[str, Any]) -> web.StreamResponse | None:
+        """Non-chat endpoints, answered the way OpenAI answers them."""
+        if path.endswith("/responses") and not payload.get("stream"):
+            return self._json({"id": "resp_1", "object": "response", "status": "completed", "model": payload.get("model"),
+                               "output": [{"type": "message", "role": "assistant",
+                                           "content": [{"type": "output_text", "text": "Hi from responses"}]}],
+                               "usage": {"input_tokens": 10, "output_tokens": 5, "total_tokens": 15}})
+        if path.endswith("/images/generations"):
+            return self._json({"created": 1700000000, "data": [{"url": "https://img.test/1.png"}]})
+        if path.endswith("/audio/speech"):
+            data = b"ID3" + bytes(range(256)) * 4
+            self.sent.append(data)
+            return web.Response(body=data, content_type="audio/mpeg")
+        if path.endswith(("/audio/transcriptions", "/audio/translations")):
+            return self._json({"text": "hello world from audio"})
+        if path.endswith("/completions") and not path.endswith("/chat/completions"):
+            return self._json({"id": "cmpl-1", "object": "text_completion", "created": 1700000000,
+                               "model": payload.get("model"), "choices": [{"text": " there", "index": 0,
+                                                                            "finish_reason": "stop"}],
+                               "usage": {"prompt_tokens": 2, "completion_tokens": 1, "total_tokens": 3}})
+        if path.endswith("/moderations"):
+            return self._json({"id": "modr-1", "model": "text-moderation-007",
+                               "results": [{"flagged": False, "categories": {}, "category_scores": {}}]})
+        if not path.startswith("/v1/"):
+            return self._json({"echo": path})
+        return None
+
+    async def _responses_stream(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        events = [("response.created", {"type": "response.created", "response": {"id": "resp_1", "status": "in_progress"}}),
+                  ("response.output_text.delta", {"type": "response.output_text.delta", "delta": "Hi "}),
+                  ("response.output_text.delta", {"type": "response.output_text.delta", "delta": "there"}),
+                  ("response.completed", {"type": "response.completed", "response": {
+                      "id": "resp_1", "status": "completed",
+                      "usage": {"input_tokens": 10, "output_tokens": 5, "total_tokens": 15}}})]
+        sent = b"".join(f"event: {name}\ndata: ".encode() + orjson.dumps(obj) + b"\n\n" for name, obj in events)
+        await response.write(sent)
+        await response.write_eof()
+        self.sent.append(sent)
+        return response
 
     def _json(self, obj: Any) -> web.Response:
         data = orjson.dumps(obj)
