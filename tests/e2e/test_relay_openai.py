@@ -215,3 +215,60 @@ async def test_sync_client_and_embeddings(gateway: Gateway, upstream: MockOpenAI
     await gateway.flush()
     [row] = await logs(db)
     assert row.prompt_tokens == 5 and row.model_name == "text-embedding-3-small"
+
+
+async def test_upstream_reset_mid_stream(gateway: Gateway, upstream: MockOpenAI, db: Database) -> None:
+    """The status is already sent: the client gets an error event; the delivered part is billed."""
+    acct = await add_account(db)
+    await add_channel(db, base_url=upstream.url)
+    await gateway.reload()
+    upstream.script.content = "one two three four five six"
+    upstream.script.chunks = 6
+    upstream.script.reset_after_chunks = 4
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    async with aiohttp.ClientSession() as http:
+        async with http.post(gateway.url + "/v1/chat/completions", json=body, headers={"Authorization": acct.key}) as r:
+            assert r.status == 200
+            received = await r.read()
+    assert received.startswith(upstream.sent[-1])           # every byte the upstream sent, unchanged
+    tail = received[len(upstream.sent[-1]):]
+    assert tail.startswith(b"data: {\"error\"") and b"read_response_body_failed" in tail
+    await gateway.flush()
+    [row] = await logs(db)
+    assert row.completion_tokens > 0 and row.usage_source == "counted"
+
+
+async def test_relay_timeout(db: Database, upstream: MockOpenAI) -> None:
+    from settings import load_settings
+
+    gw = await Gateway(db, load_settings({"RELAY_TIMEOUT": "1"}, [])).start()
+    try:
+        acct = await add_account(db)
+        await add_channel(db, base_url=upstream.url)
+        await gw.reload()
+        upstream.script.delay = 3
+        with pytest.raises(openai.APIStatusError) as info:
+            await client(gw, acct.key).chat.completions.create(model="gpt-4o-mini",
+                                                               messages=[{"role": "user", "content": "hi"}])
+        assert info.value.status_code == 504
+        await gw.flush()
+        b = await balances(db, acct)
+        assert b["token_used"] == 0 and b["user_used"] == 0
+    finally:
+        await gw.close()
+
+
+async def test_graceful_stop_flushes_everything(db: Database, upstream: MockOpenAI) -> None:
+    """Settlements and log rows still pending when the worker stops reach the database."""
+    gw = await Gateway(db).start()
+    acct = await add_account(db, quota=10_000, token_quota=5_000)
+    cid = await add_channel(db, base_url=upstream.url)
+    await gw.reload()
+    for _ in range(5):
+        await client(gw, acct.key).chat.completions.create(model="gpt-4o-mini",
+                                                           messages=[{"role": "user", "content": "hi"}])
+    await gw.close()          # no explicit flush: the stop must do it
+    b = await balances(db, acct, cid)
+    assert (b["user_quota"], b["token_remain"], b["requests"], b["channel_used"]) == (
+        10_000 - 5 * MINI_COST, 5_000 - 5 * MINI_COST, 5, 5 * MINI_COST)
+    assert len(await logs(db)) == 5
