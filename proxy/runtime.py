@@ -81,7 +81,7 @@ class Runtime:
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=300, keepalive_timeout=60)
         # auto_decompress off: response bytes reach the client exactly as the upstream sent them
-        self.session = aiohttp.ClientSession(connector=connector, auto_decompress=False, trust_env=True,
+        self.session = aiohttp.ClientSession(connector=connector, auto_decompress=False,
                                              timeout=aiohttp.ClientTimeout(total=None, sock_connect=30))
         await self.caches.start()
         self.ledger.start()

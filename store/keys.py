@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import secrets
 import string
 import time
@@ -53,4 +54,5 @@ def request_id(now_ns: int | None = None) -> str:
     """YYYYMMDDhhmmss + (ns mod 1e9, unpadded) + 8 random digits."""
     ns = time.time_ns() if now_ns is None else now_ns
     stamp = time.strftime("%Y%m%d%H%M%S", time.localtime(ns // 1_000_000_000))
-    return f"{stamp}{ns % 1_000_000_000}{secrets.randbelow(10**8):08d}"
+    # not a secret: a fast PRNG avoids a getrandom syscall per request
+    return f"{stamp}{ns % 1_000_000_000}{random.randrange(10**8):08d}"

@@ -51,44 +51,67 @@ def text_parts(obj: dict[str, Any]) -> list[str]:
     return parts
 
 
+def sse_payloads(raw: bytes) -> list[str]:
+    """Every event's data of a complete (or cut) SSE byte stream."""
+    decoder = SSEDecoder()
+    return [e.data for e in decoder.feed(raw) + decoder.flush()]
+
+
 class UsageTap:
-    """Per flow: an SSE decoder for streams, a bounded buffer for whole answers."""
+    """Keeps what the client received (bounded) and reads it once the answer is complete.
+
+    Nothing is parsed while bytes flow, so the tap adds no latency to a stream;
+    at the end the usage chunk is looked up from the back, and the text is only
+    parsed (to count it) when the upstream gave no usage.
+    """
 
     def chunk(self, flow: Flow[RelayState], data: bytes) -> None:
         if not flow.state.billed:
             return
-        meta = flow.metadata
-        if not flow.stream:
-            buf = meta.setdefault("tap_body", bytearray())
-            if len(buf) + len(data) <= MAX_BODY:
-                buf.extend(data)
-            return
-        decoder = meta.get("tap_sse")
-        if decoder is None:
-            decoder = meta["tap_sse"] = SSEDecoder()
-        for event in decoder.feed(data):
-            self._event(flow.state, event.data)
+        buf = flow.metadata.get("tap_body")
+        if buf is None:
+            buf = flow.metadata["tap_body"] = bytearray()
+        if len(buf) + len(data) <= MAX_BODY:
+            buf.extend(data)
 
     async def done(self, flow: Flow[RelayState]) -> None:
-        """Finish reading: the whole answer of a non-stream call."""
         body = flow.metadata.pop("tap_body", None)
-        if body and flow.error is None and flow.state.usage is None:
-            try:
-                obj = orjson.loads(bytes(body))
-            except orjson.JSONDecodeError:
-                return
-            if isinstance(obj, dict):
-                flow.state.usage = usage_from(obj.get("usage"))
-                flow.state.usage_source = "upstream" if flow.state.usage else ""
-                flow.state.completion_parts.extend(text_parts(obj))
-                if isinstance(obj.get("text"), str):        # audio transcription json
-                    flow.state.completion_parts.append(obj["text"])
+        state = flow.state
+        if not body or state.usage is not None:
             return
-        if body and flow.error is None:
-            flow.state.completion_parts.append(bytes(body).decode("utf-8", "replace"))
+        if flow.stream:
+            self._stream(state, bytes(body))
+        elif flow.error is None:
+            self._whole(state, bytes(body))
+
+    def _stream(self, state: RelayState, raw: bytes) -> None:
+        payloads = sse_payloads(raw)
+        for data in reversed(payloads[-4:]):     # the usage chunk is at the end when there is one
+            if '"usage"' in data:
+                self._event(state, data, text=False)
+                if state.usage is not None:
+                    break
+        if state.usage is None:
+            for data in payloads:
+                self._event(state, data, text=True)
 
     @staticmethod
-    def _event(state: RelayState, data: str) -> None:
+    def _whole(state: RelayState, raw: bytes) -> None:
+        try:
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            state.completion_parts.append(raw.decode("utf-8", "replace"))   # text/srt/vtt transcripts
+            return
+        if not isinstance(obj, dict):
+            return
+        state.usage = usage_from(obj.get("usage"))
+        state.usage_source = "upstream" if state.usage else ""
+        state.completion_parts.extend(text_parts(obj))
+        if isinstance(obj.get("text"), str):        # audio transcription json
+            state.completion_parts.append(obj["text"])
+
+    @staticmethod
+    def _event(state: RelayState, data: str, text: bool) -> None:
         if not data or data == "[DONE]":
             return
         try:
@@ -97,10 +120,12 @@ class UsageTap:
             return
         if not isinstance(obj, dict):
             return
-        usage = usage_from(obj.get("usage")) or usage_from((obj.get("response") or {}).get("usage")
-                                                           if isinstance(obj.get("response"), dict) else None)
+        response = obj.get("response")
+        usage = usage_from(obj.get("usage")) or usage_from(response.get("usage") if isinstance(response, dict) else None)
         if usage is not None:
             state.usage, state.usage_source = usage, "upstream"
+        if not text:
+            return
         state.completion_parts.extend(text_parts(obj))
         delta = obj.get("delta")
         if obj.get("type") == "response.output_text.delta" and isinstance(delta, str):

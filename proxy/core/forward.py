@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import urllib.request
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -16,14 +18,34 @@ from proxy.core.hop import end_to_end
 STREAM_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-async def open_upstream(session: aiohttp.ClientSession, flow: Flow[Any], proxy: str | None) -> aiohttp.ClientResponse:
+class ProxyChooser:
+    """RELAY_PROXY for every upstream call, else the standard *_PROXY/NO_PROXY environment, read once.
+
+    (aiohttp's trust_env would re-read the environment and netrc on every request.)
+    """
+
+    def __init__(self, relay_proxy: str | None) -> None:
+        self.fixed = relay_proxy or None
+        self.env = {k: v for k, v in urllib.request.getproxies_environment().items() if k in ("http", "https")}
+
+    def for_url(self, url: str) -> str | None:
+        if self.fixed or not self.env:
+            return self.fixed
+        parts = urlsplit(url)
+        proxy = self.env.get(parts.scheme)
+        if proxy and urllib.request.proxy_bypass_environment(parts.hostname or ""):
+            return None
+        return proxy
+
+
+async def open_upstream(session: aiohttp.ClientSession, flow: Flow[Any], proxy: ProxyChooser) -> aiohttp.ClientResponse:
     """Send the request; network failures become a retryable UpstreamError."""
     call = flow.upstream
     assert call is not None
     timeout = aiohttp.ClientTimeout(total=call.timeout, sock_connect=30)
     try:
         return await session.request(call.method, call.url, headers=call.headers, data=call.body or None,
-                                     timeout=timeout, proxy=proxy, allow_redirects=False)
+                                     timeout=timeout, proxy=proxy.for_url(call.url), allow_redirects=False)
     except asyncio.TimeoutError:
         raise UpstreamError(504, "upstream request timed out", type="one_api_error", code="do_request_failed") from None
     except (aiohttp.ClientError, OSError) as e:

@@ -14,7 +14,7 @@ from aiohttp import web
 from proxy.core.addons import AddonManager
 from proxy.core.errors import RelayError, UpstreamError
 from proxy.core.flow import ClientRequest, Flow
-from proxy.core.forward import open_upstream, relay_body
+from proxy.core.forward import ProxyChooser, open_upstream, relay_body
 from proxy.core.sse import encode_data
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ class Pipeline:
         self.state_factory = state_factory
         self.request_id = request_id
         self.client_ip = client_ip
-        self.proxy = proxy or None
+        self.proxy = ProxyChooser(proxy)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()

@@ -93,7 +93,7 @@ def test_openai_style_error_follows_one_api() -> None:
     assert openai_style_error(502, b"<html>").message == "bad response status code 502"
 
 
-def test_usage_tap_reads_streams_split_anywhere() -> None:
+async def test_usage_tap_reads_streams_split_anywhere() -> None:
     events = (b'data: {"choices":[{"delta":{"content":"Hel"}}]}\n\n'
               b'data: {"choices":[{"delta":{"reasoning_content":"think","tool_calls":[{"function":{"arguments":"{\\"a\\":1}"}}]}}]}\n\n'
               b'data: {"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}\n\ndata: [DONE]\n\n')
@@ -102,8 +102,18 @@ def test_usage_tap_reads_streams_split_anywhere() -> None:
     tap = UsageTap()
     for i in range(len(events)):
         tap.chunk(flow, events[i:i + 1])
-    assert flow.state.completion_parts == ["Hel", "think", '{"a":1}']
+    await tap.done(flow)
     assert (flow.state.usage.prompt_tokens, flow.state.usage.completion_tokens) == (3, 4)
+    assert flow.state.completion_parts == []      # usage came: the text is never parsed
+
+    flow = make_flow(billed=True)
+    flow.stream = True
+    without_usage = events[: events.index(b'data: {"choices":[],')]
+    for i in range(0, len(without_usage), 7):
+        tap.chunk(flow, without_usage[i:i + 7])
+    await tap.done(flow)
+    assert flow.state.usage is None
+    assert flow.state.completion_parts == ["Hel", "think", '{"a":1}']
 
 
 async def test_billing_reserves_settles_and_refunds() -> None:
