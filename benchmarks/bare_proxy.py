@@ -37,6 +37,12 @@ async def relay(request: web.Request) -> web.StreamResponse:
 
 
 if __name__ == "__main__":
+    try:
+        import uvloop  # the same event loop the gateway's workers use, so the comparison is fair
+
+        uvloop.install()
+    except ImportError:
+        pass
     UPSTREAM = sys.argv[2]
     app = web.Application()
     app.on_startup.append(on_start)

@@ -34,6 +34,12 @@ async def chat(request: web.Request) -> web.StreamResponse:
 
 
 if __name__ == "__main__":
+    try:
+        import uvloop  # the same event loop the gateway's workers use, so the comparison is fair
+
+        uvloop.install()
+    except ImportError:
+        pass
     app = web.Application()
     app.router.add_post("/v1/chat/completions", chat)
     web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
