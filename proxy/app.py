@@ -57,7 +57,7 @@ def relay_addons(rt: Runtime) -> AddonManager:
         Route(rt.caches),                                                 # where: channel by group/model/priority/weight
         ModelMapping(),                                                   # rewrite: model mapping, system prompt
         OpenAIUpstream(rt.catalog, s.relay_timeout, s.enforce_include_usage),  # rewrite: pass-through upstreams
-        ConverterUpstream(rt.catalog, rt.http, options, s.relay_timeout),     # rewrite: converted upstreams
+        ConverterUpstream(rt.catalog, rt.http, options, s.relay_timeout, s.relay_proxy),  # rewrite: converted upstreams
         RawProxy(rt.catalog, s.relay_timeout),                            # rewrite: the raw proxy route
         UsageTap(),                                                       # taps: usage and text from the bytes
         Billing(rt.ledger, rt.current_prices, rt.options, rt.tokenizer),  # reserve / settle / refund

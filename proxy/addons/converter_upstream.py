@@ -18,9 +18,10 @@ import aiohttp
 import orjson
 from multidict import CIMultiDict
 
-from proxy.converters.base import ConversionError, ConvertContext, OpenAIError
+from proxy.converters.base import ConversionError, ConvertContext, OpenAIError, UpstreamRequest
 from proxy.core.errors import RelayError, UpstreamError
 from proxy.core.flow import BodyTransform, Flow, UpstreamCall
+from proxy.core.transports import SyntheticResponse, open_websocket, run_task, single_body
 from proxy.gateway import modes
 from proxy.gateway.state import RelayState
 from rules import Catalog
@@ -66,11 +67,14 @@ class AccessTokens:
 
 class ConverterUpstream:
     def __init__(self, catalog: Catalog, session: Callable[[], aiohttp.ClientSession],
-                 options: Mapping[str, str], relay_timeout: int) -> None:
+                 options: Mapping[str, str], relay_timeout: int, relay_proxy: str = "",
+                 poll_interval: float = 1.0) -> None:
         self.catalog = catalog
         self.session = session
         self.options = options
         self.timeout = relay_timeout or None
+        self.relay_proxy = relay_proxy or None
+        self.poll_interval = poll_interval
         self.tokens = AccessTokens()
 
     async def rewrite(self, flow: Flow[RelayState]) -> None:
@@ -84,9 +88,6 @@ class ConverterUpstream:
         if ctype.api_style in NOT_CONVERTERS:
             return
         module = converter_module(ctype.api_style)
-        if getattr(module, "TRANSPORT", "http") != "http":
-            raise RelayError(501, f"channel type {ctype.name} needs a {module.TRANSPORT} transport, not supported yet",
-                             code="api_not_implemented")
         if state.mode not in _CONVERTER_MODE or state.body is None:
             raise RelayError(400, f"channel type {ctype.name} does not support {flow.request.path}",
                              code="convert_request_failed")
@@ -102,6 +103,7 @@ class ConverterUpstream:
         flow.metadata["converter"] = (module, ctx)
         flow.metadata["stream_may_be_json"] = True
         self._set_transform(flow, module, ctx, body)
+        self._set_opener(flow, module, ctx, call)
 
     async def upstream_error(self, flow: Flow[RelayState]) -> None:
         converter = flow.metadata.get("converter")
@@ -147,9 +149,40 @@ class ConverterUpstream:
         self.tokens.put(ctx, token, expires)
         return token
 
+    def _set_opener(self, flow: Flow[RelayState], module: ModuleType, ctx: ConvertContext, call: UpstreamRequest) -> None:
+        """WebSocket providers, and task APIs that answer 'accepted' and must be polled."""
+        if getattr(module, "TRANSPORT", "http") == "websocket":
+            flow.opener = lambda: open_websocket(self.session(), call.url, dict(call.headers), call.body,
+                                                 self.timeout, self.relay_proxy)
+        elif hasattr(module, "task_poll_request") and (not ctx.stream or getattr(module, "STREAM_BY_POLLING", False)):
+            flow.opener = lambda: self._polled(module, ctx, call)
+
+    async def _polled(self, module: ModuleType, ctx: ConvertContext, call: UpstreamRequest) -> SyntheticResponse:
+        session = self.session()
+
+        async def send(req: UpstreamRequest) -> tuple[int, bytes]:
+            try:
+                async with session.request(req.method, req.url, headers=req.headers, data=req.body or None,
+                                           timeout=aiohttp.ClientTimeout(total=self.timeout or 300),
+                                           proxy=self.relay_proxy) as resp:
+                    return resp.status, await resp.read()
+            except (aiohttp.ClientError, OSError, TimeoutError) as e:
+                raise UpstreamError(500, f"do request failed: {e}", type="one_api_error",
+                                    code="do_request_failed") from None
+
+        def next_call(status: int, body: bytes):  # noqa: ANN202 - an awaitable or None
+            req = module.task_poll_request(status, body, ctx)
+            return send(req) if req is not None else None
+
+        status, body = await run_task(session, lambda: send(call), next_call, interval=self.poll_interval)
+        return single_body(status, body)
+
     @staticmethod
     def _set_transform(flow: Flow[RelayState], module: ModuleType, ctx: ConvertContext, body: dict) -> None:
         state = flow.state
+        if not state.stream and hasattr(module, "messages_to_openai"):
+            ConverterUpstream._messages_transform(flow, module, ctx)
+            return
         if state.stream:
             extra = {"request": body} if takes_request(module.stream_to_openai) else {}
             converter = module.stream_to_openai(ctx, **extra)
@@ -169,6 +202,25 @@ class ConverterUpstream:
                 raise upstream_error_from(converted.error)
             state.usage = converted.usage
             state.usage_source = "upstream"
+            return [orjson.dumps(converted.body)]
+
+        flow.buffer_response = True
+        flow.transform = BodyTransform(feed, flush)
+
+    @staticmethod
+    def _messages_transform(flow: Flow[RelayState], module: ModuleType, ctx: ConvertContext) -> None:
+        """Non-stream answers of message-based transports: every message kept apart."""
+        messages: list[bytes] = []
+
+        def feed(data: bytes) -> list[bytes]:
+            messages.append(data)
+            return []
+
+        def flush() -> list[bytes]:
+            converted = module.messages_to_openai(messages, ctx)
+            if converted.error is not None:
+                raise upstream_error_from(converted.error)
+            flow.state.usage, flow.state.usage_source = converted.usage, "upstream"
             return [orjson.dumps(converted.body)]
 
         flow.buffer_response = True

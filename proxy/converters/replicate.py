@@ -117,6 +117,10 @@ _INPUT_BUILDERS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
     "chat": _chat_input, "images": _image_input}
 
 
+# Streams are served from the finished prediction: the relay polls, then feeds the final JSON to the stream converter.
+STREAM_BY_POLLING = True
+
+
 def task_poll_request(status: int, body: bytes, ctx: ConvertContext) -> UpstreamRequest | None:
     """GET the prediction's `urls.get` (moved onto the channel's base URL) until it is finished."""
     obj = parse_json(body)

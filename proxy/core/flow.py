@@ -75,6 +75,7 @@ class Flow(Generic[S]):
     upstream_headers: CIMultiDict[str] | None = None
     stream: bool = False                       # the client gets an event stream
     transform: BodyTransform | None = None     # set when the body must be converted
+    opener: Callable[[], Awaitable[Any]] | None = None   # a non-HTTP upstream (WebSocket, polled task); None = flow.upstream over HTTP
     buffer_response: bool = False              # read the whole upstream body before answering (non-stream conversion)
     bytes_to_client: int = 0
     client_disconnected: bool = False

@@ -67,6 +67,7 @@ class Pipeline:
             flow.attempts += 1
             flow.error = None
             flow.transform = None
+            flow.opener = None
             flow.buffer_response = False
             await self.addons.run("route", flow)
             await self.addons.run("rewrite", flow)
@@ -83,7 +84,8 @@ class Pipeline:
                     raise flow.error from None
 
     async def _one_attempt(self, request: web.Request, flow: Flow[Any]) -> web.StreamResponse:
-        upstream = await open_upstream(self.session(), flow, self.proxy)
+        opened = flow.opener() if flow.opener is not None else open_upstream(self.session(), flow, self.proxy)
+        upstream = await opened
         async with upstream:
             flow.upstream_status = upstream.status
             flow.upstream_headers = upstream.headers.copy()  # type: ignore[assignment]
@@ -106,13 +108,16 @@ class Pipeline:
 
     async def _buffered(self, request: web.Request, flow: Flow[Any], upstream: aiohttp.ClientResponse) -> web.StreamResponse:
         """Read the whole body, convert it, and answer; errors here can still be retried."""
+        transform = flow.transform
+        pieces: list[bytes] = []
         try:
-            body = await upstream.read()
+            async for piece in upstream.content.iter_any():   # piece by piece: WebSocket messages stay apart
+                pieces.extend(transform.feed(piece) if transform else (piece,))
         except (aiohttp.ClientError, OSError) as e:
             raise UpstreamError(502, f"read response body failed: {e}", type="one_api_error",
                                 code="read_response_body_failed") from None
-        transform = flow.transform
-        pieces = (transform.feed(body) + transform.flush()) if transform else [body]
+        if transform:
+            pieces.extend(transform.flush())
         out = b"".join(pieces)
         response = web.Response(body=out, status=200 if transform else upstream.status,
                                 headers={"Content-Type": "application/json", REQUEST_ID_HEADER: flow.request_id})
