@@ -139,7 +139,7 @@ class Caches:
 
     async def _poll(self) -> None:
         while True:
-            await asyncio.sleep(1 + random.random() * 0.1)
+            await asyncio.sleep(0.5 + random.random() * 0.1)   # admin changes apply within a second
             try:
                 await self._apply_events()
                 if time.monotonic() - self._last_full > self.sync_frequency:
