@@ -54,9 +54,17 @@ def query_int(request: web.Request, name: str, default: int = 0) -> int:
     return value if -(2**63) <= value < 2**63 else 0
 
 
+def query_int32(request: web.Request, name: str) -> int:
+    """query_int for a 32-bit column: a value no such column can hold is refused, not sent to the database."""
+    value = query_int(request, name)
+    if not -(2**31) <= value < 2**31:
+        raise Refusal(INVALID_PARAMETER)
+    return value
+
+
 def path_id(request: web.Request, name: str = "id") -> int:
-    """An integer path segment; One API answers a non-number with its parse error, we with 无效的参数."""
+    """An id path segment (ids are 32-bit); anything else is refused with 无效的参数."""
     raw = request.match_info.get(name, "")
-    if not raw.lstrip("-").isdigit() or len(raw) > 18:
+    if not raw.lstrip("-").isdigit() or len(raw) > 11 or not -(2**31) <= int(raw) < 2**31:
         raise Refusal(INVALID_PARAMETER)
     return int(raw)

@@ -19,4 +19,4 @@ def starts_with(column: InstrumentedAttribute, prefix: str) -> ColumnElement[boo
 
 def page_bounds(page: int, size: int = 10) -> tuple[int, int]:
     """(offset, limit) of zero-based page `page`; a negative page is page 0 (One API's `p`)."""
-    return max(page, 0) * size, size
+    return min(max(page, 0), 10**12) * size, size   # a huge page number is just past the end

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from admin_api.auth import current_user
-from admin_api.envelope import Refusal, ok, query_int, query_text
+from admin_api.envelope import Refusal, ok, query_int, query_int32, query_text
 from admin_api.shapes import log_json
 from admin_api.state import state_of
 from store import logs
@@ -14,11 +14,11 @@ from store import logs
 def _filter(request: web.Request, own: bool) -> logs.LogFilter:
     """The query's filters; for a user's own routes the username filter is replaced by their id."""
     return logs.LogFilter(
-        type=query_int(request, "type"), start=query_int(request, "start_timestamp"),
+        type=query_int32(request, "type"), start=query_int(request, "start_timestamp"),
         end=query_int(request, "end_timestamp"), token_name=query_text(request, "token_name"),
         model_name=query_text(request, "model_name"),
         username="" if own else query_text(request, "username"),
-        channel=0 if own else query_int(request, "channel"),
+        channel=0 if own else query_int32(request, "channel"),
         user_id=current_user(request).id if own else 0)
 
 
@@ -58,7 +58,7 @@ async def search_all(request: web.Request) -> web.Response:
 async def search_own(request: web.Request) -> web.Response:
     """GET /api/log/self/search?keyword=: the caller's rows of type = keyword, newest 100."""
     async with state_of(request).db.log_session() as s:
-        rows = await logs.search_own(s, current_user(request).id, query_int(request, "keyword"))
+        rows = await logs.search_own(s, current_user(request).id, query_int32(request, "keyword"))
     return ok([log_json(r, hide_id=True) for r in rows])
 
 

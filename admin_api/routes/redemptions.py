@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from admin_api.auth import current_user
-from admin_api.envelope import INVALID_PARAMETER, Refusal, ok, path_id, query_int, query_text
+from admin_api.envelope import INVALID_PARAMETER, Refusal, ok, path_id, query_int, query_int32, query_text
 from admin_api.payload import INT32, QUOTA, Payload
 from admin_api.shapes import redemption_json
 from admin_api.state import state_of
@@ -36,7 +36,7 @@ async def search_codes(request: web.Request) -> web.Response:
 
 async def export_codes(request: web.Request) -> web.Response:
     """GET /api/redemption/export?keyword=&status=: keys of matching codes, one per line (text/plain)."""
-    status = query_int(request, "status")
+    status = query_int32(request, "status")
     async with state_of(request).db.session() as s:
         found = await redemptions.export_keys(s, query_text(request, "keyword"), status or None)
     return web.Response(text="".join(key + "\n" for key in found), content_type="text/plain")
