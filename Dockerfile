@@ -17,7 +17,8 @@ USER oneapi
 WORKDIR /data
 VOLUME ["/data"]
 EXPOSE 3000
+# /api/status answers compact JSON ({"success":true,...}): parse it, don't grep for a spacing. PORT wins over --port.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
-    CMD python -c "import urllib.request,sys; sys.exit(0 if b'\"success\": true' in urllib.request.urlopen('http://127.0.0.1:3000/api/status', timeout=4).read() else 1)"
+    CMD python -c "import json,os,sys,urllib.request; r=urllib.request.urlopen('http://127.0.0.1:%s/api/status' % os.environ.get('PORT', '3000'), timeout=4); sys.exit(0 if json.load(r).get('success') is True else 1)"
 ENTRYPOINT ["one-api"]
 CMD ["--port", "3000", "--log-dir", "/data/logs"]

@@ -39,6 +39,7 @@ import pytest
 from store import Database, sqlite_url
 from tests.e2e.harness import Account, add_account, add_channel
 from tests.e2e.mock_upstream import MockOpenAI, Script
+from tests.nginx.deploy_files import dockerfile_healthcheck
 
 REPO = Path(__file__).resolve().parents[2]
 CLIENT_ADDR = "127.0.0.2"        # the "real client"; nginx reaches the gateway from 127.0.0.1
@@ -396,3 +397,14 @@ def test_template_renders_only_its_own_placeholders(tmp_path: Path) -> None:
                              capture_output=True, check=True).stdout
         assert out == render.render({"ONEAPI_PROXY_SERVERS": "server 127.0.0.1:3000;",
                                      "ONEAPI_ADMIN_SERVERS": "server 127.0.0.1:3001;"}, environ={})
+
+
+def test_container_healthcheck_passes_against_the_gateway(stack: Stack) -> None:
+    """The Dockerfile's HEALTHCHECK (restated in docker-compose.yml) run against the live gateway, and a dead port."""
+    command = dockerfile_healthcheck()
+    assert command.startswith("python ")
+    command = sys.executable + command[len("python"):]
+    for port, expected in ((stack.port, 0), (free_port(), 1)):
+        done = subprocess.run(["sh", "-c", command], env={**os.environ, "PORT": str(port)}, capture_output=True,
+                              text=True, timeout=30)
+        assert (done.returncode == 0) == (expected == 0), (port, done.returncode, done.stderr[-500:])
