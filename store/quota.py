@@ -91,12 +91,13 @@ async def add_counters(session: AsyncSession, *, user_deltas: dict[int, tuple[in
     user: (quota delta, used_quota delta, request_count delta); token: (remain delta, used delta); channel: used delta.
     """
     ts = _now(now)
+    # rows are locked in the order reserve() locks them (token, then user) so the two never deadlock
     async with write_transaction(session):
-        for uid, (dq, du, dr) in sorted(user_deltas.items()):
-            await session.execute(update(User).where(User.id == uid).values(
-                quota=User.quota + dq, used_quota=User.used_quota + du, request_count=User.request_count + dr))
         for tid, (dr, du) in sorted(token_deltas.items()):
             await session.execute(update(Token).where(Token.id == tid).values(
                 remain_quota=Token.remain_quota + dr, used_quota=Token.used_quota + du, accessed_time=ts))
+        for uid, (dq, du, dr) in sorted(user_deltas.items()):
+            await session.execute(update(User).where(User.id == uid).values(
+                quota=User.quota + dq, used_quota=User.used_quota + du, request_count=User.request_count + dr))
         for cid, du in sorted(channel_deltas.items()):
             await session.execute(update(Channel).where(Channel.id == cid).values(used_quota=Channel.used_quota + du))
