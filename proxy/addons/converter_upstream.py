@@ -7,9 +7,11 @@ auxiliary access tokens (Baidu, Vertex).
 
 from __future__ import annotations
 
+import base64
 import functools
 import importlib
 import inspect
+import struct
 import time
 from types import ModuleType
 from typing import Callable, Mapping
@@ -79,6 +81,7 @@ class ConverterUpstream:
 
     async def rewrite(self, flow: Flow[RelayState]) -> None:
         flow.metadata.pop("converter", None)
+        flow.metadata.pop("upstream_error_body", None)   # an earlier attempt's, not this one's
         state = flow.state
         channel = state.channel
         assert channel is not None
@@ -107,15 +110,24 @@ class ConverterUpstream:
 
     async def upstream_error(self, flow: Flow[RelayState]) -> None:
         converter = flow.metadata.get("converter")
-        body = flow.metadata.get("upstream_error_body")
-        if converter is None or body is None:
+        if converter is None:
             return
         module, ctx = converter
-        refined = upstream_error_from(module.error_to_openai(flow.error.status, body, ctx))
-        refined.retryable = flow.error.retryable
-        flow.error = refined
-        if refined.code in getattr(module, "AUTH_EXPIRED_CODES", ()):
+        body = flow.metadata.get("upstream_error_body")
+        if body is not None:   # a non-2xx answer; errors inside a 2xx body were converted already
+            refined = upstream_error_from(module.error_to_openai(flow.error.status, body, ctx))
+            refined.retryable = flow.error.retryable
+            flow.error = refined
+        if flow.error.code in getattr(module, "AUTH_EXPIRED_CODES", ()):
             self.tokens.drop(ctx)   # the next attempt fetches a fresh access token
+
+    async def done(self, flow: Flow[RelayState]) -> None:
+        """A stream answered with an error body (HTTP 200, already relayed as an error event) that says
+        the access token expired: drop it too, or every later call would reuse the dead token."""
+        converter = flow.metadata.get("converter")
+        error = getattr(flow.state.stream_converter, "error", None)
+        if converter is not None and error is not None and error.code in getattr(converter[0], "AUTH_EXPIRED_CODES", ()):
+            self.tokens.drop(converter[1])
 
     def _context(self, flow: Flow[RelayState], style: str, default_base: str, access_token: str) -> ConvertContext:
         state = flow.state
@@ -202,6 +214,8 @@ class ConverterUpstream:
                 raise upstream_error_from(converted.error)
             state.usage = converted.usage
             state.usage_source = "upstream"
+            if state.mode == modes.EMBEDDINGS and body.get("encoding_format") == "base64":
+                _embeddings_as_base64(converted.body)
             return [orjson.dumps(converted.body)]
 
         flow.buffer_response = True
@@ -225,6 +239,15 @@ class ConverterUpstream:
 
         flow.buffer_response = True
         flow.transform = BodyTransform(feed, flush)
+
+
+def _embeddings_as_base64(body: dict) -> None:
+    """What OpenAI sends for encoding_format base64 (the openai SDKs' default): little-endian float32 bytes.
+    Providers answer floats; the client asked for the encoded form."""
+    for item in body.get("data") or []:
+        vector = item.get("embedding")
+        if isinstance(vector, list):
+            item["embedding"] = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
 
 
 __all__ = ["ConverterUpstream", "converter_module"]

@@ -96,8 +96,8 @@ def _embeddings_request(body: Mapping[str, Any], ctx: ConvertContext) -> Upstrea
     texts = [texts] if isinstance(texts, str) else list(texts or [])
     if not all(isinstance(t, str) for t in texts):
         raise ConversionError("DashScope embeddings take text input only (no token arrays)")
-    if body.get("encoding_format") not in (None, "float"):
-        raise ConversionError("DashScope embeddings return floats only")
+    if body.get("encoding_format") not in (None, "float", "base64"):   # the relay encodes base64 itself
+        raise ConversionError("encoding_format must be float or base64")
     payload: dict[str, Any] = {"model": ctx.model, "input": {"texts": texts}}
     if body.get("dimensions"):
         payload["parameters"] = {"dimension": body["dimensions"]}
