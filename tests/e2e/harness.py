@@ -6,9 +6,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
+from proxy.addons.converter_upstream import ConverterUpstream
 from proxy.app import create_app
 from proxy.runtime import Runtime
 from settings import Settings, load_settings
@@ -25,14 +27,20 @@ class Account:
 
 
 class Gateway:
-    def __init__(self, db: Database, settings: Settings | None = None) -> None:
+    def __init__(self, db: Database, settings: Settings | None = None, *, poll_interval: float | None = None) -> None:
+        """`poll_interval`: seconds between task polls (Ali wanx, Replicate); the relay's default when None."""
         self.db = db
         self.settings = settings or load_settings({}, [])
         self.runtime = Runtime(self.settings, db)
+        self.poll_interval = poll_interval
         self.server: TestServer | None = None
 
     async def start(self) -> "Gateway":
-        self.server = TestServer(create_app(self.settings, self.runtime), host="127.0.0.1")
+        app = create_app(self.settings, self.runtime)
+        if self.poll_interval is not None:
+            for addon in _converter_addons(app):
+                addon.poll_interval = self.poll_interval
+        self.server = TestServer(app, host="127.0.0.1")
         await self.server.start_server()
         return self
 
@@ -56,6 +64,18 @@ class Gateway:
         self.runtime.caches.tokens.clear()
         self.runtime.caches.users.clear()
         await self.runtime.ledger.forget()
+
+
+def _converter_addons(app: web.Application) -> list[ConverterUpstream]:
+    """The ConverterUpstream addons of the app's relay pipelines (reached through the route handlers)."""
+    found: dict[int, ConverterUpstream] = {}
+    for route in app.router.routes():
+        manager = getattr(getattr(route.handler, "__self__", None), "addons", None)
+        for addon in getattr(manager, "addons", []):
+            if isinstance(addon, ConverterUpstream):
+                found[id(addon)] = addon
+    assert found, "no ConverterUpstream addon found in the app's routes"
+    return list(found.values())
 
 
 async def add_account(db: Database, *, quota: int = 10_000_000, token_quota: int = 1_000_000, unlimited: bool = False,
