@@ -607,3 +607,25 @@ async def test_replicate_prediction_polled(gateway: Gateway, db: Database, mock:
     assert not mock.failures
     [row] = await _rows(gateway, db)
     _check_billed(row, REPLICATE_MODEL, 46, 12, 7, stream)
+
+
+# ---------------------------------------------------------------- the channel-type table stays true
+
+def test_channel_types_doc_lists_the_catalog() -> None:
+    """docs/channel-types.md has one row per catalog type with its name, API style and base URL."""
+    from pathlib import Path
+
+    from rules import load_catalog
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "channel-types.md").read_text(encoding="utf-8")
+    rows = {}
+    for line in doc.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 10 and cells[0].isdigit():
+            rows[int(cells[0])] = cells
+    catalog = list(load_catalog())
+    assert sorted(rows) == [t.id for t in catalog] and len(rows) == 52
+    for t in catalog:
+        _, name, style, base, *caps = rows[t.id]
+        assert (name, style, base) == (t.name, f"`{t.api_style}`", f"`{t.base_url}`" if t.base_url else "—")
+        assert all(c.split(" ")[0] in {"E2E", "unit", "pass", "untested", "no", "—"} for c in caps), caps
