@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.engine import make_url
 
 from store import Database, DatabaseURL, PoolSettings, ensure_root, hash_password, users
-from store.models import ROLE_ADMIN, USER_DISABLED
+from store.models import ROLE_ADMIN, USER_DISABLED, Base, LogBase
 from tests.conftest import _reset, make_database
 
 # Our own database on the shared servers, so suites of other packages running at the same time
@@ -119,16 +119,35 @@ async def _own_database(url: DatabaseURL) -> DatabaseURL:
     return DatabaseURL(url.dialect, target.render_as_string(hide_password=False))
 
 
+_SCHEMA_READY: set[str] = set()
+
+
+async def _empty(db: Database) -> None:
+    """Delete every row: much faster than dropping and recreating the tables on MySQL."""
+    for engine, metadata in ((db.engine, Base.metadata), (db.log_engine, LogBase.metadata)):
+        async with engine.begin() as conn:
+            for table in reversed(metadata.sorted_tables):
+                await conn.execute(table.delete())
+
+
 @pytest.fixture
 async def db(backend: str, tmp_path) -> AsyncIterator[Database]:
-    """Like the shared `db` fixture (every backend), on a database of this suite's own."""
+    """Like the shared `db` fixture (every backend), on a database of this suite's own.
+
+    The schema is made once per backend and run; later tests start from empty tables.
+    """
     pool = PoolSettings(max_idle=20, max_open=60)
     shared = make_database(backend, tmp_path, pool)
     if backend != "sqlite":
         url = await _own_database(shared.url)
         await shared.dispose()
         shared = Database(url, pool=pool)
-    await _reset(shared)
+    if backend in _SCHEMA_READY:
+        await _empty(shared)
+    else:
+        await _reset(shared)
+        if backend != "sqlite":
+            _SCHEMA_READY.add(backend)
     try:
         yield shared
     finally:
