@@ -73,7 +73,7 @@ def _check_billed(row: Log, model: str, ctype: int, prompt: int, completion: int
     """The log row carries the upstream's usage and exactly the quota the price table gives for it."""
     assert (row.model_name, row.prompt_tokens, row.completion_tokens) == (model, prompt, completion)
     assert row.usage_source == "upstream"
-    assert row.is_stream is stream
+    assert bool(row.is_stream) is stream
     assert row.quota == load_prices().quota_for(prompt, completion, model, ctype, "default")
 
 
