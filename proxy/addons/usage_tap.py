@@ -85,14 +85,15 @@ class UsageTap:
             self._whole(state, bytes(body))
 
     def _stream(self, state: RelayState, raw: bytes) -> None:
-        payloads = sse_payloads(raw)
-        for data in reversed(payloads[-4:]):     # the usage chunk is at the end when there is one
-            if '"usage"' in data:
+        usage_at = raw.rfind(b'"usage"')
+        if usage_at >= 0:      # the usage chunk is at the end when there is one: parse only that event
+            start = raw.rfind(b"data:", 0, usage_at)
+            end = raw.find(b"\n\n", usage_at)
+            event = raw[start:end if end >= 0 else len(raw)]
+            for data in sse_payloads(event + b"\n\n"):
                 self._event(state, data, text=False)
-                if state.usage is not None:
-                    break
         if state.usage is None:
-            for data in payloads:
+            for data in sse_payloads(raw):
                 self._event(state, data, text=True)
 
     @staticmethod
