@@ -9,7 +9,7 @@ import aiohttp
 from aiohttp import web
 from aiohttp_session import session_middleware
 
-from admin_api import openapi
+from admin_api import openapi, web_assets
 from admin_api.auth import Access, session_storage
 from admin_api.codes import RedisCodes
 from admin_api.ratelimit import RedisLimiter
@@ -119,11 +119,15 @@ async def _clients(app: web.Application) -> AsyncIterator[None]:
 def create_app(settings: Settings, db: Database) -> web.Application:
     """The admin API on `db`; the proxy sends it every path it does not serve itself."""
     storage = session_storage(settings.session_secret)
+    # Gin redirects `/api/token` to `/api/token/`; 308 keeps the method and body.
+    slash = web.normalize_path_middleware(append_slash=True, remove_slash=False,
+                                          redirect_class=web.HTTPPermanentRedirect)
     app = web.Application(client_max_size=64 * 1024 * 1024,
-                          middlewares=[session_middleware(storage), refusals, api_rate_limit])
+                          middlewares=[slash, session_middleware(storage), refusals, api_rate_limit])
     app[STATE] = AdminState(settings=settings, db=db, started=int(time.time()))
     app[ROUTES_KEY] = ROUTES
     for route in ROUTES:
         app.router.add_route(route.method, route.path, guarded(route))
+    web_assets.add_web_console(app)   # last: the console answers only paths no /api route took
     app.cleanup_ctx.append(_clients)
     return app
