@@ -122,7 +122,7 @@ class MockOpenAI:
         if path.endswith("/moderations"):
             return self._json({"id": "modr-1", "model": "text-moderation-007",
                                "results": [{"flagged": False, "categories": {}, "category_scores": {}}]})
-        if not path.startswith("/v1/"):
+        if path.endswith("/status"):            # the raw proxy route's test target
             return self._json({"echo": path})
         return None
 
