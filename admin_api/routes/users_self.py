@@ -19,6 +19,8 @@ from store import check_password, hash_password, logs, redemptions, users
 from store.models import LOG_SYSTEM, LOG_TOPUP, ROLE_ROOT, USER_ENABLED, User
 
 BAD_LOGIN = "用户名或密码错误，或用户已被封禁"
+# Checked against when the user does not exist, so both answers take a bcrypt's time (no name probing).
+_DUMMY_HASH = hash_password("not-a-real-password")
 USERNAME_TAKEN = "用户名已存在"
 
 
@@ -90,9 +92,8 @@ async def login(request: web.Request) -> web.Response:
         raise Refusal(INVALID_PARAMETER)
     async with state.db.session() as s:
         user = await users.by_login(s, name)
-    if user is None or user.status != USER_ENABLED:
-        raise Refusal(BAD_LOGIN)
-    if not await asyncio.to_thread(check_password, password, user.password):
+    matches = await asyncio.to_thread(check_password, password, user.password if user else _DUMMY_HASH)
+    if user is None or not matches or user.status != USER_ENABLED:
         raise Refusal(BAD_LOGIN)
     await log_in(request, user)
     return ok(login_json(user))

@@ -70,6 +70,11 @@ async def test_redis_limits(db, backend):
         state = api.server.app[STATE]
         assert isinstance(state.limiter, RedisLimiter)
         assert await state.redis.llen(f"rateLimit:CT{api.last_ip}") == 20
+        email = f"{secrets.token_hex(4)}@example.com"
+        await state.codes.put("v", email, "abc123")
+        assert await state.codes.check("v", email, "abc123") and not await state.codes.check("v", email, "zzz")
+        await state.codes.forget("v", email)
+        assert not await state.codes.check("v", email, "abc123")
     finally:
         await api.close()
         await api.server.close()
