@@ -56,13 +56,19 @@ class Billing:
         state = flow.state
         if not state.billed or state.token is None or state.user is None:
             return
-        if flow.error is not None and not flow.committed:
+        if (flow.error is not None and not flow.committed) or self._stream_failed_at_once(state):
             self.ledger.refund(state.token, state.user.id, state.reserved)
             state.billed = False
             return
         state.quota = self._actual(state)
         channel_id = state.channel.id if state.channel else None
         self.ledger.settle(state.token, state.user.id, channel_id, state.reserved, state.quota)
+
+    @staticmethod
+    def _stream_failed_at_once(state: RelayState) -> bool:
+        """A converted stream whose only content was the provider's error (sent inside HTTP 200) costs nothing."""
+        error = getattr(state.stream_converter, "error", None)
+        return error is not None and not any(state.completion_parts) and state.usage is None
 
     def _ctype(self, state: RelayState) -> int | None:
         return state.channel.type if state.channel else None

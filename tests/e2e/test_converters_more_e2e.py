@@ -253,8 +253,9 @@ async def test_baidu_stream_after_110_also_refreshes_the_token(gateway: Gateway,
     assert_stream(stream["openai_chunks"], [body])
     assert mock.hits["/oauth/2.0/token"] == 2 and oauth.used[-1] == oauth.issued[1]
     assert not mock.failures
-    rows = [r for r in await _rows(gateway, db) if r.usage_source == "upstream"]
-    assert len(rows) == 2
+    all_rows = await _rows(gateway, db)
+    rows = [r for r in all_rows if r.usage_source == "upstream"]
+    assert len(rows) == 2 == len(all_rows)                    # the stream that was only an error costs nothing
     for row in rows:
         _check_billed(row, "ERNIE-3.5-8K", 15, 7, 9, True)
 
