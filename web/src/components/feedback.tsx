@@ -41,7 +41,7 @@ export function Toasts() {
   return (
     <div class="toasts" role="status" aria-live="polite">
       {list.map((x) => (
-        <div key={x.id} class={`toast toast-${x.kind}`} onClick={() => toasts.set(toasts.get().filter((y) => y.id !== x.id))}>
+        <div key={x.id} class={`toast toast-${x.kind}`}>
           {x.text}
         </div>
       ))}

@@ -60,11 +60,14 @@ export async function request<T = unknown>(method: string, path: string, body?: 
   }
 }
 
-/** `data` of a successful answer; a refusal becomes an ApiError carrying the server's message. */
+/**
+ * `data` of a successful answer (null when the server sent none, so success is never `undefined`);
+ * a refusal becomes an ApiError carrying the server's message.
+ */
 export async function call<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
   const answer = await request<T>(method, path, body);
   if (!answer.success) throw new ApiError(answer.message || 'request failed');
-  return answer.data;
+  return (answer.data ?? null) as T;
 }
 
 export const get = <T = unknown>(path: string, query?: Query) => call<T>('GET', withQuery(path, query));

@@ -128,6 +128,7 @@ export const zh: Record<string, string> = {
   "Delete old logs": "清理历史日志",
   "Delete token \"{name}\"? Clients using it stop working.": "删除令牌「{name}」？使用它的客户端将无法继续访问。",
   "Delete user {name}?": "删除用户 {name}？",
+  "Deleted": "已删除",
   "Demote": "降级",
   "Details": "详情",
   "Disable": "禁用",

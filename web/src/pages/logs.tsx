@@ -29,7 +29,7 @@ interface LogRow {
 }
 
 const TYPES: [number, string, 'green' | 'blue' | 'orange' | 'grey'][] = [
-  [1, 'Top-up', 'green'], [2, 'Consume', 'blue'], [3, 'Manage', 'orange'], [4, 'System', 'grey'],
+  [1, 'Top-up', 'green'], [2, 'Consume', 'blue'], [3, 'Manage', 'orange'], [4, 'System', 'grey'], [5, 'Test', 'grey'],
 ];
 
 function typeBadge(type: number) {

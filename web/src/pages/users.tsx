@@ -119,7 +119,7 @@ export function Users() {
                       <td class="num">{renderQuota(u.used_quota, s)}</td>
                       <td class="num">{u.request_count}</td>
                       <td><Badge tone={u.role >= ROLE_ROOT ? 'orange' : u.role >= ROLE_ADMIN ? 'blue' : 'grey'}>{roleName(u.role)}</Badge></td>
-                      <td><Badge tone={u.status === 1 ? 'green' : 'red'}>{u.status === 1 ? t('Enabled') : t('Disabled')}</Badge></td>
+                      <td><Badge tone={u.status === 1 ? 'green' : u.status === 3 ? 'grey' : 'red'}>{u.status === 1 ? t('Enabled') : u.status === 3 ? t('Deleted') : t('Disabled')}</Badge></td>
                       <td class="actions">
                         {mayManage && u.role < ROLE_ROOT && (
                           <>
