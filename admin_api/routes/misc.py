@@ -36,13 +36,18 @@ async def get_status(request: web.Request) -> web.Response:
         "wechat_qrcode": o.text("WeChatAccountQRCodeImageURL"), "wechat_login": o.flag("WeChatAuthEnabled"),
         "server_address": server_address(request, o), "turnstile_check": o.flag("TurnstileCheckEnabled"),
         "turnstile_site_key": o.text("TurnstileSiteKey"), "top_up_link": o.text("TopUpLink"),
-        "chat_link": o.text("ChatLink"), "quota_per_unit": o.number("QuotaPerUnit", 500000.0),
+        "chat_link": o.text("ChatLink"), "quota_per_unit": _go_number(o.number("QuotaPerUnit", 500000.0)),
         "display_in_currency": o.flag("DisplayInCurrencyEnabled"), "oidc": o.flag("OidcEnabled"),
         "oidc_client_id": o.text("OidcClientId"), "oidc_well_known": o.text("OidcWellKnown"),
         "oidc_authorization_endpoint": o.text("OidcAuthorizationEndpoint"),
         "oidc_token_endpoint": o.text("OidcTokenEndpoint"), "oidc_userinfo_endpoint": o.text("OidcUserinfoEndpoint"),
     }
     return ok(data)
+
+
+def _go_number(value: float) -> float | int:
+    """A float64 as Go's JSON writes it: 500000, not 500000.0."""
+    return int(value) if value.is_integer() else value
 
 
 def server_address(request: web.Request, options: Options) -> str:
