@@ -11,7 +11,7 @@ from proxy.core.flow import Flow
 from proxy.gateway.cache import Caches
 from proxy.gateway.records import ChannelRecord
 from proxy.gateway.state import RelayState
-from store.models import CHANNEL_ENABLED
+from store.models import CHANNEL_ENABLED, ROLE_ROOT
 
 
 def pick(candidates: Sequence[ChannelRecord], exclude: Sequence[int],
@@ -39,7 +39,8 @@ class Route:
     async def route(self, flow: Flow[RelayState]) -> None:
         state = flow.state
         if state.pinned_channel_id is not None:
-            state.channel = await self._pinned(state.pinned_channel_id)
+            is_root = state.user is not None and state.user.role >= ROLE_ROOT
+            state.channel = await self._pinned(state.pinned_channel_id, allow_disabled=is_root)
         else:
             candidates = self.caches.index.candidates(state.group, state.requested_model)
             channel = pick(candidates, state.tried_channels, self.rand)
@@ -51,10 +52,11 @@ class Route:
             state.channel = channel
         state.tried_channels.append(state.channel.id)
 
-    async def _pinned(self, channel_id: int) -> ChannelRecord:
+    async def _pinned(self, channel_id: int, allow_disabled: bool) -> ChannelRecord:
+        """Root may pin a disabled channel: that is how admin_api's channel test reaches one (to re-enable it)."""
         channel = await self.caches.channel(channel_id)
         if channel is None:
             raise auth_error(400, "无效的渠道 Id")
-        if channel.status != CHANNEL_ENABLED:
+        if channel.status != CHANNEL_ENABLED and not allow_disabled:
             raise auth_error(403, "该渠道已被禁用")
         return channel

@@ -25,6 +25,9 @@ async def test_route_pinned_and_missing() -> None:
     with pytest.raises(RelayError) as info:
         await Route(caches).route(flow)
     assert (info.value.status, info.value.message) == (403, "该渠道已被禁用")
+    flow = make_flow(body=CHAT, requested_model="gpt-4o-mini", pinned_channel_id=2, user=user(role=100))
+    await Route(caches).route(flow)
+    assert flow.state.channel.id == 2          # root may pin a disabled channel (admin_api's channel test)
     flow = make_flow(body=CHAT, requested_model="nope")
     with pytest.raises(RelayError) as info:
         await Route(caches).route(flow)
