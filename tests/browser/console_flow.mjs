@@ -301,6 +301,8 @@ try {
     await go(root, '/setting?tab=system');
     await root.reload();
     await root.locator('section[data-group=smtp]').waitFor();
+    await root.waitForTimeout(400);
+    if (await root.locator('[data-testid=notice]').count()) fail('the notice popped up for the root who wrote it');
     await shot(root, 'settings-system');
   });
 

@@ -100,7 +100,7 @@ function Footer() {
   );
 }
 
-const NOTICE_KEY = 'notice_seen';
+const NOTICE_KEY = 'notice_seen';   // also written by the settings page when root saves the notice
 
 /** The announcement, shown once per change of its text. */
 function Notice() {

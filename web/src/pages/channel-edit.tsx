@@ -80,7 +80,9 @@ export function ChannelEdit({ params }: PageProps) {
     e.preventDefault();
     const configValues = Object.fromEntries(Object.entries(form.config).filter(([, v]) => v.trim() !== ''));
     let key = form.key.trim();
-    if (!key && spec.keyFromConfig && spec.config) key = spec.config.map((c) => form.config[c.key] ?? '').join('|');
+    // AWS and Vertex AI: One API's UI builds the key from the fields when the key box is left empty
+    const parts = spec.config?.map((c) => (form.config[c.key] ?? '').trim()) ?? [];
+    if (!key && spec.keyFromConfig && parts.every(Boolean)) key = parts.join('|');
     const problems = [
       !mapping.ok && t('The model mapping is not valid JSON.'),
       !id && !key && t('Enter a key.'),

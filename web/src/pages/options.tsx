@@ -10,6 +10,7 @@ import { loadStatus, status } from '../lib/status';
 import { useStore } from '../lib/store';
 import { checkRatioJson, formatJson } from '../lib/validate';
 
+const NOTICE_SEEN = 'notice_seen';
 const RATIO_KEYS = new Set(['ModelRatio', 'CompletionRatio', 'GroupRatio']);
 
 type Values = Record<string, string>;
@@ -73,6 +74,7 @@ function GroupCard({ group, values, setValues }: { group: OptionGroup; values: V
     for (const fd of changed) {
       if (await save(fd.key, draft[fd.key])) saved[fd.key] = draft[fd.key];
       else break;
+      if (fd.key === 'Notice') localStorage.setItem(NOTICE_SEEN, draft[fd.key]);   // its author needs no pop-up
     }
     setBusy(false);
     if (Object.keys(saved).length) {
