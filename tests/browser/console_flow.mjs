@@ -306,6 +306,21 @@ try {
     await shot(root, 'settings-system');
   });
 
+  await step('root enables GitHub login and the login page offers it; about page default', async () => {
+    await root.fill('input[name=GitHubClientId]', 'gh-client-id');
+    await root.click('[data-testid=save-github]');
+    await toast(root, 'Saved');
+    await root.click('label.toggle:has(input[name=GitHubOAuthEnabled])');
+    await root.waitForFunction(() => document.querySelector('input[name=GitHubOAuthEnabled]')?.checked);
+    const visitor = await newUser(browser);
+    await visitor.goto(`${BASE}/login`);
+    await visitor.locator('.oauth button', { hasText: 'GitHub' }).waitFor();
+    await shot(visitor, 'login-github');
+    await go(visitor, '/about');
+    await visitor.locator('h2', { hasText: 'About' }).waitFor();
+    await visitor.context().close();
+  });
+
   log(`all steps passed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 } catch (error) {
   log(`FAILED in step "${current}": ${error.stack || error}`);
