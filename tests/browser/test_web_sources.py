@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 
@@ -26,7 +27,9 @@ def test_channel_types_match_the_catalog() -> None:
 
 def test_vitest_unit_tests_pass() -> None:
     web_build_or_skip()
+    env = {**os.environ, "NO_COLOR": "1", "FORCE_COLOR": "0"}
     result = subprocess.run(["npx", "--no-install", "vitest", "run"], cwd=WEB, capture_output=True, text=True,
-                            timeout=300)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert re.search(r"Tests\s+\d+ passed", result.stdout), result.stdout[-2000:]
+                            timeout=300, env=env)
+    output = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)
+    assert result.returncode == 0, output[-4000:] + result.stderr[-2000:]
+    assert re.search(r"Tests\s+\d+ passed", output), output[-2000:]
