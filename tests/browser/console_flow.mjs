@@ -315,6 +315,7 @@ try {
     const visitor = await newUser(browser);
     await visitor.goto(`${BASE}/login`);
     await visitor.locator('.oauth button', { hasText: 'GitHub' }).waitFor();
+    await visitor.click('.modal button:has-text("Got it")');   // the notice, once
     await shot(visitor, 'login-github');
     await go(visitor, '/about');
     await visitor.locator('h2', { hasText: 'About' }).waitFor();
