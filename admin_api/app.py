@@ -17,8 +17,10 @@ from admin_api.routes import channel_checks, channels, logs, misc, options, rede
 from admin_api.routes import users_admin, users_self
 from admin_api.routes.oauth import binding, common as oauth, providers
 from admin_api.routing import Route, api_rate_limit, guarded, refusals
+from admin_api.change_nudge import publish_changes
 from admin_api.state import ROUTES_KEY, STATE, AdminState
 from settings import Settings
+from store.redis_client import connect_redis
 from store import Database
 
 P, U, A, R = Access.PUBLIC, Access.USER, Access.ADMIN, Access.ROOT
@@ -103,10 +105,8 @@ async def _clients(app: web.Application) -> AsyncIterator[None]:
     state = app[STATE]
     state.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=120))
     if state.settings.redis_enabled:
-        import redis.asyncio as aioredis
-
-        state.redis = aioredis.from_url(state.settings.redis_conn_string,
-                                        password=state.settings.redis_password or None)
+        state.redis = connect_redis(state.settings.redis_conn_string, state.settings.redis_password,
+                                    state.settings.redis_master_name)
         state.limiter, state.codes = RedisLimiter(state.redis), RedisCodes(state.redis)
     yield
     for task in list(state.background):
@@ -123,7 +123,8 @@ def create_app(settings: Settings, db: Database) -> web.Application:
     slash = web.normalize_path_middleware(append_slash=True, remove_slash=False,
                                           redirect_class=web.HTTPPermanentRedirect)
     app = web.Application(client_max_size=64 * 1024 * 1024,
-                          middlewares=[slash, session_middleware(storage), refusals, api_rate_limit])
+                          middlewares=[slash, session_middleware(storage), refusals, api_rate_limit,
+                                       publish_changes])
     app[STATE] = AdminState(settings=settings, db=db, started=int(time.time()))
     app[ROUTES_KEY] = ROUTES
     for route in ROUTES:

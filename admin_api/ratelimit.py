@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 KEY_TTL = 20 * 60   # One API's RateLimitKeyExpirationDuration
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -76,14 +80,23 @@ return 1
 
 
 class RedisLimiter:
-    """Shared by every node: the list `rateLimit:<mark><ip>` as One API names it."""
+    """Shared by every node: the list `rateLimit:<mark><ip>` as One API names it.
+
+    While Redis is unreachable the node falls back to its own in-process window rather than
+    refusing or failing every request.
+    """
 
     def __init__(self, redis: Any) -> None:
         self._script = redis.register_script(_SCRIPT)
+        self._fallback = MemoryLimiter()
 
     async def allow(self, limit: Limit, client: str) -> bool:
         if limit.count <= 0:
             return True
-        result = await self._script(keys=[f"rateLimit:{limit.mark}{client}"],
-                                    args=[limit.count, limit.window, f"{time.time():.6f}", KEY_TTL])
+        try:
+            result = await self._script(keys=[f"rateLimit:{limit.mark}{client}"],
+                                        args=[limit.count, limit.window, f"{time.time():.6f}", KEY_TTL])
+        except Exception as e:   # redis errors and connection failures alike
+            log.warning("rate limiter: redis unavailable (%s); limiting in process", e)
+            return await self._fallback.allow(limit, client)
         return bool(int(result))

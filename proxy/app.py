@@ -15,6 +15,7 @@ from proxy.addons.converter_upstream import ConverterUpstream
 from proxy.addons.health import ChannelHealth
 from proxy.addons.info import InfoAnswers
 from proxy.addons.mapping import ModelMapping
+from proxy.addons.metrics import AccessLog, Metrics, scrape_handler
 from proxy.addons.openai_upstream import OpenAIUpstream
 from proxy.addons.raw_proxy import RawProxy
 from proxy.addons.retry import RetryPolicy
@@ -43,11 +44,11 @@ NOT_IMPLEMENTED = (
 )
 
 
-def relay_addons(rt: Runtime) -> AddonManager:
+def relay_addons(rt: Runtime, metrics: Metrics | None = None) -> AddonManager:
     """The gateway: read top to bottom, it is the order every hook runs in."""
     s = rt.settings
     health = ChannelHealth(rt.db, rt.caches, rt.options, s.enable_metric, s.metric_queue_size,
-                           s.metric_success_rate_threshold)
+                           s.metric_success_rate_threshold, rt.announce_change)
     options = {"GEMINI_SAFETY_SETTING": s.gemini_safety_setting}
     if s.gemini_version:
         options["GEMINI_VERSION"] = s.gemini_version
@@ -64,6 +65,8 @@ def relay_addons(rt: Runtime) -> AddonManager:
         health,                                                           # auto-disable, success rate
         RetryPolicy(rt.caches, rt.options),                               # another channel, or stop
         ConsumeLog(rt.logs, rt.current_prices, rt.options),               # the log row
+        AccessLog(),                                                      # one access-log line
+        metrics or Metrics(),                                             # Prometheus counters (last: sees it all)
     ])
 
 
@@ -85,7 +88,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Applic
     app.cleanup_ctx.append(_lifecycle)
     app.on_response_prepare.append(add_cors_headers)
     proxy = settings.relay_proxy or None
-    relay = Pipeline(relay_addons(rt), rt.http, RelayState, request_id, client_ip, proxy)
+    metrics = Metrics()
+    relay = Pipeline(relay_addons(rt, metrics), rt.http, RelayState, request_id, client_ip, proxy)
     info = Pipeline(info_addons(rt), rt.http, RelayState, request_id, client_ip, proxy)
 
     for path in RELAY_POST:
@@ -104,6 +108,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Applic
         passthrough = AdminPassthrough(f"http://127.0.0.1:{settings.internal_admin_port}", app[ADMIN_SESSION_KEY])
         return await passthrough.handle(request)
 
+    app.router.add_get("/metrics", scrape_handler(metrics, settings.trusted_proxies, settings.metrics_token))
     app.router.add_route("*", "/v1/{tail:.*}", v1_unknown)
     app.router.add_route("*", "/{tail:.*}", to_admin)
     return app

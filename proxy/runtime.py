@@ -9,12 +9,14 @@ import aiohttp
 import orjson
 
 from proxy.gateway.cache import Caches
+from proxy.gateway.change_listener import ChangeListener
 from proxy.gateway.ledger import Ledger, ledger_for
 from proxy.gateway.logwriter import LogWriter
 from proxy.gateway.tokenizer import Tokenizer
 from rules import Catalog, PriceTable, load_catalog, load_prices
 from settings import Settings
 from store import DEFAULT_OPTIONS, Database, PoolSettings, as_bool, events
+from store.redis_client import connect_redis
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +45,14 @@ class Runtime:
         self.default_prices: PriceTable = load_prices()
         self.prices: PriceTable = self.default_prices
         self.tokenizer = Tokenizer(settings.tiktoken_cache_dir)
+        # with Redis, pub/sub nudges make changes immediate and polling is only the safety net
         self.caches = Caches(db, option_defaults(self.default_prices), settings.sync_frequency,
-                             on_options=self._apply_options, on_change=self._on_change)
+                             on_options=self._apply_options, on_change=self._on_change,
+                             poll_interval=5.0 if settings.redis_enabled else 0.5)
+        self.changes: ChangeListener | None = None
+        if settings.redis_enabled:
+            redis = connect_redis(settings.redis_conn_string, settings.redis_password, settings.redis_master_name)
+            self.changes = ChangeListener(redis, self.caches.refresh_now)
         interval = settings.batch_update_interval if settings.batch_update_enabled else 0.2
         self.ledger: Ledger = ledger_for(db, sqlite=db.url.is_sqlite, workers=settings.workers, interval=interval)
         self.logs = LogWriter(db)
@@ -62,6 +70,11 @@ class Runtime:
 
     def current_prices(self) -> PriceTable:
         return self.prices
+
+    async def announce_change(self) -> None:
+        """After this worker changed shared state (a channel disabled): nudge the others."""
+        if self.changes is not None:
+            await self.changes.publish()
 
     def http(self) -> aiohttp.ClientSession:
         assert self.session is not None, "runtime not started"
@@ -84,12 +97,16 @@ class Runtime:
         self.session = aiohttp.ClientSession(connector=connector, auto_decompress=False,
                                              timeout=aiohttp.ClientTimeout(total=None, sock_connect=30))
         await self.caches.start()
+        if self.changes is not None:
+            self.changes.start()
         self.ledger.start()
         self.logs.start()
 
     async def close(self) -> None:
         """Graceful stop: everything settled and logged reaches the database."""
         await self.caches.stop()
+        if self.changes is not None:
+            await self.changes.close()
         await self.ledger.close()
         await self.logs.close()
         if self.session is not None:

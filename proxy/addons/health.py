@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict, deque
-from typing import Any, Callable, Mapping
+from typing import Any, Awaitable, Callable, Mapping
 
 from proxy.core.flow import Flow
 from proxy.gateway.cache import Caches
@@ -38,13 +38,15 @@ def should_disable(status: int, type: Any, code: Any, message: str) -> bool:
 
 class ChannelHealth:
     def __init__(self, db: Database, caches: Caches, options: Callable[[], Mapping[str, str]],
-                 metric_enabled: bool = False, queue_size: int = 10, threshold: float = 0.8) -> None:
+                 metric_enabled: bool = False, queue_size: int = 10, threshold: float = 0.8,
+                 announce: Callable[[], Awaitable[None]] | None = None) -> None:
         self.db = db
         self.caches = caches
         self.options = options
         self.metric_enabled = metric_enabled
         self.queue_size = queue_size
         self.threshold = threshold
+        self.announce = announce
         self.outcomes: dict[int, deque[bool]] = defaultdict(lambda: deque(maxlen=queue_size))
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -82,6 +84,8 @@ class ChannelHealth:
             async with self.db.session() as s:
                 if await q.set_channel_status(s, channel_id, CHANNEL_AUTO_DISABLED):
                     log.warning("channel #%d disabled automatically: %s", channel_id, reason)
+                    if self.announce is not None:
+                        await self.announce()
         except Exception:
             log.exception("could not persist the disable of channel #%d", channel_id)
 

@@ -54,12 +54,15 @@ class ChannelIndex:
 class Caches:
     def __init__(self, db: Database, option_defaults: Mapping[str, str], sync_frequency: int,
                  on_options: Callable[[dict[str, str]], None] | None = None,
-                 on_change: Callable[[set[str]], Awaitable[None]] | None = None) -> None:
+                 on_change: Callable[[set[str]], Awaitable[None]] | None = None,
+                 poll_interval: float = 0.5) -> None:
         self.db = db
         self.option_defaults = dict(option_defaults)
         self.sync_frequency = sync_frequency
         self.on_options = on_options
         self.on_change = on_change
+        self.poll_interval = poll_interval
+        self._refresh_lock = asyncio.Lock()
         self.tokens: TTLCache[str, TokenRecord] = TTLCache(maxsize=100_000, ttl=sync_frequency)
         self.users: TTLCache[int, UserRecord] = TTLCache(maxsize=100_000, ttl=sync_frequency)
         self.channels: dict[int, ChannelRecord] = {}
@@ -139,7 +142,7 @@ class Caches:
 
     async def _poll(self) -> None:
         while True:
-            await asyncio.sleep(0.5 + random.random() * 0.1)   # admin changes apply within a second
+            await asyncio.sleep(self.poll_interval * (1 + random.random() * 0.2))   # admin changes apply within a second
             try:
                 await self._apply_events()
                 if time.monotonic() - self._last_full > self.sync_frequency:
@@ -151,7 +154,20 @@ class Caches:
             except Exception:
                 log.exception("cache refresh failed; keeping the current view")
 
+    async def refresh_now(self) -> None:
+        """Read new change events at once (a Redis nudge); concurrent calls collapse into one."""
+        if self._refresh_lock.locked():
+            return
+        try:
+            await self._apply_events()
+        except Exception:
+            log.exception("cache refresh failed; keeping the current view")
+
     async def _apply_events(self) -> None:
+        async with self._refresh_lock:
+            await self._read_events()
+
+    async def _read_events(self) -> None:
         async with self.db.session() as s:
             new = await events.since(s, self._last_event)
         if not new:

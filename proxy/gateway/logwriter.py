@@ -8,6 +8,7 @@ from typing import Any
 
 
 from store import Database
+from store.engine import write_transaction
 from store.models import Log
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,8 @@ class LogWriter:
         async with self._lock:
             while self.pending:
                 rows = self.pending[: self.batch]
-                # Core executemany (one driver call for the batch), not the ORM's bulk path
-                async with self.db.log_engine.begin() as conn:
-                    await conn.execute(Log.__table__.insert(), rows)
+                # the Core table, not the ORM entity: one executemany for the batch instead of the
+                # ORM's bulk path; write_transaction queues behind other SQLite writers of this process
+                async with self.db.log_session() as s, write_transaction(s):
+                    await s.execute(Log.__table__.insert(), rows)
                 del self.pending[: len(rows)]

@@ -1,0 +1,65 @@
+"""With Redis: a pub/sub nudge so cache refreshes happen as soon as something changes.
+
+The change events in the database stay the source of truth (a missed message
+only delays a refresh until the next poll); Redis just removes the wait. A
+Redis outage never affects serving: the listener reconnects with backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Awaitable, Callable
+
+from store.redis_client import CHANGE_CHANNEL
+
+log = logging.getLogger(__name__)
+
+
+class ChangeListener:
+    def __init__(self, redis: Any, on_change: Callable[[], Awaitable[None]]) -> None:
+        self.redis = redis
+        self.on_change = on_change
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        await self.redis.aclose()
+
+    async def publish(self) -> None:
+        """Tell every other worker and node to read the change events now (best effort)."""
+        try:
+            await self.redis.publish(CHANGE_CHANNEL, "1")
+        except Exception as e:  # Redis down: the others still poll
+            log.debug("change nudge not published: %s", e)
+
+    async def _run(self) -> None:
+        backoff = 0.5
+        while True:
+            pubsub = self.redis.pubsub()
+            try:
+                await pubsub.subscribe(CHANGE_CHANNEL)
+                backoff = 0.5
+                await self.on_change()            # catch up on anything missed while disconnected
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        await self.on_change()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                log.warning("redis change listener disconnected (%s); retrying in %.1fs", e, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+            finally:
+                try:
+                    await pubsub.aclose()
+                except Exception:
+                    pass

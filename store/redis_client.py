@@ -1,0 +1,39 @@
+"""Redis from One API's settings: a URL, or with REDIS_MASTER_NAME a comma list of addresses.
+
+As One API's "universal client": a master name means Sentinel; several addresses without one
+mean a Cluster; otherwise a single server.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+CHANGE_CHANNEL = "one-api:changes"   # pub/sub: "something changed, read the change events now"
+
+
+def _addresses(conn_string: str) -> list[tuple[str, int]]:
+    out = []
+    for part in conn_string.split(","):
+        part = part.strip().removeprefix("redis://")
+        if not part:
+            continue
+        host, _, port = part.rpartition(":") if ":" in part else (part, "", "6379")
+        out.append((host or "127.0.0.1", int(port or 6379)))
+    return out
+
+
+def connect_redis(conn_string: str, password: str = "", master_name: str = "") -> Any:
+    """A `redis.asyncio` client; nothing is contacted until first use."""
+    import redis.asyncio as aioredis
+    from redis.asyncio.cluster import ClusterNode, RedisCluster
+    from redis.asyncio.sentinel import Sentinel
+
+    if master_name:
+        sentinel = Sentinel(_addresses(conn_string), socket_timeout=2, password=password or None,
+                            sentinel_kwargs={"password": password or None})
+        return sentinel.master_for(master_name, socket_timeout=2, password=password or None)
+    if "," in conn_string:
+        nodes = [ClusterNode(host, port) for host, port in _addresses(conn_string)]
+        return RedisCluster(startup_nodes=nodes, password=password or None)
+    return aioredis.from_url(conn_string, password=password or None, socket_timeout=2, socket_connect_timeout=2,
+                             health_check_interval=15)
