@@ -1,4 +1,11 @@
-# The gateway as a container: the same steps .ci/run does on a clean machine (pip install of the package).
+# The gateway as a container: the same steps .ci/run does on a clean machine (scripts/build-web, then the
+# package installed from the source tree, so admin_api finds web/dist beside it).
+FROM node:20-slim AS web
+WORKDIR /app
+COPY web ./web
+COPY scripts/build-web ./scripts/build-web
+RUN scripts/build-web
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
@@ -11,7 +18,8 @@ COPY store ./store
 COPY rules ./rules
 COPY settings ./settings
 COPY launcher ./launcher
-RUN pip install . && useradd --system --uid 10001 --home /data oneapi && mkdir -p /data && chown oneapi /data
+COPY --from=web /app/web/dist ./web/dist
+RUN pip install -e . && useradd --system --uid 10001 --home /data oneapi && mkdir -p /data && chown oneapi /data
 
 USER oneapi
 WORKDIR /data
