@@ -187,15 +187,6 @@ def error_to_openai(status: int, body: bytes, ctx: ConvertContext) -> OpenAIErro
 
 # ---------------------------------------------------------------- streaming
 
-class _Writer(ChunkWriter):
-    """ChunkWriter whose first content chunk also carries the role, as the China vectors expect."""
-
-    def content(self, text: str) -> list[bytes]:
-        if not text or self.started:
-            return super().content(text)
-        self.started = True
-        return [self._chunk({"role": "assistant", "content": text})]
-
 
 class AliStream:
     """`event:result` / `event:error` SSE with `data:` (no space); no [DONE], the last result has a finish_reason."""
@@ -204,7 +195,8 @@ class AliStream:
         self.usage = Usage()
         self.error: OpenAIError | None = None
         self._decoder = SSEDecoder()
-        self._writer = _Writer(ctx.model, include_usage=ctx.include_usage, created=int(ctx.now))
+        self._writer = ChunkWriter(ctx.model, include_usage=ctx.include_usage, created=int(ctx.now),
+                                   role_with_content=True)
         self._calls: set[Any] = set()
         self._done = False
         self._has_id = False

@@ -298,15 +298,6 @@ def error_to_openai(status: int, body: bytes, ctx: ConvertContext) -> OpenAIErro
 
 # ---------------------------------------------------------------- streaming
 
-class _Writer(ChunkWriter):
-    """ChunkWriter whose first content chunk also carries the role, as the China vectors expect."""
-
-    def content(self, text: str) -> list[bytes]:
-        if not text or self.started:
-            return super().content(text)
-        self.started = True
-        return [self._chunk({"role": "assistant", "content": text})]
-
 
 class BaiduStream:
     """`data: {...result, is_end}` events (no [DONE]); a plain JSON body here is an error (HTTP 200)."""
@@ -315,7 +306,8 @@ class BaiduStream:
         self.usage = Usage()
         self.error: OpenAIError | None = None
         self._decoder = SSEDecoder()
-        self._writer = _Writer(ctx.model, include_usage=ctx.include_usage, created=int(ctx.now))
+        self._writer = ChunkWriter(ctx.model, include_usage=ctx.include_usage, created=int(ctx.now),
+                                   role_with_content=True)
         self._raw: bytes | None = b""   # kept while the body might be a plain JSON error
         self._done = False
         self._has_id = False

@@ -24,8 +24,9 @@ class ChunkWriter:
     """Serialises OpenAI stream chunks; every method returns one SSE event's bytes."""
 
     def __init__(self, model: str, *, include_usage: bool = False, id: str | None = None,
-                 created: int | None = None) -> None:
+                 created: int | None = None, role_with_content: bool = False) -> None:
         self.model = model
+        self.role_with_content = role_with_content   # the first content chunk carries the role (China vectors)
         self.include_usage = include_usage
         self.id = id or new_completion_id()
         self.created = int(created if created is not None else time.time())
@@ -55,6 +56,9 @@ class ChunkWriter:
     def content(self, text: str) -> list[bytes]:
         if not text:
             return []
+        if self.role_with_content and not self.started:
+            self.started = True
+            return [self._chunk({"role": "assistant", "content": text})]
         return self.start() + [self._chunk({"content": text})]
 
     def reasoning(self, text: str) -> list[bytes]:

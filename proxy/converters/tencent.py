@@ -32,16 +32,6 @@ _ERROR_STATUS: tuple[tuple[str, int], ...] = (
 )
 
 
-class _Writer(ChunkWriter):
-    """ChunkWriter whose first content chunk also carries the role, as the vectors expect."""
-
-    def content(self, text: str) -> list[bytes]:
-        if not text or self.started:
-            return super().content(text)
-        self.started = True
-        return [self._chunk({"role": "assistant", "content": text})]
-
-
 def _credentials(key: str) -> tuple[str, str]:
     parts = key.split("|")
     if len(parts) != 3 or not parts[1] or not parts[2]:
@@ -254,7 +244,8 @@ class _Stream:
     """Hunyuan SSE (`data: {...}`, no [DONE]) to OpenAI chunks; a JSON body is an early error."""
 
     def __init__(self, ctx: ConvertContext) -> None:
-        self.writer = _Writer(ctx.model, include_usage=ctx.include_usage, created=int(ctx.now))
+        self.writer = ChunkWriter(ctx.model, include_usage=ctx.include_usage, created=int(ctx.now),
+                                  role_with_content=True)
         self.decoder = SSEDecoder()
         self.usage = Usage()
         self.error: OpenAIError | None = None

@@ -205,21 +205,12 @@ class _FrameSplitter:
         return frames
 
 
-class _Writer(ChunkWriter):
-    """ChunkWriter whose first content chunk also carries the role, as the vectors expect."""
-
-    def content(self, text: str) -> list[bytes]:
-        if not text or self.started:
-            return super().content(text)
-        self.started = True
-        return [self._chunk({"role": "assistant", "content": text})]
-
-
 class _Stream:
     """Each websocket text message (one frame) becomes OpenAI chunks; status 2 ends the answer."""
 
     def __init__(self, ctx: ConvertContext) -> None:
-        self.writer = _Writer(ctx.model, include_usage=ctx.include_usage, created=int(ctx.now))
+        self.writer = ChunkWriter(ctx.model, include_usage=ctx.include_usage, created=int(ctx.now),
+                                  role_with_content=True)
         self.splitter = _FrameSplitter()
         self.usage = Usage()
         self.error: OpenAIError | None = None

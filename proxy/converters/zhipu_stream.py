@@ -41,13 +41,7 @@ def usage_to_openai(raw: Any) -> Usage:
 
 
 class _Writer(ChunkWriter):
-    """ChunkWriter whose first content chunk also carries the role, as the vectors expect."""
-
-    def content(self, text: str) -> list[bytes]:
-        if not text or self.started:
-            return super().content(text)
-        self.started = True
-        return [self._chunk({"role": "assistant", "content": text})]
+    """Role on the first content chunk, and Zhipu's usage-carrying finish chunk."""
 
     def finish_with_usage(self, reason: str, usage: Usage | None) -> list[bytes]:
         """Zhipu's final chunk carries usage unasked; the normalised form keeps it there."""
@@ -64,7 +58,8 @@ class V4Stream:
     """v4 chunks are OpenAI-like (no `object`, role on every delta, usage on the last one)."""
 
     def __init__(self, ctx: ConvertContext) -> None:
-        self.writer = _Writer(ctx.model, include_usage=ctx.include_usage, created=int(ctx.now))
+        self.writer = _Writer(ctx.model, include_usage=ctx.include_usage, created=int(ctx.now),
+                              role_with_content=True)
         self.decoder = SSEDecoder()
         self.usage = Usage()
         self.error: OpenAIError | None = None
@@ -141,7 +136,8 @@ class V3Stream:
     """
 
     def __init__(self, ctx: ConvertContext) -> None:
-        self.writer = _Writer(ctx.model, include_usage=ctx.include_usage, created=int(ctx.now))
+        self.writer = _Writer(ctx.model, include_usage=ctx.include_usage, created=int(ctx.now),
+                              role_with_content=True)
         self.usage = Usage()
         self.error: OpenAIError | None = None
         self._finish: str | None = None
