@@ -7,72 +7,45 @@ transaction that applied it committed; a failed flush keeps it for the next.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections import defaultdict
 
+from proxy.gateway.flusher import Flusher
 from store import Database, add_counters
 
-log = logging.getLogger(__name__)
+class DeltaBatcher(Flusher):
+    what = "quota deltas"
 
-
-class DeltaBatcher:
     def __init__(self, db: Database, interval: float) -> None:
+        super().__init__(interval)
         self.db = db
-        self.interval = interval
         self.users: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])    # quota, used_quota, request_count
         self.tokens: dict[int, list[int]] = defaultdict(lambda: [0, 0])      # remain_quota, used_quota
         self.channels: dict[int, int] = defaultdict(int)
         self.lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
 
     def user(self, user_id: int, quota: int = 0, used: int = 0, requests: int = 0) -> None:
         row = self.users[user_id]
         row[0] += quota
         row[1] += used
         row[2] += requests
-        self._wake.set()
+        self.wake()
 
     def token(self, token_id: int, remain: int = 0, used: int = 0) -> None:
         row = self.tokens[token_id]
         row[0] += remain
         row[1] += used
-        self._wake.set()
+        self.wake()
 
     def channel(self, channel_id: int, used: int) -> None:
         if channel_id and used:
             self.channels[channel_id] += used
-            self._wake.set()
+            self.wake()
 
     def pending_user_quota(self, user_id: int) -> int:
         return self.users[user_id][0] if user_id in self.users else 0
 
     def pending_token_remain(self, token_id: int) -> int:
         return self.tokens[token_id][0] if token_id in self.tokens else 0
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop())
-
-    async def close(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-        await self.flush()
-
-    async def _loop(self) -> None:
-        while True:
-            await self._wake.wait()
-            await asyncio.sleep(self.interval)
-            self._wake.clear()
-            try:
-                await self.flush()
-            except Exception:
-                log.exception("flushing quota deltas failed; will retry")
-                await asyncio.sleep(1)
-                self._wake.set()
 
     async def flush(self) -> None:
         async with self.lock:
