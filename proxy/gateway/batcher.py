@@ -12,6 +12,7 @@ from collections import defaultdict
 from proxy.gateway.flusher import Flusher
 from store import Database, add_counters
 
+
 class DeltaBatcher(Flusher):
     what = "quota deltas"
 
