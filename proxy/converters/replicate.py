@@ -13,7 +13,7 @@ from proxy.converters.base import (ConversionError, ConvertContext, Converted, O
                                    UpstreamRequest, Usage)
 from proxy.converters.chunks import ChunkWriter, completion_body
 from proxy.converters.errors import generic_error, parse_json, type_for_status
-from proxy.core.sse import SSEDecoder, SSEEvent
+from proxy.core.sse import JsonOrSSE, SSEEvent
 
 DEFAULT_BASE_URL = "https://api.replicate.com"
 TERMINAL = frozenset({"succeeded", "failed", "canceled"})
@@ -210,34 +210,21 @@ class _Stream:
     def __init__(self, ctx: ConvertContext) -> None:
         self.ctx = ctx
         self.writer = ChunkWriter(ctx.model, include_usage=ctx.include_usage, created=int(ctx.now))
-        self.decoder = SSEDecoder()
+        self.body = JsonOrSSE()
         self.usage = Usage()
         self.error: OpenAIError | None = None
-        self._head: bytes | None = b""     # leading bytes until the first non-blank one tells SSE from JSON
-        self._json: bytes | None = None
 
     def feed(self, data: bytes) -> list[bytes]:
         if self.error is not None:
             return []
-        if self._json is not None:
-            self._json += data
-            return []
-        if self._head is not None:
-            self._head += data
-            if not self._head.strip():
-                return []
-            data, self._head = self._head, None
-            if data.lstrip().startswith(b"{"):
-                self._json = data
-                return []
-        return self._events(self.decoder.feed(data))
+        return self._events(self.body.feed(data))
 
     def flush(self) -> list[bytes]:
         if self.error is not None:
             return []
-        if self._json is not None:
-            return self._prediction(response_to_openai(200, self._json, self.ctx))
-        out = self._events(self.decoder.flush())
+        if self.body.json is not None:
+            return self._prediction(response_to_openai(200, self.body.json, self.ctx))
+        out = self._events(self.body.flush())
         return out if self.error is not None else out + self.writer.end("stop", self.usage)
 
     def _prediction(self, conv: Converted) -> list[bytes]:

@@ -13,7 +13,7 @@ from proxy.converters.base import (ConversionError, ConvertContext, Converted, O
                                    UpstreamRequest, Usage)
 from proxy.converters.chunks import ChunkWriter
 from proxy.converters.errors import generic_error, parse_json
-from proxy.core.sse import SSEDecoder, SSEEvent
+from proxy.core.sse import JsonOrSSE, SSEEvent
 
 VERSION = "2023-09-01"
 SERVICE = "hunyuan"
@@ -246,37 +246,24 @@ class _Stream:
     def __init__(self, ctx: ConvertContext) -> None:
         self.writer = ChunkWriter(ctx.model, include_usage=ctx.include_usage, created=int(ctx.now),
                                   role_with_content=True)
-        self.decoder = SSEDecoder()
+        self.body = JsonOrSSE()            # a JSON body instead of SSE is an early error
         self.usage = Usage()
         self.error: OpenAIError | None = None
         self._finish: str | None = None
-        self._json: bytes | None = None    # the body, when the upstream answered with JSON (an error)
-        self._head: bytes | None = b""     # leading bytes until the first non-blank one tells SSE from JSON
         self._tools: set[Any] = set()
 
     def feed(self, data: bytes) -> list[bytes]:
         if self.error is not None:
             return []
-        if self._json is not None:
-            self._json += data
-            return []
-        if self._head is not None:
-            self._head += data
-            if not self._head.strip():
-                return []
-            data, self._head = self._head, None
-            if data.lstrip().startswith(b"{"):
-                self._json = data
-                return []
-        return self._events(self.decoder.feed(data))
+        return self._events(self.body.feed(data))
 
     def flush(self) -> list[bytes]:
         if self.error is not None:
             return []
-        if self._json is not None:
-            self.error = _error_body(200, self._json)
+        if self.body.json is not None:
+            self.error = _error_body(200, self.body.json)
             return ChunkWriter.error(self.error)
-        out = self._events(self.decoder.flush())
+        out = self._events(self.body.flush())
         if self.error is not None:
             return out
         return out + self.writer.end(self._finish or "stop", self.usage)

@@ -93,3 +93,30 @@ def encode_data(payload: bytes) -> bytes:
 
 
 DONE = b"data: [DONE]\n\n"
+
+
+class JsonOrSSE:
+    """A body that is either an SSE stream or one JSON document (providers answer errors as JSON
+    where a stream was asked for): the first non-blank byte decides."""
+
+    def __init__(self) -> None:
+        self.decoder = SSEDecoder()
+        self.json: bytes | None = None     # the whole body, once it is known to be JSON
+        self._head: bytes | None = b""    # leading bytes until the first non-blank one
+
+    def feed(self, data: bytes) -> list[SSEEvent]:
+        if self.json is not None:
+            self.json += data
+            return []
+        if self._head is not None:
+            self._head += data
+            if not self._head.strip():
+                return []
+            data, self._head = self._head, None
+            if data.lstrip().startswith(b"{"):
+                self.json = data
+                return []
+        return self.decoder.feed(data)
+
+    def flush(self) -> list[SSEEvent]:
+        return [] if self.json is not None else self.decoder.flush()
