@@ -16,8 +16,8 @@ import time
 from collections import defaultdict
 from typing import Awaitable, Callable, Mapping
 
-from cachetools import TTLCache
 
+from proxy.gateway.timed_cache import TimedCache
 from proxy.gateway.records import ChannelRecord, TokenRecord, UserRecord
 from store import Database, events, load_options
 from store import relay_queries as q
@@ -63,8 +63,8 @@ class Caches:
         self.on_change = on_change
         self.poll_interval = poll_interval
         self._refresh_lock = asyncio.Lock()
-        self.tokens: TTLCache[str, TokenRecord] = TTLCache(maxsize=100_000, ttl=sync_frequency)
-        self.users: TTLCache[int, UserRecord] = TTLCache(maxsize=100_000, ttl=sync_frequency)
+        self.tokens: TimedCache[str, TokenRecord] = TimedCache(maxsize=100_000, ttl=sync_frequency)
+        self.users: TimedCache[int, UserRecord] = TimedCache(maxsize=100_000, ttl=sync_frequency)
         self.channels: dict[int, ChannelRecord] = {}
         self.index = ChannelIndex([])
         self.options: dict[str, str] = dict(option_defaults)
