@@ -38,6 +38,14 @@ log = logging.getLogger(__name__)
 ImageTokens = Callable[[dict], int]
 
 
+_CACHED_TEXT_MAX = 4096   # roles, system prompts and the turns a chat resends every time: count them once
+
+
+@functools.lru_cache(maxsize=2048)
+def _cached_count(encoding: tiktoken.Encoding, text: str) -> int:
+    return len(encoding.encode_ordinary(text))
+
+
 class TokenizerError(RuntimeError):
     """The encodings cannot be prepared or loaded offline (One API exits in that case)."""
 
@@ -273,7 +281,10 @@ class Tokenizer:
             return 0
         if self.approximate:
             return int(len(text.encode("utf-8", "surrogatepass")) * 0.38)
-        return len(self.encoding_for(model).encode_ordinary(text))
+        encoding = self.encoding_for(model)
+        if len(text) <= _CACHED_TEXT_MAX:
+            return _cached_count(encoding, text)
+        return len(encoding.encode_ordinary(text))
 
     def count_messages(self, messages: list, model: str, image_tokens: ImageTokens | None = None) -> int:
         """Chat prompt tokens exactly as One API's CountTokenMessages (tools and tool calls not counted)."""
