@@ -1,6 +1,6 @@
 """The one place that knows the database: models, engines, DSNs, bootstrap, options and the quota ledger."""
 
-from store import events
+from store import channel_notices, events, leases
 from store.bootstrap import check_password, ensure_root, hash_password
 from store.dsn import DatabaseURL, DSNError, parse_dsn, sqlite_url
 from store.engine import Database, PoolSettings
@@ -9,6 +9,7 @@ from store.quota import InsufficientQuota, add_counters, refund, reserve, settle
 
 __all__ = [
     "DEFAULT_OPTIONS", "DSNError", "Database", "DatabaseURL", "InsufficientQuota", "PoolSettings",
-    "add_counters", "events", "as_bool", "as_float", "as_int", "check_password", "ensure_root", "hash_password",
+    "add_counters", "as_bool", "as_float", "as_int", "channel_notices", "check_password", "ensure_root", "events",
+    "hash_password", "leases",
     "load_options", "parse_dsn", "refund", "reserve", "save_option", "settle", "sqlite_url",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store import events
+from store import channel_notices, events
 from store.engine import write_transaction
 from store.models import CHANNEL_ENABLED, Ability, Channel, Token, User
 
@@ -30,8 +30,12 @@ async def routable(session: AsyncSession) -> list[tuple[str, str, Channel]]:
     return [(g, m, c) for g, m, c in (await session.execute(stmt)).all()]
 
 
-async def set_channel_status(session: AsyncSession, channel_id: int, status: int) -> bool:
-    """Channel status and its abilities' `enabled` flag together, plus the change event."""
+async def set_channel_status(session: AsyncSession, channel_id: int, status: int, reason: str = "") -> bool:
+    """Channel status and its abilities' `enabled` flag together, plus the change event and root's notice.
+
+    Only a real change counts (False if the channel already had `status`), so of several
+    processes disabling the same channel at once exactly one records the notice.
+    """
     async with write_transaction(session):
         result = await session.execute(update(Channel).where(Channel.id == channel_id, Channel.status != status)
                                        .values(status=status))
@@ -40,6 +44,8 @@ async def set_channel_status(session: AsyncSession, channel_id: int, status: int
         await session.execute(update(Ability).where(Ability.channel_id == channel_id)
                               .values(enabled=status == CHANNEL_ENABLED))
         events.record(session, events.CHANNEL, channel_id)
+        notice = channel_notices.ENABLED if status == CHANNEL_ENABLED else channel_notices.DISABLED
+        channel_notices.record(session, notice, channel_id, reason)
     return True
 
 
