@@ -122,6 +122,8 @@ class Settings:
     trusted_proxies: tuple[Any, ...] = field(default_factory=tuple)
     admin_port: int = 0          # internal loopback port of admin_api; 0 = port + 1
     shutdown_grace: int = 30     # seconds streams may take to finish on SIGTERM
+    metrics_token: str = ""      # Bearer token for /metrics from other peers; "" = loopback and TRUSTED_PROXIES only
+    log_format: str = "text"     # "json": one JSON object per log line
 
     @property
     def redis_enabled(self) -> bool:
@@ -196,6 +198,8 @@ _ENV: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "TRUSTED_PROXIES": ("trusted_proxies", _networks),
     "ADMIN_PORT": ("admin_port", _int),
     "SHUTDOWN_GRACE": ("shutdown_grace", _int),
+    "METRICS_TOKEN": ("metrics_token", _str),
+    "LOG_FORMAT": ("log_format", _choice("text", "json")),
 }
 
 ENV_NAMES: tuple[str, ...] = tuple(_ENV)

@@ -1,0 +1,206 @@
+"""Observability of the relay: Prometheus metrics, the access log line, and who may scrape `/metrics`.
+
+With several workers every process writes its samples to files under
+PROMETHEUS_MULTIPROC_DIR (set by the launcher before the workers start, which
+makes prometheus-client pick its multiprocess value class at import), and a
+scrape of any worker aggregates them all; one worker without the variable
+keeps its samples in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import ipaddress
+import logging
+import os
+import time
+from typing import Any, Awaitable, Callable, Sequence
+
+from aiohttp import web
+from multidict import CIMultiDictProxy
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from proxy.core.flow import Flow
+from proxy.gateway.modes import mode_for
+from proxy.gateway.state import RelayState
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+FIRST_BYTE_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+MAX_LABEL = 64          # error codes may come from an upstream's body: keep them short
+
+# flow.metadata keys this addon owns
+_IN_FLIGHT, _STREAMING, _HEADERS_BEFORE = "metrics_in_flight", "metrics_streaming", "metrics_headers_before"
+
+
+def client_status(flow: Flow[Any]) -> int:
+    """The HTTP status the client got: a local answer, the error (if nothing was sent yet), or the upstream's."""
+    if flow.response is not None:
+        return flow.response.status
+    if flow.error is not None and not flow.committed:
+        return int(flow.error.status)
+    return 200 if flow.transform is not None else (flow.upstream_status or 200)
+
+
+def _channel(state: RelayState) -> str:
+    return str(state.channel.id) if state.channel is not None else ""
+
+
+class Metrics:
+    """Counts every relay request in `done`; `request`/`response` keep the in-flight gauges; taps stay O(1)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.requests = Counter("oneapi_relay_requests", "Relay requests by mode, model, channel and client status",
+                                ("mode", "model", "channel", "code"), registry=r)
+        self.errors = Counter("oneapi_relay_errors", "Relay requests that ended in an error, by error type and code",
+                              ("type", "code"), registry=r)
+        self.duration = Histogram("oneapi_relay_request_duration_seconds", "Relay request time, start to last byte",
+                                  ("mode", "stream"), buckets=LATENCY_BUCKETS, registry=r)
+        self.first_byte = Histogram("oneapi_relay_time_to_first_byte_seconds",
+                                    "Streamed relay requests: time until the first byte reached the client",
+                                    ("mode",), buckets=FIRST_BYTE_BUCKETS, registry=r)
+        self.tokens = Counter("oneapi_relay_tokens", "Billed tokens by model, channel and kind (prompt, completion)",
+                              ("model", "channel", "kind"), registry=r)
+        self.quota = Counter("oneapi_relay_quota", "Quota charged (500000 = 1 USD) by model and channel",
+                             ("model", "channel"), registry=r)
+        self.in_flight = Gauge("oneapi_relay_requests_in_flight", "Relay requests past the request checks, not done",
+                               registry=r, multiprocess_mode="livesum")
+        self.streams = Gauge("oneapi_relay_streams_in_flight", "Streamed answers being relayed to clients",
+                             registry=r, multiprocess_mode="livesum")
+        self.upstream = Counter("oneapi_upstream_responses", "Upstream answers per attempt by channel and HTTP status "
+                                "(code \"none\": no answer, e.g. a network error or timeout)",
+                                ("channel", "code"), registry=r)
+        # label children bound once per label set: .labels() validates and locks on every call
+        self._children: dict[tuple[Any, ...], Any] = {}
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
+    async def request(self, flow: Flow[RelayState]) -> None:
+        flow.metadata[_IN_FLIGHT] = True
+        self.in_flight.inc()
+
+    async def route(self, flow: Flow[RelayState]) -> None:
+        # the pipeline sets fresh upstream headers when an answer arrives: remember this attempt's starting point
+        flow.metadata[_HEADERS_BEFORE] = flow.upstream_headers
+
+    async def response(self, flow: Flow[RelayState]) -> None:
+        self._child(self.upstream, _channel(flow.state), str(flow.upstream_status)).inc()
+        if flow.stream and not flow.metadata.get(_STREAMING):
+            flow.metadata[_STREAMING] = True
+            self.streams.inc()
+
+    async def upstream_error(self, flow: Flow[RelayState]) -> None:
+        answered = flow.upstream_headers is not flow.metadata.get(_HEADERS_BEFORE)
+        code = str(flow.upstream_status) if answered else "none"
+        self._child(self.upstream, _channel(flow.state), code).inc()
+
+    def chunk(self, flow: Flow[RelayState], data: bytes) -> None:
+        timings = flow.timings
+        if timings.first_byte_to_client is None:
+            timings.first_byte_to_client = time.monotonic()
+
+    async def done(self, flow: Flow[RelayState]) -> None:
+        metadata, state, timings = flow.metadata, flow.state, flow.timings
+        if metadata.pop(_IN_FLIGHT, False):
+            self.in_flight.dec()
+        if metadata.pop(_STREAMING, False):
+            self.streams.dec()
+        mode = state.mode or mode_for(flow.request.path)[0] or "unknown"
+        channel = _channel(state)
+        model = state.model if state.channel is not None else ""   # only configured names: bounded label values
+        self._child(self.requests, mode, model, channel, str(client_status(flow))).inc()
+        end = timings.end or time.monotonic()
+        self._child(self.duration, mode, "true" if flow.stream else "false").observe(end - timings.start)
+        if flow.stream and timings.first_byte_to_client is not None:
+            self._child(self.first_byte, mode).observe(timings.first_byte_to_client - timings.start)
+        error = flow.error
+        if error is not None:
+            self._child(self.errors, str(error.type)[:MAX_LABEL], str(error.code or "")[:MAX_LABEL]).inc()
+        elif flow.client_disconnected:
+            self._child(self.errors, "client_disconnected", "").inc()
+        if state.billed:   # as the consume log: refunded requests count no tokens and no quota
+            usage = state.usage
+            if usage is not None:
+                self._child(self.tokens, model, channel, "prompt").inc(usage.prompt_tokens)
+                self._child(self.tokens, model, channel, "completion").inc(usage.completion_tokens)
+            if state.quota:
+                self._child(self.quota, model, channel).inc(state.quota)
+
+    def exposition(self) -> bytes:
+        """The text format: this process's registry, or every worker's files in multiprocess mode."""
+        if os.environ.get(MULTIPROC_ENV):
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)
+            return generate_latest(registry)
+        return generate_latest(self.registry)
+
+
+class AccessLog:
+    """One INFO line per relay request: method, path, status, model, channel, elapsed ms, request id — never the key."""
+
+    def __init__(self, logger: logging.Logger | None = None) -> None:
+        self.log = logger or logging.getLogger("one-api.access")
+
+    async def done(self, flow: Flow[RelayState]) -> None:
+        if not self.log.isEnabledFor(logging.INFO):
+            return
+        state = flow.state
+        fields = {"method": flow.request.method, "path": _printable(flow.request.path), "status": client_status(flow),
+                  "model": _printable(state.model or state.requested_model),
+                  "channel_id": state.channel.id if state.channel is not None else 0,
+                  "elapsed_ms": flow.timings.elapsed_ms(), "request_id": flow.request_id}
+        # the request id is in the record (the log format prints it; JSON lines carry `fields` as keys)
+        self.log.info("%(method)s %(path)s %(status)d model=%(model)s channel=%(channel_id)d %(elapsed_ms)dms",
+                      fields, extra={"request_id": flow.request_id, "fields": fields})
+
+
+def _printable(text: str) -> str:
+    """Client-chosen text in a log line: no line breaks or control characters (no forged lines)."""
+    return text if text.isprintable() else repr(text)
+
+
+_LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
+
+
+def scrape_allowed(peer: str, headers: CIMultiDictProxy[str], trusted: Sequence[Any], token: str) -> bool:
+    """Loopback or TRUSTED_PROXIES peers, and every forwarded hop too; anyone else needs `Bearer METRICS_TOKEN`."""
+    if token:
+        auth = headers.get("Authorization", "")
+        if auth.startswith("Bearer ") and hmac.compare_digest(auth[7:].strip().encode(), token.encode()):
+            return True
+    hops = [peer, *(h for h in headers.get("X-Forwarded-For", "").split(",") if h.strip())]
+    return all(_is_local_or_trusted(hop, trusted) for hop in hops)
+
+
+def _is_local_or_trusted(address: str, trusted: Sequence[Any]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.strip().strip("[]"))
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip in net for net in (*_LOOPBACK, *trusted))
+
+
+def scrape_handler(metrics: Metrics, trusted: Sequence[Any], token: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """GET /metrics on the proxy port (never passed to admin_api)."""
+    async def scrape(request: web.Request) -> web.Response:
+        if not scrape_allowed(request.remote or "", request.headers, trusted, token):
+            return web.Response(status=403, text="/metrics: loopback and TRUSTED_PROXIES only, "
+                                                 "or Authorization: Bearer METRICS_TOKEN\n")
+        # multiprocess mode reads every worker's files: off the event loop
+        body = await asyncio.get_running_loop().run_in_executor(None, metrics.exposition)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+    return scrape
+
+
+__all__ = ["AccessLog", "Metrics", "client_status", "scrape_allowed", "scrape_handler"]
