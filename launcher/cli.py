@@ -5,50 +5,69 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
+import shutil
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Sequence
 
-from launcher.logs import setup_logging
+from launcher.logs import SizeRotator, log_file_path, setup_logging
 from launcher.prepare import prepare_database
 from settings import VERSION, Settings, SettingsError, load_settings
 
 log = logging.getLogger("one-api")
+# prometheus-client's variable: set, its metrics live in per-process files there that a scrape aggregates
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
-def _admin_main(settings: Settings) -> None:
+def _admin_main(settings: Settings, log_path: Path | None) -> None:
     from admin_api.server import run
 
-    setup_logging(settings)
+    setup_logging(settings, path=log_path)
     run(settings)
 
 
-def _proxy_main(settings: Settings, worker: int) -> None:
+def _proxy_main(settings: Settings, worker: int, log_path: Path | None) -> None:
+    from proxy.core.pipeline import REQUEST_ID
     from proxy.server import run
 
-    setup_logging(settings)
+    setup_logging(settings, REQUEST_ID, log_path)
     run(settings, worker)
 
 
 class Supervisor:
     """Starts the child processes and stops them all when one dies or a signal comes."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, log_path: Path | None = None) -> None:
         self.settings = settings
         self.ctx = multiprocessing.get_context("spawn")
         self.children: list[multiprocessing.process.BaseProcess] = []
         self.stopping = False
+        self.log_path = log_path
+        self.rotator = SizeRotator(log_path) if log_path is not None else None
+        self.metrics_dir: str | None = None
 
     def start(self) -> None:
-        admin = self.ctx.Process(target=_admin_main, args=(self.settings,), name="admin_api")
+        self._metrics_environment()
+        admin = self.ctx.Process(target=_admin_main, args=(self.settings, self.log_path), name="admin_api")
         admin.start()
         self.children.append(admin)
         for worker in range(self.settings.workers):
-            proc = self.ctx.Process(target=_proxy_main, args=(self.settings, worker), name=f"proxy-{worker}")
+            proc = self.ctx.Process(target=_proxy_main, args=(self.settings, worker, self.log_path),
+                                    name=f"proxy-{worker}")
             proc.start()
             self.children.append(proc)
+
+    def _metrics_environment(self) -> None:
+        """Several workers: a fresh multiprocess directory (no stale files of an earlier run); one: plain registry."""
+        if self.settings.workers > 1:
+            self.metrics_dir = tempfile.mkdtemp(prefix="one-api-metrics-")
+            os.environ[MULTIPROC_ENV] = self.metrics_dir      # spawned children inherit it
+        else:
+            os.environ.pop(MULTIPROC_ENV, None)
 
     def stop(self, *_: object) -> None:
         self.stopping = True
@@ -63,9 +82,18 @@ class Supervisor:
                 log.error("%s exited with code %s; stopping", dead[0].name, dead[0].exitcode)
                 code = 1
                 break
+            self._rotate_logs()
             time.sleep(0.2)
         self._terminate()
         return code
+
+    def _rotate_logs(self) -> None:
+        if self.rotator is None:
+            return
+        try:
+            self.rotator.check()
+        except OSError as e:     # a full or read-only disk must not stop the gateway
+            log.warning("log rotation failed: %s", e)
 
     def _terminate(self) -> None:
         # proxies first so in-flight relays can still reach admin-owned data; then admin
@@ -79,6 +107,8 @@ class Supervisor:
                 log.warning("%s did not stop in time; killing", child.name)
                 child.kill()
                 child.join()
+        if self.metrics_dir is not None:
+            shutil.rmtree(self.metrics_dir, ignore_errors=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -91,7 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "--version" in argv:
         print(VERSION)
         return 0
-    setup_logging(settings)
+    log_path = log_file_path(settings) if settings.log_dir else None   # one file for every process, named once
+    setup_logging(settings, path=log_path)
     log.info("One API (Python) %s starting on port %d", VERSION, settings.port)
     try:
         asyncio.run(prepare_database(settings))
@@ -99,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error("database start-up failed: %s", e)
         print(f"one-api: database start-up failed: {e}", file=sys.stderr)
         return 1
-    supervisor = Supervisor(settings)
+    supervisor = Supervisor(settings, log_path)
     supervisor.start()
     return supervisor.wait()
 

@@ -1,16 +1,34 @@
-"""Logging to stdout and to a file under --log-dir, the file named as One API names it."""
+"""Logging to stdout and to a file under --log-dir (named as One API names it), with the request id on every line.
+
+Several processes (admin_api, the proxy workers, the launcher) append to one
+file. Python's RotatingFileHandler is unsafe there: each process rolls the file
+over on its own, renaming files under the others' open descriptors, so lines
+land in the wrong backup and files rotate several times per limit. Instead every
+process appends with a WatchedFileHandler (O_APPEND, reopened when the path
+names a new file) and only the launcher rotates, by renaming (`SizeRotator`):
+no process ever truncates or renames a file another one is writing, and a line
+written just before a reopen lands, whole, in the backup.
+"""
 
 from __future__ import annotations
 
+import datetime
 import logging
 import logging.handlers
+import os
 import sys
 import time
+from contextvars import ContextVar
 from pathlib import Path
+from typing import Any
+
+import orjson
 
 from settings import Settings
 
-FORMAT = "%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"
+FORMAT = "%(asctime)s %(levelname)s %(processName)s [%(request_id)s] %(name)s: %(message)s"
+MAX_BYTES = 100 * 1024 * 1024
+BACKUP_COUNT = 10
 
 
 def log_file_path(settings: Settings) -> Path:
@@ -18,22 +36,74 @@ def log_file_path(settings: Settings) -> Path:
     return Path(settings.log_dir) / name
 
 
-def setup_logging(settings: Settings) -> None:
-    """Idempotent per process; every process appends to the same file (O_APPEND line writes)."""
+class RequestIdFilter(logging.Filter):
+    """Puts `request_id` on every record: the relay flow's id in the proxy, "-" outside a request."""
+
+    def __init__(self, current: ContextVar[str] | None = None) -> None:
+        super().__init__()
+        self.current = current
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not getattr(record, "request_id", ""):   # an explicit extra={"request_id": ...} wins
+            record.request_id = (self.current.get() if self.current is not None else "") or "-"
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """LOG_FORMAT=json: one object per line; a record's `fields` extra (the access log's) become keys."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "time": datetime.datetime.fromtimestamp(record.created).astimezone().isoformat(timespec="milliseconds"),
+            "level": record.levelname, "process": record.processName, "logger": record.name,
+            "request_id": getattr(record, "request_id", "-"), "message": record.getMessage()}
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            out.update(fields)
+        if record.exc_info:
+            out["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(out, default=str).decode()
+
+
+class SizeRotator:
+    """Run by the launcher only: when the file passes `max_bytes`, shift the backups and rename it to `.1`.
+
+    The writers (WatchedFileHandler) notice the renamed path on their next line and open a fresh file.
+    """
+
+    def __init__(self, path: Path, max_bytes: int = MAX_BYTES, backup_count: int = BACKUP_COUNT) -> None:
+        self.path, self.max_bytes, self.backup_count = path, max_bytes, backup_count
+
+    def check(self) -> bool:
+        try:
+            if self.path.stat().st_size < self.max_bytes:
+                return False
+        except FileNotFoundError:
+            return False
+        for i in range(self.backup_count - 1, 0, -1):
+            older = self.path.with_name(f"{self.path.name}.{i}")
+            if older.exists():
+                os.replace(older, self.path.with_name(f"{self.path.name}.{i + 1}"))
+        os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
+        return True
+
+
+def setup_logging(settings: Settings, request_id: ContextVar[str] | None = None, path: Path | None = None) -> None:
+    """Idempotent per process. `request_id`: the proxy's current-request variable; `path`: the launcher's file."""
     root = logging.getLogger()
     if getattr(root, "_one_api_configured", False):
         return
     root.setLevel(logging.DEBUG if settings.debug else logging.INFO)
-    formatter = logging.Formatter(FORMAT)
-    stream = logging.StreamHandler(sys.stdout)
-    stream.setFormatter(formatter)
-    root.addHandler(stream)
+    formatter: logging.Formatter = JsonFormatter() if settings.log_format == "json" else logging.Formatter(FORMAT)
+    ids = RequestIdFilter(request_id)
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stdout)]
     if settings.log_dir:
-        path = log_file_path(settings)
+        path = path or log_file_path(settings)
         path.parent.mkdir(parents=True, exist_ok=True)
-        # size-based rotation on top of One API's daily file name: 100 MB, 10 kept
-        handler = logging.handlers.RotatingFileHandler(path, maxBytes=100 * 1024 * 1024, backupCount=10, encoding="utf-8")
+        handlers.append(logging.handlers.WatchedFileHandler(path, encoding="utf-8"))
+    for handler in handlers:
         handler.setFormatter(formatter)
+        handler.addFilter(ids)     # on the handler: a logger's filter would miss records propagated from children
         root.addHandler(handler)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING if not settings.debug else logging.INFO)
     if settings.debug_sql:

@@ -25,6 +25,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from proxy.core.flow import Flow
 from proxy.gateway.modes import mode_for
 from proxy.gateway.state import RelayState
+from settings.network import LOOPBACK, parse_address
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
@@ -168,9 +169,6 @@ def _printable(text: str) -> str:
     return text if text.isprintable() else repr(text)
 
 
-_LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
-
-
 def scrape_allowed(peer: str, headers: CIMultiDictProxy[str], trusted: Sequence[Any], token: str) -> bool:
     """Loopback or TRUSTED_PROXIES peers, and every forwarded hop too; anyone else needs `Bearer METRICS_TOKEN`."""
     if token:
@@ -182,13 +180,12 @@ def scrape_allowed(peer: str, headers: CIMultiDictProxy[str], trusted: Sequence[
 
 
 def _is_local_or_trusted(address: str, trusted: Sequence[Any]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address.strip().strip("[]"))
-    except ValueError:
+    ip = parse_address(address)
+    if ip is None:
         return False
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    return any(ip in net for net in (*_LOOPBACK, *trusted))
+    return any(ip in net for net in (*LOOPBACK, *trusted))
 
 
 def scrape_handler(metrics: Metrics, trusted: Sequence[Any], token: str) -> Callable[[web.Request], Awaitable[web.Response]]:

@@ -6,6 +6,7 @@ import gzip
 import logging
 import time
 import zlib
+from contextvars import ContextVar
 from typing import Any, Callable
 
 import aiohttp
@@ -20,6 +21,8 @@ from proxy.core.sse import encode_data
 log = logging.getLogger(__name__)
 REQUEST_ID_HEADER = "X-Oneapi-Request-Id"
 MAX_ERROR_BODY = 1 << 20
+# the current flow's request id, for log records (each aiohttp request runs in its own task, so its own context)
+REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="")
 
 
 class Pipeline:
@@ -45,6 +48,7 @@ class Pipeline:
         flow = Flow(ClientRequest(request.method, request.path, request.query_string, request.headers,
                                   body, self.client_ip(request), dict(request.match_info)),
                     request_id=self.request_id(), state=self.state_factory())
+        REQUEST_ID.set(flow.request_id)
         try:
             await self.addons.run("request", flow)
             if flow.response is not None:

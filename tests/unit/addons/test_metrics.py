@@ -158,7 +158,7 @@ async def test_access_log_line_has_the_request_id_and_never_the_key(caplog: pyte
     flow = make_flow(body={}, headers={"Authorization": "Bearer sk-secret-key"}, mode="chat",
                      requested_model="gpt\n2023-01-01 INFO forged line", channel=channel(id=4))
     flow.error = UpstreamError(502, "gone")
-    flow.timings.end = flow.timings.start + 0.012
+    flow.timings.end = flow.timings.start + 0.0125
     with caplog.at_level(logging.INFO, logger="one-api.access"):
         await AccessLog().done(flow)
     [record] = caplog.records

@@ -1,0 +1,101 @@
+"""launcher/logs.py: the request id on every record, JSON lines, and rotation while several processes append."""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.handlers
+import multiprocessing
+from contextvars import ContextVar
+from pathlib import Path
+
+from launcher.logs import FORMAT, JsonFormatter, RequestIdFilter, SizeRotator
+
+
+def _record(msg: str = "hello", **extra: object) -> logging.LogRecord:
+    record = logging.LogRecord("one-api.test", logging.INFO, __file__, 1, msg, None, None)
+    record.__dict__.update(extra)
+    return record
+
+
+def test_request_id_filter_takes_the_context_variable_or_a_dash() -> None:
+    var: ContextVar[str] = ContextVar("rid", default="")
+    ids = RequestIdFilter(var)
+    record = _record()
+    assert ids.filter(record) and record.request_id == "-"
+    token = var.set("2024010112000012345678")
+    try:
+        record = _record()
+        ids.filter(record)
+        assert logging.Formatter(FORMAT).format(record).endswith("[2024010112000012345678] one-api.test: hello")
+        explicit = _record(request_id="from-extra")         # an explicit extra wins over the variable
+        ids.filter(explicit)
+        assert explicit.request_id == "from-extra"
+    finally:
+        var.reset(token)
+    record = _record()
+    RequestIdFilter(None).filter(record)                    # admin_api and the launcher: no variable
+    assert record.request_id == "-"
+
+
+def test_json_lines_carry_the_request_id_and_the_access_fields() -> None:
+    record = _record("POST /v1/chat/completions 200", request_id="r-1",
+                     fields={"status": 200, "channel_id": 3, "elapsed_ms": 12})
+    line = JsonFormatter().format(record)
+    assert "\n" not in line
+    obj = json.loads(line)
+    assert obj["request_id"] == "r-1" and obj["status"] == 200 and obj["channel_id"] == 3
+    assert obj["level"] == "INFO" and obj["logger"] == "one-api.test" and obj["message"].startswith("POST")
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        import sys
+
+        record = _record("failed", request_id="-", exc_info=sys.exc_info())
+    assert "ValueError: boom" in json.loads(JsonFormatter().format(record))["exception"]
+
+
+def test_rotator_shifts_backups_and_keeps_at_most_backup_count(tmp_path: Path) -> None:
+    path = tmp_path / "oneapi.log"
+    rotator = SizeRotator(path, max_bytes=10, backup_count=2)
+    assert not rotator.check()                              # no file yet
+    for n in range(1, 4):
+        path.write_text(f"generation {n} " * 2)
+        assert rotator.check()
+    assert not path.exists()
+    assert (tmp_path / "oneapi.log.1").read_text().startswith("generation 3")
+    assert (tmp_path / "oneapi.log.2").read_text().startswith("generation 2")
+    assert not (tmp_path / "oneapi.log.3").exists()
+    path.write_text("small")
+    assert not rotator.check()
+
+
+def _writer(path: str, name: str, lines: int) -> None:
+    handler = logging.handlers.WatchedFileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log = logging.getLogger(f"writer-{name}")
+    log.addHandler(handler)
+    log.propagate = False
+    for i in range(lines):
+        log.warning("%s %06d %s", name, i, "x" * 100)
+
+
+def test_several_processes_append_while_the_launcher_rotates_and_no_line_is_lost_or_torn(tmp_path: Path) -> None:
+    path = tmp_path / "oneapi.log"
+    rotator = SizeRotator(path, max_bytes=64 * 1024, backup_count=1000)
+    ctx = multiprocessing.get_context("spawn")
+    writers = [ctx.Process(target=_writer, args=(str(path), f"w{n}", 5000)) for n in range(3)]
+    for w in writers:
+        w.start()
+    rotations = 0
+    while any(w.is_alive() for w in writers):
+        rotations += rotator.check()
+    for w in writers:
+        w.join()
+        assert w.exitcode == 0
+    files = [path, *tmp_path.glob("oneapi.log.*")]
+    lines = [line for f in files if f.exists() for line in f.read_text().splitlines()]
+    assert rotations >= 5
+    assert len(lines) == 3 * 5000
+    assert all(len(line) == len("w0 000000 ") + 100 for line in lines)       # no line torn or interleaved
+    assert {line[:9] for line in lines} == {f"w{n} {i:06d}" for n in range(3) for i in range(5000)}
