@@ -16,6 +16,7 @@ from typing import Sequence
 
 from launcher.logs import SizeRotator, log_file_path, setup_logging
 from launcher.prepare import prepare_database
+from launcher.web_console import ensure_web_console
 from settings import VERSION, Settings, SettingsError, load_settings
 
 log = logging.getLogger("one-api")
@@ -130,6 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error("database start-up failed: %s", e)
         print(f"one-api: database start-up failed: {e}", file=sys.stderr)
         return 1
+    ensure_web_console()   # a source checkout builds the console when it is missing or stale
     supervisor = Supervisor(settings, log_path)
     supervisor.start()
     return supervisor.wait()
