@@ -12,6 +12,7 @@ from aiohttp_session import session_middleware
 from admin_api import openapi, web_assets
 from admin_api.auth import Access, session_storage
 from admin_api.codes import RedisCodes
+from admin_api.jobs.schedule import run_jobs
 from admin_api.ratelimit import RedisLimiter
 from admin_api.routes import channel_checks, channels, logs, misc, options, redemptions, tokens
 from admin_api.routes import users_admin, users_self
@@ -109,8 +110,6 @@ async def _clients(app: web.Application) -> AsyncIterator[None]:
                                     state.settings.redis_master_name)
         state.limiter, state.codes = RedisLimiter(state.redis), RedisCodes(state.redis)
     yield
-    for task in list(state.background):
-        task.cancel()
     await state.http.close()
     if state.redis is not None:
         await state.redis.aclose()
@@ -131,4 +130,5 @@ def create_app(settings: Settings, db: Database) -> web.Application:
         app.router.add_route(route.method, route.path, guarded(route))
     web_assets.add_web_console(app)   # last: the console answers only paths no /api route took
     app.cleanup_ctx.append(_clients)
+    app.cleanup_ctx.append(run_jobs)   # after the clients (jobs use them), so stopped before they close
     return app

@@ -9,6 +9,7 @@ import aiohttp
 from aiohttp import web
 
 from admin_api.codes import Codes, MemoryCodes
+from admin_api.jobs.runner import JobRunner, JobTiming
 from admin_api.ratelimit import Limit, Limiter, MemoryLimiter, limits_for
 from rules import Catalog, load_catalog
 from settings import Settings
@@ -17,7 +18,10 @@ from store import Database
 
 @dataclass
 class AdminState:
-    """Built by create_app; `http` and Redis-backed parts are set when the app starts."""
+    """Built by create_app; `http`, Redis-backed parts and `jobs` are set when the app starts.
+
+    `job_timing` may be changed before the app starts (tests shorten the leases).
+    """
 
     settings: Settings
     db: Database
@@ -27,8 +31,9 @@ class AdminState:
     started: int = 0
     http: aiohttp.ClientSession | None = None
     redis: Any = None
-    background: set[Any] = field(default_factory=set)
-    running: set[str] = field(default_factory=set)
+    job_timing: JobTiming = field(default_factory=JobTiming)
+    jobs: JobRunner | None = None
+    running: set[str] = field(default_factory=set)   # one-off runs started by this process, by job name
 
     @property
     def api_limit(self) -> Limit:
@@ -42,6 +47,11 @@ class AdminState:
         if self.http is None:
             raise RuntimeError("admin_api HTTP client used before start-up")
         return self.http
+
+    def job_runner(self) -> JobRunner:
+        if self.jobs is None:
+            raise RuntimeError("admin_api job runner used before start-up")
+        return self.jobs
 
 
 STATE = web.AppKey("admin_state", AdminState)

@@ -1,20 +1,23 @@
-"""Channel tests and balances (one-api.md §6.4, §6.5): single ones answer inline, "all" runs in background."""
+"""Channel tests and balances (one-api.md §6.4, §6.5): single ones answer inline, "all" runs in background.
+
+A run of "all" holds the same job lease as the periodic job of that name, so it runs on one node at a time.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
-from admin_api import balance
+from admin_api import balance, balance_sweep
 from admin_api.channel_probe import probe
 from admin_api.channel_sweep import test_all
 from admin_api.envelope import fail, json_body, ok, path_id, query_text
+from admin_api.jobs.schedule import CHANNEL_BALANCE, CHANNEL_TEST
 from admin_api.state import AdminState, state_of
-from store import channels
-from store.models import CHANNEL_ENABLED, Channel
+from store import channel_notices, channels
+from store.models import Channel
 
 log = logging.getLogger(__name__)
 NOT_FOUND = "渠道不存在"
@@ -25,24 +28,26 @@ async def _channel(state: AdminState, channel_id: int) -> Channel | None:
         return await channels.get(s, channel_id)
 
 
-def start_background(state: AdminState, name: str, job: Callable[[], Awaitable[Any]]) -> bool:
-    """Run `job` once in this process unless a job of that name is still running."""
+async def start_leased(state: AdminState, name: str, job: Callable[[], Awaitable[Any]]) -> bool:
+    """Run `job` once in the background under the job lease `name`, unless a run holds it on any node."""
     if name in state.running:
         return False
-    state.running.add(name)
+    state.running.add(name)   # before answering, so callers see the run as started
 
     async def run() -> None:
         try:
             await job()
-        except Exception:
-            log.exception("background job %s failed", name)
         finally:
             state.running.discard(name)
 
-    task = asyncio.get_running_loop().create_task(run())
-    state.background.add(task)
-    task.add_done_callback(state.background.discard)
-    return True
+    try:
+        started = await state.job_runner().run_now(name, run)
+    except Exception:
+        state.running.discard(name)
+        raise
+    if not started:
+        state.running.discard(name)
+    return started
 
 
 async def test_one(request: web.Request) -> web.Response:
@@ -61,7 +66,13 @@ async def test_every(request: web.Request) -> web.Response:
     """GET /api/channel/test?scope=all|disabled: starts the sweep and answers at once."""
     state = state_of(request)
     scope = query_text(request, "scope") or "all"
-    if not start_background(state, "channel-test", lambda: test_all(state, scope)):
+
+    async def sweep_and_tell_root() -> None:
+        summary = await test_all(state, scope)
+        async with state.db.session() as s:
+            await channel_notices.add(s, channel_notices.TESTED, 0, summary.text())
+
+    if not await start_leased(state, CHANNEL_TEST, sweep_and_tell_root):
         return fail("测试已在运行中")
     return ok()
 
@@ -79,20 +90,9 @@ async def update_balance(request: web.Request) -> web.Response:
     return ok(balance=value)
 
 
-async def _update_all_balances(state: AdminState) -> None:
-    async with state.db.session() as s:
-        every = await channels.for_test(s, "all")
-    for channel in every:
-        if channel.status == CHANNEL_ENABLED and balance.supported(channel.type):
-            try:
-                await balance.query(state, channel)
-            except balance.BalanceError as exc:
-                log.info("balance of channel #%d: %s", channel.id, exc)
-
-
 async def update_all_balances(request: web.Request) -> web.Response:
     """GET /api/channel/update_balance: refresh every enabled supported channel in background."""
     state = state_of(request)
-    if not start_background(state, "channel-balance", lambda: _update_all_balances(state)):
+    if not await start_leased(state, CHANNEL_BALANCE, lambda: balance_sweep.refresh_all(state)):
         return fail("余额更新已在运行中")
     return ok()

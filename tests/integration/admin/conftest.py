@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 import pytest
-from aiohttp import CookieJar
+from aiohttp import CookieJar, web
 from aiohttp.test_utils import TestClient, TestServer, unused_port
 
 from admin_api import create_app
@@ -91,10 +91,18 @@ def make_settings(**changes: Any) -> Settings:
     return base.with_(**changes)
 
 
-async def start_api(db: Database, settings: Settings) -> AdminApi:
+async def start_api(db: Database, settings: Settings,
+                    prepare: Callable[[web.Application], None] | None = None) -> AdminApi:
+    """admin_api on `db` over real HTTP; `prepare` may adjust the application before it starts."""
     async with db.session() as s:
         root = await ensure_root(s)
-    server = TestServer(create_app(settings, db))
+    if root is None:   # a second admin_api on the same database
+        async with db.session() as s:
+            root = await users.first_root(s)
+    app = create_app(settings, db)
+    if prepare is not None:
+        prepare(app)
+    server = TestServer(app)
     await server.start_server()
     api = AdminApi(server, db, settings)
     assert root is not None

@@ -1,0 +1,170 @@
+"""Background jobs that run on one node at a time, each under its lease in the database (store.leases).
+
+Every node runs one loop per job. The loop looks at the job's row; when the job is
+due and nobody holds the lease, it tries to take the lease (one conditional UPDATE,
+so exactly one node wins), runs the job while renewing the lease every third of its
+time to live, then releases it and sets the next due time. A node that stops
+releases its lease at once and leaves the job due, so another node resumes it; a
+node that dies stops renewing, and its lease expires after `lease_ttl` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+import time
+from dataclasses import dataclass
+from typing import Awaitable, Callable, Iterable
+
+from store import Database, leases
+
+log = logging.getLogger(__name__)
+Work = Callable[[], Awaitable[object]]
+
+
+@dataclass(frozen=True)
+class JobTiming:
+    """How leases behave: the defaults suit production; tests shorten them."""
+
+    lease_ttl: float = 30.0    # seconds a lease lives unless renewed (renewed every third of it)
+    poll: float = 5.0          # longest wait between two looks at a job's row
+    notice_every: float = 2.0  # seconds between two looks for undelivered channel notices
+
+
+@dataclass(frozen=True)
+class Job:
+    """A periodic job: `run` every `every` seconds (end of one run to start of the next), cluster-wide."""
+
+    name: str
+    every: float
+    run: Work
+    first_after: float | None = None                          # first run on a new row; default `every`
+    has_work: Callable[[], Awaitable[bool]] | None = None     # a cheap check before taking the lease
+
+
+def holder_name() -> str:
+    """Unique per process and per runner: host, pid and a random suffix."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def _ms(seconds: float) -> int:
+    return int(seconds * 1000)
+
+
+class JobRunner:
+    """Runs the periodic jobs of one admin_api process, and one-off runs under the same leases."""
+
+    def __init__(self, db: Database, timing: JobTiming | None = None, holder: str | None = None) -> None:
+        self.db = db
+        self.timing = timing or JobTiming()
+        self.holder = holder or holder_name()
+        self._jobs: dict[str, Job] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def start(self, jobs: Iterable[Job]) -> None:
+        """Start one loop per job (call from the running event loop)."""
+        for job in jobs:
+            self._jobs[job.name] = job
+            self._spawn(self._loop(job), f"job {job.name}")
+
+    async def run_now(self, name: str, work: Work) -> bool:
+        """Run `work` once in the background under the lease `name`; False if another run holds it."""
+        job = self._jobs.get(name)
+        async with self.db.session() as s:
+            await leases.ensure(s, name, leases.now_ms() + (_ms(job.every) if job else 0))
+        async with self.db.session() as s:
+            if not await leases.claim(s, name, self.holder, _ms(self.timing.lease_ttl), only_if_due=False):
+                return False
+        self._spawn(self._hold(name, work, job.every if job else None), f"run {name}")
+        return True
+
+    async def stop(self) -> None:
+        """Cancel every loop and run; each run releases its lease on the way out."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _spawn(self, coro: Awaitable[None], name: str) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        task.set_name(name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _loop(self, job: Job) -> None:
+        while True:
+            try:
+                wait = await self._turn(job)
+            except Exception:   # the database may be down for a while: keep the loop alive
+                log.exception("job %s: could not check its lease", job.name)
+                wait = self.timing.poll
+            await asyncio.sleep(wait)
+
+    async def _turn(self, job: Job) -> float:
+        """Run the job if it is due and the lease is free; return how long to wait before looking again."""
+        async with self.db.session() as s:
+            row = await leases.read(s, job.name)
+        now = leases.now_ms()
+        if row is None:
+            first = job.every if job.first_after is None else job.first_after
+            async with self.db.session() as s:
+                await leases.ensure(s, job.name, now + _ms(first))
+            return 0
+        if row.due_at > now:
+            return min(self.timing.poll, (row.due_at - now) / 1000)
+        if row.expires_at >= now:
+            return self.timing.poll   # another node is running it
+        if job.has_work is not None and not await job.has_work():
+            return min(self.timing.poll, job.every)
+        async with self.db.session() as s:
+            if not await leases.claim(s, job.name, self.holder, _ms(self.timing.lease_ttl), only_if_due=True):
+                return self.timing.poll
+        await self._hold(job.name, job.run, job.every)
+        return 0
+
+    async def _hold(self, name: str, work: Work, every: float | None) -> None:
+        """Run `work` while renewing the lease; release it after, due again `every` s later if it ran out."""
+        log.info("job %s starts on %s", name, self.holder)
+        task = asyncio.ensure_future(work())
+        finished = False
+        try:
+            finished = await self._watch(name, task)
+        finally:
+            if not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+            next_due = leases.now_ms() + _ms(every) if finished and every is not None else None
+            try:
+                async with self.db.session() as s:
+                    await leases.release(s, name, self.holder, next_due)
+            except Exception:
+                log.exception("job %s: could not release its lease (it expires by itself)", name)
+        log.info("job %s %s on %s", name, "finished" if finished else "stopped", self.holder)
+
+    async def _watch(self, name: str, task: asyncio.Future[object]) -> bool:
+        """Renew the lease until the task ends: True when it ended, False when the lease was lost first."""
+        ttl = self.timing.lease_ttl
+        held_until = time.monotonic() + ttl
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=ttl / 3)
+            if done:
+                if not task.cancelled() and task.exception() is not None:
+                    log.error("job %s failed", name, exc_info=task.exception())
+                return True
+            try:
+                async with self.db.session() as s:
+                    renewed = await leases.renew(s, name, self.holder, _ms(ttl))
+            except Exception:
+                log.exception("job %s: could not renew its lease", name)
+                renewed = time.monotonic() + ttl / 3 < held_until   # keep going while it surely lasts
+                if not renewed:
+                    log.warning("job %s: stopping, its lease may expire before it can be renewed", name)
+                    return False
+                continue
+            if not renewed:
+                log.warning("job %s: lease taken over by another node, stopping here", name)
+                return False
+            held_until = time.monotonic() + ttl
