@@ -154,10 +154,10 @@ class JobRunner:
                 if not task.cancelled() and task.exception() is not None:
                     log.error("job %s failed", name, exc_info=task.exception())
                 return True
+            asked = time.monotonic()
             try:
-                async with self.db.session() as s:
-                    renewed = await leases.renew(s, name, self.holder, _ms(ttl))
-            except Exception:
+                renewed = await asyncio.wait_for(self._renew(name), timeout=ttl / 3)
+            except Exception:   # includes the timeout: a database that hangs must not keep us running
                 log.exception("job %s: could not renew its lease", name)
                 renewed = time.monotonic() + ttl / 3 < held_until   # keep going while it surely lasts
                 if not renewed:
@@ -167,4 +167,8 @@ class JobRunner:
             if not renewed:
                 log.warning("job %s: lease taken over by another node, stopping here", name)
                 return False
-            held_until = time.monotonic() + ttl
+            held_until = asked + ttl
+
+    async def _renew(self, name: str) -> bool:
+        async with self.db.session() as s:
+            return await leases.renew(s, name, self.holder, _ms(self.timing.lease_ttl))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable
 
@@ -10,6 +12,8 @@ from aiohttp import CookieJar, web
 from aiohttp.test_utils import TestClient, TestServer, unused_port
 
 from admin_api import create_app
+from admin_api.jobs import JobTiming
+from admin_api.state import STATE
 from settings import Settings
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -89,6 +93,23 @@ class AdminApi:
 def make_settings(**changes: Any) -> Settings:
     base = Settings(debug=True, session_secret="test-secret", port=unused_port(), polling_interval=0)
     return base.with_(**changes)
+
+
+def fast_jobs(app: web.Application) -> None:
+    """`start_api(..., prepare=fast_jobs)`: leases of 1 s, rows looked at every 50 ms, notices every 100 ms."""
+    app[STATE].job_timing = JobTiming(lease_ttl=1.0, poll=0.05, notice_every=0.1)
+
+
+async def eventually(check: Callable[[], Any], seconds: float = 5.0) -> Any:
+    """Poll `check` (plain or async) every 20 ms until it is truthy, and return its value."""
+    for _ in range(int(seconds / 0.02)):
+        value = check()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"not within {seconds} s")
 
 
 async def start_api(db: Database, settings: Settings,

@@ -3,39 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
-from typing import Any, Callable
 
 from aiohttp import web
+from sqlalchemy import select
 
-from admin_api.jobs import JobTiming
+from admin_api.jobs import Job, JobRunner, JobTiming
 from admin_api.jobs.schedule import CHANNEL_BALANCE, CHANNEL_TEST
 from admin_api.state import STATE
 from store import channel_notices, channels, leases
 from store.channel_notices import ChannelNotice
-from sqlalchemy import select
 
-from .conftest import make_settings, start_api
-from .fakes import Recorder, chat_reply, replying, serve
-
-FAST = JobTiming(lease_ttl=1.0, poll=0.05, notice_every=0.1)
-
-
-def _fast(app: web.Application) -> None:
-    app[STATE].job_timing = FAST
-
-
-async def _eventually(check: Callable[[], Any], seconds: float = 5.0) -> Any:
-    """Poll `check` (plain or async) until it is truthy."""
-    for _ in range(int(seconds / 0.02)):
-        value = check()
-        if inspect.isawaitable(value):
-            value = await value
-        if value:
-            return value
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"not within {seconds} s: {check.__name__}")
-
+from .conftest import eventually, fast_jobs, make_settings, start_api
+from .fakes import Recorder, chat_reply, serve
 
 async def _lease(db, name: str) -> leases.JobLease | None:
     async with db.session() as s:
@@ -82,13 +61,13 @@ async def test_one_node_runs_a_due_job_and_the_lease_moves_when_it_stops(db):
         return web.json_response(chat_reply())
 
     proxy = await serve({("POST", "/v1/chat/completions"): slow_proxy}, recorder, port=settings.port)
-    first = await start_api(db, settings, _fast)
-    second = await start_api(db, settings, _fast)
+    first = await start_api(db, settings, fast_jobs)
+    second = await start_api(db, settings, fast_jobs)
     try:
         async with db.session() as s:
             await channels.create_many(s, {"type": 1, "name": "ch", "models": "gpt-4", "group": "default"}, ["sk-a"])
         await _make_due(db, CHANNEL_TEST)
-        await _eventually(lambda: len(recorder.seen) == 1)
+        await eventually(lambda: len(recorder.seen) == 1)
         await asyncio.sleep(1.3)   # many polls by both nodes, and renewals past the lease's ttl
         assert len(recorder.seen) == 1
         holder = (await _lease(db, CHANNEL_TEST)).holder
@@ -99,14 +78,14 @@ async def test_one_node_runs_a_due_job_and_the_lease_moves_when_it_stops(db):
 
         await running.close()
         await running.server.close()   # stops its jobs: the run is cancelled and the lease released
-        await _eventually(lambda: len(recorder.seen) == 2)
+        await eventually(lambda: len(recorder.seen) == 2)
         assert (await _lease(db, CHANNEL_TEST)).holder == standby.server.app[STATE].job_runner().holder
         release.set()
 
         async def finished() -> bool:
             row = await _lease(db, CHANNEL_TEST)
             return row.expires_at == 0 and row.due_at > leases.now_ms() + 50_000
-        await _eventually(finished)
+        await eventually(finished)
         assert len(recorder.seen) == 2
         async with db.session() as s:
             assert (await channels.for_test(s, "all"))[0].test_time > 0
@@ -116,6 +95,30 @@ async def test_one_node_runs_a_due_job_and_the_lease_moves_when_it_stops(db):
             await api.close()
             await api.server.close()
         await proxy.close()
+
+
+async def test_a_run_stops_when_its_lease_is_taken_over(db):
+    started, cancelled = asyncio.Event(), asyncio.Event()
+
+    async def work() -> None:
+        started.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    runner = JobRunner(db, JobTiming(lease_ttl=0.6, poll=0.05))
+    runner.start([Job("slow", every=60, run=work, first_after=0)])
+    try:
+        await asyncio.wait_for(started.wait(), 5)
+        async with db.session() as s:   # as if our lease had expired and another node had claimed it
+            assert await leases.claim(s, "slow", "thief", 60_000, only_if_due=False, now=leases.now_ms() + 10_000)
+        await asyncio.wait_for(cancelled.wait(), 2)
+        row = await _lease(db, "slow")
+        assert row.holder == "thief" and row.due_at <= leases.now_ms()   # still due: the run never finished
+    finally:
+        await runner.stop()
 
 
 async def test_balance_job_refreshes_and_disables_channels_that_ran_out(db):
@@ -128,7 +131,7 @@ async def test_balance_job_refreshes_and_disables_channels_that_ran_out(db):
 
     provider = await serve({("GET", "/user/balance"): deepseek}, recorder)
     base = str(provider.make_url("")).rstrip("/")
-    api = await start_api(db, settings, _fast)
+    api = await start_api(db, settings, fast_jobs)
     try:
         await api.call("PUT", "/api/option/", who="root",
                        json={"key": "AutomaticDisableChannelEnabled", "value": "true"})
@@ -141,7 +144,7 @@ async def test_balance_job_refreshes_and_disables_channels_that_ran_out(db):
         async def refreshed() -> bool:
             row = await _lease(db, CHANNEL_BALANCE)
             return row.expires_at == 0 and row.due_at > leases.now_ms()
-        await _eventually(refreshed)
+        await eventually(refreshed)
         async with db.session() as s:
             got = {c.id: (c.status, c.balance) for c in await channels.for_test(s, "all")}
             notices = list((await s.execute(select(ChannelNotice))).scalars())

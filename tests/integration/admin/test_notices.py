@@ -9,7 +9,6 @@ from email.message import EmailMessage
 
 import orjson
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import unused_port
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
@@ -18,9 +17,8 @@ from store import channel_notices, channels, relay_queries, users
 from store.channel_notices import ChannelNotice
 from store.models import CHANNEL_AUTO_DISABLED
 
-from .conftest import make_settings, start_api
+from .conftest import eventually, fast_jobs, make_settings, start_api
 from .fakes import Recorder, chat_reply, replying, serve
-from .test_jobs import _eventually, _fast
 
 
 class _Inbox:
@@ -46,7 +44,7 @@ def smtp():
 @pytest.fixture
 async def api(db):
     """admin_api with short job timings (notices drained every 0.1 s)."""
-    api = await start_api(db, make_settings(), _fast)
+    api = await start_api(db, make_settings(), fast_jobs)
     try:
         yield api
     finally:
@@ -82,19 +80,19 @@ async def test_proxy_disables_reach_message_pusher_once_across_two_nodes_and_res
     recorder = Recorder()
     pusher = await serve({("POST", "/push/root"): replying({"success": True, "message": "ok"})}, recorder)
     settings = make_settings()
-    first = await start_api(db, settings, _fast)
+    first = await start_api(db, settings, fast_jobs)
     await _set(first, MessagePusherAddress=str(pusher.make_url("/push/root")), MessagePusherToken="mp-secret")
     await first.close()
     await first.server.close()
     # admin_api is down while the proxy disables a channel (twice at once: one change, one notice)
     early = await _channel(db, "early")
     assert sorted(await asyncio.gather(_proxy_disables(db, early), _proxy_disables(db, early))) == [False, True]
-    nodes = [await start_api(db, settings, _fast), await start_api(db, settings, _fast)]
+    nodes = [await start_api(db, settings, fast_jobs), await start_api(db, settings, fast_jobs)]
     try:
-        await _eventually(lambda: len(recorder.seen) == 1)
+        await eventually(lambda: len(recorder.seen) == 1)
         late = await _channel(db, "late")
         assert await _proxy_disables(db, late)
-        await _eventually(lambda: len(recorder.seen) == 2)
+        await eventually(lambda: len(recorder.seen) == 2)
         await asyncio.sleep(0.5)   # both nodes keep draining: nothing is sent twice
         assert len(recorder.seen) == 2
     finally:
@@ -123,7 +121,7 @@ async def test_email_when_message_pusher_fails_and_test_all_notices(api, smtp):
     try:
         _, body = await api.call("GET", "/api/channel/test?scope=all", who="root")
         assert body == {"success": True, "message": ""}
-        await _eventually(lambda: len(smtp.messages) == 2, seconds=10)
+        await eventually(lambda: len(smtp.messages) == 2, seconds=10)
     finally:
         await pusher.close()
         await proxy.close()
@@ -137,17 +135,17 @@ async def test_email_when_message_pusher_fails_and_test_all_notices(api, smtp):
     async def outcomes() -> set[tuple[str, str]]:
         rows = await _notices(api.db)   # the mail arrives just before the row is marked
         return {(n.kind, n.outcome) for n in rows} if all(n.delivered_at for n in rows) else set()
-    assert await _eventually(outcomes) == {("enabled", "email"), ("tested", "email")}
+    assert await eventually(outcomes) == {("enabled", "email"), ("tested", "email")}
 
 
 async def test_undeliverable_and_retried_notices(api):
     gone = await _channel(api.db, "gone")
     assert await _proxy_disables(api.db, gone)   # nothing configured: set aside, not retried forever
-    await _eventually(lambda: _notices(api.db), seconds=5)
+    await eventually(lambda: _notices(api.db), seconds=5)
 
     async def settled() -> bool:
         return all(n.delivered_at for n in await _notices(api.db))
-    await _eventually(settled)
+    await eventually(settled)
     assert [n.outcome for n in await _notices(api.db)] == ["undeliverable: SMTP 服务器未配置"]
 
     await _set(api, MessagePusherAddress=f"http://127.0.0.1:{unused_port()}/down")
@@ -157,6 +155,6 @@ async def test_undeliverable_and_retried_notices(api):
     async def postponed() -> ChannelNotice | None:
         last = (await _notices(api.db))[-1]
         return last if last.outcome else None   # claimed (attempts 1), then the failure recorded
-    last = await _eventually(postponed)
+    last = await eventually(postponed)
     assert last.attempts == 1 and last.delivered_at == 0 and last.outcome.startswith("failed: message pusher:")
     assert last.next_attempt_at > last.created_at + 50   # tried again in a minute
