@@ -3,11 +3,16 @@
 Several processes (admin_api, the proxy workers, the launcher) append to one
 file. Python's RotatingFileHandler is unsafe there: each process rolls the file
 over on its own, renaming files under the others' open descriptors, so lines
-land in the wrong backup and files rotate several times per limit. Instead every
-process appends with a WatchedFileHandler (O_APPEND, reopened when the path
-names a new file) and only the launcher rotates, by renaming (`SizeRotator`):
-no process ever truncates or renames a file another one is writing, and a line
-written just before a reopen lands, whole, in the backup.
+land in the wrong backup or are lost, and files rotate several times per limit.
+Instead every process appends with `AppendFileHandler` (a WatchedFileHandler:
+O_APPEND, reopened when the path names a new file) and only the launcher
+rotates, by renaming (`SizeRotator`): no process ever truncates or renames a
+file another one is writing, and a line written just before a reopen lands,
+whole, in the backup.
+
+A relay request logs one access line, so a line's cost is on the hot path: no
+caller lookup (no format prints file or line), one formatting shared by both
+handlers, and the file's identity checked at most every REOPEN_CHECK seconds.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from settings import Settings
 FORMAT = "%(asctime)s %(levelname)s %(processName)s [%(request_id)s] %(name)s: %(message)s"
 MAX_BYTES = 100 * 1024 * 1024
 BACKUP_COUNT = 10
+REOPEN_CHECK = 0.5      # seconds between checks that the path still names our file (one stat)
 
 
 def log_file_path(settings: Settings) -> Path:
@@ -49,10 +55,38 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-class JsonFormatter(logging.Formatter):
-    """LOG_FORMAT=json: one object per line; a record's `fields` extra (the access log's) become keys."""
+class SharedFormatter(logging.Formatter):
+    """Formats a record once for every handler that shares this formatter (stdout and the file)."""
+
+    def __init__(self, fmt: str | None = None) -> None:
+        super().__init__(fmt)
+        self._second, self._prefix = -1, ""
 
     def format(self, record: logging.LogRecord) -> str:
+        cached = record.__dict__.get("_one_api_line")
+        if cached is not None and cached[0] is self:
+            return cached[1]
+        line = self.format_once(record)
+        record._one_api_line = (self, line)  # type: ignore[attr-defined]
+        return line
+
+    def format_once(self, record: logging.LogRecord) -> str:
+        return super().format(record)
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        """logging's default time format, its date-and-seconds part computed once a second."""
+        if datefmt is not None:
+            return super().formatTime(record, datefmt)
+        second = int(record.created)
+        if second != self._second:
+            self._second, self._prefix = second, time.strftime(self.default_time_format, self.converter(second))
+        return self.default_msec_format % (self._prefix, record.msecs)
+
+
+class JsonFormatter(SharedFormatter):
+    """LOG_FORMAT=json: one object per line; a record's `fields` extra (the access log's) become keys."""
+
+    def format_once(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
             "time": datetime.datetime.fromtimestamp(record.created).astimezone().isoformat(timespec="milliseconds"),
             "level": record.levelname, "process": record.processName, "logger": record.name,
@@ -63,6 +97,21 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             out["exception"] = self.formatException(record.exc_info)
         return orjson.dumps(out, default=str).decode()
+
+
+class AppendFileHandler(logging.handlers.WatchedFileHandler):
+    """Appends (O_APPEND); reopens when the launcher has renamed the file away, noticed within REOPEN_CHECK."""
+
+    def __init__(self, filename: Path, encoding: str = "utf-8") -> None:
+        super().__init__(filename, encoding=encoding)
+        self._next_check = 0.0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        now = time.monotonic()
+        if now >= self._next_check:
+            self._next_check = now + REOPEN_CHECK
+            self.reopenIfNeeded()
+        logging.FileHandler.emit(self, record)
 
 
 class SizeRotator:
@@ -94,13 +143,17 @@ def setup_logging(settings: Settings, request_id: ContextVar[str] | None = None,
     if getattr(root, "_one_api_configured", False):
         return
     root.setLevel(logging.DEBUG if settings.debug else logging.INFO)
-    formatter: logging.Formatter = JsonFormatter() if settings.log_format == "json" else logging.Formatter(FORMAT)
+    # the logging HOWTO's optimisations: no format of ours prints the caller, thread or pid
+    logging._srcfile = None  # type: ignore[attr-defined]
+    logging.logThreads = False
+    logging.logProcesses = False
+    formatter = JsonFormatter() if settings.log_format == "json" else SharedFormatter(FORMAT)
     ids = RequestIdFilter(request_id)
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stdout)]
     if settings.log_dir:
         path = path or log_file_path(settings)
         path.parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.handlers.WatchedFileHandler(path, encoding="utf-8"))
+        handlers.append(AppendFileHandler(path))
     for handler in handlers:
         handler.setFormatter(formatter)
         handler.addFilter(ids)     # on the handler: a logger's filter would miss records propagated from children

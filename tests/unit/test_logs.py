@@ -9,7 +9,8 @@ import multiprocessing
 from contextvars import ContextVar
 from pathlib import Path
 
-from launcher.logs import FORMAT, JsonFormatter, RequestIdFilter, SizeRotator
+from launcher import logs
+from launcher.logs import FORMAT, AppendFileHandler, JsonFormatter, RequestIdFilter, SharedFormatter, SizeRotator
 
 
 def _record(msg: str = "hello", **extra: object) -> logging.LogRecord:
@@ -70,8 +71,18 @@ def test_rotator_shifts_backups_and_keeps_at_most_backup_count(tmp_path: Path) -
     assert not rotator.check()
 
 
+def test_a_record_is_formatted_once_for_both_handlers() -> None:
+    shared, other = SharedFormatter("%(message)s %(request_id)s"), SharedFormatter("%(message)s")
+    record = _record(request_id="r")
+    first = shared.format(record)
+    record.request_id = "changed"            # a second handler with the same formatter reuses the line
+    assert shared.format(record) is first == "hello r"
+    assert other.format(record) == "hello"   # another formatter formats for itself
+
+
 def _writer(path: str, name: str, lines: int) -> None:
-    handler = logging.handlers.WatchedFileHandler(path, encoding="utf-8")
+    logs.REOPEN_CHECK = 0.001                # notice the launcher's renames quickly: many rotations in the test
+    handler = AppendFileHandler(Path(path))
     handler.setFormatter(logging.Formatter("%(message)s"))
     log = logging.getLogger(f"writer-{name}")
     log.addHandler(handler)
