@@ -82,7 +82,7 @@ class ChannelHealth:
     async def _persist(self, channel_id: int, reason: str) -> None:
         try:
             async with self.db.session() as s:
-                if await q.set_channel_status(s, channel_id, CHANNEL_AUTO_DISABLED):
+                if await q.set_channel_status(s, channel_id, CHANNEL_AUTO_DISABLED, reason):
                     log.warning("channel #%d disabled automatically: %s", channel_id, reason)
                     if self.announce is not None:
                         await self.announce()
