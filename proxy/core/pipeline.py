@@ -15,12 +15,13 @@ from aiohttp import web
 from proxy.core.addons import AddonManager
 from proxy.core.errors import RelayError, UpstreamError
 from proxy.core.flow import ClientRequest, Flow
-from proxy.core.forward import ProxyChooser, open_upstream, relay_body
+from proxy.core.forward import ProxyChooser, client_headers, open_upstream, relay_body
 from proxy.core.sse import encode_data
 
 log = logging.getLogger(__name__)
 REQUEST_ID_HEADER = "X-Oneapi-Request-Id"
 MAX_ERROR_BODY = 1 << 20
+SMALL_ANSWER = 1 << 20   # non-stream answers up to this size are read whole and sent in one write
 # the current flow's request id, for log records (each aiohttp request runs in its own task, so its own context)
 REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="")
 
@@ -102,7 +103,27 @@ class Pipeline:
             await self.addons.run("response", flow)
             if flow.buffer_response:
                 return await self._buffered(request, flow, upstream)
+            if self._small_whole_answer(flow, upstream):
+                return await self._whole(flow, upstream)
             return await relay_body(request, flow, upstream, self.addons, {REQUEST_ID_HEADER: flow.request_id})
+
+    @staticmethod
+    def _small_whole_answer(flow: Flow[Any], upstream: aiohttp.ClientResponse) -> bool:
+        length = upstream.content_length
+        return not flow.stream and flow.transform is None and length is not None and length <= SMALL_ANSWER
+
+    async def _whole(self, flow: Flow[Any], upstream: aiohttp.ClientResponse) -> web.Response:
+        """A small non-stream answer, passed through as one write (headers and body together), bytes unchanged."""
+        try:
+            body = await upstream.read()
+        except (aiohttp.ClientError, OSError) as e:
+            raise UpstreamError(502, f"read response body failed: {e}", type="one_api_error",
+                                code="read_response_body_failed") from None
+        headers = client_headers(flow, upstream)
+        headers[REQUEST_ID_HEADER] = flow.request_id
+        flow.bytes_to_client += len(body)
+        self.addons.run_chunk(flow, body)
+        return web.Response(body=body, status=upstream.status, headers=headers)
 
     @staticmethod
     def _json_for_stream(flow: Flow[Any], upstream: aiohttp.ClientResponse) -> bool:
