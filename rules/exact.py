@@ -12,11 +12,13 @@ cases, where it is one unit lower (ceil) or higher (truncation).
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_DOWN, Context, Decimal
+from functools import lru_cache
 
 # Enough digits that products of a few 17-digit ratios and token counts are never rounded.
 _CTX = Context(prec=120)
 
 
+@lru_cache(maxsize=4096)   # the same few ratios on every request
 def dec(value: float | int) -> Decimal:
     """The decimal a ratio stands for: an int exactly, a float by its shortest repr."""
     if isinstance(value, int):

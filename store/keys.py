@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 import secrets
 import string
@@ -50,9 +51,14 @@ def reset_password_value() -> str:
     return uuid_hex()[:12]
 
 
+@functools.lru_cache(maxsize=2)
+def _stamp(second: int) -> str:
+    return time.strftime("%Y%m%d%H%M%S", time.localtime(second))
+
+
 def request_id(now_ns: int | None = None) -> str:
     """YYYYMMDDhhmmss + (ns mod 1e9, unpadded) + 8 random digits."""
     ns = time.time_ns() if now_ns is None else now_ns
-    stamp = time.strftime("%Y%m%d%H%M%S", time.localtime(ns // 1_000_000_000))
+    stamp = _stamp(ns // 1_000_000_000)   # formatted once a second
     # not a secret: a fast PRNG avoids a getrandom syscall per request
     return f"{stamp}{ns % 1_000_000_000}{random.randrange(10**8):08d}"
