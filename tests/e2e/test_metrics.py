@@ -111,6 +111,17 @@ def _log_lines(workdir: Path) -> list[str]:
     return [line for f in sorted((workdir / "logs").glob("oneapi*.log*")) for line in f.read_text().splitlines()]
 
 
+async def _both_workers_listening(workdir: Path, timeout: float = 30.0) -> None:
+    """/api/status answers as soon as one worker listens; the test needs both."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        lines = _log_lines(workdir)
+        if all(any(f" {w} " in line and "listening on" in line for line in lines) for w in ("proxy-0", "proxy-1")):
+            return
+        assert asyncio.get_running_loop().time() < deadline, "the second worker never started listening"
+        await asyncio.sleep(0.2)
+
+
 async def test_two_workers_are_counted_in_one_scrape_and_log_the_request_id(db: Database, upstream: MockOpenAI,
                                                                           tmp_path: Path) -> None:
     await _seed_root(db)
@@ -121,6 +132,7 @@ async def test_two_workers_are_counted_in_one_scrape_and_log_the_request_id(db: 
     tmp.mkdir()
     node = Node(tmp_path, {"SQLITE_PATH": db_path, "TMPDIR": str(tmp)}, "--workers", "2").wait()
     try:
+        await _both_workers_listening(tmp_path)
         assert len(list(tmp.glob("one-api-metrics-*"))) == 1          # the launcher's fresh multiprocess directory
         # a new connection per request: SO_REUSEPORT spreads them over both workers
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
