@@ -31,6 +31,7 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 FIRST_BYTE_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 MAX_LABEL = 64          # error codes may come from an upstream's body: keep them short
+FLUSH_DELAY = 0.2       # seconds a count may wait before prometheus-client (and other workers' scrapes) see it
 
 # flow.metadata keys this addon owns
 _IN_FLIGHT, _STREAMING, _HEADERS_BEFORE = "metrics_in_flight", "metrics_streaming", "metrics_headers_before"
@@ -50,7 +51,13 @@ def _channel(state: RelayState) -> str:
 
 
 class Metrics:
-    """Counts every relay request in `done`; `request`/`response` keep the in-flight gauges; taps stay O(1)."""
+    """Counts every relay request in `done`; `request`/`response` keep the in-flight gauges; taps stay O(1).
+
+    On the hot path counters and gauges are plain numbers: a request adds to a dict,
+    and `flush` (a one-shot timer, FLUSH_DELAY after the first change, and every scrape)
+    hands the sums to prometheus-client, whose every increment takes a lock and, with
+    several workers, writes a file. Histograms observe at once (a value each).
+    """
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
@@ -77,32 +84,58 @@ class Metrics:
                                 ("channel", "code"), registry=r)
         # label children bound once per label set: .labels() validates and locks on every call
         self._children: dict[tuple[Any, ...], Any] = {}
+        self._pending: dict[tuple[Any, ...], float] = {}    # (counter, *labels) -> increment not yet handed over
+        self._active = self._streaming = 0
+        self._armed = False
 
     def _child(self, metric: Any, *labels: str) -> Any:
-        key = (id(metric), *labels)
+        key = (metric, *labels)
         child = self._children.get(key)
         if child is None:
             child = self._children[key] = metric.labels(*labels)
         return child
 
+    def _add(self, key: tuple[Any, ...], amount: float = 1) -> None:
+        pending = self._pending
+        pending[key] = pending.get(key, 0) + amount
+        if not self._armed:
+            self._arm()
+
+    def _arm(self) -> None:
+        try:
+            asyncio.get_running_loop().call_later(FLUSH_DELAY, self.flush)
+            self._armed = True
+        except RuntimeError:      # no event loop (a hook called from plain code): hand over at once
+            self.flush()
+
+    def flush(self) -> None:
+        """Hand the pending sums and the gauges' current values to prometheus-client."""
+        self._armed = False
+        pending, self._pending = self._pending, {}
+        for (metric, *labels), amount in pending.items():
+            self._child(metric, *labels).inc(amount)
+        self.in_flight.set(self._active)
+        self.streams.set(self._streaming)
+
     async def request(self, flow: Flow[RelayState]) -> None:
         flow.metadata[_IN_FLIGHT] = True
-        self.in_flight.inc()
+        self._active += 1
+        if not self._armed:
+            self._arm()
 
     async def route(self, flow: Flow[RelayState]) -> None:
         # the pipeline sets fresh upstream headers when an answer arrives: remember this attempt's starting point
         flow.metadata[_HEADERS_BEFORE] = flow.upstream_headers
 
     async def response(self, flow: Flow[RelayState]) -> None:
-        self._child(self.upstream, _channel(flow.state), str(flow.upstream_status)).inc()
+        self._add((self.upstream, _channel(flow.state), str(flow.upstream_status)))
         if flow.stream and not flow.metadata.get(_STREAMING):
             flow.metadata[_STREAMING] = True
-            self.streams.inc()
+            self._streaming += 1
 
     async def upstream_error(self, flow: Flow[RelayState]) -> None:
         answered = flow.upstream_headers is not flow.metadata.get(_HEADERS_BEFORE)
-        code = str(flow.upstream_status) if answered else "none"
-        self._child(self.upstream, _channel(flow.state), code).inc()
+        self._add((self.upstream, _channel(flow.state), str(flow.upstream_status) if answered else "none"))
 
     def chunk(self, flow: Flow[RelayState], data: bytes) -> None:
         timings = flow.timings
@@ -112,29 +145,29 @@ class Metrics:
     async def done(self, flow: Flow[RelayState]) -> None:
         metadata, state, timings = flow.metadata, flow.state, flow.timings
         if metadata.pop(_IN_FLIGHT, False):
-            self.in_flight.dec()
+            self._active -= 1
         if metadata.pop(_STREAMING, False):
-            self.streams.dec()
+            self._streaming -= 1
         mode = state.mode or mode_for(flow.request.path)[0] or "unknown"
         channel = _channel(state)
         model = state.model if state.channel is not None else ""   # only configured names: bounded label values
-        self._child(self.requests, mode, model, channel, str(client_status(flow))).inc()
+        self._add((self.requests, mode, model, channel, str(client_status(flow))))
         end = timings.end or time.monotonic()
         self._child(self.duration, mode, "true" if flow.stream else "false").observe(end - timings.start)
         if flow.stream and timings.first_byte_to_client is not None:
             self._child(self.first_byte, mode).observe(timings.first_byte_to_client - timings.start)
         error = flow.error
         if error is not None:
-            self._child(self.errors, str(error.type)[:MAX_LABEL], str(error.code or "")[:MAX_LABEL]).inc()
+            self._add((self.errors, str(error.type)[:MAX_LABEL], str(error.code or "")[:MAX_LABEL]))
         elif flow.client_disconnected:
-            self._child(self.errors, "client_disconnected", "").inc()
+            self._add((self.errors, "client_disconnected", ""))
         if state.billed:   # as the consume log: refunded requests count no tokens and no quota
             usage = state.usage
             if usage is not None:
-                self._child(self.tokens, model, channel, "prompt").inc(usage.prompt_tokens)
-                self._child(self.tokens, model, channel, "completion").inc(usage.completion_tokens)
+                self._add((self.tokens, model, channel, "prompt"), usage.prompt_tokens)
+                self._add((self.tokens, model, channel, "completion"), usage.completion_tokens)
             if state.quota:
-                self._child(self.quota, model, channel).inc(state.quota)
+                self._add((self.quota, model, channel), state.quota)
 
     def exposition(self) -> bytes:
         """The text format: this process's registry, or every worker's files in multiprocess mode."""
@@ -194,6 +227,7 @@ def scrape_handler(metrics: Metrics, trusted: Sequence[Any], token: str) -> Call
         if not scrape_allowed(request.remote or "", request.headers, trusted, token):
             return web.Response(status=403, text="/metrics: loopback and TRUSTED_PROXIES only, "
                                                  "or Authorization: Bearer METRICS_TOKEN\n")
+        metrics.flush()      # this worker's pending counts (the others flush within FLUSH_DELAY)
         # multiprocess mode reads every worker's files: off the event loop
         body = await asyncio.get_running_loop().run_in_executor(None, metrics.exposition)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import time
@@ -11,7 +12,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from proxy.addons.metrics import AccessLog, Metrics, client_status, scrape_allowed
+from proxy.addons.metrics import FLUSH_DELAY, AccessLog, Metrics, client_status, scrape_allowed
 from proxy.converters.base import Usage
 from proxy.core.errors import RelayError, UpstreamError
 from proxy.core.flow import BodyTransform, LocalResponse
@@ -19,6 +20,7 @@ from tests.unit.addons.fakes import channel, make_flow
 
 
 def sample(m: Metrics, name: str, **labels: str) -> float | None:
+    m.flush()          # what the timer or a scrape does
     return m.registry.get_sample_value(name, labels)
 
 
@@ -117,6 +119,19 @@ async def test_a_refused_request_never_reached_our_request_hook_and_has_no_model
     assert sample(m, "oneapi_relay_requests_in_flight") == 0
 
 
+async def test_counts_reach_prometheus_client_on_the_timer_without_a_scrape() -> None:
+    m = Metrics()
+    flow = chat_flow(channel=channel(id=1))
+    await m.request(flow)
+    await m.done(flow)
+    labels = {"mode": "chat", "model": "gpt-4o-mini", "channel": "1", "code": "200"}
+    assert m.registry.get_sample_value("oneapi_relay_requests_total", labels) is None    # pending, not yet handed over
+    await asyncio.sleep(FLUSH_DELAY + 0.05)
+    assert m.registry.get_sample_value("oneapi_relay_requests_total", labels) == 1
+    assert m.registry.get_sample_value("oneapi_relay_requests_in_flight", {}) == 0
+    assert not m._pending and not m._armed
+
+
 async def test_label_children_are_bound_once_per_label_set() -> None:
     m = Metrics()
     for _ in range(3):
@@ -127,7 +142,8 @@ async def test_label_children_are_bound_once_per_label_set() -> None:
     sizes = len(m._children)
     flow = chat_flow(channel=channel(id=1))
     await m.done(flow)
-    assert len(m._children) == sizes
+    m.flush()
+    assert len(m._children) == sizes and sizes > 0
 
 
 def test_client_status() -> None:
@@ -147,7 +163,8 @@ def test_client_status() -> None:
 
 def test_exposition_parses_as_prometheus_text() -> None:
     m = Metrics(CollectorRegistry())
-    m._child(m.requests, "chat", "m", "1", "200").inc()
+    m._add((m.requests, "chat", "m", "1", "200"))
+    m.flush()
     families = {f.name: f for f in text_string_to_metric_families(m.exposition().decode())}
     assert {"oneapi_relay_requests", "oneapi_relay_requests_in_flight", "oneapi_upstream_responses"} <= set(families)
     [s] = [s for s in families["oneapi_relay_requests"].samples if s.name == "oneapi_relay_requests_total"]
