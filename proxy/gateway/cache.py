@@ -14,7 +14,7 @@ import logging
 import random
 import time
 from collections import defaultdict
-from typing import Awaitable, Callable, Mapping
+from typing import Any, Awaitable, Callable, Mapping
 
 
 from proxy.gateway.timed_cache import TimedCache
@@ -88,23 +88,21 @@ class Caches:
                 pass
 
     async def token(self, key: str) -> TokenRecord | None:
-        record = self.tokens.get(key)
-        if record is None:
-            async with self.db.session() as s:
-                row = await q.token_by_key(s, key)
-            if row is None:
-                return None
-            record = self.tokens[key] = TokenRecord.from_row(row)
-        return record
+        return await self._read_through(self.tokens, key, q.token_by_key, TokenRecord.from_row)
 
     async def user(self, user_id: int) -> UserRecord | None:
-        record = self.users.get(user_id)
+        return await self._read_through(self.users, user_id, q.user_by_id, UserRecord.from_row)
+
+    async def _read_through(self, cache: TimedCache[Any, Any], key: Any, load: Callable[[Any, Any], Awaitable[Any]],
+                            snapshot: Callable[[Any], Any]) -> Any:
+        """The cached record, or one database read that fills the cache (None when there is no row)."""
+        record = cache.get(key)
         if record is None:
             async with self.db.session() as s:
-                row = await q.user_by_id(s, user_id)
+                row = await load(s, key)
             if row is None:
                 return None
-            record = self.users[user_id] = UserRecord.from_row(row)
+            record = cache[key] = snapshot(row)
         return record
 
     async def channel(self, channel_id: int) -> ChannelRecord | None:
