@@ -28,6 +28,7 @@ class Flusher:
         self._task = asyncio.create_task(self._loop())
 
     async def close(self) -> None:
+        """Stop the loop, then flush what is left (after any flush in progress, which holds the lock)."""
         if self._task:
             self._task.cancel()
             try:
@@ -42,7 +43,9 @@ class Flusher:
             await asyncio.sleep(self.interval)
             self._wake.clear()
             try:
-                await self.flush()
+                # shielded: a stop that cancels this loop must not cut a flush between its commit and
+                # the bookkeeping that marks the work done (close() would then write it twice)
+                await asyncio.shield(self.flush())
             except Exception:   # a failed flush keeps its work for the next one
                 log.exception("writing %s failed; will retry", self.what)
                 await asyncio.sleep(1)
