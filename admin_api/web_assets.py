@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
@@ -57,9 +57,12 @@ def console_middleware(dist: Path = DIST) -> Middleware:
     async def web_console(request: web.Request, handler: Handler) -> web.StreamResponse:
         unmatched = isinstance(request.match_info.http_exception, web.HTTPNotFound)
         path = request.path
+        state = state_of(request)
+        frontend = frontend_redirect(state.settings)
+        if unmatched and frontend:   # a slave with FRONTEND_BASE_URL serves no console: every unmatched path goes there
+            raise web.HTTPMovedPermanently(frontend + request.path_qs)
         if not unmatched or request.method not in ("GET", "HEAD") or _api_path(path):
             return await handler(request)   # unknown /api paths: `refusals` answers One API's 404 JSON
-        state = state_of(request)
         limit = Limit("GW", 0 if state.settings.debug else state.settings.global_web_rate_limit, WEB_WINDOW)
         if not await state.limiter.allow(limit, client_ip(request, state.settings.trusted_proxies)):
             return web.Response(status=429)
@@ -69,6 +72,13 @@ def console_middleware(dist: Path = DIST) -> Middleware:
         return _index(dist, state.settings.theme)
 
     return web_console
+
+
+def frontend_redirect(settings: Any) -> str:
+    """One API honours FRONTEND_BASE_URL on slave nodes only (a master logs that it ignores it)."""
+    if settings.frontend_base_url and not settings.is_master:
+        return settings.frontend_base_url.rstrip("/")
+    return ""
 
 
 def _api_path(path: str) -> bool:

@@ -101,7 +101,11 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Applic
     for method, path in NOT_IMPLEMENTED:
         app.router.add_route(method, path, info.handle)
 
+    frontend = settings.frontend_base_url.rstrip("/") if settings.frontend_base_url and not settings.is_master else ""
+
     async def v1_unknown(request: web.Request) -> web.Response:
+        if frontend:   # a slave with FRONTEND_BASE_URL redirects every unmatched path, as One API
+            raise web.HTTPMovedPermanently(frontend + request.path_qs)
         return invalid_url(request)
 
     async def to_admin(request: web.Request) -> web.StreamResponse:
