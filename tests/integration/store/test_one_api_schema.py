@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import bcrypt
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from store import Database, check_password, ensure_root, reserve, settle
 from store.models import Ability, Base, Channel, Log, LogBase, Option, Token, User

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import select
 
 from store import Database, InsufficientQuota, refund, reserve, settle
 from store.models import Channel, Token, User

@@ -9,30 +9,11 @@ import pytest
 
 from proxy.converters import ali
 from proxy.converters.base import ConversionError, ConvertContext
-from tests.unit.converters.vectors import assert_subset, load, stream_payloads
+from tests.unit.converters.vectors import assert_exact, load, stream_payloads
 
 VEC = load("ali")
 KEY = "sk-0123456789abcdef0123456789abcdef"
 BASE = "https://dashscope.aliyuncs.com"
-
-
-def assert_exact(expected: Any, actual: Any, path: str = "$") -> None:
-    """The China vectors' rule: structural equality, '<any>' wildcards, no extra keys.
-
-    One exception, from providers-global.md §0.3: stream chunks may carry `"usage": null`
-    when the client asked for include_usage.
-    """
-    if isinstance(expected, dict) and isinstance(actual, dict):
-        extra = {k for k in set(actual) - set(expected) if not (k == "usage" and actual[k] is None)}
-        assert not extra and set(expected) <= set(actual), f"{path}: keys {sorted(actual)} != {sorted(expected)}"
-        for key, value in expected.items():
-            assert_exact(value, actual[key], f"{path}.{key}")
-    elif isinstance(expected, list) and isinstance(actual, list):
-        assert len(expected) == len(actual), f"{path}: {len(actual)} items, expected {len(expected)}: {actual!r}"
-        for i, (e, a) in enumerate(zip(expected, actual)):
-            assert_exact(e, a, f"{path}[{i}]")
-    else:
-        assert_subset(expected, actual, path)
 
 
 def make_ctx(model: str = "qwen-plus", *, mode: str = "chat", stream: bool = False, include_usage: bool = False,
