@@ -14,7 +14,7 @@ import pytest
 
 from proxy.converters import aiproxy_library as aiproxy
 from proxy.converters.base import ConversionError, ConvertContext
-from tests.unit.converters.vectors import assert_stream, stream_payloads
+from tests.unit.converters.vectors import assert_stream, feed_all, stream_payloads
 
 NOW = 1715224839.0
 DOCS = [{"title": "Guide", "url": "https://docs.example/guide"}, {"title": "FAQ", "url": "https://docs.example/faq"}]
@@ -30,12 +30,7 @@ def ctx(**kw: Any) -> ConvertContext:
 
 def run_stream(c: ConvertContext, data: bytes, step: int | None = None) -> tuple[list[bytes], Any]:
     conv = aiproxy.stream_to_openai(c)
-    out: list[bytes] = []
-    pieces = [data] if step is None else [data[i:i + step] for i in range(0, len(data), step)]
-    for piece in pieces:
-        out += conv.feed(piece)
-    out += conv.flush()
-    return out, conv
+    return feed_all(conv, data, step), conv
 
 
 def test_request() -> None:

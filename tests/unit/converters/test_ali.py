@@ -9,7 +9,7 @@ import pytest
 
 from proxy.converters import ali
 from proxy.converters.base import ConversionError, ConvertContext
-from tests.unit.converters.vectors import assert_exact, load, stream_payloads
+from tests.unit.converters.vectors import assert_exact, feed_all, load, stream_payloads
 
 VEC = load("ali")
 KEY = "sk-0123456789abcdef0123456789abcdef"
@@ -31,10 +31,7 @@ def check_request(exp: dict[str, Any], req: Any) -> None:
 
 def run_stream(ctx: ConvertContext, data: bytes, step: int | None = None) -> tuple[Any, list[Any]]:
     conv = ali.stream_to_openai(ctx)
-    out: list[bytes] = []
-    for piece in ([data] if step is None else [data[i:i + step] for i in range(0, len(data), step)]):
-        out += conv.feed(piece)
-    return conv, stream_payloads(out + conv.flush())
+    return conv, stream_payloads(feed_all(conv, data, step))
 
 
 # ---------------------------------------------------------------- vector cases

@@ -13,6 +13,7 @@ from tests.unit.converters.vectors import (
     assert_absent,
     assert_stream,
     assert_subset,
+    feed_all,
     load,
     stream_payloads,
     wire_lines_to_bytes,
@@ -42,16 +43,6 @@ def normalise_arguments(obj: Any) -> Any:
     if isinstance(obj, list):
         return [normalise_arguments(v) for v in obj]
     return obj
-
-
-def feed_all(conv: Any, data: bytes, step: int | None = None) -> list[bytes]:
-    out: list[bytes] = []
-    if step is None:
-        out += conv.feed(data)
-    else:
-        for i in range(0, len(data), step):
-            out += conv.feed(data[i:i + step])
-    return out + conv.flush()
 
 
 def chat(messages: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import pytest
 from proxy.converters import aws, sigv4
 from proxy.converters.base import ConversionError, ConvertContext
 from proxy.converters.eventstream import encode_message
-from tests.unit.converters.vectors import assert_absent, assert_stream, assert_subset, load, stream_payloads
+from tests.unit.converters.vectors import assert_absent, assert_stream, assert_subset, feed_all, load, stream_payloads
 
 CASES = load("bedrock")["cases"]
 SIGV4 = CASES["sigv4_invoke"]["inputs"]
@@ -35,14 +35,6 @@ def make_ctx(request: dict[str, Any] | None = None, **over: Any) -> ConvertConte
 def frame(event: dict[str, Any]) -> bytes:
     payload = orjson.dumps({"bytes": base64.b64encode(orjson.dumps(event)).decode()})
     return encode_message(EVENT_HEADERS, payload)
-
-
-def feed_all(conv: Any, data: bytes, step: int | None = None) -> list[bytes]:
-    out: list[bytes] = []
-    chunks = [data] if step is None else [data[i:i + step] for i in range(0, len(data), step)]
-    for chunk in chunks:
-        out += conv.feed(chunk)
-    return out + conv.flush()
 
 
 # -- vector cases --------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import pytest
 
 from proxy.converters import baidu
 from proxy.converters.base import ConversionError, ConvertContext
-from tests.unit.converters.vectors import assert_exact, load, stream_payloads
+from tests.unit.converters.vectors import assert_exact, feed_all, load, stream_payloads
 
 VEC = load("baidu")
 TOKEN = VEC["oauth"]["upstream_response"]["body"]["access_token"]
@@ -25,10 +25,7 @@ def make_ctx(model: str = "ERNIE-3.5-8K", *, mode: str = "chat", stream: bool = 
 
 def run_stream(ctx: ConvertContext, data: bytes, step: int | None = None) -> tuple[Any, list[Any]]:
     conv = baidu.stream_to_openai(ctx)
-    out: list[bytes] = []
-    for piece in ([data] if step is None else [data[i:i + step] for i in range(0, len(data), step)]):
-        out += conv.feed(piece)
-    return conv, stream_payloads(out + conv.flush())
+    return conv, stream_payloads(feed_all(conv, data, step))
 
 
 # ---------------------------------------------------------------- oauth

@@ -10,7 +10,13 @@ import pytest
 from proxy.converters import cloudflare
 from proxy.converters.base import ConversionError, ConvertContext
 from tests.unit.converters.vectors import (
-    assert_absent, assert_stream, assert_subset, load, stream_payloads, wire_lines_to_bytes,
+    assert_absent,
+    assert_stream,
+    assert_subset,
+    feed_all,
+    load,
+    stream_payloads,
+    wire_lines_to_bytes,
 )
 
 V = load("cloudflare")["cases"]
@@ -37,16 +43,6 @@ def check_request(case: dict[str, Any], ctx: ConvertContext) -> None:
     body = orjson.loads(req.body)
     assert_subset(exp["body"], body)
     assert_absent({"body": body}, case.get("must_not_have", []))
-
-
-def feed_all(conv: Any, data: bytes, step: int | None = None) -> list[bytes]:
-    out: list[bytes] = []
-    if step is None:
-        out += conv.feed(data)
-    else:
-        for i in range(0, len(data), step):
-            out += conv.feed(data[i:i + step])
-    return out + conv.flush()
 
 
 # ---------------------------------------------------------------- vector cases

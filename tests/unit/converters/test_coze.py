@@ -10,7 +10,13 @@ import pytest
 from proxy.converters import coze
 from proxy.converters.base import ConversionError, ConvertContext
 from tests.unit.converters.vectors import (
-    assert_absent, assert_stream, assert_subset, load, stream_payloads, wire_lines_to_bytes,
+    assert_absent,
+    assert_stream,
+    assert_subset,
+    feed_all,
+    load,
+    stream_payloads,
+    wire_lines_to_bytes,
 )
 
 V = load("coze")["cases"]
@@ -40,11 +46,7 @@ def check_request(case: dict[str, Any], ctx: ConvertContext) -> dict[str, Any]:
 
 def run_stream(ctx: ConvertContext, data: bytes, step: int | None = None) -> tuple[Any, list[bytes]]:
     conv = coze.stream_to_openai(ctx)
-    out: list[bytes] = []
-    chunks = [data] if step is None else [data[i:i + step] for i in range(0, len(data), step)]
-    for piece in chunks:
-        out += conv.feed(piece)
-    return conv, out + conv.flush()
+    return conv, feed_all(conv, data, step)
 
 
 # ---------------------------------------------------------------- vector cases

@@ -12,7 +12,13 @@ from proxy.converters.base import ConversionError, ConvertContext
 from proxy.converters.gemini_schema import schema_from_json_schema
 from proxy.converters.gemini_stream import finish_reason
 from tests.unit.converters.vectors import (
-    assert_absent, assert_stream, assert_subset, load, stream_payloads, wire_lines_to_bytes,
+    assert_absent,
+    assert_stream,
+    assert_subset,
+    feed_all,
+    load,
+    stream_payloads,
+    wire_lines_to_bytes,
 )
 
 V = load("gemini")
@@ -30,15 +36,6 @@ def ctx_for_request(req: dict[str, Any], **kw: Any) -> ConvertContext:
     return make_ctx(req["model"], "embeddings" if "input" in req else "chat", stream=bool(req.get("stream")),
                     include_usage=bool((req.get("stream_options") or {}).get("include_usage")), **kw)
 
-
-def feed_all(conv: Any, data: bytes, step: int | None = None) -> list[bytes]:
-    out: list[bytes] = []
-    if step is None:
-        out += conv.feed(data)
-    else:
-        for i in range(0, len(data), step):
-            out += conv.feed(data[i:i + step])
-    return out + conv.flush()
 
 
 REQUEST_CASES = [n for n, c in CASES.items() if isinstance(c, dict) and "upstream_request" in c]

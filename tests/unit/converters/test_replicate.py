@@ -17,7 +17,7 @@ import pytest
 
 from proxy.converters import replicate
 from proxy.converters.base import ConversionError, ConvertContext
-from tests.unit.converters.vectors import assert_stream, stream_payloads
+from tests.unit.converters.vectors import assert_stream, feed_all, stream_payloads
 
 MODEL = "meta/meta-llama-3-8b-instruct"
 NOW = 1715224839.0
@@ -43,12 +43,7 @@ def prediction(status: str, **extra: Any) -> dict[str, Any]:
 
 def run_stream(c: ConvertContext, data: bytes, step: int | None = None) -> tuple[list[bytes], Any]:
     conv = replicate.stream_to_openai(c)
-    out: list[bytes] = []
-    pieces = [data] if step is None else [data[i:i + step] for i in range(0, len(data), step)]
-    for piece in pieces:
-        out += conv.feed(piece)
-    out += conv.flush()
-    return out, conv
+    return feed_all(conv, data, step), conv
 
 
 # --- create ----------------------------------------------------------------------------------

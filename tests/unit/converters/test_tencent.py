@@ -9,7 +9,7 @@ import pytest
 
 from proxy.converters import tc3, tencent
 from proxy.converters.base import ConversionError, ConvertContext
-from tests.unit.converters.vectors import assert_stream, assert_subset, load, stream_payloads
+from tests.unit.converters.vectors import assert_stream, assert_subset, feed_all, load, stream_payloads
 
 V = load("tencent")
 BASE = "https://hunyuan.tencentcloudapi.com"
@@ -27,12 +27,7 @@ def ctx(mode: str = "chat", model: str = "hunyuan-lite", **kw: Any) -> ConvertCo
 
 def run_stream(c: ConvertContext, data: bytes, step: int | None = None) -> tuple[list[bytes], Any]:
     conv = tencent.stream_to_openai(c)
-    out: list[bytes] = []
-    pieces = [data] if step is None else [data[i:i + step] for i in range(0, len(data), step)]
-    for piece in pieces:
-        out += conv.feed(piece)
-    out += conv.flush()
-    return out, conv
+    return feed_all(conv, data, step), conv
 
 
 # --- signing ---------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 
 from proxy.converters import zhipu, zhipu_jwt
 from proxy.converters.base import ConversionError, ConvertContext
-from tests.unit.converters.vectors import assert_stream, assert_subset, load, stream_payloads
+from tests.unit.converters.vectors import assert_stream, assert_subset, feed_all, load, stream_payloads
 
 V = load("zhipu")
 BASE = "https://open.bigmodel.cn"
@@ -26,12 +26,7 @@ def ctx(mode: str = "chat", model: str = "glm-4-flash", **kw: Any) -> ConvertCon
 
 def run_stream(c: ConvertContext, data: bytes, step: int | None = None) -> tuple[list[bytes], Any]:
     conv = zhipu.stream_to_openai(c)
-    out: list[bytes] = []
-    pieces = [data] if step is None else [data[i:i + step] for i in range(0, len(data), step)]
-    for piece in pieces:
-        out += conv.feed(piece)
-    out += conv.flush()
-    return out, conv
+    return feed_all(conv, data, step), conv
 
 
 # --- JWT -------------------------------------------------------------------------------------

@@ -97,3 +97,12 @@ def assert_exact(expected: Any, actual: Any, path: str = "$") -> None:
             assert_exact(e, a, f"{path}[{i}]")
     else:
         assert_subset(expected, actual, path)
+
+
+def feed_all(conv: Any, data: bytes, step: int | None = None) -> list[bytes]:
+    """Feed a stream converter all of `data` (in `step`-byte pieces when given), then flush it."""
+    out: list[bytes] = []
+    pieces = [data] if step is None else [data[i:i + step] for i in range(0, len(data), step)]
+    for piece in pieces:
+        out += conv.feed(piece)
+    return out + conv.flush()
