@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import aiohttp
 from aiohttp import web
 
@@ -12,9 +14,9 @@ from proxy.client_ip import client_ip
 class AdminPassthrough:
     """Streams the request to admin_api and its answer back, bodies never buffered whole."""
 
-    def __init__(self, base_url: str, session: aiohttp.ClientSession) -> None:
+    def __init__(self, base_url: str, session: Callable[[], aiohttp.ClientSession]) -> None:
         self.base_url = base_url.rstrip("/")
-        self.session = session
+        self.session = session   # a getter: the session exists only once the application has started
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         headers = end_to_end(request.headers, drop=("host", "content-length", "x-forwarded-for"))
@@ -22,7 +24,7 @@ class AdminPassthrough:
         headers["X-Forwarded-Proto"] = request.headers.get("X-Forwarded-Proto", request.scheme)
         body = request.content if request.body_exists else None
         try:
-            async with self.session.request(request.method, self.base_url + request.path_qs, headers=headers,
+            async with self.session().request(request.method, self.base_url + request.path_qs, headers=headers,
                                             data=body, allow_redirects=False) as upstream:
                 response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
                 for name, value in end_to_end(upstream.headers.items(), drop=("content-length",)).items():

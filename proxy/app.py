@@ -108,9 +108,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Applic
             raise web.HTTPMovedPermanently(frontend + request.path_qs)
         return invalid_url(request)
 
-    async def to_admin(request: web.Request) -> web.StreamResponse:
-        passthrough = AdminPassthrough(f"http://127.0.0.1:{settings.internal_admin_port}", app[ADMIN_SESSION_KEY])
-        return await passthrough.handle(request)
+    to_admin = AdminPassthrough(f"http://127.0.0.1:{settings.internal_admin_port}",
+                                lambda: app[ADMIN_SESSION_KEY]).handle
 
     app.router.add_get("/metrics", scrape_handler(metrics, settings.trusted_proxies, settings.metrics_token))
     app.router.add_route("*", "/v1/{tail:.*}", v1_unknown)

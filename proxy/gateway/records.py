@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import orjson
@@ -72,7 +72,6 @@ class ChannelRecord:
     config: Mapping[str, str]
     system_prompt: str
     other: str = ""
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_row(cls, c: Channel) -> "ChannelRecord":
