@@ -12,7 +12,9 @@ whole, in the backup.
 
 A relay request logs one access line, so a line's cost is on the hot path: no
 caller lookup (no format prints file or line), one formatting shared by both
-handlers, and the file's identity checked at most every REOPEN_CHECK seconds.
+handlers, the file's identity checked at most every REOPEN_CHECK seconds, and
+no flush (a write system call per handler) per INFO line: those are flushed by
+a background thread within FLUSH_EVERY; warnings and errors are flushed at once.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from __future__ import annotations
 import datetime
 import logging
 import logging.handlers
+import multiprocessing
 import os
 import sys
+import threading
 import time
 from contextvars import ContextVar
 from pathlib import Path
@@ -35,6 +39,7 @@ FORMAT = "%(asctime)s %(levelname)s %(processName)s [%(request_id)s] %(name)s: %
 MAX_BYTES = 100 * 1024 * 1024
 BACKUP_COUNT = 10
 REOPEN_CHECK = 0.5      # seconds between checks that the path still names our file (one stat)
+FLUSH_EVERY = 0.2       # seconds an INFO line may wait in a buffer before it is written
 
 
 def log_file_path(settings: Settings) -> Path:
@@ -56,7 +61,10 @@ class RequestIdFilter(logging.Filter):
 
 
 class SharedFormatter(logging.Formatter):
-    """Formats a record once for every handler that shares this formatter (stdout and the file)."""
+    """Formats a record once for every handler that shares this formatter (stdout and the file).
+
+    `line` builds the same text from plain values, for `LineSink` (no LogRecord at all).
+    """
 
     def __init__(self, fmt: str | None = None) -> None:
         super().__init__(fmt)
@@ -73,45 +81,111 @@ class SharedFormatter(logging.Formatter):
     def format_once(self, record: logging.LogRecord) -> str:
         return super().format(record)
 
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+    def line(self, created: float, level: str, process: str, request_id: str, name: str, message: str,
+             fields: dict[str, Any]) -> str:
+        """FORMAT's text for these values (a test holds it equal to formatting a record)."""
+        return f"{self.time_text(created)} {level} {process} [{request_id}] {name}: {message}"
+
+    def time_text(self, created: float) -> str:
         """logging's default time format, its date-and-seconds part computed once a second."""
-        if datefmt is not None:
-            return super().formatTime(record, datefmt)
-        second = int(record.created)
+        second = int(created)
         if second != self._second:
             self._second, self._prefix = second, time.strftime(self.default_time_format, self.converter(second))
-        return self.default_msec_format % (self._prefix, record.msecs)
+        return self.default_msec_format % (self._prefix, int((created - second) * 1000))
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        if datefmt is not None:
+            return super().formatTime(record, datefmt)
+        return self.time_text(record.created)
 
 
 class JsonFormatter(SharedFormatter):
     """LOG_FORMAT=json: one object per line; a record's `fields` extra (the access log's) become keys."""
 
     def format_once(self, record: logging.LogRecord) -> str:
-        out: dict[str, Any] = {
-            "time": datetime.datetime.fromtimestamp(record.created).astimezone().isoformat(timespec="milliseconds"),
-            "level": record.levelname, "process": record.processName, "logger": record.name,
-            "request_id": getattr(record, "request_id", "-"), "message": record.getMessage()}
         fields = getattr(record, "fields", None)
-        if isinstance(fields, dict):
-            out.update(fields)
+        out = self._object(record.created, record.levelname, record.processName or "",
+                           getattr(record, "request_id", "-"), record.name, record.getMessage(),
+                           fields if isinstance(fields, dict) else {})
         if record.exc_info:
             out["exception"] = self.formatException(record.exc_info)
         return orjson.dumps(out, default=str).decode()
 
+    def line(self, created: float, level: str, process: str, request_id: str, name: str, message: str,
+             fields: dict[str, Any]) -> str:
+        return orjson.dumps(self._object(created, level, process, request_id, name, message, fields),
+                            default=str).decode()
 
-class AppendFileHandler(logging.handlers.WatchedFileHandler):
+    @staticmethod
+    def _object(created: float, level: str, process: str, request_id: str, name: str, message: str,
+                fields: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "time": datetime.datetime.fromtimestamp(created).astimezone().isoformat(timespec="milliseconds"),
+            "level": level, "process": process, "logger": name, "request_id": request_id, "message": message}
+        out.update(fields)
+        return out
+
+
+class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A StreamHandler that flushes only warnings and errors at once (the flusher thread does the rest),
+    and takes finished lines from `LineSink` as well as records."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.write_line(self.format(record), urgent=record.levelno >= logging.WARNING)
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
+
+    def write_line(self, line: str, urgent: bool = False) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            self.stream.write(line + self.terminator)
+            if urgent:
+                self.flush()
+
+
+class AppendFileHandler(LineHandler, logging.handlers.WatchedFileHandler):
     """Appends (O_APPEND); reopens when the launcher has renamed the file away, noticed within REOPEN_CHECK."""
 
     def __init__(self, filename: Path, encoding: str = "utf-8") -> None:
-        super().__init__(filename, encoding=encoding)
+        logging.handlers.WatchedFileHandler.__init__(self, filename, encoding=encoding)
         self._next_check = 0.0
 
-    def emit(self, record: logging.LogRecord) -> None:
-        now = time.monotonic()
-        if now >= self._next_check:
-            self._next_check = now + REOPEN_CHECK
-            self.reopenIfNeeded()
-        logging.FileHandler.emit(self, record)
+    def write_line(self, line: str, urgent: bool = False) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            now = time.monotonic()
+            if now >= self._next_check:   # a reopen flushes what is buffered into the renamed file first
+                self._next_check = now + REOPEN_CHECK
+                self.reopenIfNeeded()
+            if self.stream is None:
+                self.stream = self._open()
+            super().write_line(line, urgent)
+
+
+class LineSink:
+    """One logger's INFO lines written straight to the handlers, formatted as every other line but without a
+    LogRecord, its filters and its %-formatting: the access log's path (a line per relay request)."""
+
+    def __init__(self, name: str, formatter: SharedFormatter, handlers: list[LineHandler]) -> None:
+        self.logger = logging.getLogger(name)
+        self.formatter, self.handlers = formatter, handlers
+        self.process = multiprocessing.current_process().name
+
+    def enabled(self) -> bool:
+        return self.logger.isEnabledFor(logging.INFO)
+
+    def __call__(self, message: str, request_id: str, fields: dict[str, Any]) -> None:
+        line = self.formatter.line(time.time(), "INFO", self.process, request_id, self.logger.name, message, fields)
+        for handler in self.handlers:
+            handler.write_line(line)
+
+
+def _flush_forever(handlers: list[LineHandler]) -> None:
+    while True:
+        time.sleep(FLUSH_EVERY)
+        for handler in handlers:
+            handler.flush()           # takes the handler's lock; a no-op write when nothing is buffered
 
 
 class SizeRotator:
@@ -149,7 +223,7 @@ def setup_logging(settings: Settings, request_id: ContextVar[str] | None = None,
     logging.logProcesses = False
     formatter = JsonFormatter() if settings.log_format == "json" else SharedFormatter(FORMAT)
     ids = RequestIdFilter(request_id)
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stdout)]
+    handlers: list[LineHandler] = [LineHandler(sys.stdout)]
     if settings.log_dir:
         path = path or log_file_path(settings)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -158,7 +232,15 @@ def setup_logging(settings: Settings, request_id: ContextVar[str] | None = None,
         handler.setFormatter(formatter)
         handler.addFilter(ids)     # on the handler: a logger's filter would miss records propagated from children
         root.addHandler(handler)
+    threading.Thread(target=_flush_forever, args=(handlers,), name="log-flush", daemon=True).start()
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING if not settings.debug else logging.INFO)
     if settings.debug_sql:
         logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
     root._one_api_configured = True  # type: ignore[attr-defined]
+    root._one_api_sink = (formatter, handlers)  # type: ignore[attr-defined]
+
+
+def line_sink(name: str) -> LineSink | None:
+    """A LineSink for logger `name` once setup_logging ran in this process, else None (use the logger)."""
+    configured = getattr(logging.getLogger(), "_one_api_sink", None)
+    return LineSink(name, *configured) if configured is not None else None

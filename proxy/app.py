@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import AsyncIterator
+from typing import Any, AsyncIterator
 
 import aiohttp
 from aiohttp import web
@@ -44,7 +44,7 @@ NOT_IMPLEMENTED = (
 )
 
 
-def relay_addons(rt: Runtime, metrics: Metrics | None = None) -> AddonManager:
+def relay_addons(rt: Runtime, metrics: Metrics | None = None, access: AccessLog | None = None) -> AddonManager:
     """The gateway: read top to bottom, it is the order every hook runs in."""
     s = rt.settings
     health = ChannelHealth(rt.db, rt.caches, rt.options, s.enable_metric, s.metric_queue_size,
@@ -65,7 +65,7 @@ def relay_addons(rt: Runtime, metrics: Metrics | None = None) -> AddonManager:
         health,                                                           # auto-disable, success rate
         RetryPolicy(rt.caches, rt.options),                               # another channel, or stop
         ConsumeLog(rt.logs, rt.current_prices, rt.options),               # the log row
-        AccessLog(),                                                      # one access-log line
+        access or AccessLog(),                                            # one access-log line
         metrics or Metrics(),                                             # Prometheus counters (last: sees it all)
     ])
 
@@ -80,7 +80,7 @@ def invalid_url(request: web.Request) -> web.Response:
                                         "type": "invalid_request_error", "param": "", "code": ""}}, status=404)
 
 
-def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Application:
+def create_app(settings: Settings, runtime: Runtime | None = None, access_sink: Any = None) -> web.Application:
     app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[cors_middleware])
     rt = runtime or Runtime.from_settings(settings)
     app[RUNTIME_KEY] = rt
@@ -89,7 +89,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Applic
     app.on_response_prepare.append(add_cors_headers)
     proxy = settings.relay_proxy or None
     metrics = Metrics()
-    relay = Pipeline(relay_addons(rt, metrics), rt.http, RelayState, request_id, client_ip, proxy)
+    relay = Pipeline(relay_addons(rt, metrics, AccessLog(sink=access_sink)), rt.http, RelayState, request_id, client_ip, proxy)
     info = Pipeline(info_addons(rt), rt.http, RelayState, request_id, client_ip, proxy)
 
     for path in RELAY_POST:

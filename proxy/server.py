@@ -8,9 +8,10 @@ from settings import Settings
 
 def run(settings: Settings, worker: int = 0) -> None:
     async def main() -> None:
+        from launcher.logs import line_sink
         from proxy.app import create_app
 
-        app = create_app(settings)
+        app = create_app(settings, access_sink=line_sink("one-api.access"))
         await serve(app, "0.0.0.0", settings.port, reuse_port=settings.workers > 1,
                     shutdown_timeout=settings.shutdown_grace)
 

@@ -179,19 +179,29 @@ class Metrics:
 
 
 class AccessLog:
-    """One INFO line per relay request: method, path, status, model, channel, elapsed ms, request id — never the key."""
+    """One INFO line per relay request: method, path, status, model, channel, elapsed ms, request id — never the key.
 
-    def __init__(self, logger: logging.Logger | None = None) -> None:
+    `sink(message, request_id, fields)` writes the line without the logging machinery (launcher.logs.LineSink,
+    the proxy workers' hot path); without one the line goes through the `one-api.access` logger.
+    """
+
+    def __init__(self, logger: logging.Logger | None = None, sink: Any = None) -> None:
         self.log = logger or logging.getLogger("one-api.access")
+        self.sink = sink
 
     async def done(self, flow: Flow[RelayState]) -> None:
-        if not self.log.isEnabledFor(logging.INFO):
+        sink = self.sink
+        if not (sink.enabled() if sink is not None else self.log.isEnabledFor(logging.INFO)):
             return
         state = flow.state
         fields = {"method": flow.request.method, "path": _printable(flow.request.path), "status": client_status(flow),
                   "model": _printable(state.model or state.requested_model),
                   "channel_id": state.channel.id if state.channel is not None else 0,
                   "elapsed_ms": flow.timings.elapsed_ms(), "request_id": flow.request_id}
+        if sink is not None:
+            sink(f"{fields['method']} {fields['path']} {fields['status']} model={fields['model']} "
+                 f"channel={fields['channel_id']} {fields['elapsed_ms']}ms", flow.request_id, fields)
+            return
         # the request id is in the record (the log format prints it; JSON lines carry `fields` as keys)
         self.log.info("%(method)s %(path)s %(status)d model=%(model)s channel=%(channel_id)d %(elapsed_ms)dms",
                       fields, extra={"request_id": flow.request_id, "fields": fields})

@@ -10,7 +10,8 @@ from contextvars import ContextVar
 from pathlib import Path
 
 from launcher import logs
-from launcher.logs import FORMAT, AppendFileHandler, JsonFormatter, RequestIdFilter, SharedFormatter, SizeRotator
+from launcher.logs import (FORMAT, AppendFileHandler, JsonFormatter, LineHandler, LineSink, RequestIdFilter,
+                           SharedFormatter, SizeRotator)
 
 
 def _record(msg: str = "hello", **extra: object) -> logging.LogRecord:
@@ -80,15 +81,39 @@ def test_a_record_is_formatted_once_for_both_handlers() -> None:
     assert other.format(record) == "hello"   # another formatter formats for itself
 
 
+def test_a_sink_line_is_the_line_a_record_gives_and_reaches_every_handler(tmp_path: Path) -> None:
+    """The access log's fast path (LineSink) writes what logging would, text and JSON, to each handler."""
+    fields = {"method": "POST", "status": 200, "elapsed_ms": 7, "request_id": "r-9"}
+    for formatter in (SharedFormatter(FORMAT), JsonFormatter()):
+        record = _record("POST 200 7ms", request_id="r-9", fields=fields, created=1767225600.25,
+                         msecs=250.0, processName="proxy-0", name="one-api.access")
+        line = formatter.line(1767225600.25, "INFO", "proxy-0", "r-9", "one-api.access", "POST 200 7ms", fields)
+        assert line == formatter.format_once(record)
+        assert "[r-9] one-api.access: POST 200 7ms" in line or json.loads(line)["status"] == 200
+
+    files = [tmp_path / "a.log", tmp_path / "b.log"]
+    handlers: list[LineHandler] = [AppendFileHandler(files[0]), LineHandler(files[1].open("a"))]
+    sink = LineSink("one-api.access-test", SharedFormatter(FORMAT), handlers)
+    logging.getLogger("one-api.access-test").setLevel(logging.INFO)
+    assert sink.enabled()
+    sink("GET /v1/models 200", "r-1", {})
+    for handler in handlers:
+        handler.flush()
+    assert [f.read_text().count("[r-1] one-api.access-test: GET /v1/models 200\n") for f in files] == [1, 1]
+    logging.getLogger("one-api.access-test").setLevel(logging.WARNING)   # silencing the logger silences the sink
+    assert not sink.enabled()
+
+
 def _writer(path: str, name: str, lines: int) -> None:
     logs.REOPEN_CHECK = 0.001                # notice the launcher's renames quickly: many rotations in the test
     handler = AppendFileHandler(Path(path))
     handler.setFormatter(logging.Formatter("%(message)s"))
     log = logging.getLogger(f"writer-{name}")
+    log.setLevel(logging.INFO)
     log.addHandler(handler)
     log.propagate = False
-    for i in range(lines):
-        log.warning("%s %06d %s", name, i, "x" * 100)
+    for i in range(lines):   # INFO lines wait in the buffer (flushed by a thread or at exit), warnings go at once
+        log.log(logging.INFO if i % 2 else logging.WARNING, "%s %06d %s", name, i, "x" * 100)
 
 
 def test_several_processes_append_while_the_launcher_rotates_and_no_line_is_lost_or_torn(tmp_path: Path) -> None:
