@@ -85,6 +85,15 @@ def _lookup(
     return None
 
 
+MEMO_SIZE = 4096
+
+
+def _remember(memo: dict[tuple[str, int | None], float], key: tuple[str, int | None], value: float) -> None:
+    if len(memo) >= MEMO_SIZE:
+        memo.clear()
+    memo[key] = value
+
+
 def _as_table(values: Mapping[str, float]) -> Mapping[str, float]:
     return MappingProxyType({str(k): float(v) for k, v in values.items()})
 
@@ -108,6 +117,11 @@ class PriceTable:
         self._model_ratio = model_ratio
         self._completion_ratio = completion_ratio
         self._group_ratio = group_ratio if group_ratio is not None else defaults.group_ratio
+        # a table never changes (option edits build a new one), so lookups are memoised per table;
+        # bounded because model names come from clients
+        self._model_memo: dict[tuple[str, int | None], float] = {}
+        self._completion_memo: dict[tuple[str, int | None], float] = {}
+        self._note_memo: dict[tuple[str, int | None, str, bool], str] = {}
 
     def with_overrides(
         self,
@@ -132,11 +146,24 @@ class PriceTable:
 
     def model_ratio(self, model: str, channel_type: int | None = None) -> float:
         """Model ratio for `model` on channel type `channel_type` (§7.1); unknown models cost 30."""
-        found = self.find_model_ratio(model, channel_type)
-        return self.defaults.fallback_model_ratio if found is None else found
+        key = (model, channel_type)
+        ratio = self._model_memo.get(key)
+        if ratio is None:
+            found = self.find_model_ratio(model, channel_type)
+            ratio = self.defaults.fallback_model_ratio if found is None else found
+            _remember(self._model_memo, key, ratio)
+        return ratio
 
     def completion_ratio(self, model: str, channel_type: int | None = None) -> float:
         """Completion ratio: table entries (§7.1 order), then the ordered built-in rules, then 1."""
+        key = (model, channel_type)
+        ratio = self._completion_memo.get(key)
+        if ratio is None:
+            ratio = self._find_completion_ratio(model, channel_type)
+            _remember(self._completion_memo, key, ratio)
+        return ratio
+
+    def _find_completion_ratio(self, model: str, channel_type: int | None) -> float:
         name = _strip_internet(model, self.defaults.strip_internet_completion)
         found = _lookup(name, channel_type, self._completion_ratio, self.defaults.completion_ratio)
         if found is not None:
@@ -145,6 +172,20 @@ class PriceTable:
             if rule.matches(name):
                 return rule.ratio
         return self.defaults.fallback_completion_ratio
+
+    def ratio_note(self, model: str, channel_type: int | None, group: str, with_completion: bool) -> str:
+        """The ratios a consume log row names (§7.5): "倍率：mr × gr [× cr]", two decimals each."""
+        key = (model, channel_type, group, with_completion)
+        note = self._note_memo.get(key)
+        if note is None:
+            ratios = [self.model_ratio(model, channel_type), self.group_ratio(group)]
+            if with_completion:
+                ratios.append(self.completion_ratio(model, channel_type))
+            note = "倍率：" + " × ".join(f"{r:.2f}" for r in ratios)
+            if len(self._note_memo) >= MEMO_SIZE:
+                self._note_memo.clear()
+            self._note_memo[key] = note
+        return note
 
     def group_ratio(self, group: str) -> float:
         """Ratio of a user group; a group missing from the current table costs 1."""

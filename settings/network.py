@@ -20,8 +20,10 @@ def parse_address(text: str) -> Address | None:
 def resolve_client_ip(peer: str, forwarded_for: str | None, trusted: Sequence[Network]) -> str:
     """The socket peer, or — when the peer is a trusted proxy — the first untrusted hop of X-Forwarded-For,
     walking from the right. One API believes anyone's header; we don't."""
+    if not forwarded_for or not trusted:
+        return peer
     peer_ip = parse_address(peer)
-    if peer_ip is None or not forwarded_for or not any(peer_ip in net for net in trusted):
+    if peer_ip is None or not any(peer_ip in net for net in trusted):
         return peer
     hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
     for hop in reversed(hops):

@@ -41,9 +41,5 @@ class ConsumeLog:
             system_prompt_reset=state.system_prompt_reset, usage_source=state.usage_source or None)
 
     def _content(self, state: RelayState) -> str:
-        prices = self.prices()
         ctype = state.channel.type if state.channel else None
-        ratios = [prices.model_ratio(state.model, ctype), prices.group_ratio(state.group)]
-        if state.mode not in _NO_COMPLETION_RATIO:
-            ratios.append(prices.completion_ratio(state.model, ctype))
-        return "倍率：" + " × ".join(f"{r:.2f}" for r in ratios)
+        return self.prices().ratio_note(state.model, ctype, state.group, state.mode not in _NO_COMPLETION_RATIO)
