@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from fnmatch import fnmatchcase
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 
-from .exact import ceil_int, product, total, trunc_int
+from .exact import ceil_int, dec, product, total, trunc_int
 from .gojson import go_json_object
 from .images import ImageRule
 from .prices_file import parse_prices_file
@@ -122,6 +123,7 @@ class PriceTable:
         self._model_memo: dict[tuple[str, int | None], float] = {}
         self._completion_memo: dict[tuple[str, int | None], float] = {}
         self._note_memo: dict[tuple[str, int | None, str, bool], str] = {}
+        self._text_memo: dict[tuple[str, int | None, str], tuple[Decimal, Decimal]] = {}
 
     def with_overrides(
         self,
@@ -206,9 +208,8 @@ class PriceTable:
         """
         if prompt_tokens + completion_tokens == 0:
             return 0
-        ratio = product(self.model_ratio(model, channel_type), self.group_ratio(group))
-        completion = product(completion_tokens, self.completion_ratio(model, channel_type))
-        quota = ceil_int(product(total(prompt_tokens, completion), ratio))
+        ratio, completion_ratio = self._text_ratios(model, channel_type, group)
+        quota = ceil_int(product(total(prompt_tokens, product(completion_tokens, completion_ratio)), ratio))
         if ratio != 0 and quota <= 0:
             return 1
         return quota
@@ -224,7 +225,19 @@ class PriceTable:
     ) -> int:
         """Quota reserved before a text request (§7.3): (PreConsumedQuota + p + max_tokens) × mr × gr, truncated."""
         tokens = pre_consumed_quota + prompt_tokens + max_tokens
-        return trunc_int(product(tokens, self.model_ratio(model, channel_type), self.group_ratio(group)))
+        return trunc_int(product(tokens, self._text_ratios(model, channel_type, group)[0]))
+
+    def _text_ratios(self, model: str, channel_type: int | None, group: str) -> tuple[Decimal, Decimal]:
+        """(mr × gr, cr) as exact decimals: every text request of a model and group needs the same two."""
+        key = (model, channel_type, group)
+        found = self._text_memo.get(key)
+        if found is None:
+            found = (product(self.model_ratio(model, channel_type), self.group_ratio(group)),
+                     dec(self.completion_ratio(model, channel_type)))
+            if len(self._text_memo) >= MEMO_SIZE:
+                self._text_memo.clear()
+            self._text_memo[key] = found
+        return found
 
     def image_rule(self, model: str) -> ImageRule | None:
         """Validation and size pricing rules of an image model, None if it has none."""

@@ -9,6 +9,7 @@ import orjson
 from proxy.converters.base import Usage
 from proxy.core.flow import Flow
 from proxy.core.sse import SSEDecoder
+from proxy.gateway import modes
 from proxy.gateway.state import RelayState
 
 MAX_BODY = 16 * 1024 * 1024
@@ -82,7 +83,7 @@ class UsageTap:
         if flow.stream:
             self._stream(state, bytes(body))
         elif flow.error is None:
-            self._whole(state, bytes(body))
+            self._whole(state, body)
 
     def _stream(self, state: RelayState, raw: bytes) -> None:
         usage_at = raw.rfind(b'"usage"')
@@ -97,7 +98,7 @@ class UsageTap:
                 self._event(state, data, text=True)
 
     @staticmethod
-    def _whole(state: RelayState, raw: bytes) -> None:
+    def _whole(state: RelayState, raw: bytes | bytearray) -> None:
         try:
             obj = orjson.loads(raw)
         except orjson.JSONDecodeError:
@@ -107,6 +108,8 @@ class UsageTap:
             return
         state.usage = usage_from(obj.get("usage"))
         state.usage_source = "upstream" if state.usage else ""
+        if state.usage is not None and state.usage.total_tokens and state.mode not in modes.MULTIPART_MODES:
+            return                                  # the text is only needed to count it (transcripts: always)
         state.completion_parts.extend(text_parts(obj))
         if isinstance(obj.get("text"), str):        # audio transcription json
             state.completion_parts.append(obj["text"])

@@ -15,7 +15,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 S = TypeVar("S")
 
 
-@dataclass
+@dataclass(slots=True)
 class ClientRequest:
     method: str
     path: str
@@ -26,7 +26,7 @@ class ClientRequest:
     match_info: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(slots=True)
 class UpstreamCall:
     """What the forwarder sends: set by the rewrite addons for each attempt."""
 
@@ -37,7 +37,7 @@ class UpstreamCall:
     timeout: float | None = None   # total seconds; None = no limit (streams)
 
 
-@dataclass
+@dataclass(slots=True)
 class LocalResponse:
     """An answer produced without (or instead of) the upstream one."""
 
@@ -47,13 +47,13 @@ class LocalResponse:
 
 
 # A transform turns upstream body bytes into client bytes (converters); None = pass through.
-@dataclass
+@dataclass(slots=True)
 class BodyTransform:
     feed: Callable[[bytes], list[bytes]]
     flush: Callable[[], list[bytes]]
 
 
-@dataclass
+@dataclass(slots=True)
 class Timings:
     start: float = field(default_factory=time.monotonic)
     upstream_headers: float | None = None
@@ -64,7 +64,7 @@ class Timings:
         return int(((self.end or time.monotonic()) - self.start) * 1000)
 
 
-@dataclass
+@dataclass(slots=True)
 class Flow(Generic[S]):
     request: ClientRequest
     request_id: str

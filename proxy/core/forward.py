@@ -15,6 +15,7 @@ from proxy.core.errors import UpstreamError
 from proxy.core.flow import Flow
 from proxy.core.hop import end_to_end
 
+_LENGTH = ("content-length",)
 STREAM_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
@@ -56,7 +57,7 @@ def client_headers(flow: Flow[Any], upstream: aiohttp.ClientResponse) -> dict[st
     """Upstream headers for the client: end-to-end ones when passing through, SSE ones when converting."""
     if flow.transform is not None:
         return dict(STREAM_HEADERS) if flow.stream else {"Content-Type": "application/json"}
-    headers = dict(end_to_end(upstream.headers.items(), drop=("content-length",)).items())
+    headers = dict(end_to_end(upstream.headers.items(), drop=_LENGTH).items())
     if flow.stream:
         headers["X-Accel-Buffering"] = "no"
         headers.setdefault("Cache-Control", "no-cache")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Iterable, Mapping
 
 from multidict import CIMultiDict
@@ -12,17 +13,19 @@ HOP_BY_HOP = frozenset({
 })
 
 
-def end_to_end(headers: Mapping[str, str] | Iterable[tuple[str, str]], drop: Iterable[str] = ()) -> CIMultiDict[str]:
+@lru_cache(maxsize=256)
+def _skipped(connection: str, drop: tuple[str, ...]) -> frozenset[str]:
+    """Lower-case names to leave out: hop-by-hop ones, those named in Connection, and `drop` (same few per caller)."""
+    named = {v.strip().lower() for v in connection.split(",") if v.strip()}
+    return HOP_BY_HOP | named | {d.lower() for d in drop}
+
+
+def end_to_end(headers: Mapping[str, str] | Iterable[tuple[str, str]], drop: tuple[str, ...] = ()) -> CIMultiDict[str]:
     """A copy without hop-by-hop headers, headers named in Connection, and `drop`."""
     items = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
-    extra = {d.lower() for d in drop}
-    for name, value in items:
-        if name.lower() == "connection":
-            extra.update(v.strip().lower() for v in value.split(","))
+    skip = _skipped(",".join(v for k, v in items if k.lower() == "connection"), drop)
     out: CIMultiDict[str] = CIMultiDict()
     for name, value in items:
-        low = name.lower()
-        if low in HOP_BY_HOP or low in extra:
-            continue
-        out.add(name, value)
+        if name.lower() not in skip:
+            out.add(name, value)
     return out

@@ -9,7 +9,7 @@ from proxy.converters.base import Usage
 from proxy.gateway.records import ChannelRecord, TokenRecord, UserRecord
 
 
-@dataclass
+@dataclass(slots=True)
 class RelayState:
     mode: str = ""                      # see proxy.gateway.modes
     relay_path: str = ""                # normalised relay path, e.g. /v1/embeddings
