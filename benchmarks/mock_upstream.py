@@ -1,11 +1,17 @@
-"""A fast OpenAI-style upstream for benchmarks: a fixed JSON answer, or a 20-chunk stream with usage."""
+"""A fast OpenAI-style upstream for benchmarks: a fixed JSON answer, or a 20-chunk stream with usage.
+
+A bare asyncio protocol (HTTP/1.1 keep-alive, Content-Length bodies) rather than an aiohttp app: the
+mock shares the machine's two cores with the proxy under test, so the less CPU it needs per request,
+the more the figures measure the proxy. Enough HTTP for the gateway's and the bare proxy's clients,
+nothing more.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
 import orjson
-from aiohttp import web
 
 ANSWER = orjson.dumps({"id": "chatcmpl-bench", "object": "chat.completion", "created": 1700000000, "model": "gpt-4o-mini",
                        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello from the bench!"},
@@ -19,27 +25,64 @@ USAGE = b"data: " + orjson.dumps({"id": "chatcmpl-bench", "object": "chat.comple
                                   "usage": {"prompt_tokens": 12, "completion_tokens": 20, "total_tokens": 32}}) + b"\n\n"
 STREAM = CHUNK * 20 + USAGE + b"data: [DONE]\n\n"
 
+WHOLE = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(ANSWER)) + ANSWER
+STREAM_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+NOT_FOUND = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
 
-async def chat(request: web.Request) -> web.StreamResponse:
-    body = orjson.loads(await request.read())
-    if not body.get("stream"):
-        return web.Response(body=ANSWER, content_type="application/json")
-    response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-    await response.prepare(request)
-    for i in range(0, 20):
-        await response.write(CHUNK)
-    await response.write(USAGE + b"data: [DONE]\n\n")
-    await response.write_eof()
-    return response
+
+def _chunked(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+def _content_length(head: bytes) -> int:
+    for line in head.split(b"\r\n"):
+        if line.startswith(b"content-length:"):
+            return int(line[15:])
+    return 0
+
+
+class Upstream(asyncio.Protocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport: asyncio.Transport = transport  # type: ignore[assignment]
+        self.buffer = b""
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while True:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = self.buffer[:end].lower()
+            length = _content_length(head)
+            if len(self.buffer) < end + 4 + length:
+                return
+            body = self.buffer[end + 4:end + 4 + length]
+            self.buffer = self.buffer[end + 4 + length:]
+            self._answer(head, body)
+
+    def _answer(self, head: bytes, body: bytes) -> None:
+        if not head.startswith(b"post /v1/chat/completions"):
+            self.transport.write(NOT_FOUND)
+        elif not orjson.loads(body).get("stream"):
+            self.transport.write(WHOLE)
+        else:
+            self.transport.write(STREAM_HEAD)
+            for _ in range(20):
+                self.transport.write(_chunked(CHUNK))
+            self.transport.write(_chunked(USAGE + b"data: [DONE]\n\n") + b"0\r\n\r\n")
+
+
+async def main(port: int) -> None:
+    server = await asyncio.get_running_loop().create_server(Upstream, "127.0.0.1", port, backlog=1024)
+    async with server:
+        await server.serve_forever()
 
 
 if __name__ == "__main__":
     try:
-        import uvloop  # the same event loop the gateway's workers use, so the comparison is fair
+        import uvloop  # the same event loop the gateway's workers use
 
         uvloop.install()
     except ImportError:
         pass
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", chat)
-    web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
+    asyncio.run(main(int(sys.argv[1])))

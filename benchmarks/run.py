@@ -3,8 +3,12 @@
     python benchmarks/run.py                 # non-stream and stream, concurrency 1 and 64
     python benchmarks/run.py --workers 2     # the gateway with two proxy workers
     python benchmarks/run.py --memory 20000  # RSS of the gateway before/after N streamed requests
+    python benchmarks/run.py --client python # the load from an aiohttp client instead of wrk
 
-Everything runs on 127.0.0.1 in one process tree; the figures that matter are the ratios.
+Everything runs on 127.0.0.1 in one process tree; the figures that matter are the ratios. The load
+comes from wrk (Debian's package `wrk`) when it is installed: written in C, it needs a few percent of
+the CPU a Python client needs, which matters on a 2-core machine where the load generator, the mock
+upstream and the proxy under test share the cores. Without wrk, an aiohttp client in its own process.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import argparse
 import asyncio
 import json
 import os
+import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -104,6 +110,28 @@ def run_client(url: str, key: str, stream: bool, concurrency: int, total: int) -
     return json.loads(out.stdout)
 
 
+WRK_SCRIPT = """wrk.method = "POST"
+wrk.body = '%s'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer %s"
+"""
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def run_wrk(url: str, key: str, stream: bool, concurrency: int, seconds: float, workdir: Path) -> dict[str, float]:
+    """One wrk run (one thread; `concurrency` connections) for `seconds`: rps, p50/p99 and errors."""
+    body = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "Say hello"}], "stream": stream})
+    script = workdir / f"post-{int(stream)}.lua"
+    script.write_text(WRK_SCRIPT % (body, key))
+    out = subprocess.run(["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "--latency", "-s", str(script), url],
+                         capture_output=True, text=True, check=True).stdout
+    latency = {m[0]: float(m[1]) * _UNITS[m[2]] for m in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)}
+    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
+    errors += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+            "p50_ms": latency["50"], "p99_ms": latency["99"], "errors": errors}
+
+
 def rss_kb(pid: int) -> int:
     """Resident memory of a process and all its descendants."""
     total = 0
@@ -124,6 +152,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--requests", type=int, default=3000, help="requests per concurrency-64 scenario")
     ap.add_argument("--memory", type=int, default=0, help="streamed requests for the memory check (e.g. 20000)")
+    ap.add_argument("--client", choices=("wrk", "python"), default="wrk" if shutil.which("wrk") else "python")
+    ap.add_argument("--seconds", type=float, default=5, help="seconds per scenario with wrk")
     args = ap.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="oneapi-bench-"))
     ports = {name: free_port() for name in ("mock", "bare", "gateway")}
@@ -132,7 +162,8 @@ def main() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SESSION_SECRET": "bench"}
     procs = [
         subprocess.Popen([sys.executable, str(HERE / "mock_upstream.py"), str(ports["mock"])]),
-        subprocess.Popen([sys.executable, str(HERE / "bare_proxy.py"), str(ports["bare"]), mock_url]),
+        subprocess.Popen([sys.executable, str(HERE / "bare_proxy.py"), str(ports["bare"]), mock_url],
+                         stderr=subprocess.DEVNULL),  # wrk cuts connections at the end of a run: no tracebacks
         subprocess.Popen([sys.executable, "-m", "launcher.cli", "--port", str(ports["gateway"]), "--workers",
                           str(args.workers), "--log-dir", str(workdir / "logs")], cwd=workdir, env=env,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
@@ -142,8 +173,11 @@ def main() -> None:
             wait_ready(f"http://127.0.0.1:{ports[name]}/v1/chat/completions")
         targets = {"direct": mock_url, "bare": f"http://127.0.0.1:{ports['bare']}",
                    "gateway": f"http://127.0.0.1:{ports['gateway']}"}
-        results = run_all(targets, key, args.requests)
-        report(results, args.workers)
+        if args.client == "wrk":
+            results = run_all_wrk(targets, key, args.seconds, workdir)
+        else:
+            results = run_all(targets, key, args.requests)
+        report(results, args.workers, args.client)
         if args.memory:
             memory(procs[2].pid, targets["gateway"], key, args.memory)
     finally:
@@ -165,7 +199,19 @@ def run_all(targets: dict[str, str], key: str, total: int) -> dict[tuple[str, bo
     return results
 
 
-def report(results: dict[tuple[str, bool, int], dict[str, float]], workers: int) -> None:
+def run_all_wrk(targets: dict[str, str], key: str, seconds: float,
+                workdir: Path) -> dict[tuple[str, bool, int], dict[str, float]]:
+    results = {}
+    for stream in (False, True):
+        for concurrency in (1, 64):
+            for name, base in targets.items():
+                url = base + "/v1/chat/completions"
+                run_wrk(url, key, stream, concurrency, 2, workdir)        # warm-up: caches, pools
+                results[(name, stream, concurrency)] = run_wrk(url, key, stream, concurrency, seconds, workdir)
+    return results
+
+
+def report(results: dict[tuple[str, bool, int], dict[str, float]], workers: int, client: str) -> None:
     print(f"\n{'scenario':<28}{'direct rps':>11}{'bare rps':>10}{'gw rps':>9}{'gw/bare':>9}"
           f"{'bare p50':>10}{'gw p50':>9}{'added p50':>11}{'gw p99':>9}{'errors':>8}")
     for stream in (False, True):
@@ -175,7 +221,7 @@ def report(results: dict[tuple[str, bool, int], dict[str, float]], workers: int)
             print(f"{name:<28}{d['rps']:>11.0f}{b['rps']:>10.0f}{g['rps']:>9.0f}{g['rps'] / b['rps']:>9.2f}"
                   f"{b['p50_ms']:>9.2f}ms{g['p50_ms']:>7.2f}ms{g['p50_ms'] - b['p50_ms']:>9.2f}ms"
                   f"{g['p99_ms']:>7.1f}ms{int(g['errors'] + b['errors']):>8}")
-    print(f"(gateway: {workers} worker(s), SQLite, full pipeline)")
+    print(f"(gateway: {workers} worker(s), SQLite, full pipeline; load from {client})")
 
 
 def memory(pid: int, base: str, key: str, total: int) -> None:

@@ -29,7 +29,7 @@ import threading
 import time
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import orjson
 
@@ -181,6 +181,16 @@ class LineSink:
             handler.write_line(line)
 
 
+def _buffered(stream: TextIO) -> TextIO:
+    """stdout with a buffer of its own: under PYTHONUNBUFFERED (containers set it) every line would be a system
+    call; the flusher thread bounds the delay instead. Streams without a descriptor (test captures) stay as they are."""
+    try:
+        return open(stream.fileno(), "w", buffering=1 << 16, encoding="utf-8", errors="backslashreplace",
+                    closefd=False)
+    except (AttributeError, OSError, ValueError):
+        return stream
+
+
 def _flush_forever(handlers: list[LineHandler]) -> None:
     while True:
         time.sleep(FLUSH_EVERY)
@@ -223,7 +233,7 @@ def setup_logging(settings: Settings, request_id: ContextVar[str] | None = None,
     logging.logProcesses = False
     formatter = JsonFormatter() if settings.log_format == "json" else SharedFormatter(FORMAT)
     ids = RequestIdFilter(request_id)
-    handlers: list[LineHandler] = [LineHandler(sys.stdout)]
+    handlers: list[LineHandler] = [LineHandler(_buffered(sys.stdout))]
     if settings.log_dir:
         path = path or log_file_path(settings)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,8 @@ from store.models import CHANNEL_ENABLED, ROLE_ROOT
 def pick(candidates: Sequence[ChannelRecord], exclude: Sequence[int],
          rand: Callable[[], float] = random.random) -> ChannelRecord | None:
     """The highest priority tier with an untried channel; inside it, weight-proportional (weight ≤ 0 counts 1)."""
+    if len(candidates) == 1:                     # the common case: one channel serves the model
+        return None if candidates[0].id in exclude else candidates[0]
     left = [c for c in candidates if c.id not in exclude]
     if not left:
         return None
