@@ -26,6 +26,7 @@ from proxy.client_ip import TRUSTED_KEY, client_ip
 from proxy.core.addons import AddonManager
 from proxy.core.pipeline import Pipeline
 from proxy.cors import add_cors_headers, cors_middleware
+from proxy.gateway.image_probe import ImageProbe
 from proxy.gateway.state import RelayState
 from proxy.runtime import Runtime
 from settings import Settings
@@ -61,7 +62,8 @@ def relay_addons(rt: Runtime, metrics: Metrics | None = None, access: AccessLog 
         ConverterUpstream(rt.catalog, rt.http, options, s.relay_timeout, s.relay_proxy),  # rewrite: converted upstreams
         RawProxy(rt.catalog, s.relay_timeout),                            # rewrite: the raw proxy route
         UsageTap(),                                                       # taps: usage and text from the bytes
-        Billing(rt.ledger, rt.current_prices, rt.options, rt.tokenizer),  # reserve / settle / refund
+        Billing(rt.ledger, rt.current_prices, rt.options, rt.tokenizer,   # reserve / settle / refund
+                ImageProbe(rt.http, s.relay_proxy or None).sizes),
         health,                                                           # auto-disable, success rate
         RetryPolicy(rt.caches, rt.options),                               # another channel, or stop
         ConsumeLog(rt.logs, rt.current_prices, rt.options),               # the log row

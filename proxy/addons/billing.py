@@ -8,7 +8,8 @@ mid-stream pays for what was delivered.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+import functools
+from typing import Any, Awaitable, Callable, Iterable, Mapping
 
 from proxy.converters.base import Usage
 from proxy.core.errors import RelayError
@@ -16,6 +17,7 @@ from proxy.core.flow import Flow
 from proxy.gateway import modes
 from proxy.gateway.ledger import InsufficientQuota, Ledger
 from proxy.gateway.state import RelayState
+from proxy.gateway.tokenizer import image_tokens_for_part, remote_image_urls
 from rules import PriceTable
 from store import as_int
 
@@ -32,17 +34,20 @@ def max_tokens_of(body: Mapping[str, Any]) -> int:
 
 class Billing:
     def __init__(self, ledger: Ledger, prices: Callable[[], PriceTable], options: Callable[[], Mapping[str, str]],
-                 tokenizer: Any) -> None:
+                 tokenizer: Any,
+                 image_sizes: Callable[[Iterable[str]], Awaitable[Mapping[str, tuple[int, int]]]] | None = None) -> None:
         self.ledger = ledger
         self.prices = prices
         self.options = options
         self.tokenizer = tokenizer
+        self.image_sizes = image_sizes     # remote images' sizes, for their vision tokens (ImageProbe.sizes)
 
     async def rewrite(self, flow: Flow[RelayState]) -> None:
         state = flow.state
         if state.mode == modes.PROXY or state.token is None or state.user is None:
             return
-        estimate = self._estimate(state)
+        remote = await self._remote_images(state)
+        estimate = self._estimate(state, remote)
         need = estimate - state.reserved
         if need > 0:
             try:
@@ -73,7 +78,13 @@ class Billing:
     def _ctype(self, state: RelayState) -> int | None:
         return state.channel.type if state.channel else None
 
-    def _estimate(self, state: RelayState) -> int:
+    async def _remote_images(self, state: RelayState) -> Mapping[str, tuple[int, int]] | None:
+        if self.image_sizes is None or state.body is None:
+            return None
+        urls = remote_image_urls(state.mode, state.body)
+        return await self.image_sizes(urls) if urls else None
+
+    def _estimate(self, state: RelayState, remote: Mapping[str, tuple[int, int]] | None = None) -> int:
         prices, body, group = self.prices(), state.body or {}, state.group
         if state.mode == modes.IMAGES:
             return self._image_cost(state, prices, body)
@@ -85,7 +96,8 @@ class Billing:
         pre_consumed = as_int(self.options().get("PreConsumedQuota"), 500)
         if state.mode in (modes.TRANSCRIPTION, modes.TRANSLATION):
             return prices.transcription_pre_consume(pre_consumed, self._ctype(state), group)
-        state.prompt_tokens = self.tokenizer.count_prompt(state.mode, body, state.model)
+        images = functools.partial(image_tokens_for_part, model=state.model, remote=remote) if remote else None
+        state.prompt_tokens = self.tokenizer.count_prompt(state.mode, body, state.model, images)
         return prices.pre_consume(state.prompt_tokens, max_tokens_of(body), pre_consumed, state.model,
                                   self._ctype(state), group)
 

@@ -27,7 +27,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 import tiktoken
 import tiktoken.load
@@ -406,17 +406,43 @@ def image_tokens_from_size(width: int, height: int, detail: str, model: str) -> 
     return tiles * 5667 + 2833 if mini else tiles * 170 + 85
 
 
-def image_tokens_for_part(part: dict, model: str) -> int:
-    """Tokens of an `image_url` part whose size is known locally: data URLs; a remote URL counts 0 (never fetched)."""
+def _image_of(part: dict) -> tuple[str | None, str]:
     image = part.get("image_url")
     url, detail = (image, "") if isinstance(image, str) else (
         (image.get("url"), image.get("detail") or "") if isinstance(image, dict) else (None, ""))
-    if not isinstance(url, str) or not isinstance(detail, str):
+    return (url if isinstance(url, str) else None), (detail if isinstance(detail, str) else "?")
+
+
+def image_tokens_for_part(part: dict, model: str, remote: Mapping[str, tuple[int, int]] | None = None) -> int:
+    """Tokens of an `image_url` part: its size from a data URL, or from `remote` (sizes fetched for its URL);
+    an image of unknown size counts 0, as in One API when the fetch fails."""
+    url, detail = _image_of(part)
+    if url is None or detail == "?":
         return 0
     if detail == "low":
         return image_tokens_from_size(0, 0, detail, model)
-    size = image_size_from_data_url(url)
+    size = image_size_from_data_url(url) or (remote.get(url) if remote else None)
     return image_tokens_from_size(size[0], size[1], detail, model) if size else 0
+
+
+def remote_image_urls(mode: str, body: dict) -> list[str]:
+    """http(s) URLs of the images whose size a chat or Responses prompt count needs (low detail needs none)."""
+    if mode == "chat":
+        messages = body.get("messages")
+    elif mode == "responses":
+        items = body.get("input")
+        messages = [_chat_message(i) for i in items if isinstance(i, dict) and "role" in i] if isinstance(items, list) else []
+    else:
+        return []
+    urls: list[str] = []
+    for message in messages if isinstance(messages, list) else ():
+        content = message.get("content") if isinstance(message, dict) else None
+        for part in content if isinstance(content, list) else ():
+            if isinstance(part, dict) and part.get("type") == "image_url":
+                url, detail = _image_of(part)
+                if url is not None and detail != "low" and url.startswith(("http://", "https://")):
+                    urls.append(url)
+    return urls
 
 
 def image_size_from_data_url(url: str) -> tuple[int, int] | None:
