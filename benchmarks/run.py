@@ -2,6 +2,7 @@
 
     python benchmarks/run.py                 # non-stream and stream, concurrency 1 and 64
     python benchmarks/run.py --workers 2     # the gateway with two proxy workers
+    python benchmarks/run.py --scaling 2     # one worker vs two at concurrency 64: the throughput ratio
     python benchmarks/run.py --memory 20000  # RSS of the gateway before/after N streamed requests
     python benchmarks/run.py --client python # the load from an aiohttp client instead of wrk
 
@@ -118,7 +119,7 @@ wrk.headers["Authorization"] = "Bearer %s"
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def run_wrk(url: str, key: str, stream: bool, concurrency: int, seconds: float, workdir: Path) -> dict[str, float]:
+def run_wrk(url: str, key: str, stream: bool, concurrency: int, seconds: int, workdir: Path) -> dict[str, float]:
     """One wrk run (one thread; `concurrency` connections) for `seconds`: rps, p50/p99 and errors."""
     body = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "Say hello"}], "stream": stream})
     script = workdir / f"post-{int(stream)}.lua"
@@ -153,26 +154,26 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=3000, help="requests per concurrency-64 scenario")
     ap.add_argument("--memory", type=int, default=0, help="streamed requests for the memory check (e.g. 20000)")
     ap.add_argument("--client", choices=("wrk", "python"), default="wrk" if shutil.which("wrk") else "python")
-    ap.add_argument("--seconds", type=float, default=5, help="seconds per scenario with wrk")
+    ap.add_argument("--seconds", type=int, default=5, help="seconds per scenario with wrk")
+    ap.add_argument("--scaling", type=int, default=0, help="compare one worker with this many (concurrency 64)")
     args = ap.parse_args()
+    if args.scaling:
+        scaling(args.scaling, args)
+        return
     workdir = Path(tempfile.mkdtemp(prefix="oneapi-bench-"))
-    ports = {name: free_port() for name in ("mock", "bare", "gateway")}
+    ports = {name: free_port() for name in ("mock", "bare")}
     mock_url = f"http://127.0.0.1:{ports['mock']}"
-    key = asyncio.run(_seed(workdir, mock_url))
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "SESSION_SECRET": "bench"}
+    gateway, gateway_url, key = start_gateway(workdir, mock_url, args.workers)
     procs = [
         subprocess.Popen([sys.executable, str(HERE / "mock_upstream.py"), str(ports["mock"])]),
         subprocess.Popen([sys.executable, str(HERE / "bare_proxy.py"), str(ports["bare"]), mock_url],
                          stderr=subprocess.DEVNULL),  # wrk cuts connections at the end of a run: no tracebacks
-        subprocess.Popen([sys.executable, "-m", "launcher.cli", "--port", str(ports["gateway"]), "--workers",
-                          str(args.workers), "--log-dir", str(workdir / "logs")], cwd=workdir, env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+        gateway,
     ]
     try:
-        for name in ports:
-            wait_ready(f"http://127.0.0.1:{ports[name]}/v1/chat/completions")
-        targets = {"direct": mock_url, "bare": f"http://127.0.0.1:{ports['bare']}",
-                   "gateway": f"http://127.0.0.1:{ports['gateway']}"}
+        targets = {"direct": mock_url, "bare": f"http://127.0.0.1:{ports['bare']}", "gateway": gateway_url}
+        for base in targets.values():
+            wait_ready(base + "/v1/chat/completions")
         if args.client == "wrk":
             results = run_all_wrk(targets, key, args.seconds, workdir)
         else:
@@ -187,6 +188,52 @@ def main() -> None:
             p.wait(timeout=60)
 
 
+def start_gateway(workdir: Path, mock_url: str, workers: int) -> tuple[subprocess.Popen[bytes], str, str]:
+    """A seeded SQLite gateway with `workers` proxy workers: (process, base URL, key)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    key = asyncio.run(_seed(workdir, mock_url))
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SESSION_SECRET": "bench"}
+    proc = subprocess.Popen([sys.executable, "-m", "launcher.cli", "--port", str(port), "--workers", str(workers),
+                             "--log-dir", str(workdir / "logs")], cwd=workdir, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return proc, f"http://127.0.0.1:{port}", key
+
+
+def scaling(workers: int, args: argparse.Namespace) -> None:
+    """Throughput at concurrency 64 of the gateway with one worker and with `workers`, one after the other."""
+    root = Path(tempfile.mkdtemp(prefix="oneapi-scaling-"))
+    mock_port = free_port()
+    mock = subprocess.Popen([sys.executable, str(HERE / "mock_upstream.py"), str(mock_port)])
+    mock_url = f"http://127.0.0.1:{mock_port}"
+    rps: dict[tuple[int, bool], float] = {}
+    try:
+        wait_ready(mock_url + "/v1/chat/completions")
+        for count in (1, workers):
+            proc, base, key = start_gateway(root / f"w{count}", mock_url, count)
+            try:
+                wait_ready(base + "/v1/chat/completions")
+                url = base + "/v1/chat/completions"
+                for stream in (False, True):
+                    if args.client == "wrk":
+                        run_wrk(url, key, stream, 64, 2, root)
+                        rps[(count, stream)] = run_wrk(url, key, stream, 64, args.seconds, root)["rps"]
+                    else:
+                        run_client(url, key, stream, 64, 500)
+                        rps[(count, stream)] = run_client(url, key, stream, 64, args.requests)["rps"]
+            finally:
+                proc.terminate()
+                proc.wait(timeout=60)
+    finally:
+        mock.terminate()
+        mock.wait(timeout=60)
+    print(f"\n{'scenario (c=64)':<24}{'1 worker rps':>14}{f'{workers} workers rps':>16}{'ratio':>8}")
+    for stream in (False, True):
+        one, many = rps[(1, stream)], rps[(workers, stream)]
+        print(f"{'stream 20 chunks' if stream else 'non-stream':<24}{one:>14.0f}{many:>16.0f}{many / one:>8.2f}")
+    print(f"(SQLite, full pipeline; load from {args.client})")
+
+
 def run_all(targets: dict[str, str], key: str, total: int) -> dict[tuple[str, bool, int], dict[str, float]]:
     results = {}
     for stream in (False, True):
@@ -199,7 +246,7 @@ def run_all(targets: dict[str, str], key: str, total: int) -> dict[tuple[str, bo
     return results
 
 
-def run_all_wrk(targets: dict[str, str], key: str, seconds: float,
+def run_all_wrk(targets: dict[str, str], key: str, seconds: int,
                 workdir: Path) -> dict[tuple[str, bool, int], dict[str, float]]:
     results = {}
     for stream in (False, True):
