@@ -46,7 +46,8 @@ class Billing:
         state = flow.state
         if state.mode == modes.PROXY or state.token is None or state.user is None:
             return
-        remote = await self._remote_images(state)
+        urls = remote_image_urls(state.mode, state.body) if self.image_sizes and state.body else None
+        remote = await self.image_sizes(urls) if urls and self.image_sizes else None
         estimate = self._estimate(state, remote)
         need = estimate - state.reserved
         if need > 0:
@@ -77,12 +78,6 @@ class Billing:
 
     def _ctype(self, state: RelayState) -> int | None:
         return state.channel.type if state.channel else None
-
-    async def _remote_images(self, state: RelayState) -> Mapping[str, tuple[int, int]] | None:
-        if self.image_sizes is None or state.body is None:
-            return None
-        urls = remote_image_urls(state.mode, state.body)
-        return await self.image_sizes(urls) if urls else None
 
     def _estimate(self, state: RelayState, remote: Mapping[str, tuple[int, int]] | None = None) -> int:
         prices, body, group = self.prices(), state.body or {}, state.group
