@@ -1,15 +1,19 @@
 """Where a request's quota is reserved and settled.
 
-Two strategies behind one interface:
+Three strategies behind one interface:
 - `MemoryLedger` (one process owns the balances: SQLite, one worker): reserve
   is a check-and-subtract on in-memory balances with no await in between, so
   it is atomic; balances are loaded once from the database and every change is
   written back as additive deltas in the background. No database round trip on
   the hot path.
-- `DatabaseLedger` (several workers or nodes share the balances): reserve is the
-  store's conditional UPDATE, one short transaction; settlement still goes
-  through the background batcher.
-Either way settlement never blocks the client and `close()` flushes everything.
+- `DatabaseLedger` (several nodes, or workers on MySQL/PostgreSQL, share the
+  balances): reserve is the store's conditional UPDATE, one short
+  transaction; settlement still goes through the background batcher.
+- `RemoteLedger` (SQLite, several workers): SQLite has one writer, so instead
+  of a write transaction per request one ledger owner process holds a
+  `MemoryLedger` and the workers reserve over a unix socket
+  (ledger_owner.py, ledger_client.py).
+Every way settlement never blocks the client and `close()` flushes everything.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Protocol
 from sqlalchemy import select
 
 from proxy.gateway.batcher import DeltaBatcher
+from proxy.gateway.ledger_client import LedgerUnavailable, RemoteLedger
 from proxy.gateway.records import TokenRecord
 from store import Database, InsufficientQuota, reserve
 from store.models import Token, User
@@ -36,23 +41,33 @@ class Ledger(Protocol):
 
 
 class _Settling:
-    """Settlement and refunds as batched deltas (shared by both strategies)."""
+    """Settlement and refunds as batched deltas (shared by every strategy that owns a batcher).
+
+    The `*_ids` forms take primitive fields so the ledger owner process can apply what a worker sent.
+    """
 
     batcher: DeltaBatcher
 
-    def _delta(self, token: TokenRecord, user_id: int, delta: int) -> None:
-        self.batcher.token(token.id, remain=0 if token.unlimited_quota else -delta, used=delta)
+    def _delta(self, token_id: int, unlimited: bool, user_id: int, delta: int) -> None:
+        self.batcher.token(token_id, remain=0 if unlimited else -delta, used=delta)
         self.batcher.user(user_id, quota=-delta)
 
     def settle(self, token: TokenRecord, user_id: int, channel_id: int | None, reserved: int, actual: int) -> None:
-        self._delta(token, user_id, actual - reserved)
+        self.settle_ids(token.id, token.unlimited_quota, user_id, channel_id, reserved, actual)
+
+    def settle_ids(self, token_id: int, unlimited: bool, user_id: int, channel_id: int | None, reserved: int,
+                   actual: int) -> None:
+        self._delta(token_id, unlimited, user_id, actual - reserved)
         self.batcher.user(user_id, used=actual, requests=1)
         if channel_id:
             self.batcher.channel(channel_id, actual)
 
     def refund(self, token: TokenRecord, user_id: int, amount: int) -> None:
+        self.refund_ids(token.id, token.unlimited_quota, user_id, amount)
+
+    def refund_ids(self, token_id: int, unlimited: bool, user_id: int, amount: int) -> None:
         if amount:
-            self._delta(token, user_id, -amount)
+            self._delta(token_id, unlimited, user_id, -amount)
 
     def start(self) -> None:
         self.batcher.start()
@@ -91,47 +106,61 @@ class MemoryLedger(_Settling):
         self.users: dict[int, int] = {}
         self.tokens: dict[int, int] = {}
 
-    async def _load(self, token: TokenRecord | None, user_id: int) -> None:
+    async def _load(self, token_id: int | None, user_id: int) -> None:
         async with self.batcher.lock:   # no flush half-applied while we read
             async with self.db.session() as s:
                 if user_id not in self.users:
                     quota = (await s.execute(select(User.quota).where(User.id == user_id))).scalar_one_or_none()
                     self.users.setdefault(user_id, (quota or 0) + self.batcher.pending_user_quota(user_id))
-                if token is not None and token.id not in self.tokens:
-                    remain = (await s.execute(select(Token.remain_quota).where(Token.id == token.id))).scalar_one_or_none()
-                    self.tokens.setdefault(token.id, (remain or 0) + self.batcher.pending_token_remain(token.id))
+                if token_id is not None and token_id not in self.tokens:
+                    query = select(Token.remain_quota).where(Token.id == token_id)
+                    remain = (await s.execute(query)).scalar_one_or_none()
+                    self.tokens.setdefault(token_id, (remain or 0) + self.batcher.pending_token_remain(token_id))
 
-    async def reserve(self, token: TokenRecord, user_id: int, amount: int) -> None:
-        limited = not token.unlimited_quota
-        if user_id not in self.users or (limited and token.id not in self.tokens):
-            await self._load(token if limited else None, user_id)
-        # from here to the end: no await, so no other request can interleave
-        if limited and self.tokens[token.id] < amount:
+    def try_reserve(self, token_id: int, user_id: int, amount: int, limited: bool) -> bool:
+        """Check-and-subtract with no await, so no other request can interleave.
+
+        False when a balance is not loaded yet (nothing changed); raises InsufficientQuota on refusal.
+        """
+        if user_id not in self.users or (limited and token_id not in self.tokens):
+            return False
+        if limited and self.tokens[token_id] < amount:
             raise InsufficientQuota("token")
         if self.users[user_id] < amount:
             raise InsufficientQuota("user")
         if limited:
-            self.tokens[token.id] -= amount
+            self.tokens[token_id] -= amount
         self.users[user_id] -= amount
-        self.batcher.token(token.id, remain=-amount if limited else 0, used=amount)
+        self.batcher.token(token_id, remain=-amount if limited else 0, used=amount)
         self.batcher.user(user_id, quota=-amount)
+        return True
 
-    def _delta(self, token: TokenRecord, user_id: int, delta: int) -> None:
-        super()._delta(token, user_id, delta)
-        if not token.unlimited_quota and token.id in self.tokens:
-            self.tokens[token.id] -= delta
+    async def reserve_ids(self, token_id: int, user_id: int, amount: int, limited: bool) -> None:
+        while not self.try_reserve(token_id, user_id, amount, limited):
+            await self._load(token_id if limited else None, user_id)
+
+    async def reserve(self, token: TokenRecord, user_id: int, amount: int) -> None:
+        await self.reserve_ids(token.id, user_id, amount, not token.unlimited_quota)
+
+    def _delta(self, token_id: int, unlimited: bool, user_id: int, delta: int) -> None:
+        super()._delta(token_id, unlimited, user_id, delta)
+        if not unlimited and token_id in self.tokens:
+            self.tokens[token_id] -= delta
         if user_id in self.users:
             self.users[user_id] -= delta
 
     async def user_quota(self, user_id: int) -> int:
-        if user_id not in self.users:
+        while user_id not in self.users:
             await self._load(None, user_id)
         return self.users[user_id]
 
     async def token_remain(self, token: TokenRecord) -> int:
-        if token.id not in self.tokens:
-            await self._load(token, token.user_id)
-        return self.tokens[token.id]
+        return await self.token_remain_ids(token.id, token.user_id)
+
+    async def token_remain_ids(self, token_id: int, user_id: int) -> int:
+        while token_id not in self.tokens:
+            await self._load(token_id, user_id)
+        return self.tokens[token_id]
 
     async def forget(self, users: bool = True, tokens: bool = True) -> None:
         """An admin changed balances in the database: reload them on next use."""
@@ -142,10 +171,14 @@ class MemoryLedger(_Settling):
                 self.tokens.clear()
 
 
-def ledger_for(db: Database, *, sqlite: bool, workers: int, interval: float) -> Ledger:
+def ledger_for(db: Database, *, sqlite: bool, workers: int, interval: float, owner: str | None = None) -> Ledger:
+    """`owner`: the unix socket of the ledger owner process (SQLite with several workers)."""
+    if owner is not None:
+        return RemoteLedger(owner)
     if sqlite and workers == 1:
         return MemoryLedger(db, interval)
     return DatabaseLedger(db, interval)
 
 
-__all__ = ["DatabaseLedger", "InsufficientQuota", "Ledger", "MemoryLedger", "ledger_for"]
+__all__ = ["DatabaseLedger", "InsufficientQuota", "Ledger", "LedgerUnavailable", "MemoryLedger", "RemoteLedger",
+           "ledger_for"]
