@@ -12,12 +12,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from multiprocessing.synchronize import Event
 from typing import Sequence
 
 from launcher.logs import SizeRotator, log_file_path, setup_logging
 from launcher.prepare import prepare_database
 from launcher.web_console import ensure_web_console
 from settings import VERSION, Settings, SettingsError, load_settings
+from store import parse_dsn
 
 log = logging.getLogger("one-api")
 # prometheus-client's variable: set, its metrics live in per-process files there that a scrape aggregates
@@ -31,12 +33,26 @@ def _admin_main(settings: Settings, log_path: Path | None) -> None:
     run(settings)
 
 
-def _proxy_main(settings: Settings, worker: int, log_path: Path | None) -> None:
+def _proxy_main(settings: Settings, worker: int, log_path: Path | None, ledger_owner: str | None = None) -> None:
     from proxy.core.pipeline import REQUEST_ID
     from proxy.server import run
 
     setup_logging(settings, REQUEST_ID, log_path)
-    run(settings, worker)
+    run(settings, worker, ledger_owner)
+
+
+def _ledger_main(settings: Settings, path: str, ready: Event, log_path: Path | None) -> None:
+    from proxy.ledger_server import run
+
+    setup_logging(settings, path=log_path)
+    run(settings, path, ready.set)
+
+
+def needs_ledger_owner(settings: Settings) -> bool:
+    """SQLite has one writer: with several workers one process owns the balances (no write per request)."""
+    if settings.workers < 2:
+        return False
+    return not settings.sql_dsn or parse_dsn(settings.sql_dsn).is_sqlite
 
 
 class Supervisor:
@@ -50,17 +66,42 @@ class Supervisor:
         self.log_path = log_path
         self.rotator = SizeRotator(log_path) if log_path is not None else None
         self.metrics_dir: str | None = None
+        self.ledger: multiprocessing.process.BaseProcess | None = None   # SQLite with several workers
+        self.ledger_dir: str | None = None
 
     def start(self) -> None:
         self._metrics_environment()
         admin = self.ctx.Process(target=_admin_main, args=(self.settings, self.log_path), name="admin_api")
         admin.start()
         self.children.append(admin)
+        owner = None
+        if needs_ledger_owner(self.settings):
+            owner = self._start_ledger()     # the workers start once it accepts connections
+            if owner is None:
+                return          # wait() sees the dead ledger process and stops
         for worker in range(self.settings.workers):
-            proc = self.ctx.Process(target=_proxy_main, args=(self.settings, worker, self.log_path),
+            proc = self.ctx.Process(target=_proxy_main, args=(self.settings, worker, self.log_path, owner),
                                     name=f"proxy-{worker}")
             proc.start()
             self.children.append(proc)
+
+    def _start_ledger(self) -> str | None:
+        """Start the ledger owner on a socket in a private directory (0700); its path once it accepts connections."""
+        self.ledger_dir = tempfile.mkdtemp(prefix="one-api-ledger-")
+        path = os.path.join(self.ledger_dir, "ledger.sock")
+        ready = self.ctx.Event()
+        self.ledger = self.ctx.Process(target=_ledger_main, args=(self.settings, path, ready, self.log_path),
+                                       name="ledger")
+        self.ledger.start()
+        self.children.append(self.ledger)
+        deadline = time.monotonic() + 60
+        while not ready.wait(0.1):
+            if not self.ledger.is_alive() or time.monotonic() > deadline:
+                log.error("the ledger process did not start")
+                self.ledger.kill()      # wait() then sees it dead and stops
+                self.ledger.join()
+                return None
+        return path
 
     def _metrics_environment(self) -> None:
         """Several workers: a fresh multiprocess directory (no stale files of an earlier run); one: plain registry."""
@@ -97,19 +138,29 @@ class Supervisor:
             log.warning("log rotation failed: %s", e)
 
     def _terminate(self) -> None:
-        # proxies first so in-flight relays can still reach admin-owned data; then admin
-        for child in reversed(self.children):
+        # proxies first so in-flight relays can still reach admin-owned data; then admin;
+        # the ledger owner last, once no worker can send it a settlement any more
+        others = [c for c in self.children if c is not self.ledger]
+        self._stop(list(reversed(others)), self.settings.shutdown_grace + 5)
+        if self.ledger is not None:
+            self._stop([self.ledger], 30)    # it writes its deltas to the database, then exits
+        for tmp in (self.metrics_dir, self.ledger_dir):
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
+
+    @staticmethod
+    def _stop(children: list[multiprocessing.process.BaseProcess], grace: float) -> None:
+        """SIGTERM (a graceful stop inside each child), then SIGKILL whoever is still there after `grace`."""
+        for child in children:
             if child.is_alive():
-                child.terminate()   # SIGTERM: graceful stop inside the child
-        deadline = time.monotonic() + self.settings.shutdown_grace + 5
-        for child in self.children:
+                child.terminate()
+        deadline = time.monotonic() + grace
+        for child in children:
             child.join(max(0.1, deadline - time.monotonic()))
             if child.is_alive():
                 log.warning("%s did not stop in time; killing", child.name)
                 child.kill()
                 child.join()
-        if self.metrics_dir is not None:
-            shutil.rmtree(self.metrics_dir, ignore_errors=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

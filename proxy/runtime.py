@@ -37,8 +37,21 @@ def _ratio_map(raw: str | None, name: str) -> dict[str, float] | None:
     return {str(k): float(v) for k, v in value.items() if isinstance(v, (int, float))} if isinstance(value, dict) else None
 
 
+def open_database(settings: Settings) -> Database:
+    pool = PoolSettings(max_idle=settings.sql_max_idle_conns, max_open=settings.sql_max_open_conns,
+                        max_lifetime=settings.sql_max_lifetime, sqlite_busy_timeout=settings.sqlite_busy_timeout,
+                        echo=settings.debug_sql)
+    return Database.from_dsn(settings.sql_dsn, settings.log_sql_dsn, settings.sqlite_path, pool)
+
+
+def settle_interval(settings: Settings) -> float:
+    """How long balance deltas gather before one write (BATCH_UPDATE_INTERVAL, or 0.2 s)."""
+    return settings.batch_update_interval if settings.batch_update_enabled else 0.2
+
+
 class Runtime:
-    def __init__(self, settings: Settings, db: Database) -> None:
+    def __init__(self, settings: Settings, db: Database, ledger_owner: str | None = None) -> None:
+        """`ledger_owner`: the ledger owner process's socket (SQLite with several workers)."""
         self.settings = settings
         self.db = db
         self.catalog: Catalog = load_catalog()
@@ -53,17 +66,14 @@ class Runtime:
         if settings.redis_enabled:
             redis = connect_redis(settings.redis_conn_string, settings.redis_password, settings.redis_master_name)
             self.changes = ChangeListener(redis, self.caches.refresh_now)
-        interval = settings.batch_update_interval if settings.batch_update_enabled else 0.2
-        self.ledger: Ledger = ledger_for(db, sqlite=db.url.is_sqlite, workers=settings.workers, interval=interval)
+        self.ledger: Ledger = ledger_for(db, sqlite=db.url.is_sqlite, workers=settings.workers,
+                                         interval=settle_interval(settings), owner=ledger_owner)
         self.logs = LogWriter(db)
         self.session: aiohttp.ClientSession | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "Runtime":
-        pool = PoolSettings(max_idle=settings.sql_max_idle_conns, max_open=settings.sql_max_open_conns,
-                            max_lifetime=settings.sql_max_lifetime, sqlite_busy_timeout=settings.sqlite_busy_timeout,
-                            echo=settings.debug_sql)
-        return cls(settings, Database.from_dsn(settings.sql_dsn, settings.log_sql_dsn, settings.sqlite_path, pool))
+    def from_settings(cls, settings: Settings, ledger_owner: str | None = None) -> "Runtime":
+        return cls(settings, open_database(settings), ledger_owner)
 
     def options(self) -> Mapping[str, str]:
         return self.caches.options

@@ -6,12 +6,15 @@ from launcher.serve import run_forever, serve
 from settings import Settings
 
 
-def run(settings: Settings, worker: int = 0) -> None:
+def run(settings: Settings, worker: int = 0, ledger_owner: str | None = None) -> None:
+    """`ledger_owner`: the socket of the process that owns the balances (SQLite with several workers)."""
     async def main() -> None:
         from launcher.logs import line_sink
         from proxy.app import create_app
+        from proxy.runtime import Runtime
 
-        app = create_app(settings, access_sink=line_sink("one-api.access"))
+        runtime = Runtime.from_settings(settings, ledger_owner)
+        app = create_app(settings, runtime, access_sink=line_sink("one-api.access"))
         await serve(app, "0.0.0.0", settings.port, reuse_port=settings.workers > 1,
                     shutdown_timeout=settings.shutdown_grace)
 

@@ -1,7 +1,8 @@
 """Real `one-api` processes: two nodes on one MariaDB, two workers on one port, graceful and hard stops.
 
-Money must stay exact across processes: reservations are conditional UPDATEs in the shared database,
-so no interleaving of nodes and workers can overspend a token.
+Money must stay exact across processes: reservations are conditional UPDATEs in the shared database
+(on SQLite with several workers: answered by the one ledger owner process), so no interleaving of nodes
+and workers can overspend a token.
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ async def test_two_nodes_share_one_database_exactly(db: Database, upstream: Mock
 
 async def test_two_workers_share_the_port_and_lose_nothing_on_sigterm(db: Database, upstream: MockOpenAI,
                                                                        tmp_path: Path) -> None:
-    """SQLite, --workers 2: reservations go through the database, so the two processes never overspend."""
+    """SQLite, --workers 2: reservations go through the ledger owner, so the two processes never overspend."""
     await _seed_root(db)
     estimate = _estimate()
     acct = await add_account(db, quota=10**9, token_quota=20 * estimate)

@@ -1,0 +1,43 @@
+"""The ledger owner process (SQLite, several workers): holds the balances, serves the workers on a unix socket.
+
+It stops on SIGTERM only, which the supervisor sends after every worker has
+exited (their last settlements delivered); then it writes its deltas and exits.
+SIGINT is ignored: a Ctrl-C reaches the whole process group at once, and the
+owner must outlive the workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Callable
+
+from launcher.serve import run_forever
+from settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def run(settings: Settings, path: str, ready: Callable[[], None]) -> None:
+    """`ready` is called once the socket accepts connections."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    async def main() -> None:
+        from proxy.gateway.ledger import MemoryLedger
+        from proxy.gateway.ledger_owner import LedgerOwner
+        from proxy.runtime import open_database, settle_interval
+
+        db = open_database(settings)
+        owner = LedgerOwner(MemoryLedger(db, settle_interval(settings)))
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        await owner.start(path)
+        log.info("ledger owner serving on %s", path)
+        ready()
+        await stop.wait()
+        await owner.close()
+        await db.dispose()
+        log.info("ledger owner stopped; balances written")
+
+    run_forever(main)
