@@ -13,7 +13,7 @@ Three strategies behind one interface:
   of a write transaction per request one ledger owner process holds a
   `MemoryLedger` and the workers reserve over a unix socket
   (ledger_owner.py, ledger_client.py).
-Every way settlement never blocks the client and `close()` flushes everything.
+Whichever the strategy, settlement never blocks the client and `close()` flushes everything.
 """
 
 from __future__ import annotations
