@@ -155,6 +155,7 @@ def main() -> None:
     ap.add_argument("--memory", type=int, default=0, help="streamed requests for the memory check (e.g. 20000)")
     ap.add_argument("--client", choices=("wrk", "python"), default="wrk" if shutil.which("wrk") else "python")
     ap.add_argument("--seconds", type=int, default=5, help="seconds per scenario with wrk")
+    ap.add_argument("--rounds", type=int, default=3, help="turns per scenario (wrk, and --scaling); the median counts")
     ap.add_argument("--scaling", type=int, default=0, help="compare one worker with this many (concurrency 64)")
     args = ap.parse_args()
     if args.scaling:
@@ -175,7 +176,7 @@ def main() -> None:
         for base in targets.values():
             wait_ready(base + "/v1/chat/completions")
         if args.client == "wrk":
-            results = run_all_wrk(targets, key, args.seconds, workdir)
+            results = run_all_wrk(targets, key, args.seconds, workdir, args.rounds)
         else:
             results = run_all(targets, key, args.requests)
         report(results, args.workers, args.client)
@@ -200,38 +201,45 @@ def start_gateway(workdir: Path, mock_url: str, workers: int) -> tuple[subproces
     return proc, f"http://127.0.0.1:{port}", key
 
 
+def _load(args: argparse.Namespace, url: str, key: str, stream: bool, workdir: Path, warm_up: bool = False) -> float:
+    """Requests/s of one concurrency-64 run from the chosen load generator."""
+    if args.client == "wrk":
+        return run_wrk(url, key, stream, 64, 2 if warm_up else args.seconds, workdir)["rps"]
+    return run_client(url, key, stream, 64, 500 if warm_up else args.requests)["rps"]
+
+
 def scaling(workers: int, args: argparse.Namespace) -> None:
-    """Throughput at concurrency 64 of the gateway with one worker and with `workers`, one after the other."""
+    """Throughput at concurrency 64 of the gateway with one worker and with `workers`: both run side by side
+    (the idle one costs nothing) and take turns, `args.rounds` times; the median counts."""
     root = Path(tempfile.mkdtemp(prefix="oneapi-scaling-"))
     mock_port = free_port()
-    mock = subprocess.Popen([sys.executable, str(HERE / "mock_upstream.py"), str(mock_port)])
     mock_url = f"http://127.0.0.1:{mock_port}"
-    rps: dict[tuple[int, bool], float] = {}
+    procs = [subprocess.Popen([sys.executable, str(HERE / "mock_upstream.py"), str(mock_port)])]
+    rps: dict[tuple[int, bool], list[float]] = {}
     try:
-        wait_ready(mock_url + "/v1/chat/completions")
+        gateways = {}
         for count in (1, workers):
             proc, base, key = start_gateway(root / f"w{count}", mock_url, count)
-            try:
-                wait_ready(base + "/v1/chat/completions")
-                url = base + "/v1/chat/completions"
-                for stream in (False, True):
-                    if args.client == "wrk":
-                        run_wrk(url, key, stream, 64, 2, root)
-                        rps[(count, stream)] = run_wrk(url, key, stream, 64, args.seconds, root)["rps"]
-                    else:
-                        run_client(url, key, stream, 64, 500)
-                        rps[(count, stream)] = run_client(url, key, stream, 64, args.requests)["rps"]
-            finally:
-                proc.terminate()
-                proc.wait(timeout=60)
+            procs.append(proc)
+            gateways[count] = (base + "/v1/chat/completions", key)
+        for url, _ in [(mock_url + "/v1/chat/completions", ""), *gateways.values()]:
+            wait_ready(url)
+        for stream in (False, True):
+            for url, key in gateways.values():
+                _load(args, url, key, stream, root, warm_up=True)
+            for _ in range(args.rounds):
+                for count, (url, key) in gateways.items():
+                    rps.setdefault((count, stream), []).append(_load(args, url, key, stream, root))
     finally:
-        mock.terminate()
-        mock.wait(timeout=60)
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=60)
     print(f"\n{'scenario (c=64)':<24}{'1 worker rps':>14}{f'{workers} workers rps':>16}{'ratio':>8}")
     for stream in (False, True):
-        one, many = rps[(1, stream)], rps[(workers, stream)]
+        one, many = (statistics.median(rps[(n, stream)]) for n in (1, workers))
         print(f"{'stream 20 chunks' if stream else 'non-stream':<24}{one:>14.0f}{many:>16.0f}{many / one:>8.2f}")
-    print(f"(SQLite, full pipeline; load from {args.client})")
+    print(f"(SQLite, full pipeline; load from {args.client}; medians of {len(rps[(1, False)])} turns)")
 
 
 def run_all(targets: dict[str, str], key: str, total: int) -> dict[tuple[str, bool, int], dict[str, float]]:
@@ -246,15 +254,22 @@ def run_all(targets: dict[str, str], key: str, total: int) -> dict[tuple[str, bo
     return results
 
 
-def run_all_wrk(targets: dict[str, str], key: str, seconds: int,
-                workdir: Path) -> dict[tuple[str, bool, int], dict[str, float]]:
+def run_all_wrk(targets: dict[str, str], key: str, seconds: int, workdir: Path,
+                rounds: int = 1) -> dict[tuple[str, bool, int], dict[str, float]]:
+    """Each scenario: the targets take turns `rounds` times (a drifting machine treats them alike); the round
+    with the median requests/s stands for each target."""
     results = {}
     for stream in (False, True):
         for concurrency in (1, 64):
+            runs: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
             for name, base in targets.items():
-                url = base + "/v1/chat/completions"
-                run_wrk(url, key, stream, concurrency, 2, workdir)        # warm-up: caches, pools
-                results[(name, stream, concurrency)] = run_wrk(url, key, stream, concurrency, seconds, workdir)
+                run_wrk(base + "/v1/chat/completions", key, stream, concurrency, 2, workdir)   # warm-up
+            for _ in range(rounds):
+                for name, base in targets.items():
+                    runs[name].append(run_wrk(base + "/v1/chat/completions", key, stream, concurrency, seconds,
+                                              workdir))
+            for name, got in runs.items():
+                results[(name, stream, concurrency)] = sorted(got, key=lambda r: r["rps"])[len(got) // 2]
     return results
 
 

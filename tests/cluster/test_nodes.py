@@ -96,7 +96,9 @@ async def test_two_nodes_share_one_database_exactly(db: Database, upstream: Mock
         upstream.script.delay = 1.0          # every request holds its reservation while the others arrive
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
             statuses = Counter(await asyncio.gather(*(_post(http, (a.url, b.url)[i % 2], acct.key) for i in range(200))))
-        assert statuses == Counter({200: 50, 403: 150})
+        # refused: 403 at the reservation, or 401 ("exhausted") from a token cache refreshed after the
+        # balance was written down to zero
+        assert statuses[200] == 50 and statuses[401] + statuses[403] == 150, statuses
         upstream.script.delay = 0
         # a channel disabled through admin_api on node A stops receiving traffic on node B within a second
         async with aiohttp.ClientSession() as http:
@@ -129,7 +131,7 @@ async def test_two_workers_share_the_port_and_lose_nothing_on_sigterm(db: Databa
         upstream.script.delay = 0.5
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, force_close=True)) as http:
             statuses = Counter(await asyncio.gather(*(_post(http, node.url, acct.key) for _ in range(60))))
-        assert statuses == Counter({200: 20, 403: 40})
+        assert statuses[200] == 20 and statuses[401] + statuses[403] == 40, statuses   # 401 or 403, as above
     finally:
         assert node.stop() == 0
     bal = await balances(db, acct, cid)
