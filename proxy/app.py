@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator
+from typing import AsyncIterator
 
 import aiohttp
 from aiohttp import web
@@ -15,7 +15,7 @@ from proxy.addons.converter_upstream import ConverterUpstream
 from proxy.addons.health import ChannelHealth
 from proxy.addons.info import InfoAnswers
 from proxy.addons.mapping import ModelMapping
-from proxy.addons.metrics import AccessLog, Metrics, scrape_handler
+from proxy.addons.metrics import AccessLog, LineWriter, Metrics, scrape_handler
 from proxy.addons.openai_upstream import OpenAIUpstream
 from proxy.addons.raw_proxy import RawProxy
 from proxy.addons.retry import RetryPolicy
@@ -82,7 +82,8 @@ def invalid_url(request: web.Request) -> web.Response:
                                         "type": "invalid_request_error", "param": "", "code": ""}}, status=404)
 
 
-def create_app(settings: Settings, runtime: Runtime | None = None, access_sink: Any = None) -> web.Application:
+def create_app(settings: Settings, runtime: Runtime | None = None,
+               access_sink: LineWriter | None = None) -> web.Application:
     app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[cors_middleware])
     rt = runtime or Runtime.from_settings(settings)
     app[RUNTIME_KEY] = rt

@@ -15,7 +15,7 @@ import ipaddress
 import logging
 import os
 import time
-from typing import Any, Awaitable, Callable, Sequence
+from typing import Any, Awaitable, Callable, Protocol, Sequence
 
 from aiohttp import web
 from multidict import CIMultiDictProxy
@@ -178,6 +178,13 @@ class Metrics:
         return generate_latest(self.registry)
 
 
+class LineWriter(Protocol):
+    """Where access lines go without the logging machinery (launcher.logs.LineSink)."""
+
+    def enabled(self) -> bool: ...
+    def __call__(self, message: str, request_id: str, fields: dict[str, Any]) -> None: ...
+
+
 class AccessLog:
     """One INFO line per relay request: method, path, status, model, channel, elapsed ms, request id — never the key.
 
@@ -185,7 +192,7 @@ class AccessLog:
     the proxy workers' hot path); without one the line goes through the `one-api.access` logger.
     """
 
-    def __init__(self, logger: logging.Logger | None = None, sink: Any = None) -> None:
+    def __init__(self, logger: logging.Logger | None = None, sink: LineWriter | None = None) -> None:
         self.log = logger or logging.getLogger("one-api.access")
         self.sink = sink
 
