@@ -34,17 +34,17 @@ def product(*factors: float | int | Decimal) -> Decimal:
     return result
 
 
-def total(*terms: float | int | Decimal) -> Decimal:
-    """Exact sum of counts and products."""
-    result = Decimal(0)
-    for term in terms:
-        result = _CTX.add(result, term if isinstance(term, Decimal) else dec(term))
-    return result
+def text_quota(prompt: int, completion: int, completion_ratio: Decimal, ratio: Decimal) -> int:
+    """ceil((prompt + completion × completion_ratio) × ratio), exactly: the settlement of every text request,
+    spelled out in the context's operations (no generic product) because it runs on every request."""
+    mul, add = _CTX.multiply, _CTX.add
+    return int(mul(add(Decimal(prompt), mul(Decimal(completion), completion_ratio)), ratio)
+               .to_integral_value(rounding=ROUND_CEILING, context=_CTX))
 
 
-def ceil_int(value: Decimal) -> int:
-    """Smallest integer not below `value` (Go math.Ceil, then int64)."""
-    return int(value.to_integral_value(rounding=ROUND_CEILING, context=_CTX))
+def tokens_quota(tokens: int, ratio: Decimal) -> int:
+    """tokens × ratio truncated toward zero, exactly: the reservation of every text request."""
+    return int(_CTX.multiply(Decimal(tokens), ratio).to_integral_value(rounding=ROUND_DOWN, context=_CTX))
 
 
 def trunc_int(value: Decimal) -> int:

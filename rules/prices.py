@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 
-from .exact import ceil_int, dec, product, total, trunc_int
+from .exact import dec, product, text_quota, tokens_quota, trunc_int
 from .gojson import go_json_object
 from .images import ImageRule
 from .prices_file import parse_prices_file
@@ -209,7 +209,7 @@ class PriceTable:
         if prompt_tokens + completion_tokens == 0:
             return 0
         ratio, completion_ratio = self._text_ratios(model, channel_type, group)
-        quota = ceil_int(product(total(prompt_tokens, product(completion_tokens, completion_ratio)), ratio))
+        quota = text_quota(prompt_tokens, completion_tokens, completion_ratio, ratio)
         if ratio != 0 and quota <= 0:
             return 1
         return quota
@@ -225,7 +225,7 @@ class PriceTable:
     ) -> int:
         """Quota reserved before a text request (§7.3): (PreConsumedQuota + p + max_tokens) × mr × gr, truncated."""
         tokens = pre_consumed_quota + prompt_tokens + max_tokens
-        return trunc_int(product(tokens, self._text_ratios(model, channel_type, group)[0]))
+        return tokens_quota(tokens, self._text_ratios(model, channel_type, group)[0])
 
     def _text_ratios(self, model: str, channel_type: int | None, group: str) -> tuple[Decimal, Decimal]:
         """(mr × gr, cr) as exact decimals: every text request of a model and group needs the same two."""
