@@ -17,6 +17,7 @@ from collections import defaultdict
 from typing import Any, Awaitable, Callable, Mapping
 
 
+from proxy.gateway.background import cancel_and_wait
 from proxy.gateway.timed_cache import TimedCache
 from proxy.gateway.records import ChannelRecord, TokenRecord, UserRecord
 from store import Database, events, load_options
@@ -80,12 +81,7 @@ class Caches:
         self._task = asyncio.create_task(self._poll())
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(self._task)
 
     async def token(self, key: str) -> TokenRecord | None:
         return await self._read_through(self.tokens, key, q.token_by_key, TokenRecord.from_row)

@@ -11,6 +11,7 @@ import asyncio
 import logging
 from typing import Any, Awaitable, Callable
 
+from proxy.gateway.background import cancel_and_wait
 from store.redis_client import CHANGE_CHANNEL
 
 log = logging.getLogger(__name__)
@@ -26,12 +27,7 @@ class ChangeListener:
         self._task = asyncio.create_task(self._run())
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(self._task)
         await self.redis.aclose()
 
     async def publish(self) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from proxy.gateway.background import cancel_and_wait
+
 log = logging.getLogger(__name__)
 
 
@@ -29,12 +31,7 @@ class Flusher:
 
     async def close(self) -> None:
         """Stop the loop, then flush what is left (after any flush in progress, which holds the lock)."""
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(self._task)
         await self.flush()
 
     async def _loop(self) -> None:
