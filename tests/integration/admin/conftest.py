@@ -10,6 +10,7 @@ from typing import Any, AsyncIterator, Callable
 import pytest
 from aiohttp import CookieJar, web
 from aiohttp.test_utils import TestClient, TestServer, unused_port
+from aiosmtpd.controller import Controller
 
 from admin_api import create_app
 from admin_api.jobs import JobTiming
@@ -22,6 +23,8 @@ from sqlalchemy.engine import make_url
 from store import Database, DatabaseURL, PoolSettings, ensure_root, hash_password, users
 from store.models import ROLE_ADMIN, USER_DISABLED, Base, LogBase
 from tests.conftest import _reset, make_database
+
+from .fakes import SmtpInbox
 
 # Our own database on the shared servers, so suites of other packages running at the same time
 # (they drop and recreate the tables of the default test database) never pull tables away from us.
@@ -199,3 +202,14 @@ async def api(db: Database) -> AsyncIterator[AdminApi]:
     finally:
         await api.close()
         await api.server.close()
+
+
+@pytest.fixture
+def smtp() -> Any:
+    """A real SMTP server on 127.0.0.1 whose inbox the test reads."""
+    inbox = SmtpInbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=unused_port())
+    controller.start()
+    inbox.port = controller.port
+    yield inbox
+    controller.stop()

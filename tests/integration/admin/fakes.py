@@ -1,8 +1,11 @@
-"""Local stand-ins on 127.0.0.1: the proxy's public port, providers' balance and OAuth endpoints, Turnstile."""
+"""Local stand-ins on 127.0.0.1: the proxy's public port, providers' balance and OAuth endpoints, Turnstile, SMTP."""
 
 from __future__ import annotations
 
+import email.policy
 from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import EmailMessage
 from typing import Any, Awaitable, Callable
 
 from aiohttp import web
@@ -43,3 +46,15 @@ def chat_reply(content: str = "gpt-4o-mini") -> dict[str, Any]:
     return {"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
             "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
             "usage": {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12}}
+
+
+class SmtpInbox:
+    """An aiosmtpd handler keeping every message it receives (served by the `smtp` fixture in conftest)."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.port = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(message_from_bytes(envelope.content, policy=email.policy.default))  # type: ignore[arg-type]
+        return "250 OK"

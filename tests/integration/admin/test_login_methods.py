@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import re
-from email import message_from_bytes
 from email.message import Message
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import unused_port
-from aiosmtpd.controller import Controller
 
 from .fakes import Recorder, serve
 
@@ -150,28 +147,9 @@ async def test_wechat_login_and_bind(api, provider):
     assert me["data"]["wechat_id"] == "wx-456"
 
 
-class _Inbox:
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def handle_DATA(self, server, session, envelope) -> str:
-        self.messages.append(message_from_bytes(envelope.content))
-        return "250 OK"
-
-
 def _html(message: Message) -> str:
     part = next(p for p in message.walk() if p.get_content_type() == "text/html")
     return part.get_payload(decode=True).decode("utf-8")
-
-
-@pytest.fixture
-def smtp():
-    inbox = _Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=unused_port())
-    controller.start()
-    inbox.port = controller.port
-    yield inbox
-    controller.stop()
 
 
 async def test_email_verification_registration_reset_and_bind(api, smtp):

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import email.policy
-from email import message_from_bytes
-from email.message import EmailMessage
 
 import orjson
 import pytest
 from aiohttp.test_utils import unused_port
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from store import channel_notices, channels, relay_queries, users
@@ -19,26 +15,6 @@ from store.models import CHANNEL_AUTO_DISABLED
 
 from .conftest import eventually, fast_jobs, make_settings, start_api
 from .fakes import Recorder, chat_reply, replying, serve
-
-
-class _Inbox:
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-        self.port = 0
-
-    async def handle_DATA(self, server, session, envelope) -> str:
-        self.messages.append(message_from_bytes(envelope.content, policy=email.policy.default))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp():
-    inbox = _Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=unused_port())
-    controller.start()
-    inbox.port = controller.port
-    yield inbox
-    controller.stop()
 
 
 @pytest.fixture
