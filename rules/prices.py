@@ -9,6 +9,7 @@ from fnmatch import fnmatchcase
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
+from typing import Hashable, TypeVar
 
 from .exact import dec, product, text_quota, tokens_quota, trunc_int
 from .gojson import go_json_object
@@ -87,9 +88,12 @@ def _lookup(
 
 
 MEMO_SIZE = 4096
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 
-def _remember(memo: dict[tuple[str, int | None], float], key: tuple[str, int | None], value: float) -> None:
+def _remember(memo: dict[K, V], key: K, value: V) -> None:
+    """Store in a per-table memo; a full memo starts over (keys include client-chosen model names)."""
     if len(memo) >= MEMO_SIZE:
         memo.clear()
     memo[key] = value
@@ -184,9 +188,7 @@ class PriceTable:
             if with_completion:
                 ratios.append(self.completion_ratio(model, channel_type))
             note = "倍率：" + " × ".join(f"{r:.2f}" for r in ratios)
-            if len(self._note_memo) >= MEMO_SIZE:
-                self._note_memo.clear()
-            self._note_memo[key] = note
+            _remember(self._note_memo, key, note)
         return note
 
     def group_ratio(self, group: str) -> float:
@@ -234,9 +236,7 @@ class PriceTable:
         if found is None:
             found = (product(self.model_ratio(model, channel_type), self.group_ratio(group)),
                      dec(self.completion_ratio(model, channel_type)))
-            if len(self._text_memo) >= MEMO_SIZE:
-                self._text_memo.clear()
-            self._text_memo[key] = found
+            _remember(self._text_memo, key, found)
         return found
 
     def image_rule(self, model: str) -> ImageRule | None:
