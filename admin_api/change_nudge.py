@@ -7,15 +7,13 @@ only the wake-up call, so a failed publish costs a poll interval, never a lost c
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Awaitable, Callable
 
 from aiohttp import web
 
 from admin_api.state import state_of
-from store.redis_client import CHANGE_CHANNEL
+from store.redis_client import publish_change
 
-log = logging.getLogger(__name__)
 _MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _tasks: set[asyncio.Task[None]] = set()
 
@@ -26,14 +24,8 @@ async def publish_changes(request: web.Request,
     response = await handler(request)
     redis = state_of(request).redis
     if redis is not None and request.method in _MUTATING and request.path.startswith("/api/"):
-        task = asyncio.create_task(_publish(redis))
+        task = asyncio.create_task(publish_change(redis))
         _tasks.add(task)
         task.add_done_callback(_tasks.discard)
     return response
 
-
-async def _publish(redis: object) -> None:
-    try:
-        await redis.publish(CHANGE_CHANNEL, "1")  # type: ignore[attr-defined]
-    except Exception as e:   # Redis down: proxies still poll
-        log.debug("change nudge not published: %s", e)

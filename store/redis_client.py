@@ -6,9 +6,20 @@ mean a Cluster; otherwise a single server.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 CHANGE_CHANNEL = "one-api:changes"   # pub/sub: "something changed, read the change events now"
+log = logging.getLogger(__name__)
+
+
+async def publish_change(redis: Any) -> None:
+    """Tell every proxy worker and node to read the change events now. Best effort: the events are in the
+    database, so a failed publish (Redis down) costs a poll interval, never a change."""
+    try:
+        await redis.publish(CHANGE_CHANNEL, "1")
+    except Exception as e:
+        log.debug("change nudge not published: %s", e)
 
 
 def _addresses(conn_string: str) -> list[tuple[str, int]]:

@@ -12,7 +12,7 @@ import logging
 from typing import Any, Awaitable, Callable
 
 from proxy.gateway.background import cancel_and_wait
-from store.redis_client import CHANGE_CHANNEL
+from store.redis_client import CHANGE_CHANNEL, publish_change
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +32,7 @@ class ChangeListener:
 
     async def publish(self) -> None:
         """Tell every other worker and node to read the change events now (best effort)."""
-        try:
-            await self.redis.publish(CHANGE_CHANNEL, "1")
-        except Exception as e:  # Redis down: the others still poll
-            log.debug("change nudge not published: %s", e)
+        await publish_change(self.redis)
 
     async def _run(self) -> None:
         backoff = 0.5
