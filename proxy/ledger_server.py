@@ -26,9 +26,10 @@ def run(settings: Settings, path: str, ready: Callable[[], None]) -> None:
     async def main() -> None:
         from proxy.gateway.ledger import MemoryLedger
         from proxy.gateway.ledger_owner import LedgerOwner
-        from proxy.runtime import open_database, settle_interval
+        from launcher.prepare import database_for
+        from proxy.runtime import settle_interval
 
-        db = open_database(settings)
+        db = database_for(settings)
         owner = LedgerOwner(MemoryLedger(db, settle_interval(settings)))
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)

@@ -8,6 +8,7 @@ from typing import Mapping
 import aiohttp
 import orjson
 
+from launcher.prepare import database_for
 from proxy.gateway.cache import Caches
 from proxy.gateway.change_listener import ChangeListener
 from proxy.gateway.ledger import Ledger, ledger_for
@@ -15,7 +16,7 @@ from proxy.gateway.logwriter import LogWriter
 from proxy.gateway.tokenizer import Tokenizer
 from rules import Catalog, PriceTable, load_catalog, load_prices
 from settings import Settings
-from store import DEFAULT_OPTIONS, Database, PoolSettings, as_bool, events
+from store import DEFAULT_OPTIONS, Database, as_bool, events
 from store.redis_client import connect_redis
 
 log = logging.getLogger(__name__)
@@ -35,13 +36,6 @@ def _ratio_map(raw: str | None, name: str) -> dict[str, float] | None:
         log.error("option %s is not valid JSON; using the defaults", name)
         return None
     return {str(k): float(v) for k, v in value.items() if isinstance(v, (int, float))} if isinstance(value, dict) else None
-
-
-def open_database(settings: Settings) -> Database:
-    pool = PoolSettings(max_idle=settings.sql_max_idle_conns, max_open=settings.sql_max_open_conns,
-                        max_lifetime=settings.sql_max_lifetime, sqlite_busy_timeout=settings.sqlite_busy_timeout,
-                        echo=settings.debug_sql)
-    return Database.from_dsn(settings.sql_dsn, settings.log_sql_dsn, settings.sqlite_path, pool)
 
 
 def settle_interval(settings: Settings) -> float:
@@ -73,7 +67,7 @@ class Runtime:
 
     @classmethod
     def from_settings(cls, settings: Settings, ledger_owner: str | None = None) -> "Runtime":
-        return cls(settings, open_database(settings), ledger_owner)
+        return cls(settings, database_for(settings), ledger_owner)
 
     def options(self) -> Mapping[str, str]:
         return self.caches.options
