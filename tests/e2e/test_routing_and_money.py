@@ -136,7 +136,10 @@ async def test_hundred_concurrent_requests_on_a_token_that_affords_ten(gateway: 
     upstream.script.delay = 0.5          # every request holds its reservation while the others arrive
     results = await asyncio.gather(*(_post(gateway, acct.key, body) for _ in range(100)))
     statuses = Counter(status for status, _ in results)
-    assert statuses[200] == 10 and statuses[403] == 90
+    # refused: 403 at the reservation, or 401 ("exhausted") when a late request meets a token cache that
+    # already reloaded the row written down to zero; never anything else
+    assert set(statuses) <= {200, 401, 403}, statuses
+    assert statuses[200] == 10 and statuses[401] + statuses[403] == 90, statuses
     await gateway.flush()
     b = await balances(db, acct, cid)
     rows = await logs(db)
