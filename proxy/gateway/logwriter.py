@@ -7,8 +7,15 @@ from typing import Any
 
 from proxy.gateway.flusher import Flusher
 from store import Database
+from store.bulk import insert_rows
 from store.engine import write_transaction
 from store.models import Log
+
+# every column of a log row but the id, in the order `add` takes them
+LOG_COLUMNS = ("user_id", "created_at", "type", "content", "username", "token_name", "model_name", "quota",
+               "prompt_tokens", "completion_tokens", "channel_id", "request_id", "elapsed_time", "is_stream",
+               "system_prompt_reset", "usage_source")
+
 
 class LogWriter(Flusher):
     what = "log rows"
@@ -17,19 +24,24 @@ class LogWriter(Flusher):
         super().__init__(interval)
         self.db = db
         self.batch = batch
-        self.pending: list[dict[str, Any]] = []
+        self.pending: list[tuple[Any, ...]] = []
         self._lock = asyncio.Lock()
 
-    def add(self, **row: Any) -> None:
-        self.pending.append(row)
+    def add(self, user_id: int, created_at: int, type: int, content: str, username: str, token_name: str,
+            model_name: str, quota: int, prompt_tokens: int, completion_tokens: int, channel_id: int,
+            request_id: str, elapsed_time: int, is_stream: bool, system_prompt_reset: bool,
+            usage_source: str | None) -> None:
+        self.pending.append((user_id, created_at, type, content, username, token_name, model_name, quota,
+                             prompt_tokens, completion_tokens, channel_id, request_id, elapsed_time, is_stream,
+                             system_prompt_reset, usage_source))
         self.wake()
 
     async def flush(self) -> None:
         async with self._lock:
             while self.pending:
                 rows = self.pending[: self.batch]
-                # the Core table, not the ORM entity: one executemany for the batch instead of the
-                # ORM's bulk path; write_transaction queues behind other SQLite writers of this process
+                # one driver-level executemany per batch (store.bulk); write_transaction queues behind
+                # other SQLite writers of this process
                 async with self.db.log_session() as s, write_transaction(s):
-                    await s.execute(Log.__table__.insert(), rows)
+                    await insert_rows(s, Log.__table__, LOG_COLUMNS, rows)
                 del self.pending[: len(rows)]
