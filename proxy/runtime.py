@@ -98,7 +98,9 @@ class Runtime:
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=300, keepalive_timeout=60)
         # auto_decompress off: response bytes reach the client exactly as the upstream sent them
+        # no cookie jar: a cookie one user's upstream answer set must never ride along another user's request
         self.session = aiohttp.ClientSession(connector=connector, auto_decompress=False,
+                                             cookie_jar=aiohttp.DummyCookieJar(),
                                              timeout=aiohttp.ClientTimeout(total=None, sock_connect=30))
         await self.caches.start()
         if self.changes is not None:

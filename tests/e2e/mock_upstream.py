@@ -41,6 +41,7 @@ class Script:
     chunk_delay: float = 0.0                 # between stream chunks
     reset_after_chunks: int | None = None    # stream: drop the connection after N chunks
     tool_call: bool = False
+    set_cookie: str | None = None            # a Set-Cookie header on JSON answers
 
 
 def chat_completion(model: str, content: str, usage: dict[str, int] | None) -> dict[str, Any]:
@@ -144,7 +145,10 @@ class MockOpenAI:
     def _json(self, obj: Any) -> web.Response:
         data = orjson.dumps(obj)
         self.sent.append(data)
-        return web.Response(body=data, content_type="application/json")
+        response = web.Response(body=data, content_type="application/json")
+        if self.script.set_cookie:
+            response.headers["Set-Cookie"] = self.script.set_cookie
+        return response
 
     async def _stream(self, request: web.Request, payload: dict[str, Any]) -> web.StreamResponse:
         s = self.script

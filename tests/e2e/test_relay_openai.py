@@ -45,6 +45,23 @@ async def test_chat_non_stream_bills_upstream_usage(gateway: Gateway, upstream: 
     assert row.content == "倍率：0.07 × 1.00 × 4.00" or row.content.startswith("倍率：0.08")
 
 
+async def test_an_upstream_cookie_never_rides_along_another_request(gateway: Gateway, upstream: MockOpenAI,
+                                                                   db: Database) -> None:
+    """One shared upstream session serves every user: a cookie one answer set must not be sent again."""
+    alice = await add_account(db)
+    bob = await add_account(db, username="bob")
+    # by name: aiohttp's default jar keeps no cookies of a bare IP address, a real provider has a host name
+    await add_channel(db, base_url=upstream.url.replace("127.0.0.1", "localhost"))
+    await gateway.reload()
+    upstream.script.set_cookie = "session=alice-secret; Path=/"
+
+    for acct in (alice, bob):
+        await client(gateway, acct.key).chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+    assert len(upstream.requests) == 2
+    assert "Cookie" not in upstream.requests[1].headers
+
+
 async def test_chat_stream_with_usage(gateway: Gateway, upstream: MockOpenAI, db: Database) -> None:
     acct = await add_account(db)
     cid = await add_channel(db, base_url=upstream.url)
