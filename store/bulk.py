@@ -14,6 +14,7 @@ from typing import Any, Sequence
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+SQLITE_MAX_VARIABLES = 8000   # far below SQLite's 32 766 bound parameters per statement
 _COMPILED: dict[tuple[str, str, tuple[str, ...]], tuple[str, tuple[str, ...]]] = {}
 
 
@@ -31,6 +32,11 @@ def compiled_insert(table: Table, dialect: Any, columns: tuple[str, ...]) -> tup
     return found
 
 
+def _values_tuple(sql: str) -> str:
+    """The `(?, ?, ...)` group of a compiled single-row INSERT."""
+    return sql[sql.index(" VALUES ") + 8:]
+
+
 async def insert_rows(session: AsyncSession, table: Table, columns: tuple[str, ...],
                       rows: Sequence[Sequence[Any]]) -> None:
     """Insert `rows` (each a tuple in `columns` order) inside the session's transaction."""
@@ -41,4 +47,14 @@ async def insert_rows(session: AsyncSession, table: Table, columns: tuple[str, .
     if order != columns:
         at = [columns.index(name) for name in order]
         rows = [tuple(row[i] for i in at) for row in rows]
-    await conn.exec_driver_sql(sql, list(rows))
+    if conn.dialect.name != "sqlite":
+        await conn.exec_driver_sql(sql, list(rows))   # aiomysql and asyncpg batch an executemany themselves
+        return
+    # sqlite3's executemany runs one statement per row and takes the GIL back after each: with the event loop
+    # busy that is a thread switch per row. Multi-row VALUES: one statement, the GIL released for all of it.
+    group = _values_tuple(sql)
+    per = max(1, SQLITE_MAX_VARIABLES // len(columns))
+    for start in range(0, len(rows), per):
+        part = rows[start:start + per]
+        values = ", ".join([group] * len(part))
+        await conn.exec_driver_sql(sql[: len(sql) - len(group)] + values, tuple(v for row in part for v in row))
