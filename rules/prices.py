@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from fnmatch import fnmatchcase
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Hashable, TypeVar
 
-from .exact import dec, product, text_quota, tokens_quota, trunc_int
+from .exact import Rational, dec, product, rational, text_quota, tokens_quota, trunc_int
 from .gojson import go_json_object
 from .images import ImageRule
 from .prices_file import parse_prices_file
@@ -127,7 +126,7 @@ class PriceTable:
         self._model_memo: dict[tuple[str, int | None], float] = {}
         self._completion_memo: dict[tuple[str, int | None], float] = {}
         self._note_memo: dict[tuple[str, int | None, str, bool], str] = {}
-        self._text_memo: dict[tuple[str, int | None, str], tuple[Decimal, Decimal]] = {}
+        self._text_memo: dict[tuple[str, int | None, str], tuple[Rational, Rational]] = {}
 
     def with_overrides(
         self,
@@ -212,7 +211,7 @@ class PriceTable:
             return 0
         ratio, completion_ratio = self._text_ratios(model, channel_type, group)
         quota = text_quota(prompt_tokens, completion_tokens, completion_ratio, ratio)
-        if ratio != 0 and quota <= 0:
+        if ratio[0] != 0 and quota <= 0:
             return 1
         return quota
 
@@ -229,13 +228,13 @@ class PriceTable:
         tokens = pre_consumed_quota + prompt_tokens + max_tokens
         return tokens_quota(tokens, self._text_ratios(model, channel_type, group)[0])
 
-    def _text_ratios(self, model: str, channel_type: int | None, group: str) -> tuple[Decimal, Decimal]:
-        """(mr × gr, cr) as exact decimals: every text request of a model and group needs the same two."""
+    def _text_ratios(self, model: str, channel_type: int | None, group: str) -> tuple[Rational, Rational]:
+        """(mr × gr, cr) as exact fractions: every text request of a model and group needs the same two."""
         key = (model, channel_type, group)
         found = self._text_memo.get(key)
         if found is None:
-            found = (product(self.model_ratio(model, channel_type), self.group_ratio(group)),
-                     dec(self.completion_ratio(model, channel_type)))
+            found = (rational(product(self.model_ratio(model, channel_type), self.group_ratio(group))),
+                     rational(dec(self.completion_ratio(model, channel_type))))
             _remember(self._text_memo, key, found)
         return found
 
