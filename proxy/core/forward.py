@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
+from multidict import CIMultiDict
 
 from proxy.core.addons import AddonManager
 from proxy.core.errors import UpstreamError
@@ -53,11 +54,11 @@ async def open_upstream(session: aiohttp.ClientSession, flow: Flow[Any], proxy: 
         raise UpstreamError(500, f"do request failed: {e}", type="one_api_error", code="do_request_failed") from None
 
 
-def client_headers(flow: Flow[Any], upstream: aiohttp.ClientResponse) -> dict[str, str]:
+def client_headers(flow: Flow[Any], upstream: aiohttp.ClientResponse) -> CIMultiDict[str]:
     """Upstream headers for the client: end-to-end ones when passing through, SSE ones when converting."""
     if flow.transform is not None:
-        return dict(STREAM_HEADERS) if flow.stream else {"Content-Type": "application/json"}
-    headers = dict(end_to_end(upstream.headers.items(), drop=_LENGTH).items())
+        return CIMultiDict(STREAM_HEADERS if flow.stream else {"Content-Type": "application/json"})
+    headers = end_to_end(upstream.headers, drop=_LENGTH)
     if flow.stream:
         headers["X-Accel-Buffering"] = "no"
         headers.setdefault("Cache-Control", "no-cache")
@@ -68,7 +69,7 @@ async def relay_body(request: web.Request, flow: Flow[Any], upstream: aiohttp.Cl
                      addons: AddonManager, extra_headers: dict[str, str]) -> web.StreamResponse:
     """Stream the upstream body to the client piece by piece, through the transform and the taps."""
     response = web.StreamResponse(status=upstream.status if flow.transform is None else 200)
-    response.headers.update(client_headers(flow, upstream))
+    response.headers.extend(client_headers(flow, upstream))
     response.headers.update(extra_headers)
     if flow.transform is None and not flow.stream and upstream.content_length is not None:
         response.content_length = upstream.content_length

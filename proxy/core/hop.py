@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Iterable, Mapping
 
-from multidict import CIMultiDict
+from multidict import CIMultiDict, MultiMapping
 
 HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
@@ -21,11 +21,11 @@ def _skipped(connection: str, drop: tuple[str, ...]) -> frozenset[str]:
 
 
 def end_to_end(headers: Mapping[str, str] | Iterable[tuple[str, str]], drop: tuple[str, ...] = ()) -> CIMultiDict[str]:
-    """A copy without hop-by-hop headers, headers named in Connection, and `drop`."""
-    items = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
-    skip = _skipped(",".join(v for k, v in items if k.lower() == "connection"), drop)
-    out: CIMultiDict[str] = CIMultiDict()
-    for name, value in items:
-        if name.lower() not in skip:
-            out.add(name, value)
-    return out
+    """A copy without hop-by-hop headers, headers named in Connection, and `drop` (repeated headers kept)."""
+    if isinstance(headers, MultiMapping):
+        connection, items = ",".join(headers.getall("Connection", ())), headers.items()
+    else:
+        items = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
+        connection = ",".join(v for k, v in items if k.lower() == "connection")
+    skip = _skipped(connection, drop)
+    return CIMultiDict([(name, value) for name, value in items if name.lower() not in skip])

@@ -21,7 +21,8 @@ class Flusher:
         self._task: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
-        self._wake.set()
+        if not self._wake.is_set():    # called several times per request: only the first one matters
+            self._wake.set()
 
     async def flush(self) -> None:
         raise NotImplementedError
