@@ -32,13 +32,12 @@ class ConsumeLog:
         audio = state.mode in (modes.SPEECH, modes.TRANSCRIPTION, modes.TRANSLATION)
         prompt = state.quota if audio else (usage.prompt_tokens if usage else 0)   # One API's audio quirk
         completion = 0 if audio else (usage.completion_tokens if usage else 0)
+        # positional, in LOG_COLUMNS order: sixteen keyword arguments cost more than the row itself
         self.writer.add(
-            user_id=state.user.id, created_at=int(time.time()), type=LOG_CONSUME, content=self._content(state),
-            username=state.user.username, token_name=state.token.name, model_name=state.model, quota=state.quota,
-            prompt_tokens=prompt, completion_tokens=completion,
-            channel_id=state.channel.id if state.channel else 0, request_id=flow.request_id,
-            elapsed_time=flow.timings.elapsed_ms(), is_stream=state.stream,
-            system_prompt_reset=state.system_prompt_reset, usage_source=state.usage_source or None)
+            state.user.id, int(time.time()), LOG_CONSUME, self._content(state), state.user.username,
+            state.token.name, state.model, state.quota, prompt, completion, state.channel.id if state.channel else 0,
+            flow.request_id, flow.timings.elapsed_ms(), state.stream, state.system_prompt_reset,
+            state.usage_source or None)
 
     def _content(self, state: RelayState) -> str:
         ctype = state.channel.type if state.channel else None
