@@ -58,7 +58,7 @@ class Billing:
             state.reserved += need
         state.billed = True
 
-    async def done(self, flow: Flow[RelayState]) -> None:
+    def done(self, flow: Flow[RelayState]) -> None:
         state = flow.state
         if not state.billed or state.token is None or state.user is None:
             return

@@ -55,7 +55,7 @@ def validate_text(mode: str, body: dict[str, Any]) -> None:
 class RequestBody:
     """Runs after TokenAuth: fills mode, model, body, stream flags."""
 
-    async def request(self, flow: Flow[RelayState]) -> None:
+    def request(self, flow: Flow[RelayState]) -> None:
         state = flow.state
         state.mode, state.relay_path = modes.mode_for(flow.request.path)
         content_type = flow.request.headers.get("Content-Type", "")

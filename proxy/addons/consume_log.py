@@ -22,7 +22,7 @@ class ConsumeLog:
         self.prices = prices
         self.options = options
 
-    async def done(self, flow: Flow[RelayState]) -> None:
+    def done(self, flow: Flow[RelayState]) -> None:
         state = flow.state
         if not state.billed or state.user is None or state.token is None:
             return

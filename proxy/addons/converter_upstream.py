@@ -108,7 +108,7 @@ class ConverterUpstream:
         self._set_transform(flow, module, ctx, body)
         self._set_opener(flow, module, ctx, call)
 
-    async def upstream_error(self, flow: Flow[RelayState]) -> None:
+    def upstream_error(self, flow: Flow[RelayState]) -> None:
         converter = flow.metadata.get("converter")
         if converter is None:
             return
@@ -121,7 +121,7 @@ class ConverterUpstream:
         if flow.error.code in getattr(module, "AUTH_EXPIRED_CODES", ()):
             self.tokens.drop(ctx)   # the next attempt fetches a fresh access token
 
-    async def done(self, flow: Flow[RelayState]) -> None:
+    def done(self, flow: Flow[RelayState]) -> None:
         """A stream answered with an error body (HTTP 200, already relayed as an error event) that says
         the access token expired: drop it too, or every later call would reuse the dead token."""
         converter = flow.metadata.get("converter")

@@ -50,7 +50,7 @@ class ChannelHealth:
         self.outcomes: dict[int, deque[bool]] = defaultdict(lambda: deque(maxlen=queue_size))
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def upstream_error(self, flow: Flow[RelayState]) -> None:
+    def upstream_error(self, flow: Flow[RelayState]) -> None:
         channel, error = flow.state.channel, flow.error
         if channel is None or error is None:
             return
@@ -60,7 +60,7 @@ class ChannelHealth:
         elif self.metric_enabled:
             self._record(channel.id, False)
 
-    async def done(self, flow: Flow[RelayState]) -> None:
+    def done(self, flow: Flow[RelayState]) -> None:
         if self.metric_enabled and flow.error is None and flow.attempts == 1 and flow.state.channel is not None:
             self._record(flow.state.channel.id, True)
 

@@ -19,7 +19,7 @@ def with_system_prompt(messages: list[Any], prompt: str) -> list[Any]:
 class ModelMapping:
     """Sets state.model for this attempt's channel and notes which body fields must change."""
 
-    async def rewrite(self, flow: Flow[RelayState]) -> None:
+    def rewrite(self, flow: Flow[RelayState]) -> None:
         state = flow.state
         channel = state.channel
         assert channel is not None

@@ -117,23 +117,23 @@ class Metrics:
         self.in_flight.set(self._active)
         self.streams.set(self._streaming)
 
-    async def request(self, flow: Flow[RelayState]) -> None:
+    def request(self, flow: Flow[RelayState]) -> None:
         flow.metadata[_IN_FLIGHT] = True
         self._active += 1
         if not self._armed:
             self._arm()
 
-    async def route(self, flow: Flow[RelayState]) -> None:
+    def route(self, flow: Flow[RelayState]) -> None:
         # the pipeline sets fresh upstream headers when an answer arrives: remember this attempt's starting point
         flow.metadata[_HEADERS_BEFORE] = flow.upstream_headers
 
-    async def response(self, flow: Flow[RelayState]) -> None:
+    def response(self, flow: Flow[RelayState]) -> None:
         self._add((self.upstream, _channel(flow.state), str(flow.upstream_status)))
         if flow.stream and not flow.metadata.get(_STREAMING):
             flow.metadata[_STREAMING] = True
             self._streaming += 1
 
-    async def upstream_error(self, flow: Flow[RelayState]) -> None:
+    def upstream_error(self, flow: Flow[RelayState]) -> None:
         answered = flow.upstream_headers is not flow.metadata.get(_HEADERS_BEFORE)
         self._add((self.upstream, _channel(flow.state), str(flow.upstream_status) if answered else "none"))
 
@@ -142,7 +142,7 @@ class Metrics:
         if timings.first_byte_to_client is None:
             timings.first_byte_to_client = time.monotonic()
 
-    async def done(self, flow: Flow[RelayState]) -> None:
+    def done(self, flow: Flow[RelayState]) -> None:
         metadata, state, timings = flow.metadata, flow.state, flow.timings
         if metadata.pop(_IN_FLIGHT, False):
             self._active -= 1
@@ -196,7 +196,7 @@ class AccessLog:
         self.log = logger or logging.getLogger("one-api.access")
         self.sink = sink
 
-    async def done(self, flow: Flow[RelayState]) -> None:
+    def done(self, flow: Flow[RelayState]) -> None:
         sink = self.sink
         if not (sink.enabled() if sink is not None else self.log.isEnabledFor(logging.INFO)):
             return

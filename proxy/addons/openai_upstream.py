@@ -68,7 +68,7 @@ class OpenAIUpstream:
         self.timeout = relay_timeout or None
         self.enforce_include_usage = enforce_include_usage
 
-    async def rewrite(self, flow: Flow[RelayState]) -> None:
+    def rewrite(self, flow: Flow[RelayState]) -> None:
         state = flow.state
         channel = state.channel
         assert channel is not None
@@ -80,7 +80,7 @@ class OpenAIUpstream:
         flow.upstream = UpstreamCall(flow.request.method, self._url(flow, ctype, channel),
                                      self._headers(flow, ctype, channel), self._body(flow, ctype), self.timeout)
 
-    async def upstream_error(self, flow: Flow[RelayState]) -> None:
+    def upstream_error(self, flow: Flow[RelayState]) -> None:
         body = flow.metadata.get("upstream_error_body")
         if body is None or flow.metadata.get("converter") is not None:
             return

@@ -20,7 +20,7 @@ class RawProxy:
         self.catalog = catalog
         self.timeout = relay_timeout or None
 
-    async def rewrite(self, flow: Flow[RelayState]) -> None:
+    def rewrite(self, flow: Flow[RelayState]) -> None:
         state = flow.state
         if state.mode != modes.PROXY or state.channel is None:
             return

@@ -22,7 +22,7 @@ class RetryPolicy:
         self.caches = caches
         self.options = options
 
-    async def upstream_error(self, flow: Flow[RelayState]) -> None:
+    def upstream_error(self, flow: Flow[RelayState]) -> None:
         state, error = flow.state, flow.error
         retries = as_int(self.options().get("RetryTimes"), 0)
         untried = [c for c in self.caches.index.candidates(state.group, state.requested_model)

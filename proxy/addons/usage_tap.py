@@ -75,7 +75,7 @@ class UsageTap:
         if len(buf) + len(data) <= MAX_BODY:
             buf.extend(data)
 
-    async def done(self, flow: Flow[RelayState]) -> None:
+    def done(self, flow: Flow[RelayState]) -> None:
         body = flow.metadata.pop("tap_body", None)
         state = flow.state
         if not body or state.usage is not None:

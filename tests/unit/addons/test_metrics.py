@@ -34,21 +34,21 @@ def chat_flow(stream: bool = False, **state: object):
 async def answer(m: Metrics, flow, status: int = 200) -> None:
     """An attempt that got an HTTP answer: route, then the upstream's headers arrive (fresh object, as the pipeline)."""
     flow.attempts += 1
-    await m.route(flow)
+    m.route(flow)
     flow.upstream_status, flow.upstream_headers = status, CIMultiDict()
 
 
 async def test_a_billed_answer_counts_request_tokens_quota_and_upstream_status() -> None:
     m = Metrics()
     flow = chat_flow(channel=channel(id=7))
-    await m.request(flow)
+    m.request(flow)
     assert sample(m, "oneapi_relay_requests_in_flight") == 1
     await answer(m, flow)
-    await m.response(flow)
+    m.response(flow)
     m.chunk(flow, b'{"id":1}')
     flow.state.billed, flow.state.usage, flow.state.quota = True, Usage(11, 7), 3
     flow.timings.end = flow.timings.start + 0.3
-    await m.done(flow)
+    m.done(flow)
 
     assert sample(m, "oneapi_relay_requests_total", mode="chat", model="gpt-4o-mini", channel="7", code="200") == 1
     assert sample(m, "oneapi_relay_tokens_total", model="gpt-4o-mini", channel="7", kind="prompt") == 11
@@ -66,9 +66,9 @@ async def test_a_billed_answer_counts_request_tokens_quota_and_upstream_status()
 async def test_a_stream_holds_the_stream_gauge_and_records_the_first_byte_once() -> None:
     m = Metrics()
     flow = chat_flow(stream=True, channel=channel(id=2))
-    await m.request(flow)
+    m.request(flow)
     await answer(m, flow)
-    await m.response(flow)
+    m.response(flow)
     assert sample(m, "oneapi_relay_streams_in_flight") == 1
     m.chunk(flow, b"data: {}\n\n")
     first = flow.timings.first_byte_to_client
@@ -77,7 +77,7 @@ async def test_a_stream_holds_the_stream_gauge_and_records_the_first_byte_once()
     m.chunk(flow, b"data: [DONE]\n\n")
     assert flow.timings.first_byte_to_client == first          # set once, never moved
     flow.timings.end = time.monotonic()
-    await m.done(flow)
+    m.done(flow)
     assert sample(m, "oneapi_relay_streams_in_flight") == 0
     assert sample(m, "oneapi_relay_time_to_first_byte_seconds_count", mode="chat") == 1
     assert sample(m, "oneapi_relay_request_duration_seconds_count", mode="chat", stream="true") == 1
@@ -86,19 +86,19 @@ async def test_a_stream_holds_the_stream_gauge_and_records_the_first_byte_once()
 async def test_retried_attempts_count_each_upstream_answer_and_network_errors_as_none() -> None:
     m = Metrics()
     flow = chat_flow(channel=channel(id=1))
-    await m.request(flow)
+    m.request(flow)
     await answer(m, flow, 500)                                  # channel 1 answers 500
     flow.error = UpstreamError(500, "bad response status code 500", code="bad_response_status_code")
-    await m.upstream_error(flow)
+    m.upstream_error(flow)
     flow.state.channel = channel(id=2)
     flow.attempts += 1
-    await m.route(flow)                                         # channel 2: no answer at all (headers unchanged)
+    m.route(flow)                                         # channel 2: no answer at all (headers unchanged)
     flow.error = UpstreamError(500, "do request failed", type="one_api_error", code="do_request_failed")
-    await m.upstream_error(flow)
+    m.upstream_error(flow)
     flow.error.retryable = False
     flow.state.billed = False                                   # refunded: no tokens, no quota
     flow.state.usage = Usage(5, 0)
-    await m.done(flow)
+    m.done(flow)
 
     assert sample(m, "oneapi_upstream_responses_total", channel="1", code="500") == 1
     assert sample(m, "oneapi_upstream_responses_total", channel="2", code="none") == 1
@@ -113,7 +113,7 @@ async def test_a_refused_request_never_reached_our_request_hook_and_has_no_model
     m = Metrics()
     flow = make_flow(path="/v1/embeddings", requested_model="whatever-the-client-said")
     flow.error = RelayError(401, "no key", type="one_api_error", full=False)
-    await m.done(flow)
+    m.done(flow)
     assert sample(m, "oneapi_relay_requests_total", mode="embeddings", model="", channel="", code="401") == 1
     assert sample(m, "oneapi_relay_errors_total", type="one_api_error", code="") == 1
     assert sample(m, "oneapi_relay_requests_in_flight") == 0
@@ -122,8 +122,8 @@ async def test_a_refused_request_never_reached_our_request_hook_and_has_no_model
 async def test_counts_reach_prometheus_client_on_the_timer_without_a_scrape() -> None:
     m = Metrics()
     flow = chat_flow(channel=channel(id=1))
-    await m.request(flow)
-    await m.done(flow)
+    m.request(flow)
+    m.done(flow)
     labels = {"mode": "chat", "model": "gpt-4o-mini", "channel": "1", "code": "200"}
     assert m.registry.get_sample_value("oneapi_relay_requests_total", labels) is None    # pending, not yet handed over
     await asyncio.sleep(FLUSH_DELAY + 0.05)
@@ -136,12 +136,12 @@ async def test_label_children_are_bound_once_per_label_set() -> None:
     m = Metrics()
     for _ in range(3):
         flow = chat_flow(channel=channel(id=1))
-        await m.request(flow)
-        await m.done(flow)
+        m.request(flow)
+        m.done(flow)
     assert sample(m, "oneapi_relay_requests_total", mode="chat", model="gpt-4o-mini", channel="1", code="200") == 3
     sizes = len(m._children)
     flow = chat_flow(channel=channel(id=1))
-    await m.done(flow)
+    m.done(flow)
     m.flush()
     assert len(m._children) == sizes and sizes > 0
 
@@ -177,7 +177,7 @@ async def test_access_log_line_has_the_request_id_and_never_the_key(caplog: pyte
     flow.error = UpstreamError(502, "gone")
     flow.timings.end = flow.timings.start + 0.0125
     with caplog.at_level(logging.INFO, logger="one-api.access"):
-        await AccessLog().done(flow)
+        AccessLog().done(flow)
     [record] = caplog.records
     assert record.request_id == "req-1"
     assert record.fields == {"method": "POST", "path": "/v1/chat/completions", "status": 502,

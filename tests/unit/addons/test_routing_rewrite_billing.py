@@ -39,8 +39,8 @@ async def test_route_pinned_and_missing() -> None:
 
 async def _rewrite(flow, ch, enforce: bool = False) -> None:
     flow.state.channel = ch
-    await ModelMapping().rewrite(flow)
-    await OpenAIUpstream(load_catalog(), 0, enforce).rewrite(flow)
+    ModelMapping().rewrite(flow)
+    OpenAIUpstream(load_catalog(), 0, enforce).rewrite(flow)
 
 
 async def test_pass_through_is_byte_exact_and_mapping_changes_one_field() -> None:
@@ -105,7 +105,7 @@ async def test_usage_tap_reads_streams_split_anywhere() -> None:
     tap = UsageTap()
     for i in range(len(events)):
         tap.chunk(flow, events[i:i + 1])
-    await tap.done(flow)
+    tap.done(flow)
     assert (flow.state.usage.prompt_tokens, flow.state.usage.completion_tokens) == (3, 4)
     assert flow.state.completion_parts == []      # usage came: the text is never parsed
 
@@ -114,7 +114,7 @@ async def test_usage_tap_reads_streams_split_anywhere() -> None:
     without_usage = events[: events.index(b'data: {"choices":[],')]
     for i in range(0, len(without_usage), 7):
         tap.chunk(flow, without_usage[i:i + 7])
-    await tap.done(flow)
+    tap.done(flow)
     assert flow.state.usage is None
     assert flow.state.completion_parts == ["Hel", "think", '{"a":1}']
 
@@ -128,7 +128,7 @@ async def test_billing_reserves_settles_and_refunds() -> None:
     reserved = flow.state.reserved
     assert reserved > 0 and ledger.events == [("reserve", reserved)]
     flow.state.completion_parts = ["Hello there!"]
-    await billing.done(flow)
+    billing.done(flow)
     assert ledger.events[-1] == ("settle", (reserved, flow.state.quota)) and flow.state.usage_source == "counted"
 
     ledger = FakeLedger(token_balance=5)
@@ -145,7 +145,7 @@ async def test_billing_reserves_settles_and_refunds() -> None:
     flow.state.body = dict(CHAT)
     await billing.rewrite(flow)
     flow.error = UpstreamError(500, "x")
-    await billing.done(flow)
+    billing.done(flow)
     assert ledger.events[-1] == ("refund", flow.state.reserved)
 
 
@@ -154,12 +154,12 @@ async def test_retry_policy() -> None:
     policy = RetryPolicy(caches, lambda: {"RetryTimes": "1"})
     flow = make_flow(requested_model="gpt-4o-mini", tried_channels=[1])
     flow.attempts, flow.error = 1, UpstreamError(503, "down")
-    await policy.upstream_error(flow)
+    policy.upstream_error(flow)
     assert flow.error.retryable
     flow.attempts, flow.error = 2, UpstreamError(429, "slow")
     flow.state.tried_channels = [1, 2]
-    await policy.upstream_error(flow)
+    policy.upstream_error(flow)
     assert not flow.error.retryable and flow.error.message == SATURATED
     flow.attempts, flow.error, flow.state.tried_channels = 1, UpstreamError(400, "bad"), [1]
-    await policy.upstream_error(flow)
+    policy.upstream_error(flow)
     assert not flow.error.retryable
