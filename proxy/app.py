@@ -25,7 +25,7 @@ from proxy.admin_passthrough import AdminPassthrough
 from proxy.client_ip import TRUSTED_KEY, client_ip
 from proxy.core.addons import AddonManager
 from proxy.core.pipeline import Pipeline
-from proxy.cors import add_cors_headers, cors_middleware
+from proxy.cors import add_cors_headers, with_preflight
 from proxy.gateway.image_probe import ImageProbe
 from proxy.gateway.state import RelayState
 from proxy.runtime import Runtime
@@ -84,7 +84,7 @@ def invalid_url(request: web.Request) -> web.Response:
 
 def create_app(settings: Settings, runtime: Runtime | None = None,
                access_sink: LineWriter | None = None) -> web.Application:
-    app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[cors_middleware])
+    app = web.Application(client_max_size=64 * 1024 * 1024)
     rt = runtime or Runtime.from_settings(settings)
     app[RUNTIME_KEY] = rt
     app[TRUSTED_KEY] = settings.trusted_proxies
@@ -97,12 +97,13 @@ def create_app(settings: Settings, runtime: Runtime | None = None,
 
     for path in RELAY_POST:
         app.router.add_post(path, relay.handle)
-    app.router.add_route("*", "/v1/oneapi/proxy/{channelid}/{target:.*}", relay.handle)
+    # OPTIONS reaches only "*" routes: those answer CORS preflights (proxy.cors)
+    app.router.add_route("*", "/v1/oneapi/proxy/{channelid}/{target:.*}", with_preflight(relay.handle))
     for path in ("/v1/models", "/v1/models/{model}", "/dashboard/billing/subscription", "/dashboard/billing/usage",
                  "/v1/dashboard/billing/subscription", "/v1/dashboard/billing/usage"):
         app.router.add_get(path, info.handle)
     for method, path in NOT_IMPLEMENTED:
-        app.router.add_route(method, path, info.handle)
+        app.router.add_route(method, path, with_preflight(info.handle) if method == "*" else info.handle)
 
     frontend = settings.frontend_base_url.rstrip("/") if settings.frontend_base_url and not settings.is_master else ""
 
@@ -115,8 +116,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None,
                                 lambda: app[ADMIN_SESSION_KEY]).handle
 
     app.router.add_get("/metrics", scrape_handler(metrics, settings.trusted_proxies, settings.metrics_token))
-    app.router.add_route("*", "/v1/{tail:.*}", v1_unknown)
-    app.router.add_route("*", "/{tail:.*}", to_admin)
+    app.router.add_route("*", "/v1/{tail:.*}", with_preflight(v1_unknown))
+    app.router.add_route("*", "/{tail:.*}", with_preflight(to_admin))
     return app
 
 

@@ -1,4 +1,8 @@
-"""CORS for the relay and billing routes: every origin, credentials allowed (as One API)."""
+"""CORS for the relay and billing routes: every origin, credentials allowed (as One API).
+
+Preflights are answered by the catch-all ("*") routes only: the relay's POST and GET routes never see an
+OPTIONS request (the router sends it on to a catch-all), so the hot path carries no middleware at all.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +11,23 @@ from typing import Awaitable, Callable
 from aiohttp import web
 
 _PREFIXES = ("/v1", "/dashboard")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-@web.middleware
-async def cors_middleware(request: web.Request,
-                          handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
-    """Answers preflight requests; other answers get their headers in `add_cors_headers`."""
-    if request.method == "OPTIONS" and request.path.startswith(_PREFIXES) and request.headers.get("Origin"):
-        return web.Response(status=204, headers=_headers(request.headers["Origin"],
-                                                         request.headers.get("Access-Control-Request-Headers")))
-    return await handler(request)
+def with_preflight(handler: Handler) -> Handler:
+    """`handler`, except that a CORS preflight (OPTIONS with an Origin) on /v1 and /dashboard gets 204 at once."""
+    async def handle(request: web.Request) -> web.StreamResponse:
+        origin = request.headers.get("Origin")
+        if request.method == "OPTIONS" and origin and request.path.startswith(_PREFIXES):
+            return web.Response(status=204, headers=_headers(origin, request.headers.get("Access-Control-Request-Headers")))
+        return await handler(request)
+    return handle
 
 
 async def add_cors_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """on_response_prepare: also covers streamed answers prepared inside handlers."""
+    """on_response_prepare: also covers streamed answers prepared inside handlers (a preflight has its own)."""
     origin = request.headers.get("Origin")
-    if origin and request.path.startswith(_PREFIXES):
+    if origin and request.path.startswith(_PREFIXES) and "Access-Control-Allow-Origin" not in response.headers:
         response.headers.update(_headers(origin, None))
 
 

@@ -112,3 +112,36 @@ async def test_billing_compat_models_and_501(gateway: Gateway, upstream: MockOpe
                                        "param": "", "code": ""}})
     model = await client.models.retrieve("gpt-4o-mini")
     assert model.id == "gpt-4o-mini" and model.owned_by == "openai"
+
+
+async def test_cors_preflight_and_headers(gateway: Gateway, upstream: MockOpenAI, db: Database) -> None:
+    """As One API: every origin, credentials allowed, on /v1 and /dashboard; a preflight answers 204 at once."""
+    acct, _, _ = await _setup(gateway, upstream, db)
+    origin = {"Origin": "https://chat.example"}
+    async with aiohttp.ClientSession() as http:
+        for path in ("/v1/chat/completions", "/v1/models", "/dashboard/billing/usage", "/v1/files",
+                     "/v1/oneapi/proxy/1/v1/models", "/v1/nowhere"):
+            async with http.options(gateway.url + path, headers={**origin, "Access-Control-Request-Method": "POST",
+                                                                   "Access-Control-Request-Headers": "authorization"}) as r:
+                assert r.status == 204, path
+                assert r.headers["Access-Control-Allow-Origin"] == "https://chat.example"
+                assert r.headers["Access-Control-Allow-Credentials"] == "true"
+                assert r.headers["Access-Control-Allow-Headers"] == "authorization"
+                assert "POST" in r.headers["Access-Control-Allow-Methods"]
+        # without an Origin an OPTIONS request is an ordinary request: an unknown route, One API's 404
+        async with http.options(gateway.url + "/v1/chat/completions") as r:
+            assert r.status == 404 and "Invalid URL (OPTIONS /v1/chat/completions)" in (await r.json())["error"]["message"]
+        # real answers, streamed or not, carry the headers too; without an Origin they don't
+        body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+        auth = {"Authorization": f"Bearer {acct.key}"}
+        for stream in (False, True):
+            async with http.post(gateway.url + "/v1/chat/completions", json={**body, "stream": stream},
+                                 headers={**auth, **origin}) as r:
+                await r.read()
+                assert r.status == 200 and r.headers["Access-Control-Allow-Origin"] == "https://chat.example"
+                assert r.headers["Vary"] == "Origin"
+        async with http.post(gateway.url + "/v1/chat/completions", json=body, headers=auth) as r:
+            await r.read()
+            assert r.status == 200 and "Access-Control-Allow-Origin" not in r.headers
+        async with http.get(gateway.url + "/v1/models", headers={**auth, **origin}) as r:
+            assert r.status == 200 and r.headers["Access-Control-Allow-Origin"] == "https://chat.example"
