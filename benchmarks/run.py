@@ -19,6 +19,7 @@ import asyncio
 import json
 import os
 import re
+import resource
 import shutil
 import socket
 import statistics
@@ -133,6 +134,38 @@ def run_wrk(url: str, key: str, stream: bool, concurrency: int, seconds: int, wo
             "p50_ms": latency["50"], "p99_ms": latency["99"], "errors": errors}
 
 
+def tree_pids(pid: int) -> list[int]:
+    """A process and all its descendants."""
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        try:
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time these processes have used so far."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds() -> float:
+    """CPU of this process's waited-for children (each wrk run)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def rss_kb(pid: int) -> int:
     """Resident memory of a process and all its descendants."""
     total = 0
@@ -210,35 +243,57 @@ def _load(args: argparse.Namespace, url: str, key: str, stream: bool, workdir: P
 
 def scaling(workers: int, args: argparse.Namespace) -> None:
     """Throughput at concurrency 64 of the gateway with one worker and with `workers`: both run side by side
-    (the idle one costs nothing) and take turns, `args.rounds` times; the median counts."""
+    (the idle one costs nothing) and take turns, `args.rounds` times; the median counts.
+
+    Each turn also reads the CPU time every party used (/proc): the gateway's processes, the mock upstream and
+    the load generator. On a machine with few cores these share them, so the figures say what bound the cores
+    put on the ratio: `cores / (CPU per request of everything)` requests per second at best."""
     root = Path(tempfile.mkdtemp(prefix="oneapi-scaling-"))
     mock_port = free_port()
     mock_url = f"http://127.0.0.1:{mock_port}"
     procs = [subprocess.Popen([sys.executable, str(HERE / "mock_upstream.py"), str(mock_port)])]
     rps: dict[tuple[int, bool], list[float]] = {}
+    cpu: dict[tuple[int, bool], list[tuple[float, float, float]]] = {}   # µs per request: gateway, mock, load
     try:
         gateways = {}
         for count in (1, workers):
             proc, base, key = start_gateway(root / f"w{count}", mock_url, count)
             procs.append(proc)
-            gateways[count] = (base + "/v1/chat/completions", key)
-        for url, _ in [(mock_url + "/v1/chat/completions", ""), *gateways.values()]:
+            gateways[count] = (base + "/v1/chat/completions", key, proc.pid)
+        for url in [mock_url + "/v1/chat/completions", *(g[0] for g in gateways.values())]:
             wait_ready(url)
         for stream in (False, True):
-            for url, key in gateways.values():
+            for url, key, _ in gateways.values():
                 _load(args, url, key, stream, root, warm_up=True)
             for _ in range(args.rounds):
-                for count, (url, key) in gateways.items():
-                    rps.setdefault((count, stream), []).append(_load(args, url, key, stream, root))
+                for count, (url, key, pid) in gateways.items():
+                    parties = (tree_pids(pid), [procs[0].pid])
+                    before = [cpu_seconds(p) for p in parties] + [children_cpu_seconds()]
+                    start = time.monotonic()
+                    got = _load(args, url, key, stream, root)
+                    served = got * (time.monotonic() - start)
+                    after = [cpu_seconds(p) for p in parties] + [children_cpu_seconds()]
+                    rps.setdefault((count, stream), []).append(got)
+                    cpu.setdefault((count, stream), []).append(
+                        tuple(1e6 * (a - b) / served for a, b in zip(after, before)))  # type: ignore[arg-type]
     finally:
         for proc in procs:
             proc.terminate()
         for proc in procs:
             proc.wait(timeout=60)
-    print(f"\n{'scenario (c=64)':<24}{'1 worker rps':>14}{f'{workers} workers rps':>16}{'ratio':>8}")
+    cores = os.cpu_count() or 1
+    print(f"\n{'scenario (c=64)':<24}{'1 worker rps':>14}{f'{workers} workers rps':>16}{'ratio':>8}"
+          f"{'   CPU µs/request (gateway + mock + load), 1 → ' + str(workers) + ' workers':>60}")
     for stream in (False, True):
         one, many = (statistics.median(rps[(n, stream)]) for n in (1, workers))
-        print(f"{'stream 20 chunks' if stream else 'non-stream':<24}{one:>14.0f}{many:>16.0f}{many / one:>8.2f}")
+        per = {n: [statistics.median(c[i] for c in cpu[(n, stream)]) for i in range(3)] for n in (1, workers)}
+        shown = "  →  ".join(" + ".join(f"{v:.0f}" for v in per[n]) for n in (1, workers))
+        print(f"{'stream 20 chunks' if stream else 'non-stream':<24}{one:>14.0f}{many:>16.0f}{many / one:>8.2f}"
+              f"      {shown}")
+        # the best any number of workers could do here: every core busy with this mix of work
+        bound = cores * 1e6 / sum(per[workers])
+        print(f"{'':<24}{cores} cores at {sum(per[workers]):.0f} µs of CPU per request: at most {bound:.0f} rps, "
+              f"{bound / one:.2f}× one worker")
     print(f"(SQLite, full pipeline; load from {args.client}; medians of {len(rps[(1, False)])} turns)")
 
 
