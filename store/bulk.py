@@ -53,8 +53,19 @@ async def insert_rows(session: AsyncSession, table: Table, columns: tuple[str, .
     # sqlite3's executemany runs one statement per row and takes the GIL back after each: with the event loop
     # busy that is a thread switch per row. Multi-row VALUES: one statement, the GIL released for all of it.
     group = _values_tuple(sql)
-    per = max(1, SQLITE_MAX_VARIABLES // len(columns))
-    for start in range(0, len(rows), per):
-        part = rows[start:start + per]
-        values = ", ".join([group] * len(part))
-        await conn.exec_driver_sql(sql[: len(sql) - len(group)] + values, tuple(v for row in part for v in row))
+    head = sql[: len(sql) - len(group)]
+    start = 0
+    for size in statement_sizes(len(rows), len(columns)):
+        part = rows[start:start + size]
+        start += size
+        await conn.exec_driver_sql(head + ", ".join([group] * size), tuple(v for row in part for v in row))
+
+
+def statement_sizes(count: int, width: int) -> list[int]:
+    """How many rows each multi-row INSERT takes: powers of two only, so a connection's statement cache holds
+    a few statements (every distinct row count would be another prepared statement, kept until evicted)."""
+    largest = 1 << max(0, (SQLITE_MAX_VARIABLES // width).bit_length() - 1)
+    sizes = [largest] * (count // largest)
+    rest = count % largest
+    sizes += [1 << bit for bit in range(rest.bit_length() - 1, -1, -1) if rest >> bit & 1]
+    return sizes

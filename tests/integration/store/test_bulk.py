@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from store import Database
-from store.bulk import insert_rows
+from store.bulk import SQLITE_MAX_VARIABLES, insert_rows, statement_sizes
 from store.models import Log
 
 COLUMNS = ("user_id", "created_at", "type", "content", "username", "token_name", "model_name", "quota",
@@ -50,3 +50,15 @@ async def test_a_failed_batch_leaves_nothing(db: Database) -> None:
             await insert_rows(s, Log.__table__, COLUMNS, rows)
     async with db.log_session() as s:
         assert (await s.execute(select(Log))).first() is None
+
+
+def test_sqlite_statements_come_in_a_few_sizes() -> None:
+    """Every distinct row count would be one more prepared statement in each connection's cache."""
+    seen: set[int] = set()
+    for count in range(0, 3000, 7):
+        sizes = statement_sizes(count, len(COLUMNS))
+        assert sum(sizes) == count
+        assert all(size & (size - 1) == 0 and size * len(COLUMNS) <= SQLITE_MAX_VARIABLES for size in sizes)
+        seen.update(sizes)
+    assert len(seen) <= 9
+    assert statement_sizes(3, SQLITE_MAX_VARIABLES + 1) == [1, 1, 1]    # a row wider than the bound: one by one
