@@ -69,9 +69,13 @@ class UsageTap:
     def chunk(self, flow: Flow[RelayState], data: bytes) -> None:
         if not flow.state.billed:
             return
-        buf = flow.metadata.get("tap_body")
-        if buf is None:
-            buf = flow.metadata["tap_body"] = bytearray()
+        metadata = flow.metadata
+        buf = metadata.get("tap_body")
+        if buf is None and type(data) is bytes and len(data) <= MAX_BODY:
+            metadata["tap_body"] = data        # the first piece as it is (a whole answer is just that): no copy
+            return
+        if not isinstance(buf, bytearray):
+            buf = metadata["tap_body"] = bytearray(buf or b"")
         if len(buf) + len(data) <= MAX_BODY:
             buf.extend(data)
 

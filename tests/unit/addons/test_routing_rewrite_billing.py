@@ -96,6 +96,25 @@ def test_openai_style_error_follows_one_api() -> None:
     assert openai_style_error(502, b"<html>").message == "bad response status code 502"
 
 
+def test_usage_tap_keeps_a_whole_answer_as_is_and_caps_what_it_keeps(monkeypatch: pytest.MonkeyPatch) -> None:
+    answer = b'{"choices":[{"message":{"content":"Hi"}}],"usage":{"prompt_tokens":2,"completion_tokens":1,"total_tokens":3}}'
+    flow = make_flow(billed=True)
+    tap = UsageTap()
+    tap.chunk(flow, answer)
+    assert flow.metadata["tap_body"] is answer            # one piece: kept without a copy
+    tap.done(flow)
+    assert (flow.state.usage.prompt_tokens, flow.state.usage.completion_tokens) == (2, 1)
+
+    monkeypatch.setattr("proxy.addons.usage_tap.MAX_BODY", 10)
+    flow = make_flow(billed=True)
+    for piece in (b"0123", b"4567", b"89ab"):              # the third piece would pass the cap: left out
+        tap.chunk(flow, piece)
+    assert bytes(flow.metadata["tap_body"]) == b"01234567"
+    flow = make_flow(billed=True)
+    tap.chunk(flow, b"x" * 11)                               # a first piece over the cap is not kept either
+    assert not flow.metadata["tap_body"]
+
+
 async def test_usage_tap_reads_streams_split_anywhere() -> None:
     events = (b'data: {"choices":[{"delta":{"content":"Hel"}}]}\n\n'
               b'data: {"choices":[{"delta":{"reasoning_content":"think","tool_calls":[{"function":{"arguments":"{\\"a\\":1}"}}]}}]}\n\n'
