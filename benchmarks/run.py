@@ -169,13 +169,9 @@ def children_cpu_seconds() -> float:
 def rss_kb(pid: int) -> int:
     """Resident memory of a process and all its descendants."""
     total = 0
-    pids = [pid]
-    while pids:
-        p = pids.pop()
+    for p in tree_pids(pid):
         try:
             total += int(next(l for l in Path(f"/proc/{p}/status").read_text().splitlines() if l.startswith("VmRSS")).split()[1])
-            for task in Path(f"/proc/{p}/task").iterdir():
-                pids += [int(c) for c in (task / "children").read_text().split()]
         except (FileNotFoundError, StopIteration, ProcessLookupError):
             continue
     return total
