@@ -4,14 +4,14 @@ One API multiplies float64 ratios and then rounds (ceil for settlement, truncati
 for pre-consumption, images and speech). Float products can land a hair off an integer: 100
 prompt tokens of deepseek-chat (ratio 0.07) give 7.000000000000001 in float64, which Go's ceil
 charges as 8. Here every ratio is taken as the shortest decimal that round-trips its float
-(repr), products and sums are computed exactly with Decimal, and only the final result is
-rounded, so it is the quota the written ratios mean. It equals Go's result except in such edge
+(repr), products and sums are computed exactly (with Decimal; the per-request text quota with the
+same decimals as integer fractions), and only the final result is rounded, so it is the quota the written ratios mean. It equals Go's result except in such edge
 cases, where it is one unit lower (ceil) or higher (truncation).
 """
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, ROUND_DOWN, Context, Decimal
+from decimal import ROUND_DOWN, Context, Decimal
 from functools import lru_cache
 
 # Enough digits that products of a few 17-digit ratios and token counts are never rounded.
