@@ -1,9 +1,9 @@
-"""Many rows into one table in one driver-level executemany: the background log writer's path.
+"""Many rows into one table at the driver level: the background log writer's path.
 
 SQLAlchemy's Core executemany processes every parameter of every row in Python
 (about 3 µs a row of a 16-column log row, on the worker's event-loop thread);
 here the INSERT is compiled once per dialect and column list, and the rows go to
-the driver as plain tuples. Only for values the drivers take as they are: int,
+the driver as plain tuples (one executemany; on SQLite, multi-row statements). Only for values the drivers take as they are: int,
 str, bool, float and None.
 """
 

@@ -7,7 +7,7 @@ from typing import Callable, Mapping
 
 from proxy.core.flow import Flow
 from proxy.gateway import modes
-from proxy.gateway.logwriter import LogWriter
+from proxy.gateway.logwriter import LogRow, LogWriter
 from proxy.gateway.state import RelayState
 from rules import PriceTable
 from store import as_bool
@@ -32,12 +32,12 @@ class ConsumeLog:
         audio = state.mode in (modes.SPEECH, modes.TRANSCRIPTION, modes.TRANSLATION)
         prompt = state.quota if audio else (usage.prompt_tokens if usage else 0)   # One API's audio quirk
         completion = 0 if audio else (usage.completion_tokens if usage else 0)
-        # positional, in LOG_COLUMNS order: sixteen keyword arguments cost more than the row itself
-        self.writer.add(
+        # positional: sixteen keyword arguments cost more than the row itself
+        self.writer.add(LogRow(
             state.user.id, int(time.time()), LOG_CONSUME, self._content(state), state.user.username,
             state.token.name, state.model, state.quota, prompt, completion, state.channel.id if state.channel else 0,
             flow.request_id, flow.timings.elapsed_ms(), state.stream, state.system_prompt_reset,
-            state.usage_source or None)
+            state.usage_source or None))
 
     def _content(self, state: RelayState) -> str:
         ctype = state.channel.type if state.channel else None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import NamedTuple
 
 from proxy.gateway.flusher import Flusher
 from store import Database
@@ -11,10 +11,29 @@ from store.bulk import insert_rows
 from store.engine import write_transaction
 from store.models import Log
 
-# every column of a log row but the id, in the order `add` takes them
-LOG_COLUMNS = ("user_id", "created_at", "type", "content", "username", "token_name", "model_name", "quota",
-               "prompt_tokens", "completion_tokens", "channel_id", "request_id", "elapsed_time", "is_stream",
-               "system_prompt_reset", "usage_source")
+
+class LogRow(NamedTuple):
+    """A consume log row: every column but the id, in the order the INSERT takes them."""
+
+    user_id: int
+    created_at: int
+    type: int
+    content: str
+    username: str
+    token_name: str
+    model_name: str
+    quota: int
+    prompt_tokens: int
+    completion_tokens: int
+    channel_id: int
+    request_id: str
+    elapsed_time: int
+    is_stream: bool
+    system_prompt_reset: bool
+    usage_source: str | None
+
+
+LOG_COLUMNS = LogRow._fields
 
 
 class LogWriter(Flusher):
@@ -24,16 +43,11 @@ class LogWriter(Flusher):
         super().__init__(interval)
         self.db = db
         self.batch = batch
-        self.pending: list[tuple[Any, ...]] = []
+        self.pending: list[LogRow] = []
         self._lock = asyncio.Lock()
 
-    def add(self, user_id: int, created_at: int, type: int, content: str, username: str, token_name: str,
-            model_name: str, quota: int, prompt_tokens: int, completion_tokens: int, channel_id: int,
-            request_id: str, elapsed_time: int, is_stream: bool, system_prompt_reset: bool,
-            usage_source: str | None) -> None:
-        self.pending.append((user_id, created_at, type, content, username, token_name, model_name, quota,
-                             prompt_tokens, completion_tokens, channel_id, request_id, elapsed_time, is_stream,
-                             system_prompt_reset, usage_source))
+    def add(self, row: LogRow) -> None:
+        self.pending.append(row)
         self.wake()
 
     async def flush(self) -> None:

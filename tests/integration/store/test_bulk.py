@@ -62,3 +62,19 @@ def test_sqlite_statements_come_in_a_few_sizes() -> None:
         seen.update(sizes)
     assert len(seen) <= 9
     assert statement_sizes(3, SQLITE_MAX_VARIABLES + 1) == [1, 1, 1]    # a row wider than the bound: one by one
+
+
+async def test_the_log_writer_flushes_its_rows_on_close(db: Database) -> None:
+    """The consume log's own writer (named-tuple rows, background batches) on every backend."""
+    from proxy.gateway.logwriter import LOG_COLUMNS, LogRow, LogWriter
+
+    writer = LogWriter(db, interval=60)
+    writer.start()
+    rows = [LogRow(3, 1_700_000_000, 2, "倍率：1.00 × 1.00", "carol", "t", "gpt-4o-mini", 7 + i, 5, i, 2, f"r{i}",
+                   9, bool(i % 2), False, "counted") for i in range(300)]
+    for row in rows:
+        writer.add(row)
+    await writer.close()          # long before the 60 s interval: close() writes what is pending
+    async with db.log_session() as s:
+        got = (await s.execute(select(*(getattr(Log, c) for c in LOG_COLUMNS)).order_by(Log.id))).all()
+    assert [tuple(r) for r in got] == [tuple(r) for r in rows] and writer.pending == []
