@@ -24,6 +24,7 @@ from proxy.addons.usage_tap import UsageTap
 from proxy.admin_passthrough import AdminPassthrough
 from proxy.client_ip import TRUSTED_KEY, client_ip
 from proxy.core.addons import AddonManager
+from proxy.core.forward import UpstreamOpener
 from proxy.core.pipeline import Pipeline
 from proxy.cors import add_cors_headers, with_preflight
 from proxy.gateway.image_probe import ImageProbe
@@ -90,10 +91,10 @@ def create_app(settings: Settings, runtime: Runtime | None = None,
     app[TRUSTED_KEY] = settings.trusted_proxies
     app.cleanup_ctx.append(_lifecycle)
     app.on_response_prepare.append(add_cors_headers)
-    proxy = settings.relay_proxy or None
+    opener = UpstreamOpener(rt.http, rt.upstream_client, settings.relay_proxy or None)
     metrics = Metrics()
-    relay = Pipeline(relay_addons(rt, metrics, AccessLog(sink=access_sink)), rt.http, RelayState, request_id, client_ip, proxy)
-    info = Pipeline(info_addons(rt), rt.http, RelayState, request_id, client_ip, proxy)
+    relay = Pipeline(relay_addons(rt, metrics, AccessLog(sink=access_sink)), opener, RelayState, request_id, client_ip)
+    info = Pipeline(info_addons(rt), opener, RelayState, request_id, client_ip)
 
     for path in RELAY_POST:
         app.router.add_post(path, relay.handle)

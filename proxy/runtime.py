@@ -9,6 +9,7 @@ import aiohttp
 import orjson
 
 from launcher.prepare import database_for
+from proxy.core.upstream_client import UpstreamClient
 from proxy.gateway.cache import Caches
 from proxy.gateway.change_listener import ChangeListener
 from proxy.gateway.ledger import Ledger, ledger_for
@@ -64,6 +65,7 @@ class Runtime:
                                          interval=settle_interval(settings), owner=ledger_owner)
         self.logs = LogWriter(db)
         self.session: aiohttp.ClientSession | None = None
+        self.upstreams: UpstreamClient | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, ledger_owner: str | None = None) -> "Runtime":
@@ -84,6 +86,10 @@ class Runtime:
         assert self.session is not None, "runtime not started"
         return self.session
 
+    def upstream_client(self) -> UpstreamClient | None:
+        """The lean client for plain HTTP/1.1 upstream calls (None before start)."""
+        return self.upstreams
+
     def _apply_options(self, options: Mapping[str, str]) -> None:
         self.prices = self.default_prices.with_overrides(
             model_ratio=_ratio_map(options.get("ModelRatio"), "ModelRatio"),
@@ -102,6 +108,7 @@ class Runtime:
         self.session = aiohttp.ClientSession(connector=connector, auto_decompress=False,
                                              cookie_jar=aiohttp.DummyCookieJar(),
                                              timeout=aiohttp.ClientTimeout(total=None, sock_connect=30))
+        self.upstreams = UpstreamClient(connect_timeout=30, keepalive=60)
         await self.caches.start()
         if self.changes is not None:
             self.changes.start()
@@ -117,4 +124,6 @@ class Runtime:
         await self.logs.close()
         if self.session is not None:
             await self.session.close()
+        if self.upstreams is not None:
+            await self.upstreams.close()
         await self.db.dispose()

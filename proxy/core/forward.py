@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import urllib.request
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -15,8 +15,10 @@ from proxy.core.addons import AddonManager
 from proxy.core.errors import UpstreamError
 from proxy.core.flow import Flow
 from proxy.core.hop import end_to_end
+from proxy.core.upstream_client import UpstreamClient, UpstreamResponse, parse_target
 
 _LENGTH = ("content-length",)
+AnyResponse = aiohttp.ClientResponse | UpstreamResponse   # what either client answers with
 STREAM_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
@@ -40,21 +42,40 @@ class ProxyChooser:
         return proxy
 
 
-async def open_upstream(session: aiohttp.ClientSession, flow: Flow[Any], proxy: ProxyChooser) -> aiohttp.ClientResponse:
-    """Send the request; network failures become a retryable UpstreamError."""
-    call = flow.upstream
-    assert call is not None
-    timeout = aiohttp.ClientTimeout(total=call.timeout, sock_connect=30)
-    try:
-        return await session.request(call.method, call.url, headers=call.headers, data=call.body or None,
-                                     timeout=timeout, proxy=proxy.for_url(call.url), allow_redirects=False)
-    except asyncio.TimeoutError:
-        raise UpstreamError(504, "upstream request timed out", type="one_api_error", code="do_request_failed") from None
-    except (aiohttp.ClientError, OSError) as e:
-        raise UpstreamError(500, f"do request failed: {e}", type="one_api_error", code="do_request_failed") from None
+class UpstreamOpener:
+    """Sends flow.upstream: the lean HTTP/1.1 client where it applies, aiohttp's session otherwise
+    (a proxy in between, HEAD, or a URL aiohttp would re-quote). Network failures become a retryable
+    UpstreamError."""
+
+    def __init__(self, session: Callable[[], aiohttp.ClientSession], client: Callable[[], UpstreamClient | None],
+                 relay_proxy: str | None) -> None:
+        self.session = session
+        self.client = client
+        self.proxy = ProxyChooser(relay_proxy)
+
+    async def open(self, flow: Flow[Any]) -> AnyResponse:
+        call = flow.upstream
+        assert call is not None
+        proxy = self.proxy.for_url(call.url)
+        client = self.client()
+        target = parse_target(call.url) if proxy is None and client is not None and call.method != "HEAD" else None
+        try:
+            if target is not None:
+                assert client is not None
+                headers = call.headers if isinstance(call.headers, CIMultiDict) else CIMultiDict(call.headers)
+                return await client.request(call.method, target, headers, call.body, call.timeout)
+            timeout = aiohttp.ClientTimeout(total=call.timeout, sock_connect=30)
+            return await self.session().request(call.method, call.url, headers=call.headers, data=call.body or None,
+                                                timeout=timeout, proxy=proxy, allow_redirects=False)
+        except asyncio.TimeoutError:
+            raise UpstreamError(504, "upstream request timed out", type="one_api_error",
+                                code="do_request_failed") from None
+        except (aiohttp.ClientError, OSError) as e:
+            raise UpstreamError(500, f"do request failed: {e}", type="one_api_error",
+                                code="do_request_failed") from None
 
 
-def client_headers(flow: Flow[Any], upstream: aiohttp.ClientResponse) -> CIMultiDict[str]:
+def client_headers(flow: Flow[Any], upstream: AnyResponse) -> CIMultiDict[str]:
     """Upstream headers for the client: end-to-end ones when passing through, SSE ones when converting."""
     if flow.transform is not None:
         return CIMultiDict(STREAM_HEADERS if flow.stream else {"Content-Type": "application/json"})
@@ -65,7 +86,7 @@ def client_headers(flow: Flow[Any], upstream: aiohttp.ClientResponse) -> CIMulti
     return headers
 
 
-async def relay_body(request: web.Request, flow: Flow[Any], upstream: aiohttp.ClientResponse,
+async def relay_body(request: web.Request, flow: Flow[Any], upstream: AnyResponse,
                      addons: AddonManager, extra_headers: dict[str, str]) -> web.StreamResponse:
     """Stream the upstream body to the client piece by piece, through the transform and the taps."""
     response = web.StreamResponse(status=upstream.status if flow.transform is None else 200)

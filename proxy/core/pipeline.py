@@ -15,7 +15,7 @@ from aiohttp import web
 from proxy.core.addons import AddonManager
 from proxy.core.errors import RelayError, UpstreamError
 from proxy.core.flow import ClientRequest, Flow
-from proxy.core.forward import ProxyChooser, client_headers, open_upstream, relay_body
+from proxy.core.forward import AnyResponse, UpstreamOpener, client_headers, relay_body
 from proxy.core.sse import encode_data
 
 log = logging.getLogger(__name__)
@@ -29,15 +29,13 @@ REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="")
 class Pipeline:
     """Runs addons around the forwarder. Knows HTTP, not keys, channels or prices."""
 
-    def __init__(self, addons: AddonManager, session_getter: Callable[[], aiohttp.ClientSession],
-                 state_factory: Callable[[], Any], request_id: Callable[[], str],
-                 client_ip: Callable[[web.Request], str], proxy: str | None = None) -> None:
+    def __init__(self, addons: AddonManager, opener: UpstreamOpener, state_factory: Callable[[], Any],
+                 request_id: Callable[[], str], client_ip: Callable[[web.Request], str]) -> None:
         self.addons = addons
-        self.session = session_getter
+        self.opener = opener
         self.state_factory = state_factory
         self.request_id = request_id
         self.client_ip = client_ip
-        self.proxy = ProxyChooser(proxy)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
@@ -89,7 +87,7 @@ class Pipeline:
                     raise flow.error from None
 
     async def _one_attempt(self, request: web.Request, flow: Flow[Any]) -> web.StreamResponse:
-        opened = flow.opener() if flow.opener is not None else open_upstream(self.session(), flow, self.proxy)
+        opened = flow.opener() if flow.opener is not None else self.opener.open(flow)
         upstream = await opened
         async with upstream:
             flow.upstream_status = upstream.status
@@ -108,11 +106,11 @@ class Pipeline:
             return await relay_body(request, flow, upstream, self.addons, {REQUEST_ID_HEADER: flow.request_id})
 
     @staticmethod
-    def _small_whole_answer(flow: Flow[Any], upstream: aiohttp.ClientResponse) -> bool:
+    def _small_whole_answer(flow: Flow[Any], upstream: AnyResponse) -> bool:
         length = upstream.content_length
         return not flow.stream and flow.transform is None and length is not None and length <= SMALL_ANSWER
 
-    async def _whole(self, flow: Flow[Any], upstream: aiohttp.ClientResponse) -> web.Response:
+    async def _whole(self, flow: Flow[Any], upstream: AnyResponse) -> web.Response:
         """A small non-stream answer, passed through as one write (headers and body together), bytes unchanged."""
         try:
             body = await upstream.read()
@@ -126,12 +124,12 @@ class Pipeline:
         return web.Response(body=body, status=upstream.status, headers=headers)
 
     @staticmethod
-    def _json_for_stream(flow: Flow[Any], upstream: aiohttp.ClientResponse) -> bool:
+    def _json_for_stream(flow: Flow[Any], upstream: AnyResponse) -> bool:
         """One API: a stream request answered with JSON is an error (unless an addon expects JSON)."""
         return (flow.stream and not flow.metadata.get("stream_may_be_json")
                 and upstream.content_type == "application/json")
 
-    async def _buffered(self, request: web.Request, flow: Flow[Any], upstream: aiohttp.ClientResponse) -> web.StreamResponse:
+    async def _buffered(self, request: web.Request, flow: Flow[Any], upstream: AnyResponse) -> web.StreamResponse:
         """Read the whole body, convert it, and answer; errors here can still be retried."""
         transform = flow.transform
         pieces: list[bytes] = []

@@ -1,0 +1,458 @@
+"""A lean keep-alive HTTP/1.1 client for upstream calls: asyncio protocols and httptools' llhttp parser.
+
+Why not aiohttp's client here: per request it builds a URL object, a request and a response object,
+a writer, a timer, trace hooks and a cookie pass, and that costs more CPU than the whole gateway
+pipeline around it. This client does only what a relay needs: write one request, parse the answer
+with llhttp (C), hand the body out piece by piece as it arrives, and keep the connection for the
+next request. aiohttp still serves everything else (proxies, WebSockets, URLs it would re-quote).
+
+The response offers the surface of aiohttp's `ClientResponse` the forwarder uses (status, headers,
+content_type, content_length, content.iter_any/read, read, `async with`), and failures raise
+aiohttp's exception types, so callers handle both clients alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import re
+import socket
+import ssl
+import time
+from functools import lru_cache
+from typing import AsyncIterator, NamedTuple
+from urllib.parse import urlsplit
+
+import aiohttp
+import httptools
+from aiohttp.http import SERVER_SOFTWARE
+from multidict import CIMultiDict
+
+HIGH_WATER = 1 << 18   # buffered body bytes at which reading from the upstream pauses (slow client)
+IDLE_PER_HOST = 256    # idle connections kept per upstream host
+DNS_TTL = 300.0
+_SIMPLE_TARGET = re.compile(r"[!-~]*")   # printable ASCII, no spaces: sent as is (others go through aiohttp)
+
+
+class Target(NamedTuple):
+    """Where a URL goes: the pool key and the request line's target."""
+
+    ssl: bool
+    host: str
+    port: int
+    host_header: str
+    path: str
+
+
+@lru_cache(maxsize=1024)
+def parse_target(url: str) -> Target | None:
+    """The parts of an http(s) URL this client sends unchanged, or None when aiohttp should take it
+    (credentials in the URL, a non-ASCII host, characters a URL library would re-quote)."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    host = parts.hostname
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if (parts.scheme not in ("http", "https") or "@" in parts.netloc or not host or not host.isascii() or port == 0
+            or not _SIMPLE_TARGET.fullmatch(path)):
+        return None
+    default = 443 if parts.scheme == "https" else 80
+    shown = f"[{host}]" if ":" in host else host
+    port = port or default
+    return Target(parts.scheme == "https", host, port, shown if port == default else f"{shown}:{port}", path)
+
+
+class _Body:
+    """The response body as it arrives: pieces, end, or the failure that cut it."""
+
+    __slots__ = ("pieces", "size", "eof", "exc", "waiter", "conn")
+
+    def __init__(self, conn: "_Connection") -> None:
+        self.pieces: collections.deque[bytes] = collections.deque()
+        self.size = 0
+        self.eof = False
+        self.exc: BaseException | None = None
+        self.waiter: asyncio.Future[None] | None = None
+        self.conn = conn
+
+    def feed(self, data: bytes) -> None:
+        self.pieces.append(data)
+        self.size += len(data)
+        if self.size >= HIGH_WATER:
+            self.conn.pause()
+        self._wake()
+
+    def end(self, exc: BaseException | None = None) -> None:
+        if not self.eof:
+            self.eof = True
+            self.exc = exc
+            self._wake()
+
+    def _wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _take(self) -> bytes:
+        pieces = self.pieces
+        data = pieces.popleft() if len(pieces) == 1 else b"".join(pieces)
+        pieces.clear()
+        self.size = 0
+        self.conn.resume()
+        return data
+
+    async def readany(self) -> bytes:
+        """Whatever has arrived (waiting for something), b"" at the end."""
+        while not self.pieces:
+            if self.eof:
+                if self.exc is not None:
+                    raise self.exc
+                return b""
+            self.waiter = self.conn.loop.create_future()
+            await self.waiter
+        return self._take()
+
+    async def iter_any(self) -> AsyncIterator[bytes]:
+        while data := await self.readany():
+            yield data
+
+    async def read(self, limit: int = -1) -> bytes:
+        """The body up to `limit` bytes (all of it when negative)."""
+        out: list[bytes] = []
+        got = 0
+        while limit < 0 or got < limit:
+            data = await self.readany()
+            if not data:
+                break
+            out.append(data)
+            got += len(data)
+        data = out[0] if len(out) == 1 else b"".join(out)
+        return data if limit < 0 else data[:limit]
+
+
+class UpstreamResponse:
+    """An upstream answer: status and headers at once, the body as it streams in."""
+
+    __slots__ = ("status", "reason", "headers", "content", "_conn")
+
+    def __init__(self, conn: "_Connection", status: int, reason: str, headers: CIMultiDict[str]) -> None:
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.content = conn.body
+        self._conn = conn
+
+    @property
+    def content_type(self) -> str:
+        raw = self.headers.get("Content-Type")
+        return raw.partition(";")[0].strip().lower() if raw else "application/octet-stream"
+
+    @property
+    def content_length(self) -> int | None:
+        raw = self.headers.get("Content-Length")
+        return int(raw) if raw is not None and raw.isdigit() else None
+
+    async def read(self) -> bytes:
+        return await self.content.read()
+
+    def release(self) -> None:
+        """Done with the answer: a finished exchange goes back to the pool, anything else is closed."""
+        self._conn.finish()
+
+    async def __aenter__(self) -> "UpstreamResponse":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._conn.finish()
+
+
+class _Connection(asyncio.Protocol):
+    """One upstream connection: one exchange at a time, parsed by llhttp."""
+
+    def __init__(self, pool: "UpstreamClient", key: tuple[bool, str, int]) -> None:
+        self.pool = pool
+        self.key = key
+        self.loop = pool.loop
+        self.parser = httptools.HttpResponseParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.head: asyncio.Future[UpstreamResponse] | None = None
+        self.body = _Body(self)
+        self.names: list[tuple[str, str]] = []
+        self.reason = ""
+        self.in_body = False
+        self.complete = False
+        self.keep_alive = False
+        self.paused = False
+        self.closed = False
+        self.reused = False
+        self.idle_since = 0.0
+        self.timer: asyncio.TimerHandle | None = None
+
+    # the exchange
+    def send(self, data: list[bytes], timeout: float | None) -> asyncio.Future[UpstreamResponse]:
+        assert self.transport is not None
+        self.head = self.loop.create_future()
+        self.body = _Body(self)
+        self.names = []
+        self.in_body = self.complete = self.keep_alive = False
+        if timeout is not None:
+            self.timer = self.loop.call_later(timeout, self._timed_out)
+        self.transport.writelines(data)
+        return self.head
+
+    def finish(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.complete and self.keep_alive and not self.closed:
+            self.resume()
+            self.pool.put_back(self)
+        else:
+            self.close()
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            if self.transport is not None:
+                self.transport.abort()   # never half-read: the connection can't be reused anyway
+            self._fail(aiohttp.ServerDisconnectedError("upstream connection closed"))
+
+    def pause(self) -> None:
+        if not self.paused and self.transport is not None:
+            self.paused = True
+            self.transport.pause_reading()
+
+    def resume(self) -> None:
+        if self.paused and self.transport is not None and not self.closed:
+            self.paused = False
+            self.transport.resume_reading()
+
+    def _timed_out(self) -> None:
+        self.timer = None
+        self._fail(asyncio.TimeoutError())
+        self.close()
+
+    def _fail(self, exc: BaseException) -> None:
+        head = self.head
+        if head is not None and not head.done():
+            head.set_exception(exc)
+        elif self.in_body and not self.complete:
+            self.body.end(exc)
+
+    # asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        if self.head is None:   # nothing asked: an upstream talking out of turn can't be trusted
+            self.close()
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as e:   # HttpParserUpgrade included: no upgrades asked for
+            error = aiohttp.ClientPayloadError if self.in_body else aiohttp.ClientConnectionError
+            self._fail(error(f"invalid upstream response: {e}"))
+            self.close()
+
+    def eof_received(self) -> bool:
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        was_closed, self.closed = self.closed, True
+        self.pool.forget(self)
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if was_closed or self.complete:
+            return
+        if self.in_body and self._ends_at_close():
+            self.complete = True
+            self.body.end()
+        elif self.in_body:
+            self.body.end(aiohttp.ClientPayloadError(f"upstream body cut short: {exc or 'connection closed'}"))
+        else:
+            self._fail(aiohttp.ServerDisconnectedError(f"upstream closed the connection: {exc or 'no answer'}"))
+
+    def _ends_at_close(self) -> bool:
+        """A body with neither a length nor chunks ends where the connection does."""
+        head = self.head
+        headers = head.result().headers if head is not None and head.done() and not head.exception() else {}
+        return "Content-Length" not in headers and "chunked" not in headers.get("Transfer-Encoding", "").lower()
+
+    # llhttp callbacks
+    def on_status(self, status: bytes) -> None:
+        self.reason = status.decode("latin-1")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.names.append((name.decode("latin-1"), value.decode("latin-1")))
+
+    def on_headers_complete(self) -> None:
+        status = self.parser.get_status_code()
+        if status < 200:   # 1xx: an interim answer; the real one follows
+            self.names = []
+            return
+        self.in_body = True
+        self.keep_alive = self.parser.should_keep_alive()   # read here: llhttp resets it once the message ends
+        head = self.head
+        if head is not None and not head.done():
+            head.set_result(UpstreamResponse(self, status, self.reason, CIMultiDict(self.names)))
+
+    def on_body(self, body: bytes) -> None:
+        self.body.feed(body)
+
+    def on_message_complete(self) -> None:
+        if not self.in_body:
+            return   # the end of a 1xx
+        self.complete = True
+        self.head = None
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.body.end()
+
+
+class UpstreamClient:
+    """Keep-alive connections per upstream host, reused most recent first."""
+
+    def __init__(self, connect_timeout: float = 30.0, keepalive: float = 60.0,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.connect_timeout = connect_timeout
+        self.keepalive = keepalive
+        self.ssl_context = ssl_context or ssl.create_default_context()
+        self.idle: dict[tuple[bool, str, int], list[_Connection]] = {}
+        self.busy: set[_Connection] = set()
+        self.addresses: dict[tuple[str, int], tuple[float, list[str]]] = {}
+        self.closing = False
+
+    async def request(self, method: str, target: Target, headers: CIMultiDict[str], body: bytes,
+                      timeout: float | None) -> UpstreamResponse:
+        """Send one request; the answer once its status line and headers are in."""
+        data = [_head(method, target, headers, body), body] if body else [_head(method, target, headers, body)]
+        deadline = None if timeout is None else self.loop.time() + timeout
+        conn = self._idle_connection(target) or await self._connect(target, timeout)
+        try:
+            return await self._exchange(conn, data, deadline)
+        except aiohttp.ServerDisconnectedError:
+            # a kept connection the upstream had just closed: once more on a new one, when a repeat is
+            # harmless (RFC 9112 §9.3.1: idempotent methods only, as aiohttp)
+            if not conn.reused or method not in IDEMPOTENT:
+                raise
+        conn = await self._connect(target, None if deadline is None else max(deadline - self.loop.time(), 0.001))
+        return await self._exchange(conn, data, deadline)
+
+    async def _exchange(self, conn: _Connection, data: list[bytes], deadline: float | None) -> UpstreamResponse:
+        self.busy.add(conn)
+        try:
+            return await conn.send(data, None if deadline is None else max(deadline - self.loop.time(), 0.001))
+        except BaseException:
+            conn.close()
+            raise
+
+    def _idle_connection(self, target: Target) -> _Connection | None:
+        idle = self.idle.get((target.ssl, target.host, target.port))
+        stale = time.monotonic() - self.keepalive
+        while idle:
+            conn = idle.pop()
+            if not conn.closed and conn.idle_since > stale:
+                conn.reused = True
+                return conn
+            conn.close()
+        return None
+
+    async def _connect(self, target: Target, timeout: float | None) -> _Connection:
+        limit = self.connect_timeout if timeout is None else min(timeout, self.connect_timeout)
+        key = (target.ssl, target.host, target.port)
+        conn = _Connection(self, key)
+        try:
+            async with asyncio.timeout(limit):
+                last: OSError | None = None
+                for address in await self._resolve(target.host, target.port):
+                    try:
+                        await self.loop.create_connection(
+                            lambda: conn, address, target.port, ssl=self.ssl_context if target.ssl else None,
+                            server_hostname=target.host if target.ssl else None)
+                        return conn
+                    except OSError as e:
+                        last = e
+                raise last or OSError(f"no address for {target.host}")
+        except TimeoutError:
+            raise aiohttp.ConnectionTimeoutError(f"connecting to {target.host}:{target.port} timed out") from None
+        except ssl.SSLError as e:
+            raise aiohttp.ClientConnectionError(f"TLS with {target.host}:{target.port} failed: {e}") from None
+        except OSError as e:
+            raise aiohttp.ClientOSError(e.errno, f"Cannot connect to host {target.host}:{target.port} "
+                                                 f"[{e.strerror or e}]") from None
+
+    async def _resolve(self, host: str, port: int) -> list[str]:
+        """Addresses of a host name, remembered for DNS_TTL seconds (IP literals as they are)."""
+        if host.replace(".", "").isdigit() or ":" in host:
+            return [host]
+        now = time.monotonic()
+        known = self.addresses.get((host, port))
+        if known is not None and known[0] > now:
+            return known[1]
+        infos = await self.loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        found = list(dict.fromkeys(str(info[4][0]) for info in infos))
+        self.addresses[(host, port)] = (now + DNS_TTL, found)
+        return found
+
+    def put_back(self, conn: _Connection) -> None:
+        self.busy.discard(conn)
+        idle = self.idle.setdefault(conn.key, [])
+        if self.closing or len(idle) >= IDLE_PER_HOST:
+            conn.close()
+            return
+        conn.idle_since = time.monotonic()
+        conn.head = None
+        idle.append(conn)
+
+    def forget(self, conn: _Connection) -> None:
+        self.busy.discard(conn)
+        idle = self.idle.get(conn.key)
+        if idle and conn in idle:
+            idle.remove(conn)
+
+    async def close(self) -> None:
+        self.closing = True
+        for conn in [*self.busy, *(c for idle in self.idle.values() for c in idle)]:
+            conn.close()
+        self.idle.clear()
+        self.busy.clear()
+
+
+def _head(method: str, target: Target, headers: CIMultiDict[str], body: bytes) -> bytes:
+    """The request line and headers, with what aiohttp would add: Host, Accept, User-Agent, a length.
+
+    Accept-Encoding defaults to identity: bodies are never decompressed here, so the taps and the
+    converters need them as sent."""
+    lines = [f"{method} {target.path} HTTP/1.1", f"Host: {headers.get('Host', target.host_header)}"]
+    count = 2
+    for name, value in headers.items():
+        if name.lower() not in _SET_HERE:
+            lines.append(f"{name}: {value}")
+            count += 1
+    for name, value in _DEFAULTS:
+        if name not in headers:
+            lines.append(f"{name}: {value}")
+            count += 1
+    if body or method in _WITH_BODY:
+        lines.append(f"Content-Length: {len(body)}")
+        count += 1
+        if body and "Content-Type" not in headers:
+            lines.append("Content-Type: application/octet-stream")
+            count += 1
+    text = "\r\n".join(lines) + "\r\n\r\n"
+    if text.count("\n") != count + 1 or text.count("\r") != count + 1:
+        raise ValueError("a header name or value holds a line break")
+    return text.encode("utf-8")
+
+
+_SET_HERE = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+_DEFAULTS = (("Accept", "*/*"), ("Accept-Encoding", "identity"), ("User-Agent", SERVER_SOFTWARE))
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
