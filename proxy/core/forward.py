@@ -15,7 +15,8 @@ from proxy.core.addons import AddonManager
 from proxy.core.errors import UpstreamError
 from proxy.core.flow import Flow
 from proxy.core.hop import end_to_end
-from proxy.core.upstream_client import UpstreamClient, UpstreamResponse, parse_target
+from proxy.core.http1 import parse_target
+from proxy.core.upstream_client import UpstreamClient, UpstreamResponse
 
 _LENGTH = ("content-length",)
 AnyResponse = aiohttp.ClientResponse | UpstreamResponse   # what either client answers with
@@ -64,8 +65,12 @@ class UpstreamOpener:
                 assert client is not None
                 headers = call.headers if isinstance(call.headers, CIMultiDict) else CIMultiDict(call.headers)
                 return await client.request(call.method, target, headers, call.body, call.timeout)
+            headers = call.headers
+            if "Accept-Encoding" not in headers:   # aiohttp would ask for gzip, and nothing here decompresses
+                headers = CIMultiDict(headers)
+                headers["Accept-Encoding"] = "identity"
             timeout = aiohttp.ClientTimeout(total=call.timeout, sock_connect=30)
-            return await self.session().request(call.method, call.url, headers=call.headers, data=call.body or None,
+            return await self.session().request(call.method, call.url, headers=headers, data=call.body or None,
                                                 timeout=timeout, proxy=proxy, allow_redirects=False)
         except asyncio.TimeoutError:
             raise UpstreamError(504, "upstream request timed out", type="one_api_error",

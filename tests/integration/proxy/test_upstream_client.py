@@ -1,0 +1,394 @@
+"""The lean upstream client against a real server on 127.0.0.1 that answers byte by byte as scripted:
+keep-alive reuse, bodies by length, chunks or close, interim answers, failures, timeouts, TLS."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import ssl
+from pathlib import Path
+from typing import AsyncIterator, Awaitable, Callable
+
+import aiohttp
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from multidict import CIMultiDict
+
+from proxy.core import upstream_client
+from proxy.core.http1 import parse_target
+from proxy.core.upstream_client import UpstreamClient
+
+Reply = Callable[[asyncio.StreamWriter, bytes], Awaitable[bool]]   # (writer, request) -> keep the connection?
+
+
+RUNNING: list["Scripted"] = []
+
+
+class Scripted:
+    """A server whose answer to each request is a coroutine; it records connections and requests."""
+
+    def __init__(self, reply: Reply) -> None:
+        RUNNING.append(self)
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.reply = reply
+        self.connections = 0
+        self.requests: list[bytes] = []
+        self.server: asyncio.Server | None = None
+
+    async def start(self, ssl_context: ssl.SSLContext | None = None) -> str:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=ssl_context)
+        port = self.server.sockets[0].getsockname()[1]
+        return f"{'https' if ssl_context else 'http'}://127.0.0.1:{port}"
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.tasks.add(task)
+        self.connections += 1
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next((int(line.split(b":")[1]) for line in head.lower().split(b"\r\n")
+                               if line.startswith(b"content-length:")), 0)
+                request = head + await reader.readexactly(length)
+                self.requests.append(request)
+                if not await self.reply(writer, request):
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+
+def answer(body: bytes, extra: bytes = b"") -> Reply:
+    async def reply(writer: asyncio.StreamWriter, request: bytes) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s\r\n%s"
+                     % (len(body), extra, body))
+        await writer.drain()
+        return b"connection: close" not in extra.lower()
+    return reply
+
+
+@pytest.fixture(autouse=True)
+async def _stop_servers() -> AsyncIterator[None]:
+    yield
+    while RUNNING:
+        await RUNNING.pop().stop()
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[UpstreamClient]:
+    c = UpstreamClient(connect_timeout=2)
+    yield c
+    await c.close()
+
+
+async def post(client: UpstreamClient, url: str, body: bytes = b"{}", timeout: float | None = None,
+               method: str = "POST", headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    target = parse_target(url)
+    assert target is not None
+    response = await client.request(method, target, CIMultiDict(headers or {"Content-Type": "application/json"}),
+                                    body, timeout)
+    async with response:
+        return response.status, await response.read()
+
+
+async def test_a_connection_is_kept_and_reused(client: UpstreamClient) -> None:
+    server = Scripted(answer(b'{"ok":true}'))
+    base = await server.start()
+    for _ in range(5):
+        assert await post(client, base + "/v1/chat/completions") == (200, b'{"ok":true}')
+    assert server.connections == 1 and len(server.requests) == 5
+
+
+async def test_connection_close_is_honoured(client: UpstreamClient) -> None:
+    server = Scripted(answer(b"{}", b"Connection: close\r\n"))
+    base = await server.start()
+    for _ in range(3):
+        assert await post(client, base + "/x") == (200, b"{}")
+    assert server.connections == 3
+
+
+async def test_the_request_bytes(client: UpstreamClient) -> None:
+    server = Scripted(answer(b"{}"))
+    base = await server.start()
+    headers = CIMultiDict([("Authorization", "Bearer k"), ("X-Twice", "1"), ("X-Twice", "2"),
+                           ("Content-Type", "application/json"), ("Content-Length", "999"), ("Connection", "x")])
+    target = parse_target(base + "/v1/chat/completions?api-version=1")
+    assert target is not None
+    async with await client.request("POST", target, headers, b'{"a":1}', None):
+        pass
+    head, body = server.requests[0].split(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    assert lines[0] == "POST /v1/chat/completions?api-version=1 HTTP/1.1"
+    assert lines[1] == f"Host: 127.0.0.1:{target.port}"
+    assert lines[2:6] == ["Authorization: Bearer k", "X-Twice: 1", "X-Twice: 2", "Content-Type: application/json"]
+    assert "Accept-Encoding: identity" in lines and "Content-Length: 7" in lines
+    assert not any(line.startswith(("Connection", "Content-Length: 999")) for line in lines)
+    assert body == b'{"a":1}'
+
+
+async def test_a_line_break_in_a_header_is_refused(client: UpstreamClient) -> None:
+    server = Scripted(answer(b"{}"))
+    base = await server.start()
+    with pytest.raises(ValueError):
+        await post(client, base + "/x", headers={"X-Evil": "a\r\nX-Injected: 1"})
+    assert server.requests == []
+
+
+async def test_chunks_arrive_as_they_are_sent(client: UpstreamClient) -> None:
+    go_on = asyncio.Event()
+
+    async def reply(writer: asyncio.StreamWriter, request: bytes) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     b"7\r\ndata: 1\r\n")
+        await writer.drain()
+        await go_on.wait()
+        writer.write(b"7\r\ndata: 2\r\n0\r\n\r\n")
+        await writer.drain()
+        return True
+
+    server = Scripted(reply)
+    base = await server.start()
+    target = parse_target(base + "/s")
+    assert target is not None
+    response = await client.request("POST", target, CIMultiDict(), b"{}", None)
+    async with response:
+        assert response.content_type == "text/event-stream" and response.content_length is None
+        pieces = response.content.iter_any()
+        assert await asyncio.wait_for(pieces.__anext__(), 2) == b"data: 1"   # before the rest is even sent
+        go_on.set()
+        assert [p async for p in pieces] == [b"data: 2"]
+    assert await post(client, base + "/s") == (200, b"data: 1data: 2")     # the same connection again
+    assert server.connections == 1
+
+
+async def test_a_body_that_ends_with_the_connection(client: UpstreamClient) -> None:
+    async def reply(writer: asyncio.StreamWriter, request: bytes) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nall of it")
+        await writer.drain()
+        return False
+
+    base = await Scripted(reply).start()
+    assert await post(client, base + "/x") == (200, b"all of it")
+    assert client.idle.get((False, "127.0.0.1", parse_target(base).port), []) == []   # type: ignore[union-attr]
+
+
+async def test_a_body_cut_short_is_an_error(client: UpstreamClient) -> None:
+    async def reply(writer: asyncio.StreamWriter, request: bytes) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this")
+        await writer.drain()
+        return False
+
+    base = await Scripted(reply).start()
+    with pytest.raises(aiohttp.ClientPayloadError):
+        await post(client, base + "/x")
+
+
+async def test_no_answer_at_all(client: UpstreamClient) -> None:
+    async def reply(writer: asyncio.StreamWriter, request: bytes) -> bool:
+        return False
+
+    base = await Scripted(reply).start()
+    with pytest.raises(aiohttp.ServerDisconnectedError):
+        await post(client, base + "/x")
+
+
+async def test_garbage_instead_of_http(client: UpstreamClient) -> None:
+    async def reply(writer: asyncio.StreamWriter, request: bytes) -> bool:
+        writer.write(b"SSH-2.0-OpenSSH_9.2\r\n\r\n")
+        await writer.drain()
+        return True
+
+    base = await Scripted(reply).start()
+    with pytest.raises(aiohttp.ClientConnectionError, match="invalid upstream response"):
+        await post(client, base + "/x")
+
+
+async def test_an_interim_answer_is_skipped(client: UpstreamClient) -> None:
+    async def reply(writer: asyncio.StreamWriter, request: bytes) -> bool:
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+        return True
+
+    base = await Scripted(reply).start()
+    assert await post(client, base + "/x") == (201, b"ok")
+    assert await post(client, base + "/x") == (201, b"ok")
+
+
+async def test_a_stale_kept_connection(client: UpstreamClient) -> None:
+    """The upstream drops idle connections without saying so: a repeatable request goes again on a new
+    connection; a POST is not repeated (the upstream might have taken it) and fails for the caller."""
+    drop = {"now": False}
+
+    async def reply(writer: asyncio.StreamWriter, request: bytes) -> bool:
+        if drop["now"]:
+            return False
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+        return True
+
+    server = Scripted(reply)
+    base = await server.start()
+    assert await post(client, base + "/x", method="GET", body=b"") == (200, b"ok")
+    drop["now"] = True
+    with pytest.raises(aiohttp.ServerDisconnectedError):
+        await post(client, base + "/x", method="GET", body=b"")   # the retry, on a new connection, fails too
+    assert server.connections == 2
+    drop["now"] = False
+    assert await post(client, base + "/x") == (200, b"ok")
+    drop["now"] = True
+    with pytest.raises(aiohttp.ServerDisconnectedError):
+        await post(client, base + "/x")
+    assert server.connections == 3
+
+
+async def test_an_idle_connection_closed_by_the_upstream_is_dropped(client: UpstreamClient) -> None:
+    async def reply(writer: asyncio.StreamWriter, request: bytes) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+        return False   # closes after answering, without a Connection: close
+
+    server = Scripted(reply)
+    base = await server.start()
+    assert await post(client, base + "/x") == (200, b"ok")
+    await asyncio.sleep(0.1)
+    assert sum(len(v) for v in client.idle.values()) == 0
+    assert await post(client, base + "/x") == (200, b"ok")
+    assert server.connections == 2
+
+
+async def test_a_slow_upstream_times_out_and_its_connection_is_not_kept(client: UpstreamClient) -> None:
+    async def reply(writer: asyncio.StreamWriter, request: bytes) -> bool:
+        if b"slow" in request:
+            await asyncio.sleep(5)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+        return True
+
+    server = Scripted(reply)
+    base = await server.start()
+    with pytest.raises(asyncio.TimeoutError):
+        await post(client, base + "/x", body=b"slow", timeout=0.2)
+    assert await post(client, base + "/x", timeout=2) == (200, b"ok")
+    assert server.connections == 2
+
+
+async def test_a_body_that_stops_midway_times_out(client: UpstreamClient) -> None:
+    async def reply(writer: asyncio.StreamWriter, request: bytes) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf")
+        await writer.drain()
+        await asyncio.sleep(5)
+        return False
+
+    base = await Scripted(reply).start()
+    with pytest.raises(asyncio.TimeoutError):
+        await post(client, base + "/x", timeout=0.3)
+
+
+async def test_an_answer_left_half_read_closes_its_connection(client: UpstreamClient) -> None:
+    async def reply(writer: asyncio.StreamWriter, request: bytes) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n0123456789")
+        await writer.drain()
+        await asyncio.sleep(0.2)
+        writer.write(b"abcdefghij")
+        await writer.drain()
+        return True
+
+    server = Scripted(reply)
+    base = await server.start()
+    target = parse_target(base + "/x")
+    assert target is not None
+    async with await client.request("POST", target, CIMultiDict(), b"{}", None) as response:
+        assert len(await response.content.read(10)) == 10
+    assert await post(client, base + "/x") == (200, b"0123456789abcdefghij")
+    assert server.connections == 2
+
+
+async def test_reading_pauses_while_the_consumer_is_slow(client: UpstreamClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(upstream_client, "HIGH_WATER", 64 * 1024)
+    big = bytes(range(256)) * 8192   # 2 MiB
+    server = Scripted(answer(big))
+    base = await server.start()
+    target = parse_target(base + "/x")
+    assert target is not None
+    async with await client.request("POST", target, CIMultiDict(), b"{}", None) as response:
+        await asyncio.sleep(0.2)   # nobody reads: the client stops reading too
+        conn = response._conn
+        assert conn.paused and conn.body.size < 1024 * 1024
+        got = b"".join([piece async for piece in response.content.iter_any()])
+    assert got == big
+    assert await post(client, base + "/x") == (200, big) and server.connections == 1
+
+
+async def test_a_refused_connection(client: UpstreamClient) -> None:
+    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()
+    with pytest.raises(aiohttp.ClientOSError, match="Cannot connect to host 127.0.0.1"):
+        await post(client, f"http://127.0.0.1:{port}/x")
+
+
+async def test_many_at_once_on_one_host(client: UpstreamClient) -> None:
+    async def reply(writer: asyncio.StreamWriter, request: bytes) -> bool:
+        await asyncio.sleep(0.01)
+        body = request.split(b"\r\n\r\n", 1)[1]
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        await writer.drain()
+        return True
+
+    server = Scripted(reply)
+    base = await server.start()
+    for _ in range(3):
+        results = await asyncio.gather(*(post(client, base + "/x", body=b"%d" % i) for i in range(50)))
+        assert results == [(200, b"%d" % i) for i in range(50)]
+    assert server.connections == 50   # the second and third rounds rode the kept connections
+
+
+def _self_signed(tmp_path: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                         serialization.NoEncryption()))
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    trusting = ssl.create_default_context(cafile=str(tmp_path / "cert.pem"))
+    return server, trusting
+
+
+async def test_tls_with_a_verified_certificate(tmp_path: Path) -> None:
+    server_ctx, trusting = _self_signed(tmp_path)
+    server = Scripted(answer(b"secret"))
+    base = (await server.start(server_ctx)).replace("127.0.0.1", "localhost")
+    client = UpstreamClient(connect_timeout=2, ssl_context=trusting)
+    try:
+        assert await post(client, base + "/x") == (200, b"secret")
+        assert await post(client, base + "/x") == (200, b"secret")
+        assert server.connections == 1
+    finally:
+        await client.close()
+    untrusting = UpstreamClient(connect_timeout=2)   # the system's CAs: a self-signed upstream is refused
+    try:
+        with pytest.raises(aiohttp.ClientConnectionError, match="TLS"):
+            await post(untrusting, base + "/x")
+    finally:
+        await untrusting.close()
