@@ -155,6 +155,7 @@ class _Connection(asyncio.Protocol):
         self.keep_alive = False
         self.paused = False
         self.closed = False
+        self.exchanging = False   # between send() and finish()
         self.reused = False
         self.idle_since = 0.0
         self.timer: asyncio.TimerHandle | None = None
@@ -166,12 +167,16 @@ class _Connection(asyncio.Protocol):
         self.body = _Body(self)
         self.names = []
         self.in_body = self.complete = self.keep_alive = False
+        self.exchanging = True
         if timeout is not None:
             self.timer = self.loop.call_later(timeout, self._timed_out)
         self.transport.writelines(data)
         return self.head
 
     def finish(self) -> None:
+        if not self.exchanging:   # released twice: once is what counts
+            return
+        self.exchanging = False
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
@@ -325,7 +330,8 @@ class UpstreamClient:
         stale = time.monotonic() - self.keepalive
         while idle:
             conn = idle.pop()
-            if not conn.closed and conn.idle_since > stale:
+            if not conn.closed and conn.idle_since > stale and conn.transport is not None \
+                    and not conn.transport.is_closing():
                 conn.reused = True
                 return conn
             conn.close()

@@ -111,6 +111,19 @@ async def test_a_connection_is_kept_and_reused(client: UpstreamClient) -> None:
     assert server.connections == 1 and len(server.requests) == 5
 
 
+async def test_releasing_twice_keeps_the_connection_once(client: UpstreamClient) -> None:
+    server = Scripted(answer(b"{}"))
+    base = await server.start()
+    target = parse_target(base + "/x")
+    assert target is not None
+    async with await client.request("POST", target, CIMultiDict(), b"{}", None) as response:
+        await response.read()
+        response.release()
+    assert [len(idle) for idle in client.idle.values()] == [1]
+    await asyncio.gather(post(client, base + "/x"), post(client, base + "/x"))
+    assert server.connections == 2
+
+
 async def test_connection_close_is_honoured(client: UpstreamClient) -> None:
     server = Scripted(answer(b"{}", b"Connection: close\r\n"))
     base = await server.start()
