@@ -13,7 +13,7 @@ from multidict import CIMultiDict
 
 from proxy.core.addons import AddonManager
 from proxy.core.errors import UpstreamError
-from proxy.core.flow import Flow
+from proxy.core.flow import Flow, UpstreamCall
 from proxy.core.hop import end_to_end
 from proxy.core.http1 import parse_target
 from proxy.core.upstream_client import UpstreamClient, UpstreamResponse
@@ -59,25 +59,28 @@ class UpstreamOpener:
         assert call is not None
         proxy = self.proxy.for_url(call.url)
         client = self.client()
-        target = parse_target(call.url) if proxy is None and client is not None and call.method != "HEAD" else None
+        # HEAD stays with aiohttp: a response parser can't tell by itself that a HEAD answer has no body
+        target = parse_target(call.url) if proxy is None and call.method != "HEAD" else None
         try:
-            if target is not None:
-                assert client is not None
+            if client is not None and target is not None:
                 headers = call.headers if isinstance(call.headers, CIMultiDict) else CIMultiDict(call.headers)
                 return await client.request(call.method, target, headers, call.body, call.timeout)
-            headers = call.headers
-            if "Accept-Encoding" not in headers:   # aiohttp would ask for gzip, and nothing here decompresses
-                headers = CIMultiDict(headers)
-                headers["Accept-Encoding"] = "identity"
-            timeout = aiohttp.ClientTimeout(total=call.timeout, sock_connect=30)
-            return await self.session().request(call.method, call.url, headers=headers, data=call.body or None,
-                                                timeout=timeout, proxy=proxy, allow_redirects=False)
+            return await self._through_aiohttp(call, proxy)
         except asyncio.TimeoutError:
             raise UpstreamError(504, "upstream request timed out", type="one_api_error",
                                 code="do_request_failed") from None
         except (aiohttp.ClientError, OSError) as e:
             raise UpstreamError(500, f"do request failed: {e}", type="one_api_error",
                                 code="do_request_failed") from None
+
+    async def _through_aiohttp(self, call: UpstreamCall, proxy: str | None) -> aiohttp.ClientResponse:
+        headers = call.headers
+        if "Accept-Encoding" not in headers:   # aiohttp would ask for gzip, and nothing here decompresses
+            headers = CIMultiDict(headers)
+            headers["Accept-Encoding"] = "identity"
+        timeout = aiohttp.ClientTimeout(total=call.timeout, sock_connect=30)
+        return await self.session().request(call.method, call.url, headers=headers, data=call.body or None,
+                                            timeout=timeout, proxy=proxy, allow_redirects=False)
 
 
 def client_headers(flow: Flow[Any], upstream: AnyResponse) -> CIMultiDict[str]:

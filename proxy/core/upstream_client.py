@@ -18,8 +18,9 @@ import collections
 import socket
 import ssl
 import time
-from typing import AsyncIterator
+from typing import Any, AsyncIterator
 
+import aiohappyeyeballs
 import aiohttp
 import httptools
 from multidict import CIMultiDict
@@ -29,6 +30,7 @@ from proxy.core.http1 import IDEMPOTENT, Target, request_head
 HIGH_WATER = 1 << 18   # buffered body bytes at which reading from the upstream pauses (slow client)
 IDLE_PER_HOST = 256    # idle connections kept per upstream host
 DNS_TTL = 300.0
+AddrInfo = tuple[Any, Any, int, str, tuple[Any, ...]]   # one getaddrinfo result
 
 
 class _Body:
@@ -149,6 +151,7 @@ class _Connection(asyncio.Protocol):
         self.head: asyncio.Future[UpstreamResponse] | None = None
         self.body = _Body(self)
         self.names: list[tuple[str, str]] = []
+        self.headers: CIMultiDict[str] = CIMultiDict()
         self.reason = ""
         self.in_body = False
         self.complete = False
@@ -158,6 +161,7 @@ class _Connection(asyncio.Protocol):
         self.exchanging = False   # between send() and finish()
         self.reused = False
         self.idle_since = 0.0
+        self.max_idle = pool.keepalive   # shorter when the upstream says it closes idle connections sooner
         self.timer: asyncio.TimerHandle | None = None
 
     # the exchange
@@ -225,7 +229,7 @@ class _Connection(asyncio.Protocol):
             return
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserError as e:   # HttpParserUpgrade included: no upgrades asked for
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade) as e:   # no upgrade was asked for
             error = aiohttp.ClientPayloadError if self.in_body else aiohttp.ClientConnectionError
             self._fail(error(f"invalid upstream response: {e}"))
             self.close()
@@ -251,16 +255,19 @@ class _Connection(asyncio.Protocol):
 
     def _ends_at_close(self) -> bool:
         """A body with neither a length nor chunks ends where the connection does."""
-        head = self.head
-        headers = head.result().headers if head is not None and head.done() and not head.exception() else {}
+        headers = self.headers
         return "Content-Length" not in headers and "chunked" not in headers.get("Transfer-Encoding", "").lower()
 
     # llhttp callbacks
+    def on_message_begin(self) -> None:
+        if self.complete:   # a second answer to one request: raising here makes data_received close
+            raise ValueError("an answer nobody asked for")
+
     def on_status(self, status: bytes) -> None:
         self.reason = status.decode("latin-1")
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.names.append((name.decode("latin-1"), value.decode("latin-1")))
+        self.names.append((name.decode("latin-1"), value.decode("utf-8", "replace")))
 
     def on_headers_complete(self) -> None:
         status = self.parser.get_status_code()
@@ -269,9 +276,12 @@ class _Connection(asyncio.Protocol):
             return
         self.in_body = True
         self.keep_alive = self.parser.should_keep_alive()   # read here: llhttp resets it once the message ends
+        self.headers = headers = CIMultiDict(self.names)
+        if "Keep-Alive" in headers:
+            self.max_idle = min(self.pool.keepalive, idle_allowed(headers["Keep-Alive"]))
         head = self.head
         if head is not None and not head.done():
-            head.set_result(UpstreamResponse(self, status, self.reason, CIMultiDict(self.names)))
+            head.set_result(UpstreamResponse(self, status, self.reason, headers))
 
     def on_body(self, body: bytes) -> None:
         self.body.feed(body)
@@ -298,7 +308,7 @@ class UpstreamClient:
         self.ssl_context = ssl_context or ssl.create_default_context()
         self.idle: dict[tuple[bool, str, int], list[_Connection]] = {}
         self.busy: set[_Connection] = set()
-        self.addresses: dict[tuple[str, int], tuple[float, list[str]]] = {}
+        self.addresses: dict[tuple[str, int], tuple[float, list[AddrInfo]]] = {}
         self.closing = False
 
     async def request(self, method: str, target: Target, headers: CIMultiDict[str], body: bytes,
@@ -327,10 +337,10 @@ class UpstreamClient:
 
     def _idle_connection(self, target: Target) -> _Connection | None:
         idle = self.idle.get((target.ssl, target.host, target.port))
-        stale = time.monotonic() - self.keepalive
+        now = time.monotonic()
         while idle:
             conn = idle.pop()
-            if not conn.closed and conn.idle_since > stale and conn.transport is not None \
+            if not conn.closed and now - conn.idle_since < conn.max_idle and conn.transport is not None \
                     and not conn.transport.is_closing():
                 conn.reused = True
                 return conn
@@ -338,41 +348,38 @@ class UpstreamClient:
         return None
 
     async def _connect(self, target: Target, timeout: float | None) -> _Connection:
+        """A new connection: the host's addresses raced as RFC 8305 says (aiohappyeyeballs, as aiohttp)."""
         limit = self.connect_timeout if timeout is None else min(timeout, self.connect_timeout)
-        key = (target.ssl, target.host, target.port)
-        conn = _Connection(self, key)
+        conn = _Connection(self, (target.ssl, target.host, target.port))
+        sock: socket.socket | None = None
         try:
             async with asyncio.timeout(limit):
-                last: OSError | None = None
-                for address in await self._resolve(target.host, target.port):
-                    try:
-                        await self.loop.create_connection(
-                            lambda: conn, address, target.port, ssl=self.ssl_context if target.ssl else None,
-                            server_hostname=target.host if target.ssl else None)
-                        return conn
-                    except OSError as e:
-                        last = e
-                raise last or OSError(f"no address for {target.host}")
-        except TimeoutError:
-            raise aiohttp.ConnectionTimeoutError(f"connecting to {target.host}:{target.port} timed out") from None
-        except ssl.SSLError as e:
-            raise aiohttp.ClientConnectionError(f"TLS with {target.host}:{target.port} failed: {e}") from None
-        except OSError as e:
-            raise aiohttp.ClientOSError(e.errno, f"Cannot connect to host {target.host}:{target.port} "
-                                                 f"[{e.strerror or e}]") from None
+                infos = await self._resolve(target.host, target.port)
+                sock = await aiohappyeyeballs.start_connection(infos, happy_eyeballs_delay=0.25, interleave=1)
+                await self.loop.create_connection(lambda: conn, sock=sock, ssl=self.ssl_context if target.ssl else None,
+                                                  server_hostname=target.host if target.ssl else None)
+                return conn
+        except BaseException as e:
+            if sock is not None:
+                sock.close()
+            if isinstance(e, TimeoutError):
+                raise aiohttp.ConnectionTimeoutError(f"connecting to {target.host}:{target.port} timed out") from None
+            if isinstance(e, ssl.SSLError):
+                raise aiohttp.ClientConnectionError(f"TLS with {target.host}:{target.port} failed: {e}") from None
+            if isinstance(e, OSError):
+                raise aiohttp.ClientOSError(e.errno, f"Cannot connect to host {target.host}:{target.port} "
+                                                     f"[{e.strerror or e}]") from None
+            raise
 
-    async def _resolve(self, host: str, port: int) -> list[str]:
-        """Addresses of a host name, remembered for DNS_TTL seconds (IP literals as they are)."""
-        if host.replace(".", "").isdigit() or ":" in host:
-            return [host]
+    async def _resolve(self, host: str, port: int) -> list[AddrInfo]:
+        """A host's addresses, remembered for DNS_TTL seconds (aiohttp's connector caches them likewise)."""
         now = time.monotonic()
         known = self.addresses.get((host, port))
         if known is not None and known[0] > now:
             return known[1]
         infos = await self.loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        found = list(dict.fromkeys(str(info[4][0]) for info in infos))
-        self.addresses[(host, port)] = (now + DNS_TTL, found)
-        return found
+        self.addresses[(host, port)] = (now + DNS_TTL, infos)
+        return infos
 
     def put_back(self, conn: _Connection) -> None:
         self.busy.discard(conn)
@@ -396,3 +403,13 @@ class UpstreamClient:
             conn.close()
         self.idle.clear()
         self.busy.clear()
+
+
+def idle_allowed(keep_alive: str) -> float:
+    """Seconds a connection may sit idle by the upstream's `Keep-Alive: timeout=N`, a second early so a
+    request never meets the upstream's close halfway (a POST can't be sent again)."""
+    for part in keep_alive.split(","):
+        name, _, value = part.strip().partition("=")
+        if name.strip().lower() == "timeout" and value.strip().isdigit():
+            return max(int(value) - 1.0, 0.0)
+    return float("inf")

@@ -405,3 +405,51 @@ async def test_tls_with_a_verified_certificate(tmp_path: Path) -> None:
             await post(untrusting, base + "/x")
     finally:
         await untrusting.close()
+
+
+async def test_the_upstreams_keep_alive_timeout_is_respected(client: UpstreamClient) -> None:
+    """A connection is kept idle at most a second less than the upstream's `Keep-Alive: timeout=N` says:
+    with timeout=1 not at all (each request opens its own), with timeout=5 up to 4 s."""
+    server = Scripted(answer(b"{}", b"Keep-Alive: timeout=1, max=100\r\n"))
+    base = await server.start()
+    assert await post(client, base + "/x") == (200, b"{}")
+    assert await post(client, base + "/x") == (200, b"{}")
+    assert server.connections == 2
+    lenient = Scripted(answer(b"{}", b"Keep-Alive: timeout=5\r\n"))
+    base = await lenient.start()
+    for _ in range(3):
+        assert await post(client, base + "/x") == (200, b"{}")
+    assert lenient.connections == 1
+
+
+def test_idle_allowed() -> None:
+    assert upstream_client.idle_allowed("timeout=5, max=1000") == 4.0
+    assert upstream_client.idle_allowed("max=3,  Timeout = 10") == 9.0
+    assert upstream_client.idle_allowed("timeout=1") == 0.0
+    assert upstream_client.idle_allowed("max=5") == float("inf")
+    assert upstream_client.idle_allowed("timeout=soon") == float("inf")
+
+
+async def test_a_second_answer_to_one_request_closes_the_connection(client: UpstreamClient) -> None:
+    async def reply(writer: asyncio.StreamWriter, request: bytes) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+                     b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nsmuggled")
+        await writer.drain()
+        return True
+
+    server = Scripted(reply)
+    base = await server.start()
+    assert await post(client, base + "/x") == (200, b"ok")
+    assert await post(client, base + "/x") == (200, b"ok")
+    assert server.connections == 2
+
+
+async def test_an_upgrade_nobody_asked_for(client: UpstreamClient) -> None:
+    async def reply(writer: asyncio.StreamWriter, request: bytes) -> bool:
+        writer.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+        await writer.drain()
+        return True
+
+    base = await Scripted(reply).start()
+    with pytest.raises(aiohttp.ClientConnectionError, match="invalid upstream response"):
+        await post(client, base + "/x")
