@@ -30,6 +30,7 @@ from proxy.core.http1 import IDEMPOTENT, Target, request_head
 HIGH_WATER = 1 << 18   # buffered body bytes at which reading from the upstream pauses (slow client)
 IDLE_PER_HOST = 256    # idle connections kept per upstream host
 DNS_TTL = 300.0
+MAX_HEAD = 1 << 16     # bytes of response headers accepted (aiohttp allows 8190 a line; llhttp has no limit)
 AddrInfo = tuple[Any, Any, int, str, tuple[Any, ...]]   # one getaddrinfo result
 
 
@@ -152,6 +153,7 @@ class _Connection(asyncio.Protocol):
         self.body = _Body(self)
         self.names: list[tuple[str, str]] = []
         self.headers: CIMultiDict[str] = CIMultiDict()
+        self.head_size = 0
         self.reason = ""
         self.in_body = False
         self.complete = False
@@ -170,6 +172,7 @@ class _Connection(asyncio.Protocol):
         self.head = self.loop.create_future()
         self.body = _Body(self)
         self.names = []
+        self.head_size = 0
         self.in_body = self.complete = self.keep_alive = False
         self.exchanging = True
         if timeout is not None:
@@ -231,7 +234,7 @@ class _Connection(asyncio.Protocol):
             self.parser.feed_data(data)
         except (httptools.HttpParserError, httptools.HttpParserUpgrade) as e:   # no upgrade was asked for
             error = aiohttp.ClientPayloadError if self.in_body else aiohttp.ClientConnectionError
-            self._fail(error(f"invalid upstream response: {e}"))
+            self._fail(error(f"invalid upstream response: {e.__cause__ or e.__context__ or e}"))
             self.close()
 
     def eof_received(self) -> bool:
@@ -267,6 +270,9 @@ class _Connection(asyncio.Protocol):
         self.reason = status.decode("latin-1")
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        self.head_size += len(name) + len(value)
+        if self.head_size > MAX_HEAD:   # raising here makes data_received close the connection
+            raise ValueError(f"response headers over {MAX_HEAD} bytes")
         self.names.append((name.decode("latin-1"), value.decode("utf-8", "replace")))
 
     def on_headers_complete(self) -> None:

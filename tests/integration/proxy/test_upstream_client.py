@@ -453,3 +453,18 @@ async def test_an_upgrade_nobody_asked_for(client: UpstreamClient) -> None:
     base = await Scripted(reply).start()
     with pytest.raises(aiohttp.ClientConnectionError, match="invalid upstream response"):
         await post(client, base + "/x")
+
+
+async def test_endless_headers_are_cut_off(client: UpstreamClient) -> None:
+    async def reply(writer: asyncio.StreamWriter, request: bytes) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\n")
+        for i in range(2000):
+            writer.write(b"X-Filler-%d: %s\r\n" % (i, b"y" * 100))
+            await writer.drain()
+        writer.write(b"Content-Length: 0\r\n\r\n")
+        await writer.drain()
+        return True
+
+    base = await Scripted(reply).start()
+    with pytest.raises(aiohttp.ClientConnectionError, match="headers over"):
+        await post(client, base + "/x")
