@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import logging
 import time
@@ -21,6 +22,7 @@ from proxy.core.sse import encode_data
 log = logging.getLogger(__name__)
 REQUEST_ID_HEADER = "X-Oneapi-Request-Id"
 MAX_ERROR_BODY = 1 << 20
+ERROR_BODY_WAIT = 10.0   # seconds an error answer's body may take: a stalled one must not hold the request
 SMALL_ANSWER = 1 << 20   # non-stream answers up to this size are read whole and sent in one write
 # the current flow's request id, for log records (each aiohttp request runs in its own task, so its own context)
 REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="")
@@ -93,8 +95,7 @@ class Pipeline:
             flow.upstream_status = upstream.status
             flow.upstream_headers = upstream.headers.copy()  # type: ignore[assignment]
             if not 200 <= upstream.status < 300 or self._json_for_stream(flow, upstream):
-                body = await upstream.content.read(MAX_ERROR_BODY)
-                flow.metadata["upstream_error_body"] = body
+                flow.metadata["upstream_error_body"] = await error_body(upstream)
                 status = upstream.status if upstream.status >= 300 else 500
                 raise UpstreamError(status, f"bad response status code {upstream.status}",
                                     code="bad_response_status_code", param=str(upstream.status))
@@ -170,3 +171,20 @@ class Pipeline:
                 pass
             return response
         raise web.HTTPInternalServerError()  # nothing sensible left to say; aiohttp closes the connection
+
+
+async def error_body(upstream: AnyResponse) -> bytes:
+    """An error answer's body, up to MAX_ERROR_BODY bytes: whatever arrived when it is cut short or stalls
+    (the status already says what matters)."""
+    pieces: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(ERROR_BODY_WAIT):
+            async for piece in upstream.content.iter_any():
+                pieces.append(piece)
+                size += len(piece)
+                if size >= MAX_ERROR_BODY:
+                    break
+    except (aiohttp.ClientError, OSError):   # TimeoutError included
+        pass
+    return b"".join(pieces)[:MAX_ERROR_BODY]

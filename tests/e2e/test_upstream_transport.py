@@ -16,7 +16,8 @@ from aiohttp.test_utils import TestServer
 
 from settings import load_settings
 from store import Database
-from tests.e2e.harness import Gateway, add_account, add_channel
+from proxy.core import pipeline
+from tests.e2e.harness import Gateway, add_account, add_channel, balances, logs
 from tests.e2e.mock_upstream import MockOpenAI
 from tests.unit.converters.vectors import assert_subset, load
 
@@ -160,3 +161,45 @@ async def test_upstream_connections_are_kept(gateway: Gateway, db: Database) -> 
         assert 1 < len(peers) <= 8
     finally:
         await server.close()
+
+
+ERROR_HEAD = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n"
+ERROR_START = b'{"error":{"message":"overloaded, try'
+
+
+@pytest.mark.parametrize("ending", ["cut", "stalled"])
+async def test_an_error_answer_whose_body_never_completes(gateway: Gateway, db: Database, ending: str,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 503 whose body is cut short, or stops coming: the client gets the status at once with an
+    OpenAI-style error, and nothing is charged."""
+    monkeypatch.setattr(pipeline, "ERROR_BODY_WAIT", 0.5)
+    stalled: list[asyncio.StreamWriter] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(ERROR_HEAD + ERROR_START)
+        await writer.drain()
+        if ending == "cut":
+            writer.close()
+        else:
+            stalled.append(writer)   # kept open, silent
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    try:
+        acct = await add_account(db, quota=10_000, token_quota=5_000)
+        cid = await add_channel(db, base_url=f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+        await gateway.reload()
+        client = openai.AsyncOpenAI(api_key=acct.key, base_url=gateway.url + "/v1", max_retries=0)
+        with pytest.raises(openai.APIStatusError) as info:
+            await asyncio.wait_for(client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]), 5)
+        assert info.value.status_code == 503
+        assert isinstance(info.value.body, dict) and info.value.body.get("message")
+        await gateway.flush()
+        assert await balances(db, acct, cid) == {"user_quota": 10_000, "user_used": 0, "requests": 0,
+                                                 "token_remain": 5_000, "token_used": 0, "channel_used": 0}
+        assert await logs(db) == []
+    finally:
+        for writer in stalled:
+            writer.close()
+        server.close()
