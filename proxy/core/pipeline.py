@@ -22,7 +22,7 @@ from proxy.core.sse import encode_data
 log = logging.getLogger(__name__)
 REQUEST_ID_HEADER = "X-Oneapi-Request-Id"
 MAX_ERROR_BODY = 1 << 20
-ERROR_BODY_WAIT = 10.0   # seconds an error answer's body may take: a stalled one must not hold the request
+ERROR_BODY_WAIT = 3.0    # seconds an error answer's body may take: a stalled one must not hold the request
 SMALL_ANSWER = 1 << 20   # non-stream answers up to this size are read whole and sent in one write
 # the current flow's request id, for log records (each aiohttp request runs in its own task, so its own context)
 REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="")
