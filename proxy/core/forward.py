@@ -16,7 +16,8 @@ from proxy.core.errors import UpstreamError
 from proxy.core.flow import Flow, UpstreamCall
 from proxy.core.hop import end_to_end
 from proxy.core.http1 import parse_target
-from proxy.core.upstream_client import UpstreamClient, UpstreamResponse
+from proxy.core.upstream_client import UpstreamClient
+from proxy.core.upstream_response import UpstreamResponse
 
 _LENGTH = ("content-length",)
 AnyResponse = aiohttp.ClientResponse | UpstreamResponse   # what either client answers with

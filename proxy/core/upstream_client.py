@@ -6,19 +6,17 @@ pipeline around it. This client does only what a relay needs: write one request,
 with llhttp (C), hand the body out piece by piece as it arrives, and keep the connection for the
 next request. aiohttp still serves everything else (proxies, WebSockets, URLs it would re-quote).
 
-The response offers the surface of aiohttp's `ClientResponse` the forwarder uses (status, headers,
-content_type, content_length, content.iter_any/read, read, `async with`), and failures raise
-aiohttp's exception types, so callers handle both clients alike.
+Failures raise aiohttp's exception types and the response (proxy/core/upstream_response.py) offers
+the part of aiohttp's `ClientResponse` the forwarder uses, so callers handle both clients alike.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import socket
 import ssl
 import time
-from typing import Any, AsyncIterator
+from typing import Any
 
 import aiohappyeyeballs
 import aiohttp
@@ -26,118 +24,12 @@ import httptools
 from multidict import CIMultiDict
 
 from proxy.core.http1 import IDEMPOTENT, Target, request_head
+from proxy.core.upstream_response import ResponseBody, UpstreamResponse
 
-HIGH_WATER = 1 << 18   # buffered body bytes at which reading from the upstream pauses (slow client)
 IDLE_PER_HOST = 256    # idle connections kept per upstream host
 DNS_TTL = 300.0
 MAX_HEAD = 1 << 16     # bytes of response headers accepted (aiohttp allows 8190 a line; llhttp has no limit)
 AddrInfo = tuple[Any, Any, int, str, tuple[Any, ...]]   # one getaddrinfo result
-
-
-class _Body:
-    """The response body as it arrives: pieces, end, or the failure that cut it."""
-
-    __slots__ = ("pieces", "size", "eof", "exc", "waiter", "conn")
-
-    def __init__(self, conn: "_Connection") -> None:
-        self.pieces: collections.deque[bytes] = collections.deque()
-        self.size = 0
-        self.eof = False
-        self.exc: BaseException | None = None
-        self.waiter: asyncio.Future[None] | None = None
-        self.conn = conn
-
-    def feed(self, data: bytes) -> None:
-        self.pieces.append(data)
-        self.size += len(data)
-        if self.size >= HIGH_WATER:
-            self.conn.pause()
-        self._wake()
-
-    def end(self, exc: BaseException | None = None) -> None:
-        if not self.eof:
-            self.eof = True
-            self.exc = exc
-            self._wake()
-
-    def _wake(self) -> None:
-        waiter = self.waiter
-        if waiter is not None:
-            self.waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
-
-    def _take(self) -> bytes:
-        pieces = self.pieces
-        data = pieces.popleft() if len(pieces) == 1 else b"".join(pieces)
-        pieces.clear()
-        self.size = 0
-        self.conn.resume()
-        return data
-
-    async def readany(self) -> bytes:
-        """Whatever has arrived (waiting for something), b"" at the end."""
-        while not self.pieces:
-            if self.eof:
-                if self.exc is not None:
-                    raise self.exc
-                return b""
-            self.waiter = self.conn.loop.create_future()
-            await self.waiter
-        return self._take()
-
-    async def iter_any(self) -> AsyncIterator[bytes]:
-        while data := await self.readany():
-            yield data
-
-    async def read(self, limit: int = -1) -> bytes:
-        """The body up to `limit` bytes (all of it when negative)."""
-        out: list[bytes] = []
-        got = 0
-        while limit < 0 or got < limit:
-            data = await self.readany()
-            if not data:
-                break
-            out.append(data)
-            got += len(data)
-        data = out[0] if len(out) == 1 else b"".join(out)
-        return data if limit < 0 else data[:limit]
-
-
-class UpstreamResponse:
-    """An upstream answer: status and headers at once, the body as it streams in."""
-
-    __slots__ = ("status", "reason", "headers", "content", "_conn")
-
-    def __init__(self, conn: "_Connection", status: int, reason: str, headers: CIMultiDict[str]) -> None:
-        self.status = status
-        self.reason = reason
-        self.headers = headers
-        self.content = conn.body
-        self._conn = conn
-
-    @property
-    def content_type(self) -> str:
-        raw = self.headers.get("Content-Type")
-        return raw.partition(";")[0].strip().lower() if raw else "application/octet-stream"
-
-    @property
-    def content_length(self) -> int | None:
-        raw = self.headers.get("Content-Length")
-        return int(raw) if raw is not None and raw.isdigit() else None
-
-    async def read(self) -> bytes:
-        return await self.content.read()
-
-    def release(self) -> None:
-        """Done with the answer: a finished exchange goes back to the pool, anything else is closed."""
-        self._conn.finish()
-
-    async def __aenter__(self) -> "UpstreamResponse":
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self._conn.finish()
 
 
 class _Connection(asyncio.Protocol):
@@ -150,7 +42,7 @@ class _Connection(asyncio.Protocol):
         self.parser = httptools.HttpResponseParser(self)
         self.transport: asyncio.Transport | None = None
         self.head: asyncio.Future[UpstreamResponse] | None = None
-        self.body = _Body(self)
+        self.body = ResponseBody(self, self.loop)
         self.names: list[tuple[str, str]] = []
         self.headers: CIMultiDict[str] = CIMultiDict()
         self.head_size = 0
@@ -170,7 +62,7 @@ class _Connection(asyncio.Protocol):
     def send(self, data: list[bytes], timeout: float | None) -> asyncio.Future[UpstreamResponse]:
         assert self.transport is not None
         self.head = self.loop.create_future()
-        self.body = _Body(self)
+        self.body = ResponseBody(self, self.loop)
         self.names = []
         self.head_size = 0
         self.in_body = self.complete = self.keep_alive = False
@@ -287,7 +179,7 @@ class _Connection(asyncio.Protocol):
             self.max_idle = min(self.pool.keepalive, idle_allowed(headers["Keep-Alive"]))
         head = self.head
         if head is not None and not head.done():
-            head.set_result(UpstreamResponse(self, status, self.reason, headers))
+            head.set_result(UpstreamResponse(self, self.body, status, self.reason, headers))
 
     def on_body(self, body: bytes) -> None:
         self.body.feed(body)

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from multidict import CIMultiDict
 
-from proxy.core import upstream_client
+from proxy.core import upstream_client, upstream_response
 from proxy.core.http1 import parse_target
 from proxy.core.upstream_client import UpstreamClient
 
@@ -329,7 +329,7 @@ async def test_an_answer_left_half_read_closes_its_connection(client: UpstreamCl
 
 
 async def test_reading_pauses_while_the_consumer_is_slow(client: UpstreamClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(upstream_client, "HIGH_WATER", 64 * 1024)
+    monkeypatch.setattr(upstream_response, "HIGH_WATER", 64 * 1024)
     big = bytes(range(256)) * 8192   # 2 MiB
     server = Scripted(answer(big))
     base = await server.start()
