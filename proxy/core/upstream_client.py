@@ -249,17 +249,17 @@ class UpstreamClient:
         """A new connection: the host's addresses raced as RFC 8305 says (aiohappyeyeballs, as aiohttp)."""
         limit = self.connect_timeout if timeout is None else min(timeout, self.connect_timeout)
         conn = _Connection(self, (target.ssl, target.host, target.port))
-        sock: socket.socket | None = None
         try:
             async with asyncio.timeout(limit):
                 infos = await self._resolve(target.host, target.port)
                 sock = await aiohappyeyeballs.start_connection(infos, happy_eyeballs_delay=0.25, interleave=1)
+                # the transport owns the socket from here, and closes it itself if this fails (TLS, time):
+                # closing it here too could close an unrelated connection that got the same descriptor
                 await self.loop.create_connection(lambda: conn, sock=sock, ssl=self.ssl_context if target.ssl else None,
                                                   server_hostname=target.host if target.ssl else None)
                 return conn
         except BaseException as e:
-            if sock is not None:
-                sock.close()
+            self.addresses.pop((target.host, target.port), None)   # the next try asks DNS again (a failover)
             if isinstance(e, TimeoutError):
                 raise aiohttp.ConnectionTimeoutError(f"connecting to {target.host}:{target.port} timed out") from None
             if isinstance(e, ssl.SSLError):

@@ -351,6 +351,9 @@ async def test_a_refused_connection(client: UpstreamClient) -> None:
     await server.wait_closed()
     with pytest.raises(aiohttp.ClientOSError, match="Cannot connect to host 127.0.0.1"):
         await post(client, f"http://127.0.0.1:{port}/x")
+    with pytest.raises(aiohttp.ClientOSError, match="Cannot connect to host localhost"):
+        await post(client, f"http://localhost:{port}/x")
+    assert client.addresses == {}   # a failed host is looked up again next time (it may have moved)
 
 
 async def test_many_at_once_on_one_host(client: UpstreamClient) -> None:
