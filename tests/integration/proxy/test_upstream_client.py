@@ -471,3 +471,17 @@ async def test_endless_headers_are_cut_off(client: UpstreamClient) -> None:
     base = await Scripted(reply).start()
     with pytest.raises(aiohttp.ClientConnectionError, match="headers over"):
         await post(client, base + "/x")
+
+
+async def test_answers_without_a_body_do_not_wait_for_one(client: UpstreamClient) -> None:
+    async def reply(writer: asyncio.StreamWriter, request: bytes) -> bool:
+        status = b"204 No Content" if request.startswith(b"DELETE") else b"304 Not Modified"
+        writer.write(b"HTTP/1.1 %s\r\nETag: \"x\"\r\n\r\n" % status)
+        await writer.drain()
+        return True
+
+    server = Scripted(reply)
+    base = await server.start()
+    assert await asyncio.wait_for(post(client, base + "/x", method="DELETE", body=b""), 2) == (204, b"")
+    assert await asyncio.wait_for(post(client, base + "/x", method="GET", body=b""), 2) == (304, b"")
+    assert server.connections == 1
