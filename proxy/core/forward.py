@@ -64,8 +64,7 @@ class UpstreamOpener:
         target = parse_target(call.url) if proxy is None and call.method != "HEAD" else None
         try:
             if client is not None and target is not None:
-                headers = call.headers if isinstance(call.headers, CIMultiDict) else CIMultiDict(call.headers)
-                return await client.request(call.method, target, headers, call.body, call.timeout)
+                return await client.request(call.method, target, call.headers, call.body, call.timeout)
             return await self._through_aiohttp(call, proxy)
         except asyncio.TimeoutError:
             raise UpstreamError(504, "upstream request timed out", type="one_api_error",

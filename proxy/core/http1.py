@@ -27,6 +27,11 @@ class Target(NamedTuple):
     host_header: str
     path: str
 
+    @property
+    def key(self) -> tuple[bool, str, int]:
+        """The connection pool this target's requests share."""
+        return self.ssl, self.host, self.port
+
 
 @lru_cache(maxsize=1024)
 def parse_target(url: str) -> Target | None:

@@ -76,9 +76,7 @@ class _Connection(asyncio.Protocol):
         if not self.exchanging:   # released twice: once is what counts
             return
         self.exchanging = False
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self._stop_timer()
         if self.complete and self.keep_alive and not self.closed:
             self.resume()
             self.pool.put_back(self)
@@ -101,6 +99,11 @@ class _Connection(asyncio.Protocol):
         if self.paused and self.transport is not None and not self.closed:
             self.paused = False
             self.transport.resume_reading()
+
+    def _stop_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
 
     def _timed_out(self) -> None:
         self.timer = None
@@ -135,9 +138,7 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         was_closed, self.closed = self.closed, True
         self.pool.forget(self)
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self._stop_timer()
         if was_closed or self.complete:
             return
         if self.in_body and self._ends_at_close():
@@ -189,9 +190,7 @@ class _Connection(asyncio.Protocol):
             return   # the end of a 1xx
         self.complete = True
         self.head = None
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self._stop_timer()
         self.body.end()
 
 
@@ -212,7 +211,8 @@ class UpstreamClient:
     async def request(self, method: str, target: Target, headers: CIMultiDict[str], body: bytes,
                       timeout: float | None) -> UpstreamResponse:
         """Send one request; the answer once its status line and headers are in."""
-        data = [request_head(method, target, headers, body), body] if body else [request_head(method, target, headers, body)]
+        head = request_head(method, target, headers, body)
+        data = [head, body] if body else [head]
         deadline = None if timeout is None else self.loop.time() + timeout
         conn = self._idle_connection(target) or await self._connect(target, timeout)
         try:
@@ -222,19 +222,23 @@ class UpstreamClient:
             # harmless (RFC 9112 §9.3.1: idempotent methods only, as aiohttp)
             if not conn.reused or method not in IDEMPOTENT:
                 raise
-        conn = await self._connect(target, None if deadline is None else max(deadline - self.loop.time(), 0.001))
+        conn = await self._connect(target, self._left(deadline))
         return await self._exchange(conn, data, deadline)
+
+    def _left(self, deadline: float | None) -> float | None:
+        """Seconds until the deadline (a hair above zero once past it), None without one."""
+        return None if deadline is None else max(deadline - self.loop.time(), 0.001)
 
     async def _exchange(self, conn: _Connection, data: list[bytes], deadline: float | None) -> UpstreamResponse:
         self.busy.add(conn)
         try:
-            return await conn.send(data, None if deadline is None else max(deadline - self.loop.time(), 0.001))
+            return await conn.send(data, self._left(deadline))
         except BaseException:
             conn.close()
             raise
 
     def _idle_connection(self, target: Target) -> _Connection | None:
-        idle = self.idle.get((target.ssl, target.host, target.port))
+        idle = self.idle.get(target.key)
         now = time.monotonic()
         while idle:
             conn = idle.pop()
@@ -248,7 +252,7 @@ class UpstreamClient:
     async def _connect(self, target: Target, timeout: float | None) -> _Connection:
         """A new connection: the host's addresses raced as RFC 8305 says (aiohappyeyeballs, as aiohttp)."""
         limit = self.connect_timeout if timeout is None else min(timeout, self.connect_timeout)
-        conn = _Connection(self, (target.ssl, target.host, target.port))
+        conn = _Connection(self, target.key)
         try:
             async with asyncio.timeout(limit):
                 infos = await self._resolve(target.host, target.port)
@@ -286,7 +290,6 @@ class UpstreamClient:
             conn.close()
             return
         conn.idle_since = time.monotonic()
-        conn.head = None
         idle.append(conn)
 
     def forget(self, conn: _Connection) -> None:
