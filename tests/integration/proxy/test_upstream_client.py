@@ -79,6 +79,15 @@ def answer(body: bytes, extra: bytes = b"") -> Reply:
     return reply
 
 
+def raw(data: bytes, keep: bool = True) -> Reply:
+    """Answer every request with these bytes, then keep the connection or close it."""
+    async def reply(writer: asyncio.StreamWriter, request: bytes) -> bool:
+        writer.write(data)
+        await writer.drain()
+        return keep
+    return reply
+
+
 @pytest.fixture(autouse=True)
 async def _stop_servers() -> AsyncIterator[None]:
     yield
@@ -187,23 +196,13 @@ async def test_chunks_arrive_as_they_are_sent(client: UpstreamClient) -> None:
 
 
 async def test_a_body_that_ends_with_the_connection(client: UpstreamClient) -> None:
-    async def reply(writer: asyncio.StreamWriter, request: bytes) -> bool:
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nall of it")
-        await writer.drain()
-        return False
-
-    base = await Scripted(reply).start()
+    base = await Scripted(raw(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nall of it", keep=False)).start()
     assert await post(client, base + "/x") == (200, b"all of it")
     assert client.idle.get((False, "127.0.0.1", parse_target(base).port), []) == []   # type: ignore[union-attr]
 
 
 async def test_a_body_cut_short_is_an_error(client: UpstreamClient) -> None:
-    async def reply(writer: asyncio.StreamWriter, request: bytes) -> bool:
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this")
-        await writer.drain()
-        return False
-
-    base = await Scripted(reply).start()
+    base = await Scripted(raw(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this", keep=False)).start()
     with pytest.raises(aiohttp.ClientPayloadError):
         await post(client, base + "/x")
 
@@ -218,23 +217,14 @@ async def test_no_answer_at_all(client: UpstreamClient) -> None:
 
 
 async def test_garbage_instead_of_http(client: UpstreamClient) -> None:
-    async def reply(writer: asyncio.StreamWriter, request: bytes) -> bool:
-        writer.write(b"SSH-2.0-OpenSSH_9.2\r\n\r\n")
-        await writer.drain()
-        return True
-
-    base = await Scripted(reply).start()
+    base = await Scripted(raw(b"SSH-2.0-OpenSSH_9.2\r\n\r\n")).start()
     with pytest.raises(aiohttp.ClientConnectionError, match="invalid upstream response"):
         await post(client, base + "/x")
 
 
 async def test_an_interim_answer_is_skipped(client: UpstreamClient) -> None:
-    async def reply(writer: asyncio.StreamWriter, request: bytes) -> bool:
-        writer.write(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok")
-        await writer.drain()
-        return True
-
-    base = await Scripted(reply).start()
+    base = await Scripted(raw(b"HTTP/1.1 100 Continue\r\n\r\n"
+                              b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok")).start()
     assert await post(client, base + "/x") == (201, b"ok")
     assert await post(client, base + "/x") == (201, b"ok")
 
@@ -267,12 +257,8 @@ async def test_a_stale_kept_connection(client: UpstreamClient) -> None:
 
 
 async def test_an_idle_connection_closed_by_the_upstream_is_dropped(client: UpstreamClient) -> None:
-    async def reply(writer: asyncio.StreamWriter, request: bytes) -> bool:
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-        await writer.drain()
-        return False   # closes after answering, without a Connection: close
-
-    server = Scripted(reply)
+    # closes after answering, without a Connection: close
+    server = Scripted(raw(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", keep=False))
     base = await server.start()
     assert await post(client, base + "/x") == (200, b"ok")
     await asyncio.sleep(0.1)
@@ -328,7 +314,8 @@ async def test_an_answer_left_half_read_closes_its_connection(client: UpstreamCl
     assert server.connections == 2
 
 
-async def test_reading_pauses_while_the_consumer_is_slow(client: UpstreamClient, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_reading_pauses_while_the_consumer_is_slow(client: UpstreamClient,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(upstream_response, "HIGH_WATER", 64 * 1024)
     big = bytes(range(256)) * 8192   # 2 MiB
     server = Scripted(answer(big))
@@ -434,13 +421,8 @@ def test_idle_allowed() -> None:
 
 
 async def test_a_second_answer_to_one_request_closes_the_connection(client: UpstreamClient) -> None:
-    async def reply(writer: asyncio.StreamWriter, request: bytes) -> bool:
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-                     b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nsmuggled")
-        await writer.drain()
-        return True
-
-    server = Scripted(reply)
+    server = Scripted(raw(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+                          b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nsmuggled"))
     base = await server.start()
     assert await post(client, base + "/x") == (200, b"ok")
     assert await post(client, base + "/x") == (200, b"ok")
@@ -448,12 +430,8 @@ async def test_a_second_answer_to_one_request_closes_the_connection(client: Upst
 
 
 async def test_an_upgrade_nobody_asked_for(client: UpstreamClient) -> None:
-    async def reply(writer: asyncio.StreamWriter, request: bytes) -> bool:
-        writer.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
-        await writer.drain()
-        return True
-
-    base = await Scripted(reply).start()
+    base = await Scripted(raw(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                              b"Connection: Upgrade\r\n\r\n")).start()
     with pytest.raises(aiohttp.ClientConnectionError, match="invalid upstream response"):
         await post(client, base + "/x")
 
