@@ -69,6 +69,17 @@ class Upstream:
         return [line.split()[0] for line in log if line.split()[2] == uri]
 
 
+async def logged(nginx: Upstream, uri: str, count: int) -> list[str]:
+    """The connections of the requests to `uri` once `count` are in the access log (nginx writes each
+    line after its answer went out, so a client can be a moment ahead of it)."""
+    for _ in range(50):
+        used = nginx.connections(uri)
+        if len(used) >= count:
+            return used
+        await asyncio.sleep(0.05)
+    return nginx.connections(uri)
+
+
 @pytest.fixture(scope="module")
 def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Upstream]:
     binary = _binary("nginx")
@@ -115,8 +126,7 @@ async def test_kept_connections_follow_keepalive_requests(nginx: Upstream, clien
     for _ in range(7):
         status, _, body = await fetch(client, base + "/v1/chat/completions")
         assert (status, body) == (200, b'{"ok":true}')
-    await asyncio.sleep(0.2)   # the access log is written after each answer
-    used = nginx.connections("/v1/chat/completions")[before:]
+    used = (await logged(nginx, "/v1/chat/completions", before + 7))[before:]
     assert len(used) == 7
     assert [used.count(c) for c in dict.fromkeys(used)] == [3, 3, 1]   # nginx closes after 3 answers
 
@@ -125,7 +135,7 @@ async def test_a_connection_nginx_closed_while_idle_is_not_used(nginx: Upstream,
     assert (await fetch(client, nginx.http + "/short"))[2] == b"short"
     await asyncio.sleep(1.6)   # past keepalive_timeout 1s: nginx has closed it, saying nothing
     assert (await fetch(client, nginx.http + "/short"))[2] == b"short"   # a POST, so no second try was possible
-    used = nginx.connections("/short")
+    used = await logged(nginx, "/short", 2)
     assert len(set(used[-2:])) == 2
 
 
