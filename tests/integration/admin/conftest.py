@@ -28,7 +28,8 @@ from .fakes import SmtpInbox
 
 # Our own database on the shared servers, so suites of other packages running at the same time
 # (they drop and recreate the tables of the default test database) never pull tables away from us.
-ADMIN_TEST_DB = "oneapi_admin_test"
+# Named after the configured test database, so runs against different test databases never share it.
+ADMIN_TEST_DB_SUFFIX = "_admin"
 
 PASSWORD = "password123"
 _HASH = hash_password(PASSWORD)
@@ -137,15 +138,16 @@ async def start_api(db: Database, settings: Settings,
 
 
 async def _own_database(url: DatabaseURL) -> DatabaseURL:
-    target = make_url(url.url).set(database=ADMIN_TEST_DB)
+    name = f"{make_url(url.url).database}{ADMIN_TEST_DB_SUFFIX}"
+    target = make_url(url.url).set(database=name)
     engine = create_async_engine(url.url, isolation_level="AUTOCOMMIT")
     try:
         async with engine.connect() as conn:
             if url.dialect == "mysql":
-                await conn.execute(text(f"CREATE DATABASE IF NOT EXISTS {ADMIN_TEST_DB}"))
+                await conn.execute(text(f"CREATE DATABASE IF NOT EXISTS {name}"))
             elif not (await conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
-                                         {"n": ADMIN_TEST_DB})).first():
-                await conn.execute(text(f"CREATE DATABASE {ADMIN_TEST_DB}"))
+                                         {"n": name})).first():
+                await conn.execute(text(f"CREATE DATABASE {name}"))
     finally:
         await engine.dispose()
     return DatabaseURL(url.dialect, target.render_as_string(hide_password=False))
