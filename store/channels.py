@@ -112,8 +112,12 @@ async def create_many(session: AsyncSession, template: dict[str, Any], channel_k
     return await _retrying(work)
 
 
-async def update_fields(session: AsyncSession, channel_id: int, values: dict[str, Any]) -> Channel | None:
-    """Apply the changes under a row lock and rebuild the channel's abilities from the result."""
+async def update_fields(session: AsyncSession, channel_id: int, values: dict[str, Any],
+                        check: Callable[[Channel], None] | None = None) -> Channel | None:
+    """Apply the changes under a row lock and rebuild the channel's abilities from the result.
+
+    `check` sees the locked row before the changes and may raise to refuse them (nothing is written).
+    """
     changes = _normalised(values)
 
     async def work() -> Channel | None:
@@ -123,6 +127,8 @@ async def update_fields(session: AsyncSession, channel_id: int, values: dict[str
             channel = (await session.execute(stmt)).scalars().first()
             if channel is None:
                 return None
+            if check is not None:
+                check(channel)
             for name, value in changes.items():
                 setattr(channel, name, value)
             await session.flush()

@@ -7,12 +7,14 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from admin_api import audit, channel_destination as destination
+from admin_api.auth import current_user
 from admin_api.envelope import INVALID_PARAMETER, Refusal, json_body, ok, path_id, query_int, query_text
 from admin_api.payload import INT32, INT64, Payload
 from admin_api.shapes import channel_json
 from admin_api.state import state_of
 from store import channels
-from store.models import CHANNEL_AUTO_DISABLED, CHANNEL_ENABLED, CHANNEL_MANUALLY_DISABLED
+from store.models import CHANNEL_AUTO_DISABLED, CHANNEL_ENABLED, CHANNEL_MANUALLY_DISABLED, LOG_MANAGE, Channel
 
 NOT_FOUND = "渠道不存在"
 _STRINGS = ("key", "name", "models", "group", "config")            # non-empty means "set"
@@ -102,17 +104,33 @@ async def create(request: web.Request) -> web.Response:
 
 
 async def update(request: web.Request) -> web.Response:
-    """PUT /api/channel/ {id, ...}: changed fields only; returns the channel (key left out)."""
-    state = state_of(request)
+    """PUT /api/channel/ {id, ...}: changed fields only; returns the channel (key left out).
+
+    Moving where the stored key is sent needs the key re-entered unless the caller is root (403),
+    checked under the row lock; such a move is a manage log row of the caller.
+    """
+    state, me = state_of(request), current_user(request)
     body = await Payload.read(request)
     channel_id = body.integer("id", 0, INT32)
     values = _fields(body, state.catalog)
     if "key" in values:
         values["key"] = values["key"].strip()
+        if not values["key"]:
+            del values["key"]   # a blank key keeps the stored one, as an absent key does
+    moved: list[str] = []
+
+    def guard(channel: Channel) -> None:
+        changes = destination.destination_changes(channel, values)
+        if not destination.may_change(me.role, changes, values.get("key", "")):
+            raise Refusal(destination.KEY_REQUIRED, 403)
+        moved[:] = [destination.audit_text(channel, changes, "key" in values)] if changes else []
+
     async with state.db.session() as s:
-        channel = await channels.update_fields(s, channel_id, values)
+        channel = await channels.update_fields(s, channel_id, values, check=guard)
     if channel is None:
         raise Refusal(NOT_FOUND)
+    for text in moved:
+        await audit.record(state, me.id, LOG_MANAGE, text, channel_id=channel_id)
     return ok(channel_json(channel))
 
 
