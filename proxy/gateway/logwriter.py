@@ -1,8 +1,14 @@
-"""Consume log rows written in batches in the background; `close()` writes what is left."""
+"""Consume log rows written in batches in the background; `close()` writes what is left.
+
+A row is fitted to the columns when added (numbers clamped, text cut, the change noted in its content), and a
+batch the database refuses for its values is split until the refused row stands alone: that row is dropped
+with an error in the server log, every other row is written. Any other failure keeps the whole batch.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import NamedTuple
 
 from proxy.gateway.flusher import Flusher
@@ -10,6 +16,10 @@ from store import Database
 from store.bulk import insert_rows
 from store.engine import write_transaction
 from store.models import Log
+from store.rejects import rejected_for_values
+from store.row_fit import RowFit
+
+log = logging.getLogger(__name__)
 
 
 class LogRow(NamedTuple):
@@ -34,6 +44,17 @@ class LogRow(NamedTuple):
 
 
 LOG_COLUMNS = LogRow._fields
+FIT = RowFit(Log.__table__, LOG_COLUMNS, note_column="content")
+
+
+def fitted(row: LogRow) -> LogRow:
+    """The row inside the logs columns (One API's INT quota, VARCHAR(191) names), the clamp noted and warned."""
+    if FIT.fits(row):
+        return row
+    values, notes = FIT.fit(row)
+    if notes:
+        log.warning("consume log row of request %s fitted to the logs columns: %s", row.request_id, "; ".join(notes))
+    return LogRow(*values)
 
 
 class LogWriter(Flusher):
@@ -47,15 +68,34 @@ class LogWriter(Flusher):
         self._lock = asyncio.Lock()
 
     def add(self, row: LogRow) -> None:
-        self.pending.append(row)
+        self.pending.append(fitted(row))
         self.wake()
 
     async def flush(self) -> None:
         async with self._lock:
             while self.pending:
-                rows = self.pending[: self.batch]
-                # one driver-level executemany per batch (store.bulk); write_transaction queues behind
-                # other SQLite writers of this process
-                async with self.db.log_session() as s, write_transaction(s):
-                    await insert_rows(s, Log.__table__, LOG_COLUMNS, rows)
-                del self.pending[: len(rows)]
+                await self._write(self.pending[: self.batch])
+
+    async def _write(self, rows: list[LogRow]) -> None:
+        """Write `rows`, the head of `pending`, and take them off it; halves of a batch refused for its values
+        are written apart (about 2·log2(n) statements for one bad row among n), a refused single row dropped."""
+        try:
+            # one driver-level executemany per batch (store.bulk); write_transaction queues behind
+            # other SQLite writers of this process
+            async with self.db.log_session() as s, write_transaction(s):
+                await insert_rows(s, Log.__table__, LOG_COLUMNS, rows)
+        except Exception as exc:
+            if not rejected_for_values(exc):
+                raise            # the database's trouble, not the rows': all kept for the next flush
+            if len(rows) > 1:
+                half = len(rows) // 2
+                await self._write(rows[:half])
+                await self._write(rows[half:])
+                return
+            log.error("dropping a consume log row the database refuses (%s): %r", _reason(exc), rows[0])
+        del self.pending[: len(rows)]
+
+
+def _reason(exc: BaseException) -> str:
+    """The driver's own message, without the statement and parameters SQLAlchemy appends."""
+    return str(getattr(exc, "orig", None) or exc)[:300]
