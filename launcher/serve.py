@@ -11,11 +11,17 @@ from aiohttp import web
 
 log = logging.getLogger(__name__)
 
+# aiohttp's parser must not inflate request bodies: it would do so before any handler ran, so before any key
+# was checked, and in slices as large as the body limit. The proxy inflates gzip itself, after authentication,
+# within the limit (proxy/core/request_body.py); admin_api takes no encoded bodies, as One API's /api.
+SERVER_OPTIONS = {"auto_decompress": False}
+
 
 async def serve(app: web.Application, host: str, port: int, *, reuse_port: bool = False,
                 shutdown_timeout: float = 30.0, ready: Callable[[], Awaitable[None]] | None = None) -> None:
     """Listen, wait for a stop signal, then stop accepting and let in-flight requests finish."""
-    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=shutdown_timeout)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=shutdown_timeout,
+                           **SERVER_OPTIONS)
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None, backlog=1024)
     await site.start()

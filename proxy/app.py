@@ -26,6 +26,7 @@ from proxy.client_ip import TRUSTED_KEY, client_ip
 from proxy.core.addons import AddonManager
 from proxy.core.forward import UpstreamOpener
 from proxy.core.pipeline import Pipeline
+from proxy.core.request_body import MAX_BODY
 from proxy.cors import add_cors_headers, with_preflight
 from proxy.gateway.image_probe import ImageProbe
 from proxy.gateway.state import RelayState
@@ -85,7 +86,7 @@ def invalid_url(request: web.Request) -> web.Response:
 
 def create_app(settings: Settings, runtime: Runtime | None = None,
                access_sink: LineWriter | None = None) -> web.Application:
-    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app = web.Application(client_max_size=MAX_BODY)
     rt = runtime or Runtime.from_settings(settings)
     app[RUNTIME_KEY] = rt
     app[TRUSTED_KEY] = settings.trusted_proxies

@@ -48,7 +48,8 @@ class TokenAuth:
     def __init__(self, caches: Caches) -> None:
         self.caches = caches
 
-    async def request(self, flow: Flow[RelayState]) -> None:
+    async def requestheaders(self, flow: Flow[RelayState]) -> None:
+        """Before the body is read: a refused request costs no body reading or inflating."""
         state = flow.state
         key, pin = parse_key(flow.request.headers.get("Authorization", ""))
         if not key:

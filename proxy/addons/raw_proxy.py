@@ -12,7 +12,8 @@ from proxy.gateway import modes
 from proxy.gateway.state import RelayState
 from rules import Catalog
 
-_DROP = frozenset({"host", "content-length", "accept-encoding", "connection", "authorization"})
+# content-encoding: the pipeline inflated a gzip body, so what goes upstream is not encoded any more
+_DROP = frozenset({"host", "content-length", "accept-encoding", "connection", "authorization", "content-encoding"})
 
 
 class RawProxy:

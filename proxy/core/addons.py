@@ -1,7 +1,9 @@
 """The ordered addon list and how hooks are called on it.
 
 Hooks, in the order a flow meets them:
-  request(flow)         once: authenticate, parse, check, reserve; may answer locally (flow.response)
+  requestheaders(flow)  once, before the body is read (flow.request.body is b""): authenticate, so that
+                        nothing of a refused request's body is read or inflated
+  request(flow)         once, with the body: parse, check, reserve; may answer locally (flow.response)
   route(flow)           each attempt: choose the upstream
   rewrite(flow)         each attempt: build flow.upstream (URL, headers, body) and flow.transform
   upstream_error(flow)  each failed attempt, flow.error holds the error; addons may refine it
@@ -24,7 +26,7 @@ from proxy.core.flow import Flow
 
 log = logging.getLogger(__name__)
 
-HOOKS = ("request", "route", "rewrite", "upstream_error", "response", "chunk", "done")
+HOOKS = ("requestheaders", "request", "route", "rewrite", "upstream_error", "response", "chunk", "done")
 
 
 class AddonManager:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import gzip
 import logging
 import time
-import zlib
 from contextvars import ContextVar
 from typing import Any, Callable
 
@@ -17,6 +15,7 @@ from proxy.core.addons import AddonManager
 from proxy.core.errors import RelayError, UpstreamError
 from proxy.core.flow import ClientRequest, Flow
 from proxy.core.forward import AnyResponse, UpstreamOpener, client_headers, relay_body
+from proxy.core.request_body import MAX_BODY, read_body
 from proxy.core.sse import encode_data
 
 log = logging.getLogger(__name__)
@@ -32,25 +31,24 @@ class Pipeline:
     """Runs addons around the forwarder. Knows HTTP, not keys, channels or prices."""
 
     def __init__(self, addons: AddonManager, opener: UpstreamOpener, state_factory: Callable[[], Any],
-                 request_id: Callable[[], str], client_ip: Callable[[web.Request], str]) -> None:
+                 request_id: Callable[[], str], client_ip: Callable[[web.Request], str],
+                 max_body: int = MAX_BODY) -> None:
         self.addons = addons
+        self.max_body = max_body   # bytes of a request body, after inflation
         self.opener = opener
         self.state_factory = state_factory
         self.request_id = request_id
         self.client_ip = client_ip
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        body = await request.read()
-        if request.headers.get("Content-Encoding", "").lower() == "gzip":
-            try:
-                body = gzip.decompress(body)
-            except (OSError, EOFError, zlib.error):
-                return web.Response(status=400)   # One API: a bare 400
         flow = Flow(ClientRequest(request.method, request.path, request.query_string, request.headers,
-                                  body, self.client_ip(request), dict(request.match_info)),
+                                  b"", self.client_ip(request), dict(request.match_info)),
                     request_id=self.request_id(), state=self.state_factory())
         REQUEST_ID.set(flow.request_id)
         try:
+            await self.addons.run("requestheaders", flow)
+            # only now, the key accepted: read the body, inflating gzip once, within the size limit
+            flow.request.body = await read_body(request, self.max_body)
             await self.addons.run("request", flow)
             if flow.response is not None:
                 return self._local(flow)

@@ -10,6 +10,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
+from launcher.serve import SERVER_OPTIONS
 from proxy.addons.converter_upstream import ConverterUpstream
 from proxy.app import create_app
 from proxy.runtime import Runtime
@@ -41,7 +42,7 @@ class Gateway:
             for addon in _converter_addons(app):
                 addon.poll_interval = self.poll_interval
         self.server = TestServer(app, host="127.0.0.1")
-        await self.server.start_server()
+        await self.server.start_server(**SERVER_OPTIONS)   # as `one-api` serves it
         return self
 
     async def close(self) -> None:

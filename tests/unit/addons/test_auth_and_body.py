@@ -39,30 +39,30 @@ def test_subnets() -> None:
 async def test_token_refusals(tok, message: str, status: int) -> None:
     auth = TokenAuth(FakeCaches([tok], [user()]))
     with pytest.raises(RelayError) as info:
-        await auth.request(make_flow(headers={"Authorization": f"Bearer sk-{KEY}"}))
+        await auth.requestheaders(make_flow(headers={"Authorization": f"Bearer sk-{KEY}"}))
     assert (info.value.status, info.value.message) == (status, message)
     assert info.value.full is False
 
 
 async def test_unlimited_token_with_zero_remain_passes_and_banned_user_does_not() -> None:
     flow = make_flow(headers={"Authorization": f"sk-{KEY}"})
-    await TokenAuth(FakeCaches([token(remain_quota=0, unlimited_quota=True)], [user()])).request(flow)
+    await TokenAuth(FakeCaches([token(remain_quota=0, unlimited_quota=True)], [user()])).requestheaders(flow)
     assert flow.state.user.username == "alice" and flow.state.group == "default"
     with pytest.raises(RelayError) as info:
-        await TokenAuth(FakeCaches([token()], [user(status=2)])).request(make_flow(headers={"Authorization": f"sk-{KEY}"}))
+        await TokenAuth(FakeCaches([token()], [user(status=2)])).requestheaders(make_flow(headers={"Authorization": f"sk-{KEY}"}))
     assert (info.value.status, info.value.message) == (403, "用户已被封禁")
 
 
 async def test_pinning_needs_an_admin_and_a_number() -> None:
     caches = FakeCaches([token()], [user(role=10)])
     flow = make_flow(headers={"Authorization": f"sk-{KEY}-7"})
-    await TokenAuth(caches).request(flow)
+    await TokenAuth(caches).requestheaders(flow)
     assert flow.state.pinned_channel_id == 7
     with pytest.raises(RelayError) as info:
-        await TokenAuth(caches).request(make_flow(headers={"Authorization": f"sk-{KEY}-x"}))
+        await TokenAuth(caches).requestheaders(make_flow(headers={"Authorization": f"sk-{KEY}-x"}))
     assert (info.value.status, info.value.message) == (400, "无效的渠道 Id")
     with pytest.raises(RelayError) as info:
-        await TokenAuth(FakeCaches([token()], [user()])).request(
+        await TokenAuth(FakeCaches([token()], [user()])).requestheaders(
             make_flow("/v1/oneapi/proxy/3/x", headers={"Authorization": f"sk-{KEY}"}, match_info={"channelid": "3"}))
     assert (info.value.status, info.value.message) == (403, "普通用户不支持指定渠道")
 
