@@ -21,6 +21,7 @@ from admin_api.routing import Route, api_rate_limit, guarded, refusals
 from admin_api.change_nudge import publish_changes
 from admin_api.state import ROUTES_KEY, STATE, AdminState
 from settings import Settings
+from store.change_counter import open_counter
 from store.redis_client import connect_redis
 from store import Database
 
@@ -124,7 +125,8 @@ def create_app(settings: Settings, db: Database) -> web.Application:
     app = web.Application(client_max_size=64 * 1024 * 1024,
                           middlewares=[slash, session_middleware(storage), refusals, api_rate_limit,
                                        publish_changes])
-    app[STATE] = AdminState(settings=settings, db=db, started=int(time.time()))
+    app[STATE] = AdminState(settings=settings, db=db, started=int(time.time()),
+                            change_counter=open_counter(settings.change_counter))
     app[ROUTES_KEY] = ROUTES
     for route in ROUTES:
         app.router.add_route(route.method, route.path, guarded(route))

@@ -14,6 +14,7 @@ from admin_api.ratelimit import Limit, Limiter, MemoryLimiter, limits_for
 from rules import Catalog, load_catalog
 from settings import Settings
 from store import Database
+from store.change_counter import ChangeCounter
 
 
 @dataclass
@@ -34,6 +35,7 @@ class AdminState:
     job_timing: JobTiming = field(default_factory=JobTiming)
     jobs: JobRunner | None = None
     running: set[str] = field(default_factory=set)   # one-off runs started by this process, by job name
+    change_counter: ChangeCounter | None = None   # bumped after a write, read by this node's proxy workers
 
     @property
     def api_limit(self) -> Limit:

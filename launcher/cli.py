@@ -20,6 +20,7 @@ from launcher.prepare import prepare_database
 from launcher.web_console import ensure_web_console
 from settings import VERSION, Settings, SettingsError, load_settings
 from store import parse_dsn
+from store.change_counter import ChangeCounter
 
 log = logging.getLogger("one-api")
 # prometheus-client's variable: set, its metrics live in per-process files there that a scrape aggregates
@@ -68,9 +69,11 @@ class Supervisor:
         self.metrics_dir: str | None = None
         self.ledger: multiprocessing.process.BaseProcess | None = None   # SQLite with several workers
         self.ledger_dir: str | None = None
+        self.counter_dir: str | None = None      # the change counter's private directory
 
     def start(self) -> None:
         self._metrics_environment()
+        self._change_counter()
         admin = self.ctx.Process(target=_admin_main, args=(self.settings, self.log_path), name="admin_api")
         admin.start()
         self.children.append(admin)
@@ -102,6 +105,14 @@ class Supervisor:
                 self.ledger.join()
                 return None
         return path
+
+    def _change_counter(self) -> None:
+        """The node's change counter in a private directory (0700): admin_api bumps it after a write, the
+        workers read it at the start of every request, so they all see the write at once (read-your-writes)."""
+        self.counter_dir = tempfile.mkdtemp(prefix="one-api-changes-")
+        path = os.path.join(self.counter_dir, "changes")
+        ChangeCounter(path).close()      # created before any child maps it
+        self.settings = self.settings.with_(change_counter=path)
 
     def _metrics_environment(self) -> None:
         """Several workers: a fresh multiprocess directory (no stale files of an earlier run); one: plain registry."""
@@ -144,7 +155,7 @@ class Supervisor:
         self._stop(list(reversed(others)), self.settings.shutdown_grace + 5)
         if self.ledger is not None:
             self._stop([self.ledger], 30)    # it writes its deltas to the database, then exits
-        for tmp in (self.metrics_dir, self.ledger_dir):
+        for tmp in (self.metrics_dir, self.ledger_dir, self.counter_dir):
             if tmp is not None:
                 shutil.rmtree(tmp, ignore_errors=True)
 

@@ -18,6 +18,7 @@ from proxy.gateway.tokenizer import Tokenizer
 from rules import Catalog, PriceTable, load_catalog, load_prices
 from settings import Settings
 from store import DEFAULT_OPTIONS, Database, as_bool, events
+from store.change_counter import open_counter
 from store.redis_client import connect_redis
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,8 @@ class Runtime:
         # with Redis, pub/sub nudges make changes immediate and polling is only the safety net
         self.caches = Caches(db, option_defaults(self.default_prices), settings.sync_frequency,
                              on_options=self._apply_options, on_change=self._on_change,
-                             poll_interval=5.0 if settings.redis_enabled else 0.5)
+                             poll_interval=5.0 if settings.redis_enabled else 0.5,
+                             counter=open_counter(settings.change_counter))
         self.changes: ChangeListener | None = None
         if settings.redis_enabled:
             redis = connect_redis(settings.redis_conn_string, settings.redis_password, settings.redis_master_name)

@@ -124,6 +124,7 @@ class Settings:
     shutdown_grace: int = 30     # seconds streams may take to finish on SIGTERM
     metrics_token: str = ""      # Bearer token for /metrics from other peers; "" = loopback and TRUSTED_PROXIES only
     log_format: str = "text"     # "json": one JSON object per log line
+    change_counter: str = ""     # set by `one-api`, not read from the environment: the node's change counter file
 
     @property
     def redis_enabled(self) -> bool:

@@ -9,6 +9,7 @@ backend with no extra service, and a worker that was down catches up.
 from __future__ import annotations
 
 import time
+from contextvars import ContextVar
 
 from sqlalchemy import BigInteger, Integer, String, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +19,8 @@ from store.models import Base
 
 TOKEN, USER, CHANNEL, OPTION = "token", "user", "channel", "option"
 KINDS = frozenset({TOKEN, USER, CHANNEL, OPTION})
+# the kinds recorded by the current admin request, when someone watches (admin_api/change_nudge.py)
+_WATCHED: ContextVar[set[str] | None] = ContextVar("change_events_watched", default=None)
 
 
 class CacheEvent(Base):
@@ -35,7 +38,17 @@ def record(session: AsyncSession, kind: str, ref: object = "") -> None:
     """Add an event to the caller's open transaction (committed with the change it describes)."""
     if kind not in KINDS:
         raise ValueError(f"unknown cache event kind {kind!r}")
+    watched = _WATCHED.get()
+    if watched is not None:
+        watched.add(kind)
     session.add(CacheEvent(kind=kind, ref=str(ref), created_at=int(time.time())))
+
+
+def watch() -> set[str]:
+    """From now on in this task's context, collect the kinds of the events recorded (one admin request)."""
+    watched: set[str] = set()
+    _WATCHED.set(watched)
+    return watched
 
 
 async def latest_id(session: AsyncSession) -> int:

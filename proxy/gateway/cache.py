@@ -4,7 +4,9 @@ Reads on the hot path are dictionary lookups. A miss reads the database once.
 Every second the poller reads new change events (written by admin_api in the
 same transaction as the change) and drops what they name, so an edit reaches
 every worker on every node within about a second; SYNC_FREQUENCY stays as a
-full-refresh fallback.
+full-refresh fallback. On the node where the edit was made it is seen at once:
+admin_api bumps the node's change counter before it answers, and every request
+starts with `token()`, which reads the new events first when the counter moved.
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ from proxy.gateway.background import cancel_and_wait
 from proxy.gateway.timed_cache import TimedCache
 from proxy.gateway.records import ChannelRecord, TokenRecord, UserRecord
 from store import Database, events, load_options
+from store.change_counter import ChangeCounter
 from store import relay_queries as q
 
 log = logging.getLogger(__name__)
+CATCH_UP_WAIT = 2.0   # seconds a request waits for the change events an admin write on this node announced
 
 
 class ChannelIndex:
@@ -56,7 +60,8 @@ class Caches:
     def __init__(self, db: Database, option_defaults: Mapping[str, str], sync_frequency: int,
                  on_options: Callable[[dict[str, str]], None] | None = None,
                  on_change: Callable[[set[str]], Awaitable[None]] | None = None,
-                 poll_interval: float = 0.5) -> None:
+                 poll_interval: float = 0.5, counter: ChangeCounter | None = None) -> None:
+        """`counter`: the node's change counter (admin writes on this node), None without one."""
         self.db = db
         self.option_defaults = dict(option_defaults)
         self.sync_frequency = sync_frequency
@@ -71,9 +76,12 @@ class Caches:
         self.options: dict[str, str] = dict(option_defaults)
         self._last_event = 0
         self._last_full = 0.0
+        self.counter = counter
+        self._seen = 0            # the counter's value the events were last read at
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        self._seen = self.counter.value() if self.counter is not None else 0
         async with self.db.session() as s:
             self._last_event = await events.latest_id(s)
         await self.reload_options()
@@ -84,6 +92,9 @@ class Caches:
         await cancel_and_wait(self._task)
 
     async def token(self, key: str) -> TokenRecord | None:
+        """Every request starts here: first catch up with a write made on this node since the last one."""
+        if self.counter is not None and self.counter.value() != self._seen:
+            await self.catch_up()
         return await self._read_through(self.tokens, key, q.token_by_key, TokenRecord.from_row)
 
     async def user(self, user_id: int) -> UserRecord | None:
@@ -157,6 +168,22 @@ class Caches:
         except Exception:
             log.exception("cache refresh failed; keeping the current view")
 
+    async def catch_up(self) -> None:
+        """Read the change events now, once for every request waiting here (the counter moved).
+
+        A read that fails or hangs is given up after CATCH_UP_WAIT: the request goes on with the current view
+        and the poller retries, as it would without the counter."""
+        assert self.counter is not None
+        target = self.counter.value()
+        try:
+            async with asyncio.timeout(CATCH_UP_WAIT), self._refresh_lock:
+                if self._seen < target:   # else another request caught up while this one waited
+                    # shielded: a request that stops waiting must not cut a refresh in half
+                    await asyncio.shield(self._read_events())
+        except Exception as e:   # TimeoutError included
+            log.warning("could not read the change events at once (%r); the poller will", e)
+        self._seen = max(self._seen, target)
+
     async def _apply_events(self) -> None:
         async with self._refresh_lock:
             await self._read_events()
@@ -166,7 +193,6 @@ class Caches:
             new = await events.since(s, self._last_event)
         if not new:
             return
-        self._last_event = new[-1].id
         kinds = {e.kind for e in new}
         if events.TOKEN in kinds:
             self.tokens.clear()   # events name ids, the cache is keyed by key: drop all (cheap to refill)
@@ -180,3 +206,4 @@ class Caches:
             await self.reload_options()
         if self.on_change is not None:
             await self.on_change(kinds)
+        self._last_event = new[-1].id   # last: a refresh that failed half-way is read again, not skipped
