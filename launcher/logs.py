@@ -40,6 +40,7 @@ MAX_BYTES = 100 * 1024 * 1024
 BACKUP_COUNT = 10
 REOPEN_CHECK = 0.5      # seconds between checks that the path still names our file (one stat)
 FLUSH_EVERY = 0.2       # seconds an INFO line may wait in a buffer before it is written
+OWN_LOGGERS = ("one-api", "proxy", "admin_api", "store", "settings", "launcher", "rules", "__main__")
 
 
 def log_file_path(settings: Settings) -> Path:
@@ -221,12 +222,25 @@ class SizeRotator:
         return True
 
 
+def log_levels(settings: Settings) -> dict[str, int]:
+    """Logger levels by name ("" is the root). DEBUG turns on our own packages' debug lines only: the
+    database drivers' debug lines (aiosqlite, aiomysql, asyncpg) print every statement's bound values,
+    token and channel keys among them. DEBUG_SQL logs the statements (SQLAlchemy's INFO; the engines hide
+    the values), never the rows (SQLAlchemy's DEBUG)."""
+    levels = {"": logging.INFO, "aiohttp.access": logging.INFO if settings.debug else logging.WARNING,
+              "sqlalchemy.engine": logging.INFO if settings.debug_sql else logging.WARNING}
+    if settings.debug:
+        levels.update(dict.fromkeys(OWN_LOGGERS, logging.DEBUG))
+    return levels
+
+
 def setup_logging(settings: Settings, request_id: ContextVar[str] | None = None, path: Path | None = None) -> None:
     """Idempotent per process. `request_id`: the proxy's current-request variable; `path`: the launcher's file."""
     root = logging.getLogger()
     if getattr(root, "_one_api_configured", False):
         return
-    root.setLevel(logging.DEBUG if settings.debug else logging.INFO)
+    for name, level in log_levels(settings).items():
+        logging.getLogger(name).setLevel(level)
     # the logging HOWTO's optimisations: no format of ours prints the caller, thread or pid
     logging._srcfile = None  # type: ignore[attr-defined]
     logging.logThreads = False
@@ -243,9 +257,6 @@ def setup_logging(settings: Settings, request_id: ContextVar[str] | None = None,
         handler.addFilter(ids)     # on the handler: a logger's filter would miss records propagated from children
         root.addHandler(handler)
     threading.Thread(target=_flush_forever, args=(handlers,), name="log-flush", daemon=True).start()
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING if not settings.debug else logging.INFO)
-    if settings.debug_sql:
-        logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
     root._one_api_configured = True  # type: ignore[attr-defined]
     root._one_api_sink = (formatter, handlers)  # type: ignore[attr-defined]
 

@@ -28,15 +28,18 @@ class PoolSettings:
 
 
 def make_engine(db: DatabaseURL, pool: PoolSettings) -> AsyncEngine:
+    """`hide_parameters`: statements are logged (DEBUG_SQL) and errors raised without their bound values,
+    which carry token keys, channel keys, access tokens and password hashes."""
     if db.is_sqlite:
-        engine = create_async_engine(db.url, echo=pool.echo, pool_size=max(1, min(pool.max_idle, 10)),
+        engine = create_async_engine(db.url, echo=pool.echo, hide_parameters=True,
+                                     pool_size=max(1, min(pool.max_idle, 10)),
                                      max_overflow=max(0, min(pool.max_open, 50) - 10),
                                      connect_args={"timeout": pool.sqlite_busy_timeout / 1000})
         _SQLITE_WRITE_LOCKS[engine.sync_engine] = asyncio.Lock()
         _sqlite_pragmas(engine, pool.sqlite_busy_timeout)
         return engine
     idle = max(1, min(pool.max_idle, pool.max_open))
-    kwargs: dict[str, Any] = dict(echo=pool.echo, pool_pre_ping=True, pool_size=idle,
+    kwargs: dict[str, Any] = dict(echo=pool.echo, hide_parameters=True, pool_pre_ping=True, pool_size=idle,
                                   max_overflow=max(0, pool.max_open - idle))
     if pool.max_lifetime > 0:
         kwargs["pool_recycle"] = pool.max_lifetime
