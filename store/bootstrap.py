@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store import keys
+from store.sequences import advance_id_sequence
 from store.models import ROLE_ROOT, TOKEN_ENABLED, USER_ENABLED, Token, User
 
 ROOT_QUOTA = 500_000_000_000_000
@@ -42,4 +43,6 @@ async def ensure_root(session: AsyncSession, *, initial_root_token: str = "",
             session.add(Token(id=1, user_id=root.id, key=key, status=TOKEN_ENABLED, name="Initial Root Token",
                               created_time=int(time.time()), accessed_time=int(time.time()),
                               expired_time=-1, remain_quota=ROOT_QUOTA, unlimited_quota=True))
+            await session.flush()
+            await advance_id_sequence(session, Token.__table__)   # id 1 as One API gives it; the next token gets 2
     return root
