@@ -65,7 +65,7 @@ def relay_addons(rt: Runtime, metrics: Metrics | None = None, access: AccessLog 
         RawProxy(rt.catalog, s.relay_timeout),                            # rewrite: the raw proxy route
         UsageTap(),                                                       # taps: usage and text from the bytes
         Billing(rt.ledger, rt.current_prices, rt.options, rt.tokenizer,   # reserve / settle / refund
-                ImageProbe(rt.http, s.relay_proxy or None).sizes),
+                ImageProbe(rt.user_content).sizes if s.image_fetch_enabled else None),
         health,                                                           # auto-disable, success rate
         RetryPolicy(rt.caches, rt.options),                               # another channel, or stop
         ConsumeLog(rt.logs, rt.current_prices, rt.options),               # the log row

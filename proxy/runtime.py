@@ -12,9 +12,11 @@ from launcher.prepare import database_for
 from proxy.core.upstream_client import UpstreamClient
 from proxy.gateway.cache import Caches
 from proxy.gateway.change_listener import ChangeListener
+from proxy.gateway.guarded_fetch import GuardedFetch
 from proxy.gateway.ledger import Ledger, ledger_for
 from proxy.gateway.logwriter import LogWriter
 from proxy.gateway.tokenizer import Tokenizer
+from proxy.gateway.url_guard import FetchPolicy
 from rules import Catalog, PriceTable, load_catalog, load_prices
 from settings import Settings
 from store import DEFAULT_OPTIONS, Database, as_bool, events
@@ -68,6 +70,10 @@ class Runtime:
         self.logs = LogWriter(db)
         self.session: aiohttp.ClientSession | None = None
         self.upstreams: UpstreamClient | None = None
+        # users' image URLs: never to internal addresses unless allow-listed (One API's user-content proxy)
+        self.user_content = GuardedFetch(FetchPolicy.allowing(settings.image_fetch_allow_hosts),
+                                         settings.user_content_request_proxy or settings.relay_proxy or None,
+                                         settings.user_content_request_timeout)
 
     @classmethod
     def from_settings(cls, settings: Settings, ledger_owner: str | None = None) -> "Runtime":
@@ -111,6 +117,7 @@ class Runtime:
                                              cookie_jar=aiohttp.DummyCookieJar(),
                                              timeout=aiohttp.ClientTimeout(total=None, sock_connect=30))
         self.upstreams = UpstreamClient(connect_timeout=30, keepalive=60)
+        await self.user_content.start()
         await self.caches.start()
         if self.changes is not None:
             self.changes.start()
@@ -128,4 +135,5 @@ class Runtime:
             await self.session.close()
         if self.upstreams is not None:
             await self.upstreams.close()
+        await self.user_content.close()
         await self.db.dispose()

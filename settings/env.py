@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import os
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -64,6 +65,25 @@ def _networks(name: str, raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IP
     return tuple(out)
 
 
+def _hosts(name: str, raw: str) -> tuple[str, ...]:
+    """Comma-separated addresses, CIDRs, host names and `*.domain` patterns, lower-cased."""
+    out = []
+    for part in raw.split(","):
+        part = part.strip().lower()
+        if not part:
+            continue
+        try:
+            ipaddress.ip_network(part, strict=False)
+        except ValueError:
+            if not _HOST_PATTERN.fullmatch(part):
+                raise SettingsError(f"{name}: {part!r} is not a host name, IP address or CIDR") from None
+        out.append(part)
+    return tuple(out)
+
+
+_HOST_PATTERN = re.compile(r"(\*\.)?[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*\.?")
+
+
 def _str(name: str, raw: str) -> str:
     return raw
 
@@ -105,6 +125,8 @@ class Settings:
     relay_proxy: str = ""
     user_content_request_proxy: str = ""
     user_content_request_timeout: int = 30
+    image_fetch_enabled: bool = True           # fetch remote vision images to count their tokens (as One API)
+    image_fetch_allow_hosts: tuple[str, ...] = ()   # names/CIDRs image fetches may reach even if internal
     gemini_safety_setting: str = "BLOCK_NONE"
     gemini_version: str = ""     # unset: the converter picks the API version per model (v1beta, as Google documents today)
     theme: str = "default"
@@ -181,6 +203,8 @@ _ENV: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "RELAY_PROXY": ("relay_proxy", _str),
     "USER_CONTENT_REQUEST_PROXY": ("user_content_request_proxy", _str),
     "USER_CONTENT_REQUEST_TIMEOUT": ("user_content_request_timeout", _int),
+    "IMAGE_FETCH_ENABLED": ("image_fetch_enabled", _bool),
+    "IMAGE_FETCH_ALLOW_HOSTS": ("image_fetch_allow_hosts", _hosts),
     "GEMINI_SAFETY_SETTING": ("gemini_safety_setting", _str),
     "GEMINI_VERSION": ("gemini_version", _str),
     "THEME": ("theme", _choice("default", "berry", "air")),

@@ -3,16 +3,20 @@
 One API fetches an `image_url` that is not a data URL to count its high-detail tokens; a failed
 fetch counts the image as 0. Here the fetches of one request run together, read at most
 MAX_HEAD bytes (the size is in the header), give up after TIMEOUT, and are remembered per URL
-for a while, so a retry or a repeated image costs no second fetch.
+for a while, so a retry or a repeated image costs no second fetch. The fetches go through
+GuardedFetch: a URL that leads to loopback, a private network or a metadata address is never
+connected to and counts 0, as an unreadable image does.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Callable, Iterable, Mapping
+import logging
+from typing import Iterable, Mapping
 
 import aiohttp
 
+from proxy.gateway.guarded_fetch import GuardedFetch
 from proxy.gateway.timed_cache import TimedCache
 from proxy.gateway.tokenizer import image_size
 
@@ -21,12 +25,12 @@ TIMEOUT = 5.0
 MAX_IMAGES = 16          # per request: more images are counted as 0 rather than fetched
 UNKNOWN = (0, 0)         # remembered for a failed fetch
 
+log = logging.getLogger(__name__)
+
 
 class ImageProbe:
-    def __init__(self, session: Callable[[], aiohttp.ClientSession], proxy: str | None = None,
-                 cache_size: int = 1024, ttl: float = 600) -> None:
-        self.session = session
-        self.proxy = proxy
+    def __init__(self, fetch: GuardedFetch, cache_size: int = 1024, ttl: float = 600) -> None:
+        self.fetch = fetch
         self.known: TimedCache[str, tuple[int, int]] = TimedCache(cache_size, ttl)
 
     async def sizes(self, urls: Iterable[str]) -> Mapping[str, tuple[int, int]]:
@@ -40,8 +44,7 @@ class ImageProbe:
     async def _fetch(self, url: str) -> tuple[int, int] | None:
         head = b""
         try:
-            async with self.session().get(url, proxy=self.proxy, max_redirects=3,
-                                          timeout=aiohttp.ClientTimeout(total=TIMEOUT)) as response:
+            async with asyncio.timeout(TIMEOUT), self.fetch.get(url) as response:   # redirects included
                 if response.status != 200:
                     return None
                 async for chunk in response.content.iter_chunked(16384):
@@ -49,6 +52,8 @@ class ImageProbe:
                     size = image_size(head)
                     if size is not None or len(head) >= MAX_HEAD:
                         return size
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError, OSError):
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError, OSError) as error:
+            # a FetchRefused (an OSError) comes alone, or, from the resolver, as an aiohttp error's cause
+            log.debug("image %s not read: %r %s", url, error, error.__cause__ or "")
             return None
         return image_size(head)

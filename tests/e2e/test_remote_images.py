@@ -1,5 +1,7 @@
 """Vision prompts with remote image URLs: the gateway reads each image's size from its first bytes (as One API
-fetches them) to count high-detail tokens, once per URL, and counts 0 when the fetch fails."""
+fetches them) to count high-detail tokens, once per URL, and counts 0 when the fetch fails. The image host
+runs on loopback, which the gateway refuses to fetch from unless allow-listed (IMAGE_FETCH_ALLOW_HOSTS):
+these tests allow it; test_image_fetch_guard.py covers the refusals."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from settings import load_settings
 from store import Database
 from tests.e2e.harness import Gateway, add_account, add_channel, logs
 from tests.e2e.mock_upstream import MockOpenAI
@@ -23,6 +26,14 @@ def png(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 4)) + chunk(b"IEND", b"")
+
+
+@pytest.fixture
+async def gateway(db: Database) -> AsyncIterator[Gateway]:
+    """The gateway, allowed to fetch from the loopback image host."""
+    gw = await Gateway(db, load_settings({"IMAGE_FETCH_ALLOW_HOSTS": "127.0.0.1"}, [])).start()
+    yield gw
+    await gw.close()
 
 
 @pytest.fixture
