@@ -21,6 +21,8 @@ from store.models import (LOG_MANAGE, LOG_TOPUP, ROLE_ADMIN, ROLE_COMMON, ROLE_R
                           USER_DISABLED, USER_ENABLED, User)
 
 NO_RIGHT_UPDATE = "无权更新同权限等级或更高权限等级的用户信息"
+# A deleted user keeps its password and tokens in the row: enabling it again would bring them back to life
+DELETED_USER = "用户已被删除，不能再启用、禁用或更改权限"
 
 
 async def list_users(request: web.Request) -> web.Response:
@@ -73,6 +75,8 @@ def _managed(me: User, target: User, action: str) -> dict[str, Any]:
     """The columns `action` changes on `target`, or a Refusal by One API's rules."""
     if me.role <= target.role and me.role != ROLE_ROOT:
         raise Refusal(NO_RIGHT_UPDATE)
+    if target.status == USER_DELETED and action != "delete":
+        raise Refusal(DELETED_USER)
     if action in ("disable", "delete", "demote") and target.role == ROLE_ROOT:
         raise Refusal({"disable": "无法禁用超级管理员用户", "delete": "无法删除超级管理员用户",
                        "demote": "无法降级超级管理员用户"}[action])
@@ -147,6 +151,8 @@ async def update(request: web.Request) -> web.Response:
     origin = await _target(request, user_id)
     if me.role <= origin.role and me.role != ROLE_ROOT:
         raise Refusal(NO_RIGHT_UPDATE)
+    if origin.status == USER_DELETED and ("status" in values or "role" in values):
+        raise Refusal(DELETED_USER)
     if me.role <= values.get("role", 0) and me.role != ROLE_ROOT:
         raise Refusal("无权将其他用户权限等级提升到大于等于自己的权限等级")
     if origin.role == ROLE_ROOT and (values.get("role", ROLE_ROOT) != ROLE_ROOT
