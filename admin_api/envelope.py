@@ -65,6 +65,6 @@ def query_int32(request: web.Request, name: str) -> int:
 def path_id(request: web.Request, name: str = "id") -> int:
     """An id path segment (ids are 32-bit); anything else is refused with 无效的参数."""
     raw = request.match_info.get(name, "")
-    if not raw.lstrip("-").isdigit() or len(raw) > 11 or not -(2**31) <= int(raw) < 2**31:
+    if not raw.isascii() or not raw.lstrip("-").isdigit() or len(raw) > 11 or not -(2**31) <= int(raw) < 2**31:
         raise Refusal(INVALID_PARAMETER)
     return int(raw)

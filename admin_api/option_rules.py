@@ -111,7 +111,7 @@ def _check_ratio(value: str) -> str | None:
 
 
 def _check_int(value: str) -> str | None:
-    return None if value.strip().isdigit() and len(value.strip()) < 19 else "必须是非负整数"
+    return None if value.strip().isascii() and value.strip().isdigit() and len(value.strip()) < 19 else "必须是非负整数"
 
 
 def _check_number(value: str) -> str | None:
@@ -136,7 +136,7 @@ def _value_checker(key: str) -> Callable[[str], str | None] | None:
     if key in ("ChannelDisableThreshold", "QuotaPerUnit"):
         return _check_number
     if key == "SMTPPort":
-        return lambda v: None if v.isdigit() and 0 < int(v) < 65536 else "端口必须在 1-65535 之间"
+        return lambda v: None if v.isascii() and v.isdigit() and 0 < int(v) < 65536 else "端口必须在 1-65535 之间"
     if key == "Theme":
         return lambda v: None if v in ("default", "berry", "air") else "无效的主题"
     if key in URL_KEYS:

@@ -66,7 +66,7 @@ async def list_page(session: AsyncSession, page: int) -> list[Channel]:
 
 async def search(session: AsyncSession, keyword: str) -> list[Channel]:
     conditions = [starts_with(Channel.name, keyword)]
-    if keyword.isdigit() and len(keyword) < 10:
+    if keyword.isascii() and keyword.isdigit() and len(keyword) < 10:
         conditions.append(Channel.id == int(keyword))
     stmt = select(Channel).where(or_(*conditions)).order_by(Channel.id.desc())
     return list((await session.execute(stmt)).scalars())

@@ -75,7 +75,7 @@ def _newest(stmt: Select[Any]) -> Select[Any]:
 async def search(session: AsyncSession, keyword: str) -> list[Log]:
     """`type = keyword` (when it is a number) or content starting with the keyword; newest 100."""
     conditions: list[ColumnElement[bool]] = [starts_with(Log.content, keyword)]
-    if keyword.isdigit() and len(keyword) < 10:
+    if keyword.isascii() and keyword.isdigit() and len(keyword) < 10:
         conditions.append(Log.type == int(keyword))
     return list((await session.execute(_newest(select(Log).where(or_(*conditions))))).scalars())
 

@@ -26,7 +26,7 @@ async def list_page(session: AsyncSession, page: int) -> list[Redemption]:
 
 async def search(session: AsyncSession, keyword: str) -> list[Redemption]:
     conditions = [starts_with(Redemption.name, keyword)]
-    if keyword.isdigit() and len(keyword) < 10:
+    if keyword.isascii() and keyword.isdigit() and len(keyword) < 10:
         conditions.append(Redemption.id == int(keyword))
     stmt = select(Redemption).where(or_(*conditions)).order_by(Redemption.id.desc())
     return list((await session.execute(stmt)).scalars())
