@@ -12,6 +12,7 @@ from proxy.addons.billing import Billing
 from proxy.addons.body import RequestBody
 from proxy.addons.consume_log import ConsumeLog
 from proxy.addons.converter_upstream import ConverterUpstream
+from proxy.addons.error_scrub import ErrorScrub
 from proxy.addons.health import ChannelHealth
 from proxy.addons.info import InfoAnswers
 from proxy.addons.mapping import ModelMapping
@@ -68,6 +69,7 @@ def relay_addons(rt: Runtime, metrics: Metrics | None = None, access: AccessLog 
                 ImageProbe(rt.user_content).sizes if s.image_fetch_enabled else None),
         health,                                                           # auto-disable, success rate
         RetryPolicy(rt.caches, rt.options),                               # another channel, or stop
+        ErrorScrub(rt.catalog),                                           # no key or address in the client's error
         ConsumeLog(rt.logs, rt.current_prices, rt.options),               # the log row
         access or AccessLog(),                                            # one access-log line
         metrics or Metrics(),                                             # Prometheus counters (last: sees it all)

@@ -10,6 +10,8 @@ Hooks, in the order a flow meets them:
                         (convert a provider body), disable a channel, or clear `retryable`
   response(flow)        the upstream answered 2xx; status and headers known, body not yet sent
   chunk(flow, data)     every piece of bytes written to the client (taps: read, never modify)
+  error(flow)           the flow ends with flow.error, just before it is written (an error answer, or an
+                        error event inside a started stream); addons may reword it for the client
   done(flow)            exactly once at the end, success or not: settle, log, count
 
 A hook may be a coroutine function or a plain one (as in mitmproxy): a hook that never waits for anything
@@ -26,7 +28,7 @@ from proxy.core.flow import Flow
 
 log = logging.getLogger(__name__)
 
-HOOKS = ("requestheaders", "request", "route", "rewrite", "upstream_error", "response", "chunk", "done")
+HOOKS = ("requestheaders", "request", "route", "rewrite", "upstream_error", "response", "chunk", "error", "done")
 
 
 class AddonManager:

@@ -156,6 +156,9 @@ class Pipeline:
         return web.Response(body=local.body, status=local.status, headers=headers)
 
     async def _error(self, request: web.Request, flow: Flow[Any], err: RelayError) -> web.StreamResponse:
+        flow.error = err
+        await self.addons.run_quietly("error", flow)   # addons may reword what the client reads
+        err = flow.error or err
         if not flow.committed:
             return web.Response(body=err.body(flow.request_id), status=err.status,
                                 headers={"Content-Type": "application/json", REQUEST_ID_HEADER: flow.request_id})
