@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import AsyncIterator
 
 import aiohttp
@@ -19,6 +20,7 @@ from proxy.addons.mapping import ModelMapping
 from proxy.addons.metrics import AccessLog, LineWriter, Metrics, scrape_handler
 from proxy.addons.openai_upstream import OpenAIUpstream
 from proxy.addons.raw_proxy import RawProxy
+from proxy.addons.reservation import Reservation
 from proxy.addons.retry import RetryPolicy
 from proxy.addons.route import Route
 from proxy.addons.usage_tap import UsageTap
@@ -32,6 +34,7 @@ from proxy.cors import add_cors_headers, with_preflight
 from proxy.gateway.image_probe import ImageProbe
 from proxy.gateway.state import RelayState
 from proxy.runtime import Runtime
+from rules import load_max_output
 from settings import Settings
 from store.keys import request_id
 
@@ -61,12 +64,13 @@ def relay_addons(rt: Runtime, metrics: Metrics | None = None, access: AccessLog 
         RequestBody(),                                                    # what: mode, model, stream, checks
         Route(rt.caches),                                                 # where: channel by group/model/priority/weight
         ModelMapping(),                                                   # rewrite: model mapping, system prompt
+        Reservation(rt.ledger, rt.current_prices, rt.options, rt.tokenizer,  # hold what the answer can cost
+                    load_max_output(), ImageProbe(rt.user_content).sizes if s.image_fetch_enabled else None),
         OpenAIUpstream(rt.catalog, s.relay_timeout, s.enforce_include_usage),  # rewrite: pass-through upstreams
         ConverterUpstream(rt.catalog, rt.http, options, s.relay_timeout, s.relay_proxy),  # rewrite: converted upstreams
         RawProxy(rt.catalog, s.relay_timeout),                            # rewrite: the raw proxy route
         UsageTap(),                                                       # taps: usage and text from the bytes
-        Billing(rt.ledger, rt.current_prices, rt.options, rt.tokenizer,   # reserve / settle / refund
-                ImageProbe(rt.user_content).sizes if s.image_fetch_enabled else None),
+        Billing(rt.ledger, rt.current_prices, rt.options, rt.tokenizer),  # settle / refund
         health,                                                           # auto-disable, success rate
         RetryPolicy(rt.caches, rt.options),                               # another channel, or stop
         ErrorScrub(rt.catalog),                                           # no key or address in the client's error
@@ -94,10 +98,16 @@ def create_app(settings: Settings, runtime: Runtime | None = None,
     app[TRUSTED_KEY] = settings.trusted_proxies
     app.cleanup_ctx.append(_lifecycle)
     app.on_response_prepare.append(add_cors_headers)
-    opener = UpstreamOpener(rt.http, rt.upstream_client, settings.relay_proxy or None)
+    opener = UpstreamOpener(rt.http, rt.upstream_client, settings.relay_proxy or None,
+                            settings.relay_first_byte_timeout, settings.relay_idle_timeout)
     metrics = Metrics()
     relay = Pipeline(relay_addons(rt, metrics, AccessLog(sink=access_sink)), opener, RelayState, request_id, client_ip)
     info = Pipeline(info_addons(rt), opener, RelayState, request_id, client_ip)
+
+    async def drain(_: web.Application) -> None:
+        """On stop (after the port closed): relays get SHUTDOWN_GRACE, then cut streams get an error event."""
+        await asyncio.gather(relay.inflight.drain(settings.shutdown_grace), info.inflight.drain(settings.shutdown_grace))
+    app.on_shutdown.append(drain)
 
     for path in RELAY_POST:
         app.router.add_post(path, relay.handle)

@@ -6,6 +6,7 @@ Needs only the standard library. A bad data file raises RulesError naming file, 
 from .catalog import API_STYLES, AUTH_STYLES, Catalog, ChannelType, load_catalog
 from .errors import RulesError
 from .images import ImageRule
+from .max_output import MaxOutput, load_max_output
 from .prices import AudioRules, CompletionRule, PriceDefaults, PriceTable, load_prices
 
 __all__ = [
@@ -16,9 +17,11 @@ __all__ = [
     "ChannelType",
     "CompletionRule",
     "ImageRule",
+    "MaxOutput",
     "PriceDefaults",
     "PriceTable",
     "RulesError",
     "load_catalog",
+    "load_max_output",
     "load_prices",
 ]

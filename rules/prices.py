@@ -228,6 +228,43 @@ class PriceTable:
         tokens = pre_consumed_quota + prompt_tokens + max_tokens
         return tokens_quota(tokens, self._text_ratios(model, channel_type, group)[0])
 
+    def hold(
+        self, prompt_tokens: int, completion_tokens: int, pre_consumed_quota: int, model: str,
+        channel_type: int | None, group: str,
+    ) -> int:
+        """What a text request may cost at most: ceil((PreConsumedQuota + p + c × cr) × mr × gr).
+
+        Unlike One API's pre-consumption it prices the completion at its own ratio and rounds up, so it is
+        never below the settlement of any answer of at most `completion_tokens` (zero overspend, #14).
+        """
+        ratio, completion_ratio = self._text_ratios(model, channel_type, group)
+        return text_quota(pre_consumed_quota + prompt_tokens, completion_tokens, completion_ratio, ratio)
+
+    def affordable_completion(
+        self, budget: int, prompt_tokens: int, pre_consumed_quota: int, model: str,
+        channel_type: int | None, group: str, ceiling: int,
+    ) -> int:
+        """The most completion tokens (at most `ceiling`) whose `hold` fits in `budget`; -1 if not even the prompt does."""
+        (rn, rd), (cn, cd) = self._text_ratios(model, channel_type, group)
+        fixed = pre_consumed_quota + prompt_tokens
+        if rn == 0:
+            return ceiling                      # a free model: any answer fits
+        room = budget * cd * rd - fixed * cd * rn
+        if room < 0:
+            return -1
+        if cn == 0:
+            return ceiling                      # free completions: the prompt fitting is enough
+        return min(ceiling, room // (cn * rn))
+
+    def affordable_prompt(
+        self, budget: int, pre_consumed_quota: int, model: str, channel_type: int | None, group: str,
+    ) -> int:
+        """The most prompt tokens whose `hold` (with no answer) fits in `budget`; -1 if none do."""
+        (rn, rd), _ = self._text_ratios(model, channel_type, group)
+        if rn == 0:
+            return 1 << 62                      # a free model: any prompt fits
+        return budget * rd // rn - pre_consumed_quota if budget >= 0 else -1
+
     def _text_ratios(self, model: str, channel_type: int | None, group: str) -> tuple[Rational, Rational]:
         """(mr × gr, cr) as exact fractions: every text request of a model and group needs the same two."""
         key = (model, channel_type, group)

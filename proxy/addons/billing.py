@@ -1,64 +1,36 @@
-"""Reserve before forwarding, settle to the real cost after (one-api.md §7, made exact).
+"""Settle to the real cost after the answer (one-api.md §7, made exact); the hold is proxy.addons.reservation.
 
-Every request reserves its estimate atomically through the ledger (no
-"trusted user" bypass), and `done` settles to the real cost or refunds: a
-failure before any byte reached the client costs nothing; a client gone
-mid-stream pays for what was delivered.
+`done` settles to the real cost or refunds: a failure before any byte reached the client costs nothing;
+a client gone mid-stream pays for what was delivered. An answer that cost more than its hold (an
+upstream counting more prompt tokens than we did) takes the difference from the balance as far as it
+goes and never further: what no balance could pay is recorded as unpaid, so no key or user ever
+spends beyond its balance.
 """
 
 from __future__ import annotations
 
-import functools
-from typing import Any, Awaitable, Callable, Iterable, Mapping
+import logging
+from typing import Any, Callable, Mapping
 
 from proxy.converters.base import Usage
-from proxy.core.errors import RelayError
 from proxy.core.flow import Flow
 from proxy.gateway import modes
 from proxy.gateway.ledger import InsufficientQuota, Ledger
 from proxy.gateway.state import RelayState
-from proxy.gateway.tokenizer import image_tokens_for_part, remote_image_urls
 from rules import PriceTable
-from store import as_int
 
-_REFUSAL = {"token": "令牌额度不足", "user": "用户额度不足"}
-
-
-def max_tokens_of(body: Mapping[str, Any]) -> int:
-    for key in ("max_tokens", "max_completion_tokens", "max_output_tokens"):
-        value = body.get(key)
-        if isinstance(value, int) and value > 0:
-            return value
-    return 0
+log = logging.getLogger(__name__)
 
 
 class Billing:
     def __init__(self, ledger: Ledger, prices: Callable[[], PriceTable], options: Callable[[], Mapping[str, str]],
-                 tokenizer: Any,
-                 image_sizes: Callable[[Iterable[str]], Awaitable[Mapping[str, tuple[int, int]]]] | None = None) -> None:
+                 tokenizer: Any) -> None:
         self.ledger = ledger
         self.prices = prices
         self.options = options
         self.tokenizer = tokenizer
-        self.image_sizes = image_sizes     # remote images' sizes, for their vision tokens (ImageProbe.sizes)
 
-    async def rewrite(self, flow: Flow[RelayState]) -> None:
-        state = flow.state
-        if state.mode == modes.PROXY or state.token is None or state.user is None:
-            return
-        urls = remote_image_urls(state.mode, state.body) if self.image_sizes and state.body else None
-        remote = await self.image_sizes(urls) if urls and self.image_sizes else None
-        estimate = self._estimate(state, remote)
-        need = estimate - state.reserved
-        if need > 0:
-            try:
-                await self.ledger.reserve(state.token, state.user.id, need)
-            except InsufficientQuota as e:
-                raise RelayError(403, _REFUSAL[e.pool], code="pre_consume_token_quota_failed") from None
-            state.reserved += need
-        state.billed = True
-
-    def done(self, flow: Flow[RelayState]) -> None:
+    async def done(self, flow: Flow[RelayState]) -> None:
         state = flow.state
         if not state.billed or state.token is None or state.user is None:
             return
@@ -66,9 +38,32 @@ class Billing:
             self.ledger.refund(state.token, state.user.id, state.reserved)
             state.billed = False
             return
-        state.quota = self._actual(state)
+        actual = self._actual(state)
+        if actual > state.reserved:
+            await self._top_up(state, actual - state.reserved)
+        state.quota = min(actual, state.reserved)
+        state.unpaid = actual - state.quota
+        if state.unpaid:
+            log.warning("request %s cost %d beyond every balance (held %d): not charged", flow.request_id,
+                        state.unpaid, state.reserved)
         channel_id = state.channel.id if state.channel else None
         self.ledger.settle(state.token, state.user.id, channel_id, state.reserved, state.quota)
+
+    async def _top_up(self, state: RelayState, extra: int) -> None:
+        """Add `extra` to the hold, or as much of it as the balances still have."""
+        assert state.token is not None and state.user is not None
+        for _ in range(3):
+            try:
+                await self.ledger.reserve(state.token, state.user.id, extra)
+            except InsufficientQuota:
+                user = await self.ledger.user_quota(state.user.id)
+                left = user if state.token.unlimited_quota else min(user, await self.ledger.token_remain(state.token))
+                if left <= 0:
+                    return
+                extra = min(extra, left)
+                continue
+            state.reserved += extra
+            return
 
     @staticmethod
     def _stream_failed_at_once(state: RelayState) -> bool:
@@ -78,40 +73,6 @@ class Billing:
 
     def _ctype(self, state: RelayState) -> int | None:
         return state.channel.type if state.channel else None
-
-    def _estimate(self, state: RelayState, remote: Mapping[str, tuple[int, int]] | None = None) -> int:
-        prices, body, group = self.prices(), state.body or {}, state.group
-        if state.mode == modes.IMAGES:
-            return self._image_cost(state, prices, body)
-        if state.mode == modes.SPEECH:
-            text = body.get("input") if isinstance(body.get("input"), str) else ""
-            if len(text.encode()) > prices.audio.speech_max_input_bytes:
-                raise RelayError(400, "input is too long", code="text_too_long")
-            return prices.speech_cost(state.model, len(text.encode()), self._ctype(state), group)
-        pre_consumed = as_int(self.options().get("PreConsumedQuota"), 500)
-        if state.mode in (modes.TRANSCRIPTION, modes.TRANSLATION):
-            return prices.transcription_pre_consume(pre_consumed, self._ctype(state), group)
-        images = functools.partial(image_tokens_for_part, model=state.model, remote=remote) if remote else None
-        state.prompt_tokens = self.tokenizer.count_prompt(state.mode, body, state.model, images)
-        return prices.pre_consume(state.prompt_tokens, max_tokens_of(body), pre_consumed, state.model,
-                                  self._ctype(state), group)
-
-    def _image_cost(self, state: RelayState, prices: PriceTable, body: Mapping[str, Any]) -> int:
-        prompt = body.get("prompt")
-        if not isinstance(prompt, str) or not prompt:
-            raise RelayError(400, "prompt is required", code="prompt_missing")
-        size = body.get("size") if isinstance(body.get("size"), str) else "1024x1024"
-        n = body.get("n") if isinstance(body.get("n"), int) else 1
-        rule = prices.image_rule(state.model)
-        if rule is not None:
-            if not rule.allows_size(size) and state.model != "cogview-3":
-                raise RelayError(400, f"size not supported for this image model: {size}", code="size_not_supported")
-            if not rule.allows_prompt(len(prompt.encode())):
-                raise RelayError(400, "prompt is too long", code="prompt_too_long")
-            if not rule.allows_n(n):
-                raise RelayError(400, f"invalid value of n: {n}", code="n_not_within_range")
-        quality = body.get("quality") if isinstance(body.get("quality"), str) else ""
-        return prices.image_cost(state.model, size, quality, n, state.group, self._ctype(state))
 
     def _actual(self, state: RelayState) -> int:
         if state.mode in (modes.IMAGES, modes.SPEECH):
@@ -140,4 +101,4 @@ class Billing:
         return state.usage
 
 
-__all__ = ["Billing", "max_tokens_of"]
+__all__ = ["Billing"]

@@ -29,27 +29,68 @@ def usage_from(obj: Any) -> Usage | None:
     return Usage(prompt_tokens=prompt, completion_tokens=completion if isinstance(completion, int) else 0)
 
 
+_TEXT_FIELDS = ("content", "reasoning_content", "reasoning", "refusal")
+
+
+def _call_parts(call: Any) -> list[str]:
+    """A tool call's or a legacy function call's name and arguments (what the client receives of it)."""
+    fn = call.get("function", call) if isinstance(call, dict) else None
+    if not isinstance(fn, dict):
+        return []
+    return [v for v in (fn.get("name"), fn.get("arguments")) if isinstance(v, str) and v]
+
+
+def _holder_parts(holder: dict[str, Any]) -> list[str]:
+    parts = [v for v in (holder.get(key) for key in _TEXT_FIELDS) if isinstance(v, str) and v]
+    for call in holder.get("tool_calls") or ():
+        parts.extend(_call_parts(call))
+    parts.extend(_call_parts(holder.get("function_call")))
+    audio = holder.get("audio")
+    if isinstance(audio, dict) and isinstance(audio.get("transcript"), str) and audio["transcript"]:
+        parts.append(audio["transcript"])
+    return parts
+
+
 def text_parts(obj: dict[str, Any]) -> list[str]:
-    """Everything billable in a chunk or answer: content, reasoning, tool-call arguments, completions text."""
+    """Everything billable a client receives in a chunk or answer: content, reasoning, refusals, tool and
+    function calls, audio transcripts, completions text (#14: none of it may go unbilled)."""
     parts: list[str] = []
     for choice in obj.get("choices") or ():
         if not isinstance(choice, dict):
             continue
         for holder in (choice.get("delta"), choice.get("message")):
-            if not isinstance(holder, dict):
-                continue
-            for key in ("content", "reasoning_content", "reasoning"):
-                value = holder.get(key)
-                if isinstance(value, str) and value:
-                    parts.append(value)
-            for call in holder.get("tool_calls") or ():
-                fn = call.get("function") if isinstance(call, dict) else None
-                if isinstance(fn, dict):
-                    parts.extend(v for v in (fn.get("name"), fn.get("arguments")) if isinstance(v, str) and v)
+            if isinstance(holder, dict):
+                parts.extend(_holder_parts(holder))
         text = choice.get("text")
         if isinstance(text, str) and text:
             parts.append(text)
     return parts
+
+
+def responses_output_parts(obj: dict[str, Any]) -> list[str]:
+    """The text of a whole Responses API answer: output text and refusals, function calls, reasoning summaries."""
+    parts: list[str] = []
+    for item in obj.get("output") or ():
+        if not isinstance(item, dict):
+            continue
+        parts.extend(_call_parts(item) if item.get("type") == "function_call" else ())
+        for piece in (item.get("content") or ()) if isinstance(item.get("content"), list) else ():
+            if isinstance(piece, dict):
+                parts.extend(v for v in (piece.get("text"), piece.get("refusal")) if isinstance(v, str) and v)
+        for piece in item.get("summary") or () if isinstance(item.get("summary"), list) else ():
+            if isinstance(piece, dict) and isinstance(piece.get("text"), str) and piece["text"]:
+                parts.append(piece["text"])
+    return parts
+
+
+def responses_event_parts(obj: dict[str, Any]) -> list[str]:
+    """The text a Responses API stream event carries: every `*.delta` string (output text, refusals,
+    function-call arguments, reasoning and its summary)."""
+    delta = obj.get("delta")
+    kind = obj.get("type")
+    if isinstance(delta, str) and delta and isinstance(kind, str) and kind.startswith("response."):
+        return [delta]
+    return []
 
 
 def sse_payloads(raw: bytes) -> list[str]:
@@ -115,6 +156,7 @@ class UsageTap:
         if state.usage is not None and state.usage.total_tokens and state.mode not in modes.MULTIPART_MODES:
             return                                  # the text is only needed to count it (transcripts: always)
         state.completion_parts.extend(text_parts(obj))
+        state.completion_parts.extend(responses_output_parts(obj))
         if isinstance(obj.get("text"), str):        # audio transcription json
             state.completion_parts.append(obj["text"])
 
@@ -135,6 +177,4 @@ class UsageTap:
         if not text:
             return
         state.completion_parts.extend(text_parts(obj))
-        delta = obj.get("delta")
-        if obj.get("type") == "response.output_text.delta" and isinstance(delta, str):
-            state.completion_parts.append(delta)   # Responses API stream
+        state.completion_parts.extend(responses_event_parts(obj))   # Responses API stream

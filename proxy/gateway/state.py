@@ -28,6 +28,8 @@ class RelayState:
     system_prompt_reset: bool = False
     prompt_tokens: int = 0
     reserved: int = 0                   # quota held for this request
+    output_cap: int = 0                 # the answer's token limit the balance pays for (0: the request's own)
+    unpaid: int = 0                     # what the answer cost beyond every balance (never charged: logged)
     usage: Usage | None = None          # from the upstream
     usage_source: str = ""              # "upstream" | "counted" | "estimated"
     completion_parts: list[str] = field(default_factory=list)   # streamed text, to count when no usage came

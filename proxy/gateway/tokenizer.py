@@ -25,6 +25,7 @@ import tempfile
 import threading
 import uuid
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
@@ -39,6 +40,26 @@ ImageTokens = Callable[[dict], int]
 
 
 _CACHED_TEXT_MAX = 4096   # roles, system prompts and the turns a chat resends every time: count them once
+MAX_TOKEN_BYTES = 128     # the longest token of every encoding used here: n bytes of text are at least n/128 tokens
+
+
+class PromptOverBudget(Exception):
+    """The prompt holds more tokens than the balance could pay for: counting stopped early."""
+
+
+# Tokens the current count may still reach (a one-item list, decremented as texts are counted); None = no bound.
+_BUDGET: ContextVar[list[int] | None] = ContextVar("prompt_budget", default=None)
+
+
+def _spend(budget: list[int], text: str, count: Callable[[], int]) -> int:
+    """Count `text` against the budget: refused before the work when even its least possible count is over."""
+    if -(-len(text) // MAX_TOKEN_BYTES) > budget[0]:   # chars <= bytes, and a token is at most 128 bytes
+        raise PromptOverBudget
+    n = count()
+    budget[0] -= n
+    if budget[0] < 0:
+        raise PromptOverBudget
+    return n
 
 
 @functools.lru_cache(maxsize=2048)
@@ -279,6 +300,12 @@ class Tokenizer:
         """Tokens of plain text; special-token text such as <|endoftext|> counts as ordinary text."""
         if not text:
             return 0
+        budget = _BUDGET.get()
+        if budget is not None:
+            return _spend(budget, text, functools.partial(self._count_text, text, model))
+        return self._count_text(text, model)
+
+    def _count_text(self, text: str, model: str) -> int:
         if self.approximate:
             return int(len(text.encode("utf-8", "surrogatepass")) * 0.38)
         encoding = self.encoding_for(model)
@@ -332,6 +359,16 @@ class Tokenizer:
         # we count them, so these are billed when the upstream reports no usage
         fields = _INPUT_FIELDS.get(mode, ())
         return sum(self._count_input(body.get(field), model) for field in fields)
+
+    def count_prompt_within(self, mode: str, body: dict, model: str, limit: int,
+                            image_tokens: ImageTokens | None = None) -> int:
+        """count_prompt, but raising PromptOverBudget as soon as the texts exceed `limit` tokens: the work is
+        bounded by what the balance can pay for (a 60 MB prompt on a tiny balance is refused unread)."""
+        reset = _BUDGET.set([max(0, limit)])
+        try:
+            return self.count_prompt(mode, body, model, image_tokens)
+        finally:
+            _BUDGET.reset(reset)
 
     def _count_input(self, value: Any, model: str) -> int:
         """A string, an array of strings, or token-id arrays (which count one token per id)."""
@@ -515,6 +552,6 @@ def _jpeg_size(data: bytes) -> tuple[int, int] | None:
 
 
 __all__ = [
-    "Tokenizer", "TokenizerError", "default_cache_dir", "image_size", "image_size_from_data_url",
+    "PromptOverBudget", "Tokenizer", "TokenizerError", "default_cache_dir", "image_size", "image_size_from_data_url",
     "image_tokens_for_part", "image_tokens_from_size",
 ]

@@ -128,8 +128,8 @@ async def test_hundred_concurrent_requests_on_a_token_that_affords_ten(gateway: 
                                                                          db: Database) -> None:
     rt = gateway.runtime
     body = {**BODY, "max_tokens": 100}
-    estimate = rt.prices.pre_consume(rt.tokenizer.count_prompt("chat", body, "gpt-4o-mini"), 100, 500,
-                                     "gpt-4o-mini", 1, "default")
+    estimate = rt.prices.hold(rt.tokenizer.count_prompt("chat", body, "gpt-4o-mini"), 100, 500,
+                              "gpt-4o-mini", 1, "default")    # the hold: prompt and max_tokens at their prices
     acct = await add_account(db, quota=1_000_000, token_quota=10 * estimate)
     cid = await add_channel(db, base_url=upstream.url)
     await gateway.reload()
@@ -139,13 +139,16 @@ async def test_hundred_concurrent_requests_on_a_token_that_affords_ten(gateway: 
     # refused: 403 at the reservation, or 401 ("exhausted") when a late request meets a token cache that
     # already reloaded the row written down to zero; never anything else
     assert set(statuses) <= {200, 401, 403}, statuses
-    assert statuses[200] == 10 and statuses[401] + statuses[403] == 90, statuses
+    # at least the ten the balance holds for; more when a refused request finds change settled back
+    # meanwhile (it then takes what is left, with its answer capped to that): never past the balance
+    served = statuses[200]
+    assert served >= 10 and statuses[401] + statuses[403] == 100 - served, statuses
     await gateway.flush()
     b = await balances(db, acct, cid)
     rows = await logs(db)
     charged = sum(r.quota for r in rows)
-    assert len(rows) == 10
+    assert len(rows) == served
     assert b["token_remain"] >= 0 and b["user_quota"] >= 0
     assert 10 * estimate - b["token_remain"] == charged == b["token_used"]
     assert 1_000_000 - b["user_quota"] == charged == b["user_used"] == b["channel_used"]
-    assert b["requests"] == 10
+    assert b["requests"] == served

@@ -79,3 +79,9 @@ class FakeLedger:
 
     def refund(self, token: TokenRecord, user_id: int, amount: int) -> None:
         self.events.append(("refund", amount))
+
+    async def user_quota(self, user_id: int) -> int:
+        return self.user_balance
+
+    async def token_remain(self, token: TokenRecord) -> int:
+        return self.token_balance

@@ -6,6 +6,7 @@ import orjson
 import pytest
 
 from proxy.addons.billing import Billing
+from proxy.addons.reservation import Reservation
 from proxy.addons.mapping import ModelMapping
 from proxy.addons.openai_upstream import OpenAIUpstream, azure_url, openai_style_error
 from proxy.addons.retry import SATURATED, RetryPolicy
@@ -13,7 +14,7 @@ from proxy.addons.route import Route
 from proxy.addons.usage_tap import UsageTap
 from proxy.core.errors import RelayError, UpstreamError
 from proxy.gateway.tokenizer import Tokenizer
-from rules import load_catalog, load_prices
+from rules import load_catalog, load_max_output, load_prices
 from tests.unit.addons.fakes import FakeCaches, FakeLedger, channel, make_flow, token, user
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "seed": 0, "x_extra": [1]}
@@ -138,33 +139,38 @@ async def test_usage_tap_reads_streams_split_anywhere() -> None:
     assert flow.state.completion_parts == ["Hel", "think", '{"a":1}']
 
 
+def _money(ledger: FakeLedger, options: dict[str, str]) -> tuple[Reservation, Billing]:
+    return (Reservation(ledger, load_prices, lambda: options, Tokenizer(), load_max_output()),
+            Billing(ledger, load_prices, lambda: options, Tokenizer()))
+
+
 async def test_billing_reserves_settles_and_refunds() -> None:
     ledger = FakeLedger()
-    billing = Billing(ledger, load_prices, lambda: {"PreConsumedQuota": "500"}, Tokenizer())
+    reservation, billing = _money(ledger, {"PreConsumedQuota": "500"})
     flow = make_flow(body=CHAT, token=token(), user=user(), mode="chat", model="gpt-4o-mini", channel=channel())
     flow.state.body = dict(CHAT, max_tokens=100)
-    await billing.rewrite(flow)
+    await reservation.rewrite(flow)
     reserved = flow.state.reserved
     assert reserved > 0 and ledger.events == [("reserve", reserved)]
     flow.state.completion_parts = ["Hello there!"]
-    billing.done(flow)
+    await billing.done(flow)
     assert ledger.events[-1] == ("settle", (reserved, flow.state.quota)) and flow.state.usage_source == "counted"
 
     ledger = FakeLedger(token_balance=5)
-    billing = Billing(ledger, load_prices, lambda: {"PreConsumedQuota": "500"}, Tokenizer())
+    reservation, billing = _money(ledger, {"PreConsumedQuota": "500"})
     flow = make_flow(body=CHAT, token=token(), user=user(), mode="chat", model="gpt-4o-mini", channel=channel())
     flow.state.body = dict(CHAT)
     with pytest.raises(RelayError) as info:
-        await billing.rewrite(flow)
+        await reservation.rewrite(flow)
     assert (info.value.status, info.value.message) == (403, "令牌额度不足")
 
     ledger = FakeLedger()
-    billing = Billing(ledger, load_prices, lambda: {}, Tokenizer())
+    reservation, billing = _money(ledger, {})
     flow = make_flow(body=CHAT, token=token(), user=user(), mode="chat", model="gpt-4o-mini", channel=channel())
     flow.state.body = dict(CHAT)
-    await billing.rewrite(flow)
+    await reservation.rewrite(flow)
     flow.error = UpstreamError(500, "x")
-    billing.done(flow)
+    await billing.done(flow)
     assert ledger.events[-1] == ("refund", flow.state.reserved)
 
 
