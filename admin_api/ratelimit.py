@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import logging
-
 import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-KEY_TTL = 20 * 60   # One API's RateLimitKeyExpirationDuration
+from store.redis_health import RedisHealth
 
-log = logging.getLogger(__name__)
+KEY_TTL = 20 * 60   # One API's RateLimitKeyExpirationDuration
 
 
 @dataclass(frozen=True)
@@ -83,20 +81,24 @@ class RedisLimiter:
     """Shared by every node: the list `rateLimit:<mark><ip>` as One API names it.
 
     While Redis is unreachable the node falls back to its own in-process window rather than
-    refusing or failing every request.
+    refusing or failing every request; `health` says so once and tries Redis again once a second.
     """
 
-    def __init__(self, redis: Any) -> None:
+    def __init__(self, redis: Any, health: RedisHealth | None = None) -> None:
         self._script = redis.register_script(_SCRIPT)
         self._fallback = MemoryLimiter()
+        self.health = health or RedisHealth()
 
     async def allow(self, limit: Limit, client: str) -> bool:
         if limit.count <= 0:
             return True
+        if not self.health.worth_trying():
+            return await self._fallback.allow(limit, client)
         try:
             result = await self._script(keys=[f"rateLimit:{limit.mark}{client}"],
                                         args=[limit.count, limit.window, f"{time.time():.6f}", KEY_TTL])
         except Exception as e:   # redis errors and connection failures alike
-            log.warning("rate limiter: redis unavailable (%s); limiting in process", e)
+            self.health.failed(e, "rate limits are kept in this process")
             return await self._fallback.allow(limit, client)
+        self.health.answered()
         return bool(int(result))
