@@ -44,6 +44,14 @@ def _float(name: str, raw: str) -> float:
         raise SettingsError(f"{name}: expected a number, got {raw!r}") from None
 
 
+def _seconds(name: str, raw: str) -> float:
+    """A duration in seconds, fractions allowed, never negative (0 = no limit)."""
+    value = _float(name, raw)
+    if not 0 <= value < float("inf"):   # NaN too
+        raise SettingsError(f"{name}: must be a number of seconds, 0 or more, got {raw!r}")
+    return value
+
+
 def _choice(*allowed: str) -> Callable[[str, str], str]:
     def parse(name: str, raw: str) -> str:
         if raw not in allowed:
@@ -121,7 +129,11 @@ class Settings:
     batch_update_interval: int = 5
     global_api_rate_limit: int = 480
     global_web_rate_limit: int = 240
-    relay_timeout: int = 0
+    relay_timeout: int = 0                     # seconds for a whole upstream exchange, body included; 0 = none
+    # Reasoning models can think for minutes before their first token (non-stream answers arrive whole after
+    # it): 300 s leaves them room and still frees a hung upstream's connection and reservation.
+    relay_first_byte_timeout: float = 300.0   # seconds until the upstream's first body byte; 0 = none
+    relay_idle_timeout: float = 120.0         # seconds between two pieces of an upstream body; 0 = none
     relay_proxy: str = ""
     user_content_request_proxy: str = ""
     user_content_request_timeout: int = 30
@@ -201,6 +213,8 @@ _ENV: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "GLOBAL_WEB_RATE_LIMIT": ("global_web_rate_limit", _int),
     "RELAY_TIMEOUT": ("relay_timeout", _int),
     "RELAY_PROXY": ("relay_proxy", _str),
+    "RELAY_FIRST_BYTE_TIMEOUT": ("relay_first_byte_timeout", _seconds),
+    "RELAY_IDLE_TIMEOUT": ("relay_idle_timeout", _seconds),
     "USER_CONTENT_REQUEST_PROXY": ("user_content_request_proxy", _str),
     "USER_CONTENT_REQUEST_TIMEOUT": ("user_content_request_timeout", _int),
     "IMAGE_FETCH_ENABLED": ("image_fetch_enabled", _bool),

@@ -47,13 +47,21 @@ class ProxyChooser:
 class UpstreamOpener:
     """Sends flow.upstream: the lean HTTP/1.1 client where it applies, aiohttp's session otherwise
     (a proxy in between, HEAD, or a URL aiohttp would re-quote). Network failures become a retryable
-    UpstreamError."""
+    UpstreamError.
+
+    `first_byte` bounds the wait for the first body byte and `idle` each gap in the body after it (None: no
+    limit), on top of the call's own total `timeout`. aiohttp's client has one read limit for both: the
+    larger of the two applies there.
+    """
 
     def __init__(self, session: Callable[[], aiohttp.ClientSession], client: Callable[[], UpstreamClient | None],
-                 relay_proxy: str | None) -> None:
+                 relay_proxy: str | None, first_byte: float | None = None, idle: float | None = None) -> None:
         self.session = session
         self.client = client
         self.proxy = ProxyChooser(relay_proxy)
+        self.first_byte = first_byte or None
+        self.idle = idle or None
+        self.sock_read = max(first_byte, idle) if first_byte and idle else None
 
     async def open(self, flow: Flow[Any]) -> AnyResponse:
         call = flow.upstream
@@ -64,10 +72,11 @@ class UpstreamOpener:
         target = parse_target(call.url) if proxy is None and call.method != "HEAD" else None
         try:
             if client is not None and target is not None:
-                return await client.request(call.method, target, call.headers, call.body, call.timeout)
+                return await client.request(call.method, target, call.headers, call.body, call.timeout,
+                                            self.first_byte, self.idle)
             return await self._through_aiohttp(call, proxy)
-        except asyncio.TimeoutError:
-            raise UpstreamError(504, "upstream request timed out", type="one_api_error",
+        except asyncio.TimeoutError as e:
+            raise UpstreamError(504, str(e) or "upstream request timed out", type="one_api_error",
                                 code="do_request_failed") from None
         except (aiohttp.ClientError, OSError) as e:
             raise UpstreamError(500, f"do request failed: {e}", type="one_api_error",
@@ -78,7 +87,7 @@ class UpstreamOpener:
         if "Accept-Encoding" not in headers:   # aiohttp would ask for gzip, and nothing here decompresses
             headers = CIMultiDict(headers)
             headers["Accept-Encoding"] = "identity"
-        timeout = aiohttp.ClientTimeout(total=call.timeout, sock_connect=30)
+        timeout = aiohttp.ClientTimeout(total=call.timeout, sock_connect=30, sock_read=self.sock_read)
         return await self.session().request(call.method, call.url, headers=headers, data=call.body or None,
                                             timeout=timeout, proxy=proxy, allow_redirects=False)
 
@@ -122,8 +131,8 @@ async def relay_body(request: web.Request, flow: Flow[Any], upstream: AnyRespons
     except aiohttp.ClientPayloadError as e:
         raise UpstreamError(502, f"upstream stream broken: {e}", type="one_api_error",
                             code="read_response_body_failed", retryable=False) from None
-    except asyncio.TimeoutError:
-        raise UpstreamError(504, "upstream stopped sending", type="one_api_error",
+    except asyncio.TimeoutError as e:   # a time limit (total, first byte or idle) ran out mid-body
+        raise UpstreamError(504, str(e) or "upstream stopped sending", type="one_api_error",
                             code="read_response_body_failed", retryable=False) from None
     return response
 

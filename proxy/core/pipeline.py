@@ -15,6 +15,7 @@ from proxy.core.addons import AddonManager
 from proxy.core.errors import RelayError, UpstreamError
 from proxy.core.flow import ClientRequest, Flow
 from proxy.core.forward import AnyResponse, UpstreamOpener, client_headers, relay_body
+from proxy.core.inflight import InFlight, cancelled
 from proxy.core.request_body import MAX_BODY, read_body
 from proxy.core.sse import encode_data
 
@@ -39,6 +40,7 @@ class Pipeline:
         self.state_factory = state_factory
         self.request_id = request_id
         self.client_ip = client_ip
+        self.inflight = InFlight()   # a client gone, or a stop's grace over, ends the wait on the upstream
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         flow = Flow(ClientRequest(request.method, request.path, request.query_string, request.headers,
@@ -77,7 +79,7 @@ class Pipeline:
             if flow.response is not None:
                 return self._local(flow)
             try:
-                return await self._one_attempt(request, flow)
+                return await self._watched_attempt(request, flow)
             except UpstreamError as e:
                 if flow.committed:
                     raise
@@ -85,6 +87,23 @@ class Pipeline:
                 await self.addons.run("upstream_error", flow)
                 if not flow.error.retryable:
                     raise flow.error from None
+
+    async def _watched_attempt(self, request: web.Request, flow: Flow[Any]) -> web.StreamResponse:
+        """One attempt, ended by InFlight when the client goes or the stop's grace is over: the upstream
+        connection is closed on the way out, and the flow ends with that error (no retry)."""
+        self.inflight.enter(request, flow)
+        try:
+            return await self._one_attempt(request, flow)
+        except asyncio.CancelledError:
+            err = self.inflight.reason()
+            if err is not None:
+                raise err from None
+            # cancelled by someone else (aiohttp with handler_cancellation, as its test server runs): the
+            # cancellation goes on, and the flow still ends as failed, so `done` refunds what was not delivered
+            flow.error = cancelled(request, flow)
+            raise
+        finally:
+            self.inflight.leave()
 
     async def _one_attempt(self, request: web.Request, flow: Flow[Any]) -> web.StreamResponse:
         opened = flow.opener() if flow.opener is not None else self.opener.open(flow)

@@ -32,6 +32,10 @@ MAX_HEAD = 1 << 16     # bytes of response headers accepted (aiohttp allows 8190
 AddrInfo = tuple[Any, Any, int, str, tuple[Any, ...]]   # one getaddrinfo result
 
 
+class UpstreamTimeout(asyncio.TimeoutError):
+    """A time limit of the exchange ran out; the message says which."""
+
+
 class _Connection(asyncio.Protocol):
     """One upstream connection: one exchange at a time, parsed by llhttp."""
 
@@ -56,19 +60,30 @@ class _Connection(asyncio.Protocol):
         self.reused = False
         self.idle_since = 0.0
         self.max_idle = pool.keepalive   # shorter when the upstream says it closes idle connections sooner
-        self.timer: asyncio.TimerHandle | None = None
+        self.timer: asyncio.TimerHandle | None = None    # the exchange's total deadline
+        self.quiet: asyncio.TimerHandle | None = None    # the first-byte limit, then the idle one
+        self.first_byte: float | None = None
+        self.idle: float | None = None
+        self.seen = 0.0        # loop time of the last bytes from the upstream
+        self.got_body = False
 
     # the exchange
-    def send(self, data: list[bytes], timeout: float | None) -> asyncio.Future[UpstreamResponse]:
+    def send(self, data: list[bytes], timeout: float | None, first_byte: float | None = None,
+             idle: float | None = None) -> asyncio.Future[UpstreamResponse]:
+        """`timeout`: the whole exchange; `first_byte`: until the first body byte (or a bodiless end);
+        `idle`: between two pieces of the body after that."""
         assert self.transport is not None
         self.head = self.loop.create_future()
         self.body = ResponseBody(self, self.loop)
         self.names = []
         self.head_size = 0
-        self.in_body = self.complete = self.keep_alive = False
+        self.in_body = self.complete = self.keep_alive = self.got_body = False
         self.exchanging = True
+        self.first_byte, self.idle = first_byte, idle
         if timeout is not None:
             self.timer = self.loop.call_later(timeout, self._timed_out)
+        if first_byte:
+            self.quiet = self.loop.call_later(first_byte, self._no_first_byte)
         self.transport.writelines(data)
         return self.head
 
@@ -104,10 +119,40 @@ class _Connection(asyncio.Protocol):
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
+        if self.quiet is not None:
+            self.quiet.cancel()
+            self.quiet = None
 
     def _timed_out(self) -> None:
         self.timer = None
-        self._fail(asyncio.TimeoutError())
+        self._give_up(UpstreamTimeout("upstream did not finish within the total time limit of the relay"))
+
+    def _no_first_byte(self) -> None:
+        self.quiet = None
+        self._give_up(UpstreamTimeout(f"upstream sent no answer within {self.first_byte:g}s"))
+
+    def _first_body_byte(self) -> None:
+        """The first-byte limit is met: from here the idle limit watches the gaps between pieces."""
+        self.got_body = True
+        if self.quiet is not None:
+            self.quiet.cancel()
+            self.quiet = None
+        if self.idle:
+            self.quiet = self.loop.call_later(self.idle, self._check_idle)
+
+    def _check_idle(self) -> None:
+        # one timer per gap that ran out, not one per piece: it re-arms itself for what is left
+        self.quiet = None
+        if self.complete or self.closed or not self.exchanging or self.idle is None:
+            return
+        left = self.idle if self.paused else self.seen + self.idle - self.loop.time()   # paused: we hold it
+        if left > 0.001:
+            self.quiet = self.loop.call_later(left, self._check_idle)
+            return
+        self._give_up(UpstreamTimeout(f"upstream sent nothing for {self.idle:g}s"))
+
+    def _give_up(self, exc: BaseException) -> None:
+        self._fail(exc)
         self.close()
 
     def _fail(self, exc: BaseException) -> None:
@@ -125,6 +170,7 @@ class _Connection(asyncio.Protocol):
         if self.head is None:   # nothing asked: an upstream talking out of turn can't be trusted
             self.close()
             return
+        self.seen = self.loop.time()
         try:
             self.parser.feed_data(data)
         except (httptools.HttpParserError, httptools.HttpParserUpgrade) as e:   # no upgrade was asked for
@@ -183,6 +229,8 @@ class _Connection(asyncio.Protocol):
             head.set_result(UpstreamResponse(self, self.body, status, self.reason, headers))
 
     def on_body(self, body: bytes) -> None:
+        if not self.got_body:
+            self._first_body_byte()
         self.body.feed(body)
 
     def on_message_complete(self) -> None:
@@ -209,30 +257,36 @@ class UpstreamClient:
         self.closing = False
 
     async def request(self, method: str, target: Target, headers: CIMultiDict[str], body: bytes,
-                      timeout: float | None) -> UpstreamResponse:
-        """Send one request; the answer once its status line and headers are in."""
+                      timeout: float | None, first_byte: float | None = None,
+                      idle: float | None = None) -> UpstreamResponse:
+        """Send one request; the answer once its status line and headers are in.
+
+        `timeout` bounds the whole exchange, `first_byte` the wait for the first body byte, `idle` each
+        gap in the body after it (None or 0: no limit); each raises UpstreamTimeout naming itself."""
         head = request_head(method, target, headers, body)
         data = [head, body] if body else [head]
         deadline = None if timeout is None else self.loop.time() + timeout
+        limits = (first_byte, idle)
         conn = self._idle_connection(target) or await self._connect(target, timeout)
         try:
-            return await self._exchange(conn, data, deadline)
+            return await self._exchange(conn, data, deadline, limits)
         except aiohttp.ServerDisconnectedError:
             # a kept connection the upstream had just closed: once more on a new one, when a repeat is
             # harmless (RFC 9112 §9.3.1: idempotent methods only, as aiohttp)
             if not conn.reused or method not in IDEMPOTENT:
                 raise
         conn = await self._connect(target, self._left(deadline))
-        return await self._exchange(conn, data, deadline)
+        return await self._exchange(conn, data, deadline, limits)
 
     def _left(self, deadline: float | None) -> float | None:
         """Seconds until the deadline (a hair above zero once past it), None without one."""
         return None if deadline is None else max(deadline - self.loop.time(), 0.001)
 
-    async def _exchange(self, conn: _Connection, data: list[bytes], deadline: float | None) -> UpstreamResponse:
+    async def _exchange(self, conn: _Connection, data: list[bytes], deadline: float | None,
+                        limits: tuple[float | None, float | None]) -> UpstreamResponse:
         self.busy.add(conn)
         try:
-            return await conn.send(data, self._left(deadline))
+            return await conn.send(data, self._left(deadline), *limits)
         except BaseException:
             conn.close()
             raise

@@ -94,3 +94,13 @@ def test_bad_setting_stops_the_command_with_one_line(tmp_path: Path) -> None:
 ])
 def test_dsn_forms(dsn: str, url: str) -> None:
     assert parse_dsn(dsn).url == url
+
+
+def test_upstream_time_limits_default_to_minutes_and_take_fractions() -> None:
+    s = load_settings({}, [])
+    assert (s.relay_timeout, s.relay_first_byte_timeout, s.relay_idle_timeout) == (0, 300.0, 120.0)
+    s = load_settings({"RELAY_FIRST_BYTE_TIMEOUT": "0.5", "RELAY_IDLE_TIMEOUT": "0"}, [])
+    assert (s.relay_first_byte_timeout, s.relay_idle_timeout) == (0.5, 0.0)
+    for bad in ("-1", "soon", "nan", "inf"):
+        with pytest.raises(SettingsError, match="RELAY_IDLE_TIMEOUT"):
+            load_settings({"RELAY_IDLE_TIMEOUT": bad}, [])

@@ -1,0 +1,118 @@
+"""The relays of one pipeline that are waiting on their upstream: ended early when their client has gone,
+or when a stop's grace is over.
+
+aiohttp does not cancel a handler when its client disconnects (`handler_cancellation` is off by default,
+and turning it on would cancel a handler anywhere, halfway through a reservation included). So only the
+upstream part of a relay — the wait for its headers and the relay of its body — is watched here: a client
+gone during it cancels the handler right there, which closes the upstream connection (never returned to
+the pool), and the pipeline ends the flow with an error so the `done` hooks refund what was not delivered.
+The same cancellation ends, with an error event, the streams still running when a stop's grace is over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from proxy.core.errors import RelayError
+from proxy.core.flow import Flow
+
+log = logging.getLogger(__name__)
+
+WATCH_INTERVAL = 0.25   # seconds between two looks at the waiting relays' clients
+AFTER_ABORT = 2.0       # seconds the aborted relays get to write their error event and finish
+
+
+def client_gone() -> RelayError:
+    # nginx's code for a request its client closed; nobody reads the answer, the log row and metrics do
+    return RelayError(499, "client closed the request", code="client_closed_request")
+
+
+def shutting_down() -> RelayError:
+    return RelayError(503, "the gateway is shutting down; the upstream answer was cut", code="shutting_down")
+
+
+def cancelled(request: web.Request, flow: Flow[Any]) -> RelayError:
+    """The error of a relay cancelled from outside: its client gone, or the server stopping."""
+    transport = request.transport
+    if transport is None or transport.is_closing():
+        flow.client_disconnected = True
+        return client_gone()
+    return shutting_down()
+
+
+class InFlight:
+    """Who is waiting on an upstream (by handler task), and the reason a task was cancelled by us."""
+
+    def __init__(self, interval: float = WATCH_INTERVAL) -> None:
+        self.interval = interval
+        self.waiting: dict[asyncio.Task[Any], tuple[web.Request, Flow[Any]]] = {}
+        self.reasons: dict[asyncio.Task[Any], RelayError] = {}
+        self.watcher: asyncio.Task[None] | None = None
+        self.closing = False    # the stop's grace is over: whoever still turns to an upstream is ended too
+
+    def enter(self, request: web.Request, flow: Flow[Any]) -> None:
+        """The current task now waits on the upstream for this flow."""
+        task = asyncio.current_task()
+        if task is None:
+            return
+        self.waiting[task] = (request, flow)
+        if self.closing:
+            self.abort(task, shutting_down())
+        elif self.watcher is None:
+            self.watcher = asyncio.get_running_loop().create_task(self._watch())
+
+    def leave(self) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self.waiting.pop(task, None)
+
+    def reason(self) -> RelayError | None:
+        """Why we cancelled the current task (clearing the cancellation), None when it was not us."""
+        task = asyncio.current_task()
+        err = self.reasons.pop(task, None) if task is not None else None
+        if err is not None and task is not None:
+            task.uncancel()
+        return err
+
+    def abort(self, task: asyncio.Task[Any], err: RelayError) -> None:
+        self.waiting.pop(task, None)
+        if task not in self.reasons and not task.done():
+            self.reasons[task] = err
+            task.cancel()
+
+    async def _watch(self) -> None:
+        try:
+            while self.waiting:
+                await asyncio.sleep(self.interval)
+                for task, (request, flow) in list(self.waiting.items()):
+                    transport = request.transport
+                    if transport is None or transport.is_closing():
+                        flow.client_disconnected = True
+                        self.abort(task, client_gone())
+        finally:
+            self.watcher = None
+
+    async def drain(self, grace: float) -> None:
+        """On stop: the relays on their upstream get `grace` seconds to finish; then they are ended (a
+        stream gets an error event) and get a moment to say so."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        if self.waiting:
+            log.info("stopping: %d relays in flight get up to %gs", len(self.waiting), grace)
+        while self.waiting and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        self.closing = True
+        if self.waiting:
+            log.warning("stopping: %d relays still running after %gs are cut", len(self.waiting), grace)
+        aborted = list(self.waiting)
+        for task in aborted:
+            self.abort(task, shutting_down())
+        if aborted:
+            await asyncio.wait(aborted, timeout=AFTER_ABORT)
+
+
+__all__ = ["InFlight", "cancelled", "client_gone", "shutting_down"]
