@@ -49,6 +49,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/user/register", users_self.register, P, critical=True, turnstile=True),
     Route("POST", "/api/user/login", users_self.login, P, critical=True),
     Route("GET", "/api/user/logout", users_self.logout, P),
+    Route("POST", "/api/user/logout_all", users_self.logout_everywhere, U),
     Route("GET", "/api/user/self", users_self.get_self, U),
     Route("PUT", "/api/user/self", users_self.update_self, U),
     Route("DELETE", "/api/user/self", users_self.delete_self, U),

@@ -1,8 +1,10 @@
 """Who is calling (one-api.md §9.1): a session cookie or a system access token, checked on every request.
 
-Improvement over One API: the session holds only the user id and the user row is read on every
-request, so a role change, a ban or a deletion applies to existing sessions and access tokens at
-once, on every node; a deleted user's access token stops working.
+Improvement over One API: the session holds only the user id and a login session id, and the user
+row is read with its session row on every request (store.sessions, one query), so a role change, a
+ban or a deletion applies to existing sessions and access tokens at once, on every node; a deleted
+user's access token stops working; and a session ended by logout, a password change, a disable, a
+delete or "log out everywhere" is refused from the next request on, even from a copied cookie.
 """
 
 from __future__ import annotations
@@ -12,12 +14,12 @@ import os
 from enum import IntEnum
 
 from aiohttp import web
-from aiohttp_session import get_session, new_session
+from aiohttp_session import Session, get_session, new_session
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from admin_api.envelope import Refusal
 from admin_api.state import state_of
-from store import users
+from store import sessions, users
 from store.models import ROLE_ADMIN, ROLE_COMMON, ROLE_ROOT, USER_DELETED, USER_ENABLED, User
 
 SESSION_MAX_AGE = 30 * 24 * 3600   # the 30 days of One API's cookie store
@@ -49,13 +51,13 @@ def session_storage(secret: str) -> EncryptedCookieStorage:
 
 
 async def session_user(request: web.Request) -> User | None:
-    """The live user whose id the session holds; a session of a deleted user is dropped."""
+    """The live user of a live login session; an ended session, or one of a deleted user, is dropped."""
     session = await get_session(request)
-    user_id = session.get("id")
-    if not isinstance(user_id, int):
+    user_id, session_id = session.get("id"), session.get("sid")
+    if not isinstance(user_id, int) or not isinstance(session_id, str):
         return None
     async with state_of(request).db.session() as s:
-        user = await users.get(s, user_id)
+        user = await sessions.user_of(s, user_id, session_id, SESSION_MAX_AGE)
     if user is None or user.status == USER_DELETED:
         session.invalidate()
         return None
@@ -94,10 +96,31 @@ def current_user(request: web.Request) -> User:
 
 
 async def log_in(request: web.Request, user: User) -> None:
-    """A fresh session (no fixation) that holds nothing but the user id."""
+    """A fresh session (no fixation) that holds nothing but the user id and its login session id."""
+    async with state_of(request).db.session() as s:
+        session_id = await sessions.start(s, user.id, SESSION_MAX_AGE)
     session = await new_session(request)
     session["id"] = user.id
+    session["sid"] = session_id
+
+
+def has_session(session: Session) -> bool:
+    """Whether the request came with a login session (rather than an access token or nothing)."""
+    return isinstance(session.get("sid"), str)
 
 
 async def log_out(request: web.Request) -> None:
+    """End the request's login session for good (a copy of the cookie stops working too)."""
+    session = await get_session(request)
+    session_id = session.get("sid")
+    if isinstance(session_id, str):
+        async with state_of(request).db.session() as s:
+            await sessions.end(s, session_id)
+    session.invalidate()
+
+
+async def log_out_everywhere(request: web.Request, user: User) -> None:
+    """End every login session of the user, on every node, this request's included."""
+    async with state_of(request).db.session() as s:
+        await sessions.end_all(s, user.id)
     (await get_session(request)).invalidate()

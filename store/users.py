@@ -10,9 +10,9 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store import events, keys
+from store import events, keys, sessions
 from store.engine import write_transaction
-from store.models import ROLE_COMMON, ROLE_ROOT, USER_DELETED, USER_ENABLED, Ability, Token, User
+from store.models import ROLE_COMMON, ROLE_ROOT, USER_DELETED, USER_DISABLED, USER_ENABLED, Ability, Token, User
 from store.patterns import page_bounds, starts_with
 
 IDENTITY_FIELDS = frozenset({"github_id", "wechat_id", "lark_id", "oidc_id"})
@@ -101,7 +101,7 @@ async def search(session: AsyncSession, keyword: str) -> list[User]:
     """`id = keyword` or a username/email/display-name prefix; deleted users included (as One API)."""
     conditions = [starts_with(User.username, keyword), starts_with(User.email, keyword),
                   starts_with(User.display_name, keyword)]
-    if keyword.isdigit() and len(keyword) < 10:
+    if keyword.isascii() and keyword.isdigit() and len(keyword) < 10:
         conditions.append(User.id == int(keyword))
     stmt = select(User).where(or_(*conditions)).order_by(User.id.desc())
     return list((await session.execute(stmt)).scalars())
@@ -142,13 +142,23 @@ async def create(session: AsyncSession, new: NewUser, bonuses: Bonuses) -> User:
     return user
 
 
+def ends_sessions(values: dict[str, Any]) -> bool:
+    """A new password, a disable or a delete ends every login session of the user."""
+    return "password" in values or values.get("status") in (USER_DISABLED, USER_DELETED)
+
+
 async def update_fields(session: AsyncSession, user_id: int, values: dict[str, Any]) -> bool:
-    """Write the given columns of one user; False if there is no such user."""
+    """Write the given columns of one user; False if there is no such user.
+
+    Sessions the change ends (see `ends_sessions`) end in the same transaction.
+    """
     if not values:
         return await get(session, user_id) is not None
     try:
         async with write_transaction(session):
             result = await session.execute(update(User).where(User.id == user_id).values(**values))
+            if ends_sessions(values):
+                await sessions.end_all_in_transaction(session, user_id)
             events.record(session, events.USER, user_id)
     except IntegrityError:
         if "username" in values:

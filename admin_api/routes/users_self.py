@@ -6,9 +6,10 @@ import asyncio
 import time
 
 from aiohttp import web
+from aiohttp_session import get_session
 
 from admin_api import audit, codes
-from admin_api.auth import current_user, log_in, log_out
+from admin_api.auth import current_user, has_session, log_in, log_out, log_out_everywhere
 from admin_api.envelope import INVALID_PARAMETER, Refusal, ok
 from admin_api.option_rules import Options, current
 from admin_api.payload import Payload
@@ -100,8 +101,14 @@ async def login(request: web.Request) -> web.Response:
 
 
 async def logout(request: web.Request) -> web.Response:
-    """GET /api/user/logout: forget the session."""
+    """GET /api/user/logout: end the session for good (a copy of the cookie stops working too)."""
     await log_out(request)
+    return ok()
+
+
+async def logout_everywhere(request: web.Request) -> web.Response:
+    """POST /api/user/logout_all: end every login session of the caller, on every browser and node."""
+    await log_out_everywhere(request, current_user(request))
     return ok()
 
 
@@ -124,6 +131,8 @@ async def update_self(request: web.Request) -> web.Response:
             await users.update_fields(s, user.id, values)
     except users.UsernameTaken:
         raise Refusal(USERNAME_TAKEN) from None
+    if users.ends_sessions(values) and has_session(await get_session(request)):
+        await log_in(request, user)   # every session ended with the old password; this browser gets a new one
     return ok()
 
 

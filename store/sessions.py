@@ -1,0 +1,71 @@
+"""Login sessions: one row per login, so a session can be ended for good, on every node at once.
+
+The session cookie (encrypted and signed) holds the user id and a random session id; the row holds
+the id's SHA-256, the user and the login time. A request reads the user joined with its session
+row in one query, the one the user lookup already cost, so ending a session (logout) or all of a
+user's (password change, disable, delete, "log out everywhere") applies to the very next request
+on every admin_api process and node, with no cache to go stale. Ours, not One API's: a table One
+API never reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+
+from sqlalchemy import BigInteger, Integer, String, delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from store.engine import write_transaction
+from store.models import Base, User
+
+
+class LoginSession(Base):
+    """One logged-in session; its id is only ever stored hashed."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer, index=True)
+    created_at: Mapped[int] = mapped_column(BigInteger, index=True, default=0)
+
+
+def _digest(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode("utf-8")).hexdigest()
+
+
+async def start(session: AsyncSession, user_id: int, max_age: int) -> str:
+    """A new session of the user; returns its id (for the cookie). Sessions past `max_age` go."""
+    session_id = secrets.token_urlsafe(32)
+    now = int(time.time())
+    async with write_transaction(session):
+        await session.execute(delete(LoginSession).where(LoginSession.created_at < now - max_age))
+        session.add(LoginSession(id=_digest(session_id), user_id=user_id, created_at=now))
+    return session_id
+
+
+async def user_of(session: AsyncSession, user_id: int, session_id: str, max_age: int) -> User | None:
+    """The user of a live session, or None when the session was ended, expired or is another user's."""
+    stmt = (select(User).join(LoginSession, LoginSession.user_id == User.id)
+            .where(LoginSession.id == _digest(session_id), User.id == user_id,
+                   LoginSession.created_at >= int(time.time()) - max_age))
+    return (await session.execute(stmt)).scalars().first()
+
+
+async def end(session: AsyncSession, session_id: str) -> None:
+    """End one session (logout)."""
+    async with write_transaction(session):
+        await session.execute(delete(LoginSession).where(LoginSession.id == _digest(session_id)))
+
+
+async def end_all_in_transaction(session: AsyncSession, user_id: int) -> None:
+    """End every session of a user inside the caller's open transaction (with the change that asks for it)."""
+    await session.execute(delete(LoginSession).where(LoginSession.user_id == user_id))
+
+
+async def end_all(session: AsyncSession, user_id: int) -> None:
+    """End every session of a user ("log out everywhere")."""
+    async with write_transaction(session):
+        await end_all_in_transaction(session, user_id)
