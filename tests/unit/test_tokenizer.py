@@ -407,5 +407,21 @@ def test_missing_optional_package_falls_back_to_cl100k(tmp_path: Path, monkeypat
 
 
 def test_public_surface() -> None:
-    assert set(tk.__all__) == {"Tokenizer", "TokenizerError", "default_cache_dir", "image_size",
+    assert set(tk.__all__) == {"PromptOverBudget", "Tokenizer", "TokenizerError", "default_cache_dir", "image_size",
                                 "image_size_from_data_url", "image_tokens_for_part", "image_tokens_from_size"}
+
+
+def test_counting_within_a_limit_stops_before_the_work_it_cannot_pay_for() -> None:
+    tok = tk.Tokenizer()
+    body = {"messages": [{"role": "user", "content": "hello world " * 1000}]}
+    full = tok.count_prompt("chat", body, "gpt-4o")
+    assert tok.count_prompt_within("chat", body, "gpt-4o", full) == full     # the limit itself is enough
+    with pytest.raises(tk.PromptOverBudget):
+        tok.count_prompt_within("chat", body, "gpt-4o", 100)
+    calls: list[int] = []
+    original = tok._count_text
+    tok._count_text = lambda text, model: calls.append(len(text)) or original(text, model)  # type: ignore[method-assign]
+    with pytest.raises(tk.PromptOverBudget):       # 1.2 MB of text is at least 9,375 tokens: refused unread
+        tok.count_prompt_within("chat", {"messages": [{"role": "user", "content": "x" * 1_200_000}]}, "gpt-4o", 9000)
+    assert calls == []                                 # refused before the tokenizer ran
+    assert tok.count_prompt("chat", body, "gpt-4o") == full    # no limit outside the call
