@@ -2,7 +2,8 @@
 
 The change events in the database stay the source of truth (a missed message
 only delays a refresh until the next poll); Redis just removes the wait. A
-Redis outage never affects serving: the listener reconnects with backoff.
+Redis outage never affects serving: the listener reconnects with backoff, and
+says once that Redis is gone and once that it is back.
 """
 
 from __future__ import annotations
@@ -13,14 +14,17 @@ from typing import Any, Awaitable, Callable
 
 from proxy.gateway.background import cancel_and_wait
 from store.redis_client import CHANGE_CHANNEL, publish_change
+from store.redis_health import RedisHealth
 
 log = logging.getLogger(__name__)
 
 
 class ChangeListener:
-    def __init__(self, redis: Any, on_change: Callable[[], Awaitable[None]]) -> None:
+    def __init__(self, redis: Any, on_change: Callable[[], Awaitable[None]], first_backoff: float = 0.5) -> None:
         self.redis = redis
         self.on_change = on_change
+        self.first_backoff = first_backoff
+        self.health = RedisHealth()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -35,12 +39,13 @@ class ChangeListener:
         await publish_change(self.redis)
 
     async def _run(self) -> None:
-        backoff = 0.5
+        backoff = self.first_backoff
         while True:
             pubsub = self.redis.pubsub()
             try:
                 await pubsub.subscribe(CHANGE_CHANNEL)
-                backoff = 0.5
+                self.health.answered()
+                backoff = self.first_backoff
                 await self.on_change()            # catch up on anything missed while disconnected
                 async for message in pubsub.listen():
                     if message.get("type") == "message":
@@ -48,7 +53,8 @@ class ChangeListener:
             except asyncio.CancelledError:
                 raise
             except Exception as e:
-                log.warning("redis change listener disconnected (%s); retrying in %.1fs", e, backoff)
+                self.health.failed(e, "change events are read by polling")
+                log.debug("redis change listener disconnected (%s); retrying in %.1fs", e, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
             finally:

@@ -99,3 +99,33 @@ async def test_api_requests_with_redis_down_log_one_warning(db, backend: str,
     finally:
         await api.close()
         await api.server.close()
+
+
+async def test_the_proxy_change_listener_warns_once_then_its_return_once(caplog: pytest.LogCaptureFixture) -> None:
+    """The proxy workers' pub/sub listener (it warned at every reconnect attempt)."""
+    from proxy.gateway.change_listener import ChangeListener
+
+    real = urlsplit(_redis_url())
+    port = unused_port()
+    changes: list[int] = []
+
+    async def on_change() -> None:
+        changes.append(1)
+
+    listener = ChangeListener(connect_redis(f"redis://127.0.0.1:{port}{real.path}"), on_change, first_backoff=0.02)
+    with caplog.at_level(logging.INFO):
+        listener.start()
+        try:
+            await asyncio.sleep(0.35)          # attempts at 0, 0.02, 0.06, 0.14, 0.30 s: all refused
+            assert len(_redis_lines(caplog)) == 1 and listener.health.down and not changes
+            async with _forward_to(real.hostname or "127.0.0.1", real.port or 6379, port):
+                for _ in range(200):
+                    if changes:
+                        break
+                    await asyncio.sleep(0.01)
+                assert changes                 # subscribed: it caught up on what it missed
+        finally:
+            await listener.close()
+    lines = _redis_lines(caplog)
+    assert len(lines) == 2 and "change events are read by polling" in lines[0], lines
+    assert lines[1].startswith("redis answers again"), lines
