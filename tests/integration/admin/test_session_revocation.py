@@ -9,7 +9,7 @@ from admin_api.auth import NOT_LOGGED_IN
 from store import sessions
 from store.models import ROLE_ADMIN
 
-from .conftest import PASSWORD
+from .conftest import PASSWORD, start_api
 
 
 def _cookie(client: TestClient) -> str:
@@ -116,3 +116,19 @@ async def test_a_cookie_without_a_login_session_is_refused(api):
         assert await sessions.user_of(s, api.people["admin"].id, "made-up", 3600) is None
     await api.add_user("carol", role=ROLE_ADMIN)
     await _accepted(api, _cookie(await api.login("carol")), "carol")
+
+
+async def test_logout_on_one_node_ends_the_session_on_another(api):
+    """Two admin_api processes on one database (two nodes with the same SESSION_SECRET)."""
+    other = await start_api(api.db, api.settings)
+    try:
+        other.people = api.people
+        copied = _cookie(await api.login("alice"))
+        await _accepted(other, copied, "alice")
+        _, body = await api.call("GET", "/api/user/logout", headers={"Cookie": f"session={copied}"})
+        assert body["success"]
+        await _refused(other, copied)
+        await _refused(api, copied)
+    finally:
+        await other.close()
+        await other.server.close()
