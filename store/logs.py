@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from store.engine import write_transaction
 from store.models import LOG_CONSUME, Log
 from store.patterns import page_bounds, starts_with
+from store.row_fit import RowFit
 
 RECENT = 100   # One API's MaxRecentItems: search results are capped at this many rows
 
@@ -49,10 +50,14 @@ class LogFilter:
 
 
 async def add(session: AsyncSession, *, user_id: int, type: int, content: str, **fields: Any) -> None:
-    """Insert one row; `created_at` defaults to now."""
+    """Insert one row; `created_at` defaults to now. The values are fitted to the columns first: they can be
+    what a caller typed (a channel test's model name past VARCHAR(191) failed the INSERT on PostgreSQL)."""
     fields.setdefault("created_at", int(time.time()))
+    values = {"user_id": user_id, "type": type, "content": content, **fields}
+    names = tuple(values)
+    fitted, _ = RowFit(Log.__table__, names, note_column="content").fit([values[name] for name in names])
     async with write_transaction(session):
-        session.add(Log(user_id=user_id, type=type, content=content, **fields))
+        session.add(Log(**dict(zip(names, fitted))))
 
 
 async def page(session: AsyncSession, flt: LogFilter, page_index: int) -> list[Log]:

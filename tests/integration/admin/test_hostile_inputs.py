@@ -1,0 +1,48 @@
+"""Every admin route of the OpenAPI document with hostile inputs (odd unicode, NUL, huge numbers, wrong JSON
+types, deep nesting, bad query and path parameters), as root and as a user: never a 5xx but a deliberate 503.
+A fixed set (tests/hostile.py), so the run is bounded and a failure names what was sent."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import aiohttp
+
+from tests.hostile import Attempt, attempts
+
+from .test_openapi import NOT_FUZZED
+
+BUDGET = 20.0   # seconds for one backend's run, both callers
+
+
+async def _send(http: aiohttp.ClientSession, base: str, token: str, attempt: Attempt) -> str | None:
+    headers = {"Authorization": token, "Content-Type": attempt.content_type}
+    async with http.request(attempt.method, base + attempt.path, params=attempt.query, data=attempt.body,
+                            headers=headers, allow_redirects=False) as r:
+        text = (await r.read())[:300].decode("utf-8", "replace")
+        deliberate = r.status == 503 and '"success":false' in text.replace(" ", "")
+        if r.status >= 500 and not deliberate:
+            return f"{attempt.describe()}: {r.status} {text}"
+    return None
+
+
+async def test_hostile_input_never_makes_a_server_error(api) -> None:
+    _, doc = await api.call("GET", "/api/openapi.json")
+    base = str(api.server.make_url("")).rstrip("/")
+    started = time.monotonic()
+    failures: list[str] = []
+    sent = 0
+    limit = asyncio.Semaphore(8)
+    async with aiohttp.ClientSession() as http:
+        async def one(token: str, attempt: Attempt) -> None:
+            async with limit:
+                failure = await _send(http, base, token, attempt)
+            if failure:
+                failures.append(failure)
+        for who in ("alice", "root"):
+            batch = [one(api.people[who].access_token, a) for a in attempts(doc, frozenset(NOT_FUZZED))]
+            sent += len(batch)
+            await asyncio.wait_for(asyncio.gather(*batch), BUDGET)
+    assert not failures, f"{len(failures)} of {sent} answers were server errors:\n" + "\n".join(failures[:40])
+    assert time.monotonic() - started < BUDGET
