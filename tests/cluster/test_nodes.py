@@ -71,7 +71,7 @@ def _estimate() -> int:
     from rules import load_prices
 
     prompt = Tokenizer().count_prompt("chat", BODY, "gpt-4o-mini")
-    return load_prices().pre_consume(prompt, 100, 500, "gpt-4o-mini", 1, "default")
+    return load_prices().hold(prompt, 100, 500, "gpt-4o-mini", 1, "default")   # prompt and max_tokens at their prices
 
 
 @pytest.fixture
@@ -98,7 +98,9 @@ async def test_two_nodes_share_one_database_exactly(db: Database, upstream: Mock
             statuses = Counter(await asyncio.gather(*(_post(http, (a.url, b.url)[i % 2], acct.key) for i in range(200))))
         # refused: 403 at the reservation, or 401 ("exhausted") from a token cache refreshed after the
         # balance was written down to zero
-        assert statuses[200] == 50 and statuses[401] + statuses[403] == 150, statuses
+        # at least the 50 held for; more when a refused request found change settled back meanwhile (#14)
+        served = statuses[200]
+        assert served >= 50 and statuses[401] + statuses[403] == 200 - served, statuses
         upstream.script.delay = 0
         # a channel disabled through admin_api on node A stops receiving traffic on node B within a second
         async with aiohttp.ClientSession() as http:
@@ -113,9 +115,9 @@ async def test_two_nodes_share_one_database_exactly(db: Database, upstream: Mock
     bal = await balances(db, acct, cid)
     rows = await logs(db)
     charged = sum(r.quota for r in rows)
-    assert len(rows) == 50 and charged > 0
+    assert len(rows) == served and charged > 0
     assert 50 * estimate - bal["token_remain"] == charged == bal["token_used"] == bal["channel_used"]
-    assert bal["requests"] == 50
+    assert bal["requests"] == served
 
 
 async def test_two_workers_share_the_port_and_lose_nothing_on_sigterm(db: Database, upstream: MockOpenAI,
@@ -131,12 +133,13 @@ async def test_two_workers_share_the_port_and_lose_nothing_on_sigterm(db: Databa
         upstream.script.delay = 0.5
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, force_close=True)) as http:
             statuses = Counter(await asyncio.gather(*(_post(http, node.url, acct.key) for _ in range(60))))
-        assert statuses[200] == 20 and statuses[401] + statuses[403] == 40, statuses   # 401 or 403, as above
+        served = statuses[200]                                       # 20 or more, as above
+        assert served >= 20 and statuses[401] + statuses[403] == 60 - served, statuses   # 401 or 403, as above
     finally:
         assert node.stop() == 0
     bal = await balances(db, acct, cid)
     charged = sum(r.quota for r in await logs(db))
-    assert 20 * estimate - bal["token_remain"] == charged == bal["token_used"] and bal["requests"] == 20
+    assert 20 * estimate - bal["token_remain"] == charged == bal["token_used"] and bal["requests"] == served
 
 
 @pytest.mark.parametrize("backend", ["mysql"], indirect=True)

@@ -63,17 +63,18 @@ async def test_two_workers_reserve_through_the_ledger_owner(db: Database, upstre
         upstream.script.delay = 0.5      # every reservation is held while the others arrive
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, force_close=True)) as http:
             statuses = Counter(await asyncio.gather(*(_post(http, node.url, acct.key) for _ in range(150))))
-        assert _served_and_refused(statuses) == (affordable, 150 - affordable)
+        served, refused = _served_and_refused(statuses)     # more than held for when change came back (#14)
+        assert served >= affordable and served + refused == 150
     finally:
         assert node.stop() == 0          # SIGTERM: workers stop, then the owner writes every delta
     bal = await balances(db, acct, cid)
     rows = await logs(db)
     charged = sum(r.quota for r in rows)
-    assert len(rows) == affordable and charged > 0
+    assert len(rows) == served and charged > 0
     assert affordable * estimate - bal["token_remain"] == charged == bal["token_used"] == bal["channel_used"]
-    assert bal["user_used"] == charged and bal["user_quota"] == 10**9 - charged and bal["requests"] == affordable
-    served = _served_by(tmp_path / "logs")
-    assert set(served) == {"proxy-0", "proxy-1"}, served
+    assert bal["user_used"] == charged and bal["user_quota"] == 10**9 - charged and bal["requests"] == served
+    served_by = _served_by(tmp_path / "logs")
+    assert set(served_by) == {"proxy-0", "proxy-1"}, served_by
 
 
 async def test_sigterm_mid_flight_settles_everything_before_the_owner_stops(db: Database, upstream: MockOpenAI,
