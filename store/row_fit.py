@@ -99,7 +99,9 @@ class RowFit:
                 values[index] = self._fit_text(index, values[index], limit, in_bytes, notes)
         if notes and self._note is not None:
             index, limit, in_bytes = self._note
-            values[index] = _cut(f"{values[index] or ''} [clamped to the column: {'; '.join(notes)}]", limit, in_bytes)
+            note = f" [clamped to the column: {'; '.join(notes)}]"
+            room = limit - (len(note.encode("utf-8")) if in_bytes else len(note))   # the note is kept whole
+            values[index] = _cut(_cut(values[index] or "", max(room, 0), in_bytes) + note, limit, in_bytes)
         return values, notes
 
     def _fit_text(self, index: int, value: str, limit: int, in_bytes: bool, notes: list[str]) -> str:
