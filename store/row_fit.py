@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from sqlalchemy import BigInteger, Integer, SmallInteger, String, Table, Text
+from sqlalchemy.types import TypeDecorator
 
 TEXT_BYTES = 65_535   # MySQL's TEXT, the smallest text column of the three databases
 
@@ -62,6 +63,8 @@ class RowFit:
         self._texts: list[tuple[int, int, bool]] = []        # (index, limit, limit in bytes)
         for index, name in enumerate(self.columns):
             column_type = table.c[name].type
+            if isinstance(column_type, TypeDecorator):   # e.g. store.models.Char: the limits are its impl's
+                column_type = column_type.impl_instance
             bits = _int_bits(column_type)
             if bits is not None:
                 self._ints.append((index, -(1 << bits), (1 << bits) - 1))
