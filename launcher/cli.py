@@ -13,10 +13,11 @@ import tempfile
 import time
 from pathlib import Path
 from multiprocessing.synchronize import Event
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 from launcher.logs import SizeRotator, log_file_path, setup_logging
 from launcher.prepare import prepare_database
+from launcher.restarts import RestartPolicy
 from launcher.web_console import ensure_web_console
 from settings import VERSION, Settings, SettingsError, load_settings
 from store import parse_dsn
@@ -57,7 +58,8 @@ def needs_ledger_owner(settings: Settings) -> bool:
 
 
 class Supervisor:
-    """Starts the child processes and stops them all when one dies or a signal comes."""
+    """Starts the child processes, starts a dead proxy worker or admin_api again (with a backoff), and stops
+    them all on a signal, a crash loop, or the ledger owner's death (its balances can't be rebuilt live)."""
 
     def __init__(self, settings: Settings, log_path: Path | None = None) -> None:
         self.settings = settings
@@ -69,24 +71,32 @@ class Supervisor:
         self.metrics_dir: str | None = None
         self.ledger: multiprocessing.process.BaseProcess | None = None   # SQLite with several workers
         self.ledger_dir: str | None = None
+        # restartable children by name: how to start them, when they started, their policy, when they are due
+        self.recipes: dict[str, tuple[Callable[..., None], tuple[Any, ...]]] = {}
+        self.started: dict[str, float] = {}
+        self.policies: dict[str, RestartPolicy] = {}
+        self.due: dict[str, float] = {}
         self.counter_dir: str | None = None      # the change counter's private directory
 
     def start(self) -> None:
         self._metrics_environment()
         self._change_counter()
-        admin = self.ctx.Process(target=_admin_main, args=(self.settings, self.log_path), name="admin_api")
-        admin.start()
-        self.children.append(admin)
+        self._spawn("admin_api", _admin_main, (self.settings, self.log_path))
         owner = None
         if needs_ledger_owner(self.settings):
             owner = self._start_ledger()     # the workers start once it accepts connections
             if owner is None:
                 return          # wait() sees the dead ledger process and stops
         for worker in range(self.settings.workers):
-            proc = self.ctx.Process(target=_proxy_main, args=(self.settings, worker, self.log_path, owner),
-                                    name=f"proxy-{worker}")
-            proc.start()
-            self.children.append(proc)
+            self._spawn(f"proxy-{worker}", _proxy_main, (self.settings, worker, self.log_path, owner))
+
+    def _spawn(self, name: str, target: Callable[..., None], args: tuple[Any, ...]) -> None:
+        proc = self.ctx.Process(target=target, args=args, name=name)
+        proc.start()
+        log.info("started %s (pid %s)", name, proc.pid)
+        self.children.append(proc)
+        self.recipes[name] = (target, args)
+        self.started[name] = time.monotonic()
 
     def _start_ledger(self) -> str | None:
         """Start the ledger owner on a socket in a private directory (0700); its path once it accepts connections."""
@@ -131,14 +141,51 @@ class Supervisor:
         code = 0
         while not self.stopping:
             dead = [c for c in self.children if not c.is_alive()]
-            if dead:
-                log.error("%s exited with code %s; stopping", dead[0].name, dead[0].exitcode)
+            if not all([self._bury(c) for c in dead]):
                 code = 1
                 break
+            self._restart_due()
             self._rotate_logs()
             time.sleep(0.2)
         self._terminate()
         return code
+
+    def _bury(self, child: multiprocessing.process.BaseProcess) -> bool:
+        """A child died: schedule its restart (True), or say why the gateway stops (False)."""
+        self.children.remove(child)
+        name = child.name
+        if child is self.ledger or name not in self.recipes:
+            log.error("%s exited with code %s; stopping", name, child.exitcode)
+            return False
+        self._forget_metrics(child.pid)
+        lived = time.monotonic() - self.started[name]
+        delay = self.policies.setdefault(name, RestartPolicy()).after_death(lived)
+        if delay is None:
+            log.error("%s exited with code %s, %d times in a row soon after starting: a crash loop; stopping",
+                      name, child.exitcode, self.policies[name].quick_deaths)
+            return False
+        log.warning("%s exited with code %s after %.1fs; starting it again in %.2fs", name, child.exitcode,
+                    lived, delay)
+        self.due[name] = time.monotonic() + delay
+        return True
+
+    def _restart_due(self) -> None:
+        now = time.monotonic()
+        for name, when in list(self.due.items()):
+            if when <= now:
+                del self.due[name]
+                self._spawn(name, *self.recipes[name])
+
+    def _forget_metrics(self, pid: int | None) -> None:
+        """A dead worker's live gauges leave /metrics (its counters stay: they were counted)."""
+        if self.metrics_dir is None or pid is None:
+            return
+        try:
+            from prometheus_client import multiprocess
+
+            multiprocess.mark_process_dead(pid, self.metrics_dir)
+        except Exception as e:   # only tidying: never a reason to stop
+            log.warning("metrics of pid %s not cleared: %s", pid, e)
 
     def _rotate_logs(self) -> None:
         if self.rotator is None:
