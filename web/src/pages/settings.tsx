@@ -4,7 +4,7 @@ import { attempt, confirmAction, copyText, toast } from '../components/feedback'
 import { Field } from '../components/form';
 import { Modal } from '../components/modal';
 import { Turnstile } from '../components/turnstile';
-import { del, get, put } from '../lib/api';
+import { del, get, post, put } from '../lib/api';
 import { renderQuota } from '../lib/format';
 import { t } from '../lib/i18n';
 import { startOAuth } from '../lib/oauth';
@@ -115,6 +115,12 @@ function Personal() {
     setInvite(link);
     await copyText(link, t('Invite link'));
   };
+  const logoutEverywhere = async () => {
+    if ((await attempt(() => post('/api/user/logout_all'))) === undefined) return;
+    forget();
+    toast.success(t('Logged out on every device'));
+    navigate('/login');
+  };
   const deleteAccount = async () => {
     if ((await attempt(() => del('/api/user/self'))) === undefined) return;
     forget();
@@ -161,6 +167,7 @@ function Personal() {
         <div class="row wrap">
           <button class="btn" onClick={generateToken}>{t('Generate access token')}</button>
           <button class="btn" onClick={inviteLink}>{t('Copy invite link')}</button>
+          <button class="btn" onClick={logoutEverywhere}>{t('Log out on every device')}</button>
         </div>
         {accessToken && <p>{t('System access token (send it as the Authorization header to /api):')} <code class="secret" data-testid="access-token">{accessToken}</code></p>}
         {invite && <p>{t('Invite link:')} <code class="secret" data-testid="invite-link">{invite}</code></p>}
