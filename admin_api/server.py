@@ -1,4 +1,9 @@
-"""The admin_api process: serves /api/* (and later the web console) on the internal loopback port."""
+"""The admin_api process: serves /api/* and the web console on a unix socket, never on a TCP port.
+
+Only who can reach the socket's directory can call it: the proxy (which passes every non-/v1 path on, with
+the client address it resolved) and, when an operator points it there, nginx on the same host. A local
+process cannot bypass the proxy's address resolution and the per-IP limits by calling it directly.
+"""
 
 from __future__ import annotations
 
@@ -12,13 +17,16 @@ log = logging.getLogger(__name__)
 
 
 def run(settings: Settings) -> None:
+    if not settings.admin_socket:   # `one-api` always chooses one; never fall back to a TCP port
+        raise SystemExit("admin_api: no unix socket path (ADMIN_SOCKET)")
+
     async def main() -> None:
         from admin_api.app import create_app
 
         db = database_for(settings)
         app = create_app(settings, db)
         try:
-            await serve(app, "127.0.0.1", settings.internal_admin_port, shutdown_timeout=10)
+            await serve(app, "", 0, shutdown_timeout=10, unix_path=settings.admin_socket)
         finally:
             await db.dispose()
 

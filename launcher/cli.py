@@ -77,10 +77,12 @@ class Supervisor:
         self.policies: dict[str, RestartPolicy] = {}
         self.due: dict[str, float] = {}
         self.counter_dir: str | None = None      # the change counter's private directory
+        self.admin_dir: str | None = None        # admin_api's socket's private directory (no ADMIN_SOCKET given)
 
     def start(self) -> None:
         self._metrics_environment()
         self._change_counter()
+        self._admin_socket()
         self._spawn("admin_api", _admin_main, (self.settings, self.log_path))
         owner = None
         if needs_ledger_owner(self.settings):
@@ -123,6 +125,18 @@ class Supervisor:
         path = os.path.join(self.counter_dir, "changes")
         ChangeCounter(path).close()      # created before any child maps it
         self.settings = self.settings.with_(change_counter=path)
+
+    def _admin_socket(self) -> None:
+        """admin_api listens on a unix socket, not a TCP port: in a private directory (0700) made for this run
+        unless ADMIN_SOCKET names one (nginx on this host may then be pointed at it)."""
+        path = self.settings.admin_socket
+        if not path:
+            self.admin_dir = tempfile.mkdtemp(prefix="one-api-admin-")
+            path = os.path.join(self.admin_dir, "admin.sock")
+        else:
+            path = os.path.abspath(path)
+            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        self.settings = self.settings.with_(admin_socket=path)
 
     def _metrics_environment(self) -> None:
         """Several workers: a fresh multiprocess directory (no stale files of an earlier run); one: plain registry."""
@@ -202,7 +216,7 @@ class Supervisor:
         self._stop(list(reversed(others)), self.settings.shutdown_grace + 5)
         if self.ledger is not None:
             self._stop([self.ledger], 30)    # it writes its deltas to the database, then exits
-        for tmp in (self.metrics_dir, self.ledger_dir, self.counter_dir):
+        for tmp in (self.metrics_dir, self.ledger_dir, self.counter_dir, self.admin_dir):
             if tmp is not None:
                 shutil.rmtree(tmp, ignore_errors=True)
 

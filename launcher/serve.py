@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from typing import Awaitable, Callable
 
@@ -18,14 +19,18 @@ SERVER_OPTIONS = {"auto_decompress": False}
 
 
 async def serve(app: web.Application, host: str, port: int, *, reuse_port: bool = False,
-                shutdown_timeout: float = 30.0, ready: Callable[[], Awaitable[None]] | None = None) -> None:
-    """Listen, wait for a stop signal, then stop accepting and let in-flight requests finish."""
+                shutdown_timeout: float = 30.0, ready: Callable[[], Awaitable[None]] | None = None,
+                unix_path: str = "") -> None:
+    """Listen (on `unix_path` instead of TCP when given), wait for a stop signal, then stop accepting and let
+    in-flight requests finish."""
     runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=shutdown_timeout,
                            **SERVER_OPTIONS)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None, backlog=1024)
-    await site.start()
-    log.info("listening on %s:%d", host, port)
+    if unix_path:
+        await _unix_site(runner, unix_path)
+    else:
+        await web.TCPSite(runner, host, port, reuse_port=reuse_port or None, backlog=1024).start()
+        log.info("listening on %s:%d", host, port)
     if ready is not None:
         await ready()
     stop = asyncio.Event()
@@ -35,6 +40,13 @@ async def serve(app: web.Application, host: str, port: int, *, reuse_port: bool 
     await stop.wait()
     log.info("stopping: no new connections, in-flight requests get %.0fs", shutdown_timeout)
     await runner.cleanup()
+
+
+async def _unix_site(runner: web.AppRunner, path: str) -> None:
+    """Owner and group may connect (nginx on the host can share the group); the directory decides who reaches it."""
+    await web.UnixSite(runner, path, backlog=1024).start()
+    os.chmod(path, 0o660)
+    log.info("listening on %s", path)
 
 
 def run_forever(main: Callable[[], Awaitable[None]]) -> None:

@@ -34,7 +34,7 @@ DEFAULTS: dict[str, str] = {
     "ONEAPI_TLS_CERT": "/etc/nginx/tls/fullchain.pem",
     "ONEAPI_TLS_KEY": "/etc/nginx/tls/privkey.pem",
     "ONEAPI_PROXY_SERVERS": "127.0.0.1:3000",   # layout A: everything to the gateway's port
-    "ONEAPI_ADMIN_SERVERS": "127.0.0.1:3000",   # layout B (same host): 127.0.0.1:<ADMIN_PORT, default port+1>
+    "ONEAPI_ADMIN_SERVERS": "127.0.0.1:3000",   # layout B (same host): unix:<ADMIN_SOCKET>
 }
 
 

@@ -1,4 +1,8 @@
-"""Every path the proxy does not serve goes to admin_api, so one port serves everything (as One API)."""
+"""Every path the proxy does not serve goes to admin_api, so one port serves everything (as One API).
+
+admin_api listens on a unix socket in a private directory, never on a TCP port: it believes the
+X-Forwarded-For set here because only the proxy (or nginx on the host, when pointed there) can reach it.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +14,25 @@ from aiohttp import web
 from proxy.core.hop import end_to_end
 from proxy.client_ip import client_ip
 
+ADMIN_ORIGIN = "http://admin"    # the Host admin_api sees; the connection itself goes to the unix socket
+
+
+def unavailable() -> web.Response:
+    return web.json_response({"success": False, "message": "admin service unavailable"}, status=502)
+
+
+def admin_session(socket_path: str) -> aiohttp.ClientSession:
+    """Keep-alive connections to admin_api's socket (without a path there is no admin_api: answers are 502)."""
+    connector = aiohttp.UnixConnector(path=socket_path, limit=256) if socket_path else aiohttp.TCPConnector(limit=1)
+    return aiohttp.ClientSession(connector=connector, auto_decompress=False,
+                                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=300))
+
 
 class AdminPassthrough:
     """Streams the request to admin_api and its answer back, bodies never buffered whole."""
 
-    def __init__(self, base_url: str, session: Callable[[], aiohttp.ClientSession]) -> None:
-        self.base_url = base_url.rstrip("/")
+    def __init__(self, socket_path: str, session: Callable[[], aiohttp.ClientSession]) -> None:
+        self.base_url = ADMIN_ORIGIN if socket_path else ""
         self.session = session   # a getter: the session exists only once the application has started
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -23,6 +40,8 @@ class AdminPassthrough:
         headers["X-Forwarded-For"] = client_ip(request)
         headers["X-Forwarded-Proto"] = request.headers.get("X-Forwarded-Proto", request.scheme)
         body = request.content if request.body_exists else None
+        if not self.base_url:
+            return unavailable()
         try:
             async with self.session().request(request.method, self.base_url + request.path_qs, headers=headers,
                                             data=body, allow_redirects=False) as upstream:
@@ -37,4 +56,4 @@ class AdminPassthrough:
                 await response.write_eof()
                 return response
         except aiohttp.ClientError:
-            return web.json_response({"success": False, "message": "admin service unavailable"}, status=502)
+            return unavailable()

@@ -24,7 +24,7 @@ from proxy.addons.reservation import Reservation
 from proxy.addons.retry import RetryPolicy
 from proxy.addons.route import Route
 from proxy.addons.usage_tap import UsageTap
-from proxy.admin_passthrough import AdminPassthrough
+from proxy.admin_passthrough import AdminPassthrough, admin_session
 from proxy.client_ip import TRUSTED_KEY, client_ip
 from proxy.core.addons import AddonManager
 from proxy.core.forward import UpstreamOpener
@@ -126,8 +126,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None,
             raise web.HTTPMovedPermanently(frontend + request.path_qs)
         return invalid_url(request)
 
-    to_admin = AdminPassthrough(f"http://127.0.0.1:{settings.internal_admin_port}",
-                                lambda: app[ADMIN_SESSION_KEY]).handle
+    to_admin = AdminPassthrough(settings.admin_socket, lambda: app[ADMIN_SESSION_KEY]).handle
 
     app.router.add_get("/metrics", scrape_handler(metrics, settings.trusted_proxies, settings.metrics_token))
     app.router.add_route("*", "/v1/{tail:.*}", with_preflight(v1_unknown))
@@ -138,8 +137,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None,
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     rt = app[RUNTIME_KEY]
     await rt.start()
-    admin = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256), auto_decompress=False,
-                                  timeout=aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=300))
+    admin = admin_session(rt.settings.admin_socket)
     app[ADMIN_SESSION_KEY] = admin
     yield
     await admin.close()

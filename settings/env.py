@@ -154,7 +154,7 @@ class Settings:
     test_prompt: str = DEFAULT_TEST_PROMPT
     tiktoken_cache_dir: str = ""
     trusted_proxies: tuple[Any, ...] = field(default_factory=tuple)
-    admin_port: int = 0          # internal loopback port of admin_api; 0 = port + 1
+    admin_socket: str = ""       # admin_api's unix socket; "" = one in a private directory made per run by `one-api`
     shutdown_grace: int = 30     # seconds streams may take to finish on SIGTERM
     metrics_token: str = ""      # Bearer token for /metrics from other peers; "" = loopback and TRUSTED_PROXIES only
     log_format: str = "text"     # "json": one JSON object per log line
@@ -172,10 +172,6 @@ class Settings:
     @property
     def is_master(self) -> bool:
         return self.node_type != "slave"
-
-    @property
-    def internal_admin_port(self) -> int:
-        return self.admin_port or self.port + 1
 
     def with_(self, **changes: Any) -> "Settings":
         values = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -235,7 +231,7 @@ _ENV: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "TIKTOKEN_CACHE_DIR": ("tiktoken_cache_dir", _str),
     "DATA_GYM_CACHE_DIR": ("tiktoken_cache_dir", _str),
     "TRUSTED_PROXIES": ("trusted_proxies", _networks),
-    "ADMIN_PORT": ("admin_port", _int),
+    "ADMIN_SOCKET": ("admin_socket", _str),
     "SHUTDOWN_GRACE": ("shutdown_grace", _int),
     "METRICS_TOKEN": ("metrics_token", _str),
     "LOG_FORMAT": ("log_format", _choice("text", "json")),

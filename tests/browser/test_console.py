@@ -53,7 +53,7 @@ async def _wait_ready(url: str, deadline: float) -> None:
 async def gateway(tmp_path: Path) -> AsyncIterator[tuple[str, Path]]:
     """`one-api --port <free>` in an empty directory: SQLite, root/123456, console served from web/dist."""
     port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(REPO), "SESSION_SECRET": "browser-test", "ADMIN_PORT": str(_free_port())}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "SESSION_SECRET": "browser-test"}
     for name in ("SQL_DSN", "LOG_SQL_DSN", "REDIS_CONN_STRING", "SYNC_FREQUENCY", "THEME"):
         env.pop(name, None)
     log = (tmp_path / "gateway.out").open("wb")

@@ -33,9 +33,8 @@ BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}],
 class Node:
     def __init__(self, workdir: Path, env: dict[str, str], *args: str) -> None:
         self.port = free_port()
-        self.admin_port = free_port()
         full = {**os.environ, "PYTHONPATH": str(Path.cwd()), "SESSION_SECRET": "shared-secret",
-                "ADMIN_PORT": str(self.admin_port), "SHUTDOWN_GRACE": "10", **env}
+                "SHUTDOWN_GRACE": "10", **env}
         workdir.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen([sys.executable, "-m", "launcher.cli", "--port", str(self.port), "--log-dir",
                                       str(workdir / "logs"), *args], cwd=workdir, env=full,

@@ -90,14 +90,14 @@ async def test_internal_addresses_are_never_fetched(db: Database, upstream: Mock
     """Loopback by literal, by legacy numeric form and by name, the admin port, a redirect to loopback, and
     private/link-local/metadata literals: no connection, 0 image tokens, the answer served."""
     port = image_host.port
-    # the admin port is the counting server here, so a fetch of it would show
-    gateway, key = await started(db, upstream, {"ADMIN_PORT": str(port), "IMAGE_FETCH_ALLOW_HOSTS": "127.0.0.2"})
+    # a loopback admin-looking URL goes to the counting server here, so a fetch of it would show
+    gateway, key = await started(db, upstream, {"IMAGE_FETCH_ALLOW_HOSTS": "127.0.0.2"})
     try:
         text_only = await prompt_tokens(gateway, db, key, [])
         internal = [f"http://127.0.0.1:{port}/wide.png", f"http://localhost:{port}/wide.png",
                     f"http://127.1:{port}/wide.png", f"http://2130706433:{port}/wide.png",
                     f"http://0x7f.0.0.1:{port}/wide.png", f"http://[::ffff:127.0.0.1]:{port}/wide.png",
-                    f"http://127.0.0.1:{gateway.settings.internal_admin_port}/api/user/login",
+                    f"http://127.0.0.1:{port}/api/user/login",
                     f"http://127.0.0.2:{redirector.port}/to?url=http://127.0.0.1:{port}/wide.png",
                     f"http://127.0.0.2:{redirector.port}/to?url=http://localhost:{port}/wide.png",
                     "http://169.254.169.254/latest/meta-data/iam.png", "http://10.0.0.1/a.png",

@@ -141,7 +141,7 @@ class Stack:
     tmp: Path
     cert: Path
     port: int                     # the gateway (proxy) port
-    admin_port: int               # admin_api's loopback port
+    admin_socket: str             # admin_api's unix socket (ADMIN_SOCKET), where layout B points nginx
     gateway: subprocess.Popen
     upstream: ThreadedMock
     accounts: dict[str, Account]
@@ -233,11 +233,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     try:
         db_path = tmp / "one-api.db"
         accounts = asyncio.run(seed(db_path, upstream.mock.url))
-        port, admin_port = free_port(), free_port()
+        port, admin_socket = free_port(), str(tmp / "run" / "admin.sock")
         env = {k: v for k, v in os.environ.items()
                if k not in ("SQL_DSN", "LOG_SQL_DSN", "REDIS_CONN_STRING", "SYNC_FREQUENCY", "PORT", "NODE_TYPE")}
         env.update(PYTHONPATH=str(REPO), SQLITE_PATH=str(db_path), TRUSTED_PROXIES="127.0.0.1/32",
-                   ADMIN_PORT=str(admin_port), SESSION_SECRET="nginx-test-secret", SHUTDOWN_GRACE="5")
+                   ADMIN_SOCKET=admin_socket, SESSION_SECRET="nginx-test-secret", SHUTDOWN_GRACE="5")
         with open(tmp / "gateway.out", "w") as out:
             gateway = subprocess.Popen([sys.executable, "-m", "launcher.cli", "--port", str(port),
                                         "--log-dir", str(tmp / "logs")],
@@ -246,9 +246,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             wait_status(f"http://127.0.0.1:{port}/api/status", gateway, time.monotonic() + 90)
         except AssertionError as e:
             raise AssertionError(f"{e}\n{(tmp / 'gateway.out').read_text(errors='replace')[-4000:]}") from None
-        stack = Stack(tmp, cert, port, admin_port, gateway, upstream, accounts,
+        stack = Stack(tmp, cert, port, admin_socket, gateway, upstream, accounts,
                       ssl.create_default_context(cafile=str(cert)))
-        for name, admin in (("A", f"127.0.0.1:{port}"), ("B", f"127.0.0.1:{admin_port}")):
+        for name, admin in (("A", f"127.0.0.1:{port}"), ("B", f"unix:{admin_socket}")):
             started.append(start_nginx(nginx_bin, tmp, name, cert, key, f"127.0.0.1:{port}", admin))
             stack.nginx[name] = started[-1]
         yield stack
@@ -372,9 +372,9 @@ async def test_admin_api_status_through_nginx(stack: Stack, layout: str) -> None
             assert resp.status == 404               # not exposed at the public front
         async with http.get(f"http://127.0.0.1:{nginx.http_port}/api/status", allow_redirects=False) as resp:
             assert resp.status == 308 and resp.headers["Location"] == "https://127.0.0.1/api/status"
-    expected = {"A": stack.port, "B": stack.admin_port}[layout]
+    expected = {"A": f"127.0.0.1:{stack.port}", "B": f"unix:{stack.admin_socket}"}[layout]
     [status_line] = [line for line in nginx.access_log() if '"GET /api/status HTTP/1.1" 200' in line]
-    assert f"up=127.0.0.1:{expected} " in status_line, status_line
+    assert f"up={expected} " in status_line, status_line
     models_line = [line for line in nginx.access_log() if '"GET /v1/models ' in line][-1]
     assert f"up=127.0.0.1:{stack.port} " in models_line and " rid=" in models_line, models_line
     assert models_line.startswith(f"{CLIENT_ADDR} ")

@@ -12,6 +12,7 @@ import pytest
 from admin_api.client_address import resolve
 from admin_api.ratelimit import RedisLimiter
 from admin_api.state import STATE
+from settings.network import LOOPBACK
 
 from .conftest import make_settings, start_api
 
@@ -42,7 +43,7 @@ async def _check_limits(api) -> None:
 
 
 async def test_in_process_limits(db):
-    api = await start_api(db, make_settings(debug=False, global_api_rate_limit=25))
+    api = await start_api(db, make_settings(debug=False, global_api_rate_limit=25, trusted_proxies=LOOPBACK))
     try:
         await _check_limits(api)
     finally:
@@ -67,7 +68,8 @@ async def test_redis_limits(db, backend):
         if os.environ.get("CI"):
             pytest.fail("ONEAPI_TEST_REDIS_URL is not set")
         pytest.skip("ONEAPI_TEST_REDIS_URL not set")
-    settings = make_settings(debug=False, global_api_rate_limit=25, redis_conn_string=url, sync_frequency_set=True)
+    settings = make_settings(debug=False, global_api_rate_limit=25, redis_conn_string=url, sync_frequency_set=True,
+                             trusted_proxies=LOOPBACK)   # the test server is TCP: its client stands in for the proxy
     api = await start_api(db, settings)
     try:
         await _check_limits(api)
@@ -86,9 +88,14 @@ async def test_redis_limits(db, backend):
 
 def test_forwarded_for_only_from_trusted_peers():
     nginx = (ipaddress.ip_network("10.1.0.0/16"),)
-    assert resolve("127.0.0.1", "203.0.113.5") == "203.0.113.5"
+    assert resolve("", "203.0.113.5") == "203.0.113.5"                  # the unix socket's peer: the proxy
+    assert resolve("", "203.0.113.5, 10.1.9.9", nginx) == "203.0.113.5"  # nginx behind it, as TRUSTED_PROXIES says
+    assert resolve("", "10.9.9.9, 203.0.113.5", nginx) == "203.0.113.5"  # a hop the client made up is not believed
+    assert resolve("", None) == "" and resolve("", "garbage") == ""
+    assert resolve("127.0.0.1", "203.0.113.5") == "127.0.0.1"            # a local TCP client is not the proxy
+    assert resolve("127.0.0.1", "203.0.113.5", LOOPBACK) == "203.0.113.5"
     assert resolve("192.0.2.7", "203.0.113.5") == "192.0.2.7"            # an untrusted peer can't claim an address
     assert resolve("10.1.2.3", "203.0.113.5, 10.1.9.9", nginx) == "203.0.113.5"
     assert resolve("10.1.2.3", "203.0.113.5", ()) == "10.1.2.3"
-    assert resolve("127.0.0.1", "garbage") == "127.0.0.1"
+    assert resolve("127.0.0.1", "garbage", LOOPBACK) == "127.0.0.1"
     assert resolve("::1", None) == "::1"
