@@ -132,3 +132,14 @@ async def test_logout_on_one_node_ends_the_session_on_another(api):
     finally:
         await other.close()
         await other.server.close()
+
+
+async def test_a_user_keeps_at_most_the_newest_sessions(api, monkeypatch):
+    monkeypatch.setattr(sessions, "MAX_PER_USER", 3)
+    cookies = [_cookie(await api.login("alice")) for _ in range(5)]
+    bob = _cookie(await api.login("bob"))
+    for old in cookies[:2]:
+        await _refused(api, old)
+    for kept in cookies[2:]:
+        await _accepted(api, kept, "alice")
+    await _accepted(api, bob, "bob")
