@@ -5,6 +5,7 @@ limits), and an X-Forwarded-For sent to the public port by a local client is not
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import stat
 import subprocess
@@ -73,6 +74,13 @@ def _listening_tcp_ports(pids: set[int]) -> set[int]:
     return ports
 
 
+def _holds_socket(pid: int, inodes: set[str]) -> bool:
+    try:
+        return any(os.readlink(f"/proc/{pid}/fd/{fd}")[8:-1] in inodes for fd in os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return False
+
+
 def _status(url: str, forwarded_for: str) -> int:
     request = urllib.request.Request(url, headers={"X-Forwarded-For": forwarded_for})
     try:
@@ -99,13 +107,17 @@ def test_admin_api_has_no_tcp_port_and_the_gateway_starts_when_port_plus_one_is_
         tree = _descendants(proc.pid)
         assert len(tree) >= 2                                              # admin_api and a proxy worker
         assert _listening_tcp_ports(tree | {proc.pid}) == {port}           # admin_api listens on no TCP port
-        sockets = [line.split()[-1] for line in Path("/proc/net/unix").read_text().splitlines()
+        sockets = [line.split() for line in Path("/proc/net/unix").read_text().splitlines()
                    if line.endswith("/admin.sock") and "one-api-admin-" in line]
         assert sockets, "admin_api's unix socket not found"
-        assert stat.S_IMODE(os.stat(os.path.dirname(sockets[-1])).st_mode) == 0o700
+        assert stat.S_IMODE(os.stat(os.path.dirname(sockets[-1][-1])).st_mode) == 0o700
         # a local client's made-up addresses on the public port are not believed: one window for all of them
         statuses = [_status(url, f"198.51.100.{i}") for i in range(1, 6)]
         assert 429 in statuses, statuses
+        # admin_api killed: the supervisor starts it again on the same socket, and /api answers again
+        [admin] = [pid for pid in tree if _holds_socket(pid, {fields[6] for fields in sockets})]
+        os.kill(admin, signal.SIGKILL)
+        assert wait_for(url, time.monotonic() + 30)["success"] is True
     finally:
         proc.terminate()
         proc.wait(timeout=60)
