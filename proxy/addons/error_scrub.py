@@ -22,16 +22,14 @@ class ErrorScrub:
         self.catalog = catalog
 
     def error(self, flow: Flow[RelayState]) -> None:
-        err = flow.error
-        if err is None:
+        """Only once a channel was chosen: earlier errors are the gateway's own words (a token's subnet
+        refusal names the client's address on purpose)."""
+        err, channel = flow.error, flow.state.channel
+        if err is None or channel is None:
             return
-        channel = flow.state.channel
-        secrets: list[str] = []
-        hosts: list[str] = []
-        if channel is not None:
-            secrets = secret_parts(channel.key)
-            default = self.catalog.get(channel.type).base_url if channel.type in self.catalog else ""
-            hosts = upstream_hosts(channel.base_url, default)
+        secrets = secret_parts(channel.key)
+        default = self.catalog.get(channel.type).base_url if channel.type in self.catalog else ""
+        hosts = upstream_hosts(channel.base_url, default)
         message = scrub(err.message, secrets, hosts)
         code, param = _scrubbed(err.code, secrets, hosts), _scrubbed(err.param, secrets, hosts)
         if (message, code, param) == (err.message, err.code, err.param):
