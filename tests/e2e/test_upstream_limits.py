@@ -248,3 +248,37 @@ async def client_leaves_a_hanging_upstream(db: Database, scripted: list[Scripted
         assert (b["user_quota"], b["token_remain"], b["user_used"], b["token_used"]) == (10_000, 5_000, 0, 0)
     finally:
         await gw.close()
+
+
+def stream_then_hang(pieces: int) -> Script:
+    async def script(writer: asyncio.StreamWriter) -> None:
+        writer.write(SSE_HEAD)
+        for i in range(pieces):
+            writer.write(sse_chunk(f"w{i} "))
+        await writer.drain()
+    return script
+
+
+async def test_a_client_that_leaves_mid_stream_while_the_upstream_pauses_closes_it_and_pays_what_it_got(
+        db: Database, scripted: list[ScriptedUpstream]) -> None:
+    acct = await add_account(db, quota=10_000, token_quota=5_000)
+    gw, upstream = await gateway_for(db, stream_then_hang(2), scripted, served=True)
+    try:
+        async with aiohttp.ClientSession() as http:
+            r = await http.post(gw.url + "/v1/chat/completions", json={**CHAT, "stream": True},
+                                headers={"Authorization": acct.key})
+            got = b""
+            while got.count(b"chat.completion.chunk") < 2:
+                got += await r.content.readany()
+            r.close()              # the client leaves; the upstream is silent, so no write would notice
+            left = time.monotonic()
+        for _ in range(30):
+            if upstream.open == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert upstream.open == 0 and upstream.closed_at[-1] - left < 1.0
+        await gw.flush()
+        b = await balances(db, acct)
+        assert 0 < b["token_used"] < 50 and b["user_quota"] == 10_000 - b["user_used"]   # the two pieces, counted
+    finally:
+        await gw.close()
