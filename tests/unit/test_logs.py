@@ -135,3 +135,21 @@ def test_several_processes_append_while_the_launcher_rotates_and_no_line_is_lost
     assert len(lines) == 3 * 5000
     assert all(len(line) == len("w0 000000 ") + 100 for line in lines)       # no line torn or interleaved
     assert {line[:9] for line in lines} == {f"w{n} {i:06d}" for n in range(3) for i in range(5000)}
+
+
+def test_debug_raises_our_loggers_only_and_debug_sql_logs_statements_not_rows() -> None:
+    from settings import Settings
+
+    def effective(levels: dict[str, int], name: str) -> int:
+        while name not in levels:
+            name = name.rpartition(".")[0]
+        return levels[name]
+
+    debug = logs.log_levels(Settings(debug=True, debug_sql=True))
+    assert effective(debug, "proxy.core.pipeline") == logging.DEBUG
+    assert effective(debug, "admin_api.routes.tokens") == logging.DEBUG
+    for driver in ("aiosqlite", "aiomysql", "asyncpg"):       # they print every statement's bound values
+        assert effective(debug, driver) == logging.INFO
+    assert effective(debug, "sqlalchemy.engine.Engine") == logging.INFO   # statements; rows are DEBUG
+    quiet = logs.log_levels(Settings())
+    assert effective(quiet, "proxy") == logging.INFO and effective(quiet, "sqlalchemy.engine") == logging.WARNING
