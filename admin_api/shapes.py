@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from admin_api import channel_secrets
 from store.models import Channel, Log, Redemption, Token, User
 
 
@@ -37,14 +38,15 @@ def token_json(token: Token) -> dict[str, Any]:
 
 
 def channel_json(channel: Channel) -> dict[str, Any]:
-    """A channel with its key left blank: keys are write-only through this API."""
+    """A channel with its key and config secrets left blank: they are write-only through this API."""
     return {
         "id": channel.id, "type": channel.type, "key": "", "status": channel.status, "name": channel.name or "",
         "weight": channel.weight, "created_time": channel.created_time or 0, "test_time": channel.test_time or 0,
         "response_time": channel.response_time or 0, "base_url": channel.base_url, "other": channel.other,
         "balance": channel.balance or 0.0, "balance_updated_time": channel.balance_updated_time or 0,
         "models": channel.models or "", "group": channel.group, "used_quota": channel.used_quota,
-        "model_mapping": channel.model_mapping, "priority": channel.priority, "config": channel.config or "",
+        "model_mapping": channel.model_mapping, "priority": channel.priority,
+        "config": channel_secrets.public(channel.config),
         "system_prompt": channel.system_prompt,
     }
 

@@ -113,13 +113,12 @@ async def create_many(session: AsyncSession, template: dict[str, Any], channel_k
 
 
 async def update_fields(session: AsyncSession, channel_id: int, values: dict[str, Any],
-                        check: Callable[[Channel], None] | None = None) -> Channel | None:
+                        check: Callable[[Channel], dict[str, Any] | None] | None = None) -> Channel | None:
     """Apply the changes under a row lock and rebuild the channel's abilities from the result.
 
-    `check` sees the locked row before the changes and may raise to refuse them (nothing is written).
+    `check` sees the locked row before the changes: it may raise to refuse them (nothing is written)
+    or return the values to write instead (derived from the stored row).
     """
-    changes = _normalised(values)
-
     async def work() -> Channel | None:
         async with write_transaction(session):
             stmt = select(Channel).where(Channel.id == channel_id).with_for_update().execution_options(
@@ -127,8 +126,8 @@ async def update_fields(session: AsyncSession, channel_id: int, values: dict[str
             channel = (await session.execute(stmt)).scalars().first()
             if channel is None:
                 return None
-            if check is not None:
-                check(channel)
+            adjusted = check(channel) if check is not None else None
+            changes = _normalised(values if adjusted is None else adjusted)
             for name, value in changes.items():
                 setattr(channel, name, value)
             await session.flush()

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from admin_api import audit, channel_destination as destination
+from admin_api import audit, channel_destination as destination, channel_secrets
 from admin_api.auth import current_user
 from admin_api.envelope import INVALID_PARAMETER, Refusal, json_body, ok, path_id, query_int, query_text
 from admin_api.payload import INT32, INT64, Payload
@@ -119,11 +119,14 @@ async def update(request: web.Request) -> web.Response:
             del values["key"]   # a blank key keeps the stored one, as an absent key does
     moved: list[str] = []
 
-    def guard(channel: Channel) -> None:
+    def guard(channel: Channel) -> dict[str, Any]:
         changes = destination.destination_changes(channel, values)
-        if not destination.may_change(me.role, changes, values.get("key", "")):
+        if not destination.may_change(me.role, changes, channel, values):
             raise Refusal(destination.KEY_REQUIRED, 403)
         moved[:] = [destination.audit_text(channel, changes, "key" in values)] if changes else []
+        if "config" not in values:
+            return values
+        return {**values, "config": channel_secrets.keep_stored(channel.config, values["config"])}
 
     async with state.db.session() as s:
         channel = await channels.update_fields(s, channel_id, values, check=guard)

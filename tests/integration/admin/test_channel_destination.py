@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from admin_api.state import STATE
-from store import logs
+from store import channels, logs
 from store.models import LOG_MANAGE
 from tests.e2e.harness import Gateway
 
@@ -104,3 +106,42 @@ async def test_admin_cannot_redirect_a_stored_key(api):
     assert rows[0].username == "admin" and legit_url in rows[0].content and evil_url in rows[0].content
     assert "密钥" in rows[0].content
     assert rows[1].username == "root" and rows[1].content.index(evil_url) < rows[1].content.index(legit_url)
+
+
+async def test_config_secrets_are_write_only_and_move_only_when_replaced(api):
+    """AWS keeps `sk` (Vertex AI its service account) in config: never shown, kept when left blank,
+    and re-entered along with the key before a non-root admin may move the channel."""
+    config = {"ak": "AKIAROOT", "sk": "root-secret-sk", "region": "us-east-1"}
+    payload = {"type": 33, "key": "AKIAROOT|root-secret-sk|us-east-1", "name": "aws", "models": "claude-3-haiku",
+               "group": "default", "config": orjson.dumps(config).decode(), "base_url": "https://bedrock.example/"}
+    _, body = await api.call("POST", "/api/channel/", who="root", json=payload)
+    assert body["success"], body
+    _, listed = await api.call("GET", "/api/channel/", who="admin")
+    channel_id = listed["data"][0]["id"]
+    _, one = await api.call("GET", f"/api/channel/{channel_id}", who="admin")
+    _, found = await api.call("GET", "/api/channel/search?keyword=aws", who="admin")
+    for shown in (listed["data"][0], one["data"], found["data"][0]):
+        assert "root-secret-sk" not in orjson.dumps(shown).decode()
+        assert orjson.loads(shown["config"]) == {"ak": "AKIAROOT", "sk": "", "region": "us-east-1"}
+
+    async def stored() -> dict[str, Any]:
+        async with api.db.session() as s:
+            return orjson.loads((await channels.get(s, channel_id)).config)
+
+    # the console sends the form back: blank sk, base URL without its trailing slash -> nothing moved
+    form = {"id": channel_id, "name": "aws-renamed", "base_url": "https://bedrock.example",
+            "config": one["data"]["config"]}
+    status, body = await api.call("PUT", "/api/channel/", who="admin", json=form)
+    assert status == 200 and body["success"], body
+    assert await stored() == config
+    moved = {"ak": "AKIAROOT", "sk": "", "region": "eu-west-1"}
+    status, body = await api.call("PUT", "/api/channel/", who="admin",
+                                  json={"id": channel_id, "key": "anything", "config": orjson.dumps(moved).decode()})
+    assert status == 403 and body["success"] is False, body
+    assert await stored() == config
+    mine = {"ak": "AKIAADMIN", "sk": "admin-sk", "region": "eu-west-1"}
+    status, body = await api.call("PUT", "/api/channel/", who="admin",
+                                  json={"id": channel_id, "key": "AKIAADMIN|admin-sk|eu-west-1",
+                                        "config": orjson.dumps(mine).decode()})
+    assert status == 200 and body["success"], body
+    assert await stored() == mine
