@@ -69,3 +69,31 @@ async def test_a_stream_cut_by_the_upstream_reports_no_address(db: Database, gat
     assert status == 200
     assert b"error" in body                       # the cut is reported inside the stream
     assert b"127.0.0.1" not in body and upstream.url.rsplit(":", 1)[1].encode() not in body
+
+
+async def test_an_in_stream_error_of_a_converted_stream_is_redacted(db: Database, gateway: Gateway) -> None:
+    """Anthropic reports a failure inside a started stream; the converter turns it into an error event."""
+    from tests.e2e.mock_providers import ProviderMock, send_stream
+
+    key = "sk-ant-api03-StreamSecretKey0123456789"
+    events = (b'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":"message",'
+              b'"role":"assistant","model":"claude-3-5-haiku-20241022","content":[],"stop_reason":null,'
+              b'"usage":{"input_tokens":5,"output_tokens":1}}}\n\n'
+              b'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"key '
+              + key.encode() + b' refused by 10.20.30.40:8443"}}\n\n')
+
+    async def messages(request, _rec):  # noqa: ANN001, ANN202 - a ProviderMock handler
+        return await send_stream(request, events, "text/event-stream")
+
+    mock = await ProviderMock().route("POST", "/v1/messages", messages).start()
+    try:
+        account = await add_account(db)
+        await add_channel(db, base_url=mock.url, type=14, key=key, models="claude-3-5-haiku-20241022")
+        await gateway.reload()
+        status, body, _ = await _chat(gateway, account.key, {"model": "claude-3-5-haiku-20241022", "stream": True,
+                                                             "messages": [{"role": "user", "content": "hi"}]})
+    finally:
+        await mock.close()
+    assert status == 200
+    assert b"overloaded_error" in body and b"[redacted]" in body, body
+    assert key.encode() not in body and b"10.20.30.40" not in body and b"8443" not in body
