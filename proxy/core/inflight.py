@@ -113,6 +113,8 @@ class InFlight:
             self.abort(task, shutting_down())
         if aborted:
             await asyncio.wait(aborted, timeout=AFTER_ABORT)
+        if self.watcher is not None:   # nothing left to watch: not left pending when the loop closes
+            self.watcher.cancel()
 
 
 __all__ = ["InFlight", "cancelled", "client_gone", "shutting_down"]
