@@ -35,8 +35,11 @@ def _asset(dist: Path, path: str) -> Path | None:
     relative = path.lstrip("/")
     if not relative or relative == "index.html":
         return None
-    candidate = (dist / relative).resolve()
-    if not candidate.is_relative_to(dist.resolve()) or not candidate.is_file():
+    try:
+        candidate = (dist / relative).resolve()
+        if not candidate.is_relative_to(dist.resolve()) or not candidate.is_file():
+            return None
+    except (ValueError, OSError):   # a NUL in the path, a name too long for the file system: no such asset
         return None
     return candidate
 

@@ -70,7 +70,9 @@ class TokenAuth:
         if pin is not None:
             if user.role < ROLE_ADMIN:
                 raise auth_error(403, "普通用户不支持指定渠道")
-            if not pin.isdigit():
+            # ASCII digits inside a 32-bit id: '²'.isdigit() is true but int('²') raises, and 30 digits
+            # overflowed the database's INTEGER (both were 500s)
+            if not (pin.isascii() and pin.isdigit() and int(pin) < 2**31):
                 raise auth_error(400, "无效的渠道 Id")
             state.pinned_channel_id = int(pin)
 

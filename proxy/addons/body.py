@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from email.parser import BytesParser
-from email.policy import HTTP
 from typing import Any
 
 import orjson
@@ -12,6 +10,7 @@ from proxy.addons.auth import auth_error
 from proxy.core.errors import RelayError
 from proxy.core.flow import Flow
 from proxy.gateway import modes
+from proxy.gateway.form_fields import form_fields
 from proxy.gateway.state import RelayState
 
 MAX_TOKENS_LIMIT = 1_073_741_823
@@ -19,20 +18,6 @@ MAX_TOKENS_LIMIT = 1_073_741_823
 
 def invalid(message: str) -> RelayError:
     return RelayError(400, message, code="invalid_text_request")
-
-
-def multipart_fields(content_type: str, body: bytes) -> dict[str, str]:
-    """Text fields of a multipart/form-data body (files skipped)."""
-    message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
-    fields: dict[str, str] = {}
-    if not message.is_multipart():
-        return fields
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if name and part.get_filename() is None:
-            payload = part.get_payload(decode=True) or b""
-            fields[str(name)] = payload.decode("utf-8", "replace")
-    return fields
 
 
 def validate_text(mode: str, body: dict[str, Any]) -> None:
@@ -60,7 +45,7 @@ class RequestBody:
         state.mode, state.relay_path = modes.mode_for(flow.request.path)
         content_type = flow.request.headers.get("Content-Type", "")
         if state.mode in modes.MULTIPART_MODES or content_type.startswith("multipart/form-data"):
-            state.form = multipart_fields(content_type, flow.request.body) if flow.request.body else {}
+            state.form = form_fields(content_type, flow.request.body) if flow.request.body else {}
             model = state.form.get("model", "")
         else:
             model = self._parse_json(flow, state)

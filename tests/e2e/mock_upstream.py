@@ -54,6 +54,15 @@ def chat_completion(model: str, content: str, usage: dict[str, int] | None) -> d
     return body
 
 
+def _object(body: bytes) -> dict[str, Any]:
+    """The JSON object the gateway forwarded; {} for anything else (fuzz runs send anything)."""
+    try:
+        payload = orjson.loads(body) if body else {}
+    except orjson.JSONDecodeError:
+        return {}
+    return payload if isinstance(payload, dict) else {}
+
+
 class MockOpenAI:
     def __init__(self) -> None:
         self.script = Script()
@@ -87,7 +96,7 @@ class MockOpenAI:
         if s.status != 200:
             self.sent.append(s.error_body)
             return web.Response(status=s.status, body=s.error_body, content_type="application/json")
-        payload = orjson.loads(body) if body and request.content_type == "application/json" else {}
+        payload = _object(body) if request.content_type == "application/json" else {}
         special = self._special(request.path, payload)
         if special is not None:
             return special
@@ -160,8 +169,9 @@ class MockOpenAI:
         events = [self._chunk(model, {"role": "assistant", "content": ""}, None)]
         events += [self._chunk(model, {"content": p}, None) for p in pieces]
         events.append(self._chunk(model, {}, "stop"))
+        options = payload.get("stream_options")   # any JSON a fuzz run sends: only an object asks for usage
         wants_usage = s.stream_usage if s.stream_usage is not None else \
-            bool((payload.get("stream_options") or {}).get("include_usage"))
+            isinstance(options, dict) and bool(options.get("include_usage"))
         if wants_usage and s.usage:
             events.append({"id": "chatcmpl-mock123", "object": "chat.completion.chunk", "created": 1700000000,
                            "model": model, "choices": [], "usage": s.usage})

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from urllib.parse import quote
 
 import aiohttp
 
-from tests.hostile import Attempt, attempts
+from tests.hostile import STRINGS, Attempt, attempts
 
 from .test_openapi import NOT_FUZZED
 
@@ -27,6 +28,12 @@ async def _send(http: aiohttp.ClientSession, base: str, token: str, attempt: Att
     return None
 
 
+def _paths() -> list[Attempt]:
+    """Paths no route names: the web console's catch-all and /api's 404 (GET /%00 was a 500)."""
+    return [Attempt("GET", f"{prefix}/{quote(value, safe='')}", (), None)
+            for value in STRINGS for prefix in ("", "/api", "/assets")]
+
+
 async def test_hostile_input_never_makes_a_server_error(api) -> None:
     _, doc = await api.call("GET", "/api/openapi.json")
     base = str(api.server.make_url("")).rstrip("/")
@@ -41,7 +48,7 @@ async def test_hostile_input_never_makes_a_server_error(api) -> None:
             if failure:
                 failures.append(failure)
         for who in ("alice", "root"):
-            batch = [one(api.people[who].access_token, a) for a in attempts(doc, frozenset(NOT_FUZZED))]
+            batch = [one(api.people[who].access_token, a) for a in (*attempts(doc, frozenset(NOT_FUZZED)), *_paths())]
             sent += len(batch)
             await asyncio.wait_for(asyncio.gather(*batch), BUDGET)
     assert not failures, f"{len(failures)} of {sent} answers were server errors:\n" + "\n".join(failures[:40])

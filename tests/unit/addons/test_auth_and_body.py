@@ -7,8 +7,9 @@ import time
 import pytest
 
 from proxy.addons.auth import TokenAuth, in_subnets, parse_key
-from proxy.addons.body import RequestBody, multipart_fields
+from proxy.addons.body import RequestBody
 from proxy.core.errors import RelayError
+from proxy.gateway.form_fields import form_fields
 from tests.unit.addons.fakes import FakeCaches, make_flow, token, user
 
 KEY = "k" * 48
@@ -105,4 +106,4 @@ def test_multipart_fields() -> None:
     raw = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nwhisper-1\r\n"
            f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.mp3\"\r\n"
            f"Content-Type: audio/mpeg\r\n\r\nID3\x00\x01\r\n--{boundary}--\r\n").encode("latin-1")
-    assert multipart_fields(f"multipart/form-data; boundary={boundary}", raw) == {"model": "whisper-1"}
+    assert form_fields(f"multipart/form-data; boundary={boundary}", raw) == {"model": "whisper-1"}
