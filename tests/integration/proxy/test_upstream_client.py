@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import ssl
+import time
 from pathlib import Path
 from typing import AsyncIterator, Awaitable, Callable
 
@@ -463,3 +464,45 @@ async def test_answers_without_a_body_do_not_wait_for_one(client: UpstreamClient
     assert await asyncio.wait_for(post(client, base + "/x", method="DELETE", body=b""), 2) == (204, b"")
     assert await asyncio.wait_for(post(client, base + "/x", method="GET", body=b""), 2) == (304, b"")
     assert server.connections == 1
+
+
+async def _limited(client: UpstreamClient, url: str, first_byte: float | None, idle: float | None,
+                   wait_before_reading: float = 0.0) -> bytes:
+    target = parse_target(url)
+    assert target is not None
+    response = await client.request("POST", target, CIMultiDict({"Content-Type": "application/json"}), b"{}", None,
+                                    first_byte, idle)
+    async with response:
+        await asyncio.sleep(wait_before_reading)
+        return await response.read()
+
+
+async def test_headers_alone_do_not_meet_the_first_byte_limit(client: UpstreamClient) -> None:
+    """A stream's headers come at once; its first token may take minutes: the limit waits for body bytes."""
+    base = await Scripted(raw(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")).start()
+    with pytest.raises(upstream_client.UpstreamTimeout, match="no answer within 0.3s"):
+        await _limited(client, base + "/x", first_byte=0.3, idle=5)
+
+
+async def test_a_silence_past_the_idle_limit_ends_the_body_and_the_connection(client: UpstreamClient) -> None:
+    async def reply(writer: asyncio.StreamWriter, request: bytes) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf")
+        await writer.drain()
+        await asyncio.sleep(5)
+        return False
+
+    server = Scripted(reply)
+    base = await server.start()
+    started = time.monotonic()
+    with pytest.raises(upstream_client.UpstreamTimeout, match="sent nothing for 0.3s"):
+        await _limited(client, base + "/x", first_byte=5, idle=0.3)
+    assert time.monotonic() - started < 1.0
+    await asyncio.sleep(0.05)                                   # the aborted transport reports its loss
+    assert not client.busy and not any(client.idle.values())   # closed, not pooled
+
+
+async def test_a_reader_that_holds_the_upstream_back_is_not_idle(client: UpstreamClient) -> None:
+    """Back-pressure (the body's buffer full, reading paused) is our silence, not the upstream's."""
+    body = b"x" * (4 * upstream_response.HIGH_WATER)
+    base = await Scripted(answer(body)).start()
+    assert await _limited(client, base + "/x", first_byte=5, idle=0.2, wait_before_reading=0.8) == body
