@@ -3,6 +3,8 @@ disable, a delete or "log out everywhere", on every backend."""
 
 from __future__ import annotations
 
+import re
+
 from aiohttp.test_utils import TestClient
 
 from admin_api.auth import NOT_LOGGED_IN
@@ -143,3 +145,21 @@ async def test_a_user_keeps_at_most_the_newest_sessions(api, monkeypatch):
     for kept in cookies[2:]:
         await _accepted(api, kept, "alice")
     await _accepted(api, bob, "bob")
+
+
+async def test_password_reset_by_mail_ends_sessions(api, smtp):
+    for key, value in {"SMTPServer": "127.0.0.1", "SMTPPort": str(smtp.port), "SMTPFrom": "noreply@example.com",
+                       "ServerAddress": "https://gw.example.com"}.items():
+        _, body = await api.call("PUT", "/api/option/", who="root", json={"key": key, "value": value})
+        assert body["success"], body
+    _, body = await api.call("PUT", "/api/user/", who="root",
+                             json={"id": api.people["alice"].id, "email": "alice@example.com"})
+    assert body["success"], body
+    copied = _cookie(await api.login("alice"))
+    _, body = await api.call("GET", "/api/reset_password?email=alice@example.com")
+    assert body["success"], body
+    html = next(p for p in smtp.messages[-1].walk() if p.get_content_type() == "text/html")
+    token = re.search(r"token=(\w{32})", html.get_payload(decode=True).decode("utf-8")).group(1)
+    _, body = await api.call("POST", "/api/user/reset", json={"email": "alice@example.com", "token": token})
+    assert body["success"], body
+    await _refused(api, copied)
