@@ -18,6 +18,7 @@ from tests.e2e.mock_upstream import MockOpenAI
 ACCESS_TOKEN = "AccessTok3nOfRootForDebugLogTest"   # 32 characters, as the column
 CHANNEL_KEY = "sk-ChannelKeyThatMustNeverBeLogged0123456789"
 PASSWORD = "Sup3r-Secret-Passw0rd"
+SMTP_TOKEN = "smtp-token-that-must-never-be-logged"
 
 
 async def _seed_root(db: Database) -> str:
@@ -37,7 +38,8 @@ async def test_debug_logs_carry_statements_but_no_secret(db: Database, backend: 
     upstream = await MockOpenAI().start()
     node = Node(tmp_path / "node", env).wait()
     admin = {"Authorization": ACCESS_TOKEN}
-    secrets = {"access token": ACCESS_TOKEN, "channel key": CHANNEL_KEY, "password hash": hashed, "password": PASSWORD}
+    secrets = {"access token": ACCESS_TOKEN, "channel key": CHANNEL_KEY, "password hash": hashed, "password": PASSWORD,
+               "SMTP token option": SMTP_TOKEN}
     try:
         async with aiohttp.ClientSession() as http:
             async def api(method: str, path: str, **kw: object) -> dict:
@@ -66,6 +68,10 @@ async def test_debug_logs_carry_statements_but_no_secret(db: Database, backend: 
                 await asyncio.sleep(0.25)
             assert status == 200, answer
             assert (await api("GET", "/api/log/?p=0"))["success"] is True
+            codes = await api("POST", "/api/redemption/", json={"name": "gift", "quota": 1000, "count": 1})
+            assert codes["success"] is True, codes
+            secrets["redemption code"] = codes["data"][0]
+            assert (await api("PUT", "/api/option/", json={"key": "SMTPToken", "value": SMTP_TOKEN}))["success"] is True
     finally:
         assert node.stop() == 0
         await upstream.close()
