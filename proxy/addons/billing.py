@@ -34,7 +34,8 @@ class Billing:
         state = flow.state
         if not state.billed or state.token is None or state.user is None:
             return
-        if (flow.error is not None and not flow.committed) or self._stream_failed_at_once(state):
+        # nothing delivered (an error before the first byte, even after the headers went out) costs nothing
+        if (flow.error is not None and flow.bytes_to_client == 0) or self._stream_failed_at_once(state):
             self.ledger.refund(state.token, state.user.id, state.reserved)
             state.billed = False
             return

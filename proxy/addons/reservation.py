@@ -16,6 +16,7 @@ import asyncio
 import functools
 from typing import Any, Awaitable, Callable, Iterable, Mapping
 
+from proxy.addons.output_meter import OutputMeter
 from proxy.core.errors import RelayError
 from proxy.core.flow import Flow
 from proxy.gateway import modes
@@ -88,6 +89,8 @@ class Reservation:
                     await self._hold_answer(flow, await self._prompt_tokens(flow, remote))
         state.billed = True
         self._apply_cap(flow)
+        if state.output_cap and state.stream:
+            flow.gate = self._meter(flow)
 
     # -- the hold ---------------------------------------------------------------------------------
 
@@ -133,6 +136,14 @@ class Reservation:
         changes = flow.metadata.setdefault("body_changes", {})
         for key in output_limit_fields(state.mode, state.body, state.model):
             changes[key] = state.output_cap
+
+    def _meter(self, flow: Flow[RelayState]) -> OutputMeter:
+        """Counts a capped stream as it goes out, growing its hold first (an upstream may ignore the cap)."""
+        state = flow.state
+        prices, args = self.prices(), (self._pre_consumed(), state.model, self._ctype(state), state.group)
+        prompt = state.prompt_tokens
+        return OutputMeter(flow, functools.partial(self.tokenizer.count_text, model=state.model),
+                           lambda tokens: prices.hold(prompt, tokens, *args), self._take)
 
     async def _available(self, state: RelayState) -> int:
         """What the token and the user can still hold (the smaller of the two)."""

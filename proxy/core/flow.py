@@ -78,16 +78,20 @@ class Flow(Generic[S]):
     opener: Callable[[], Awaitable[Any]] | None = None   # a non-HTTP upstream (WebSocket, polled task); None = flow.upstream over HTTP
     buffer_response: bool = False              # read the whole upstream body before answering (non-stream conversion)
     bytes_to_client: int = 0
+    response_started: bool = False             # the status and headers went out: no second answer is possible
     client_disconnected: bool = False
     attempts: int = 0
     error: Any = None                          # the RelayError that ended the flow, if any
+    # awaited before each piece goes to the client; raising a RelayError ends the answer there (with an
+    # error event on a stream): how a budget that cannot pay for more stops an answer
+    gate: Callable[[bytes], Awaitable[None]] | None = None
     timings: Timings = field(default_factory=Timings)
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
     def committed(self) -> bool:
-        """Whether any byte went to the client: after that no retry, no error status."""
-        return self.bytes_to_client > 0
+        """Whether the answer started (its headers or any byte went out): after that no retry, no error status."""
+        return self.response_started or self.bytes_to_client > 0
 
 
 Hook = Callable[[Flow[Any]], Awaitable[None]]

@@ -112,6 +112,7 @@ async def relay_body(request: web.Request, flow: Flow[Any], upstream: AnyRespons
     if flow.transform is None and not flow.stream and upstream.content_length is not None:
         response.content_length = upstream.content_length
     await response.prepare(request)
+    flow.response_started = True
     flow.metadata["stream_response"] = response
     transform = flow.transform
     try:
@@ -145,6 +146,8 @@ def _client_gone(request: web.Request) -> bool:
 async def _write(response: web.StreamResponse, flow: Flow[Any], addons: AddonManager, data: bytes) -> None:
     if not data:
         return
+    if flow.gate is not None:
+        await flow.gate(data)
     await response.write(data)
     flow.bytes_to_client += len(data)
     addons.run_chunk(flow, data)

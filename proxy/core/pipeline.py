@@ -15,6 +15,7 @@ from proxy.core.addons import AddonManager
 from proxy.core.errors import RelayError, UpstreamError
 from proxy.core.flow import ClientRequest, Flow
 from proxy.core.forward import AnyResponse, UpstreamOpener, client_headers, relay_body
+from proxy.core.hop import holds_break, unsendable_header
 from proxy.core.inflight import InFlight, cancelled
 from proxy.core.request_body import MAX_BODY, read_body
 from proxy.core.sse import encode_data
@@ -72,6 +73,7 @@ class Pipeline:
             flow.attempts += 1
             flow.error = None
             flow.transform = None
+            flow.gate = None
             flow.opener = None
             flow.buffer_response = False
             await self.addons.run("route", flow)
@@ -79,6 +81,7 @@ class Pipeline:
             if flow.response is not None:
                 return self._local(flow)
             try:
+                self._sendable(flow)
                 return await self._watched_attempt(request, flow)
             except UpstreamError as e:
                 if flow.committed:
@@ -87,6 +90,19 @@ class Pipeline:
                 await self.addons.run("upstream_error", flow)
                 if not flow.error.retryable:
                     raise flow.error from None
+
+    @staticmethod
+    def _sendable(flow: Flow[Any]) -> None:
+        """A channel whose key or base URL holds a line break or NUL cannot be called (the HTTP clients refuse
+        with a ValueError, which was a 500): a channel error, so another channel may serve and health sees it."""
+        call = flow.upstream
+        if call is None:
+            return
+        name = unsendable_header(call.headers) or ("URL" if holds_break(call.url) else None)
+        if name is not None:
+            raise UpstreamError(503, f"the channel's request cannot be sent: its {name} holds a line break or NUL "
+                                     "(check the channel's key and base URL)", type="one_api_error",
+                                code="channel_request_invalid")
 
     async def _watched_attempt(self, request: web.Request, flow: Flow[Any]) -> web.StreamResponse:
         """One attempt, ended by InFlight when the client goes or the stop's grace is over: the upstream

@@ -28,8 +28,9 @@ BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "write 
 class LongAnswers:
     """An OpenAI-style upstream whose answers are as long as the request lets them be."""
 
-    def __init__(self, reported_prompt: int = 12) -> None:
+    def __init__(self, reported_prompt: int = 12, honour_limit: bool = True) -> None:
         self.reported_prompt = reported_prompt
+        self.honour_limit = honour_limit     # False: an upstream that ignores max_tokens and shows every token
         self.limits: list[int | None] = []
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self.chat)
@@ -43,8 +44,8 @@ class LongAnswers:
         body = await request.json()
         limit = body.get("max_completion_tokens") or body.get("max_tokens")
         self.limits.append(limit)
-        tokens = min(limit or LONG, LONG)
-        visible = max(1, tokens // 3)        # the rest is hidden reasoning, only in the usage
+        tokens = min(limit or LONG, LONG) if self.honour_limit else LONG
+        visible = max(1, tokens // 3) if self.honour_limit else tokens   # the rest: hidden reasoning
         usage = {"prompt_tokens": self.reported_prompt, "completion_tokens": tokens,
                  "total_tokens": self.reported_prompt + tokens}
         await asyncio.sleep(0.3)             # every request holds its reservation while the others arrive
@@ -143,5 +144,32 @@ async def test_an_upstream_counting_more_than_was_held_takes_the_balance_to_zero
         b = await balances(db, acct, cid)
         rows = await logs(db)
         assert b["token_remain"] == 0 and b["token_used"] == 200_000 == sum(r.quota for r in rows)
+    finally:
+        await upstream.server.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
+async def test_streams_from_an_upstream_ignoring_the_cap_are_ended_when_the_balance_runs_out(
+        gateway: Gateway, db: Database) -> None:
+    upstream = LongAnswers(honour_limit=False)
+    await upstream.server.start_server()
+    try:
+        prices = gateway.runtime.prices
+        affordable = 10 * prices.quota_for(12, ANSWER, "gpt-4o-mini", 1, "default")
+        acct = await add_account(db, quota=10_000_000, token_quota=affordable)
+        cid = await add_channel(db, base_url=upstream.url)
+        await gateway.reload()
+        async with aiohttp.ClientSession() as http:
+            results = await asyncio.gather(*(_post(http, gateway.url, acct.key, {**BODY, "stream": True})
+                                             for _ in range(100)))
+        ended = [raw for status, raw in results if status == 200 and b'"insufficient_quota"' in raw]
+        assert ended, "no stream was ended for want of quota"
+        for raw in ended:      # the stream's last event is the error, after the part that was paid for
+            last = raw.rstrip().rsplit(b"\n\n", 1)[-1]
+            assert last.startswith(b"data: {") and orjson.loads(last[6:])["error"]["code"] == "insufficient_quota"
+        await gateway.flush()
+        b = await balances(db, acct, cid)
+        charged = sum(r.quota for r in await logs(db))
+        assert b["token_remain"] >= 0 and affordable - b["token_remain"] == charged <= affordable
     finally:
         await upstream.server.close()

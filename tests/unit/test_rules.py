@@ -37,7 +37,8 @@ def prices() -> rules.PriceTable:
 def test_public_surface() -> None:
     assert sorted(rules.__all__) == [
         "API_STYLES", "AUTH_STYLES", "AudioRules", "Catalog", "ChannelType", "CompletionRule",
-        "ImageRule", "PriceDefaults", "PriceTable", "RulesError", "load_catalog", "load_prices",
+        "ImageRule", "MaxOutput", "PriceDefaults", "PriceTable", "RulesError", "load_catalog", "load_max_output",
+        "load_prices",
     ]
 
 
@@ -483,3 +484,27 @@ def test_missing_file_raises(tmp_path: Path) -> None:
 def test_shipped_files_are_the_defaults() -> None:
     assert DEFAULT_CATALOG_PATH.name == "channel_types.toml"
     assert DEFAULT_PRICES_PATH.name == "prices.toml"
+
+
+def test_max_output_longest_prefix_and_default(tmp_path: Path) -> None:
+    table = rules.load_max_output()
+    assert table.tokens("gpt-4o-mini") == 16384 and table.tokens("gpt-4-turbo-2024-04-09") == 4096
+    assert table.tokens("claude-opus-4-5-20251101") == 64000 and table.tokens("claude-opus-4-1") == 32000
+    assert table.tokens("openai/gpt-5-mini") == 128000 and table.tokens("some-new-model") == table.default
+    bad = tmp_path / "max_output.toml"
+    bad.write_text('default = 0\n[models]\n"x" = 1\n')
+    with pytest.raises(rules.RulesError, match="default"):
+        rules.load_max_output(bad)
+
+
+def test_hold_covers_every_answer_up_to_its_limit_and_affordable_inverts_it(prices: rules.PriceTable) -> None:
+    for model in ("gpt-4o-mini", "gpt-4", "claude-3-5-sonnet-20241022", "deepseek-chat"):
+        hold = prices.hold(100, 1000, 500, model, 1, "default")
+        assert all(prices.quota_for(100, c, model, 1, "default") <= hold for c in (0, 1, 999, 1000))
+        tokens = prices.affordable_completion(hold + 3, 100, 500, model, 1, "default", ceiling=10**9)
+        assert prices.hold(100, tokens, 500, model, 1, "default") <= hold + 3
+        assert prices.hold(100, tokens + 1, 500, model, 1, "default") > hold + 3
+        assert prices.affordable_completion(hold, 100, 500, model, 1, "default", ceiling=10) == 10
+        assert prices.affordable_completion(0, 100, 500, model, 1, "default", ceiling=10) == -1
+        limit = prices.affordable_prompt(hold, 500, model, 1, "default")
+        assert prices.hold(limit, 0, 500, model, 1, "default") <= hold < prices.hold(limit + 1, 0, 500, model, 1, "default")
