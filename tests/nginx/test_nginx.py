@@ -392,12 +392,12 @@ def test_template_renders_only_its_own_placeholders(tmp_path: Path) -> None:
     envsubst = shutil.which("envsubst")
     if envsubst:
         env = {**render.DEFAULTS, "ONEAPI_PROXY_SERVERS": "server 127.0.0.1:3000;",
-               "ONEAPI_ADMIN_SERVERS": "server 127.0.0.1:3001;", "PATH": os.environ.get("PATH", "")}
+               "ONEAPI_ADMIN_SERVERS": "server unix:/run/one-api/admin.sock;", "PATH": os.environ.get("PATH", "")}
         names = " ".join(f"${{{n}}}" for n in render.DEFAULTS)
         out = subprocess.run([envsubst, names], input=render.TEMPLATE.read_text(), env=env, text=True,
                              capture_output=True, check=True).stdout
         assert out == render.render({"ONEAPI_PROXY_SERVERS": "server 127.0.0.1:3000;",
-                                     "ONEAPI_ADMIN_SERVERS": "server 127.0.0.1:3001;"}, environ={})
+                                     "ONEAPI_ADMIN_SERVERS": "server unix:/run/one-api/admin.sock;"}, environ={})
 
 
 def test_container_healthcheck_passes_against_the_gateway(stack: Stack) -> None:
