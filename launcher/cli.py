@@ -248,6 +248,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     log_path = log_file_path(settings) if settings.log_dir else None   # one file for every process, named once
     setup_logging(settings, path=log_path)
     log.info("One API (Python) %s starting on port %d", VERSION, settings.port)
+    if os.environ.get("ADMIN_PORT"):     # an nginx pointed at port + 1 would get no answer: say why
+        log.warning("ADMIN_PORT is no longer used: admin_api listens on a unix socket (ADMIN_SOCKET); "
+                    "point nginx at unix:<ADMIN_SOCKET> or at port %d", settings.port)
     try:
         asyncio.run(prepare_database(settings))
     except Exception as e:  # a database we cannot reach or migrate: one clear line, no traceback wall
