@@ -154,3 +154,27 @@ async def test_a_worker_that_dies_at_every_start_stops_the_gateway(db: Database,
     assert f"proxy-0 exited with code 1, {MAX_QUICK_DEATHS} times in a row soon after starting: a crash loop; " \
            "stopping" in text
     assert took < 60
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_a_killed_admin_api_is_started_again(db: Database, tmp_path: Path) -> None:
+    await _seed_root(db)
+    node = Node(tmp_path, _sqlite_env(db)).wait()
+    try:
+        [pid] = await _wait_log(tmp_path, r"started admin_api \(pid (\d+)\)")
+        os.kill(int(pid), signal.SIGKILL)
+        killed = time.monotonic()
+        await _wait_log(tmp_path, r"started admin_api \(pid \d+\)", count=2, timeout=10)
+        async with aiohttp.ClientSession() as http:
+            while True:
+                assert time.monotonic() - killed < 20, "/api/status never came back"
+                try:
+                    async with http.get(node.url + "/api/status") as r:
+                        if r.status == 200 and (await r.json())["success"]:
+                            break
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+        assert node.proc.poll() is None
+    finally:
+        assert node.stop() == 0
