@@ -19,6 +19,8 @@ from store.models import CHANNEL_AUTO_DISABLED, CHANNEL_ENABLED, CHANNEL_MANUALL
 NOT_FOUND = "渠道不存在"
 _STRINGS = ("key", "name", "models", "group", "config")            # non-empty means "set"
 _NULLABLE_STRINGS = ("base_url", "other", "model_mapping", "system_prompt")   # present means "set"
+# a CR inside a key can never be sent in a header (the relay answered 500 for every request on the channel)
+KEY_WITH_CR = "渠道密钥不能包含回车符（\\r）"
 _MODEL_PERMISSION = [{"id": "modelperm-LwHkVFn8AcMItP432fKKDIKJ", "object": "model_permission",
                       "created": 1626777600, "allow_create_engine": True, "allow_sampling": True,
                       "allow_logprobs": True, "allow_search_indices": False, "allow_view": True,
@@ -98,6 +100,8 @@ async def create(request: web.Request) -> web.Response:
     values.setdefault("type", 0)
     values.setdefault("group", "default")
     lines = [line.strip() for line in values.pop("key", "").split("\n") if line.strip()]
+    if any("\r" in line for line in lines):
+        raise Refusal(KEY_WITH_CR)
     async with state.db.session() as s:
         await channels.create_many(s, values, lines or [""])
     return ok()
@@ -114,7 +118,9 @@ async def update(request: web.Request) -> web.Response:
     channel_id = body.integer("id", 0, INT32)
     values = _fields(body, state.catalog)
     if "key" in values:
-        values["key"] = values["key"].strip()
+        values["key"] = values["key"].replace("\r\n", "\n").strip()   # a pasted JSON credential keeps its lines
+        if "\r" in values["key"]:
+            raise Refusal(KEY_WITH_CR)
         if not values["key"]:
             del values["key"]   # a blank key keeps the stored one, as an absent key does
     moved: list[str] = []

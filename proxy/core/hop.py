@@ -29,3 +29,19 @@ def end_to_end(headers: Mapping[str, str] | Iterable[tuple[str, str]], drop: tup
         connection = ",".join(v for k, v in items if k.lower() == "connection")
     skip = _skipped(connection, drop)
     return CIMultiDict([(name, value) for name, value in items if name.lower() not in skip])
+
+
+_BREAKS = ("\r", "\n", "\x00")
+
+
+def holds_break(text: str) -> bool:
+    return any(c in text for c in _BREAKS)
+
+
+def unsendable_header(headers: Mapping[str, str]) -> str | None:
+    """The first header whose name or value holds CR, LF or NUL (no HTTP client sends one: it would inject
+    headers), None when every one can be sent."""
+    for name, value in headers.items():
+        if holds_break(name) or holds_break(value):
+            return name
+    return None

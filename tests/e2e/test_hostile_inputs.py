@@ -111,3 +111,24 @@ async def test_hostile_input_never_makes_a_server_error(gateway: Gateway, upstre
         await asyncio.gather(*odd_keys)
     assert not failures, f"{len(failures)} of {sent} answers were server errors:\n" + "\n".join(failures[:40])
     assert time.monotonic() - started < BUDGET
+
+
+async def test_a_channel_key_with_a_line_break_is_a_channel_error(gateway: Gateway, upstream: MockOpenAI,
+                                                                  db: Database) -> None:
+    """No HTTP client sends a header holding CR, LF or NUL (each raised a ValueError: a 500): a channel error,
+    503 naming the header, never the key (with RetryTimes set, the next channel is tried)."""
+    acct = await add_account(db)
+    for key, channel_type in (("sk-a\rb", 1), ("sk-a\nb", 14), ("sk-a\x00b", 24)):
+        await add_channel(db, base_url=upstream.url, key=key, type=channel_type, name=f"bad-{channel_type}",
+                          priority=10)
+    await gateway.reload()
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
+    async with aiohttp.ClientSession() as http:
+        for stream in (False, True):
+            async with http.post(gateway.url + "/v1/chat/completions", json={**body, "stream": stream},
+                                 headers={"Authorization": acct.key}) as r:
+                status, answer = r.status, await r.json()
+            assert status == 503, answer
+            assert answer["error"]["code"] == "channel_request_invalid"
+            assert "holds a line break or NUL" in answer["error"]["message"] and "sk-a" not in str(answer)
+    assert upstream.requests == []

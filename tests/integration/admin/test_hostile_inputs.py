@@ -9,7 +9,9 @@ import time
 from urllib.parse import quote
 
 import aiohttp
+from sqlalchemy import select
 
+from store.models import Channel
 from tests.hostile import STRINGS, Attempt, attempts
 
 from .test_openapi import NOT_FUZZED
@@ -53,3 +55,19 @@ async def test_hostile_input_never_makes_a_server_error(api) -> None:
             await asyncio.wait_for(asyncio.gather(*batch), BUDGET)
     assert not failures, f"{len(failures)} of {sent} answers were server errors:\n" + "\n".join(failures[:40])
     assert time.monotonic() - started < BUDGET
+
+
+async def test_a_channel_key_with_a_carriage_return_is_refused(api) -> None:
+    """A CR inside a key can never be sent; a key list pasted with CRLF line ends is still one key a line."""
+    refused = "渠道密钥不能包含回车符（\\r）"
+    channel = {"type": 1, "name": "c", "models": "gpt-4o-mini", "group": "default"}
+    status, body = await api.call("POST", "/api/channel/", who="root", json={**channel, "key": "sk-a\rb"})
+    assert status == 200 and body == {"success": False, "message": refused}
+    status, body = await api.call("POST", "/api/channel/", who="root", json={**channel, "key": "sk-one\r\nsk-two\r\n"})
+    assert body["success"] is True, body
+    async with api.db.session() as s:
+        keys = sorted((await s.execute(select(Channel.key))).scalars())
+        first = (await s.execute(select(Channel.id).order_by(Channel.id))).scalars().first()
+    assert keys == ["sk-one", "sk-two"]
+    status, body = await api.call("PUT", "/api/channel/", who="root", json={"id": first, "key": "sk-x\ry"})
+    assert body == {"success": False, "message": refused}
