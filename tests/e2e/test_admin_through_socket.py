@@ -1,0 +1,35 @@
+"""The proxy reaches admin_api over its unix socket, and admin_api takes the client address the proxy resolved
+(X-Forwarded-For from TRUSTED_PROXIES at the public port) for its per-IP limits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from admin_api.app import create_app
+from settings import load_settings
+from store import Database
+from tests.e2e.harness import Gateway
+
+
+async def test_admin_api_limits_the_address_the_proxy_resolved(db: Database, tmp_path: Path) -> None:
+    path = str(tmp_path / "admin.sock")
+    settings = load_settings({"ADMIN_SOCKET": path, "TRUSTED_PROXIES": "127.0.0.1/32", "GLOBAL_API_RATE_LIMIT": "2",
+                              "SESSION_SECRET": "s"}, [])
+    runner = web.AppRunner(create_app(settings, db))
+    await runner.setup()
+    await web.UnixSite(runner, path).start()
+    gateway = await Gateway(db, settings).start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            async def status(client: str) -> int:
+                async with http.get(gateway.url + "/api/status", headers={"X-Forwarded-For": client}) as r:
+                    return r.status
+
+            assert [await status("203.0.113.7") for _ in range(3)] == [200, 200, 429]
+            assert await status("203.0.113.8") == 200      # another client behind the trusted proxy: its own window
+    finally:
+        await gateway.close()
+        await runner.cleanup()
