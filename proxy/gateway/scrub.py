@@ -53,7 +53,7 @@ def _json_strings(text: str) -> list[str]:
         return []
     if not isinstance(value, dict):
         return []
-    # a PEM private key travels with its newlines escaped or not: both spellings, and each of its lines
+    # a PEM private key: whole, and each of its base64 lines (a message may quote it cut at its newlines)
     found = [v for v in value.values() if isinstance(v, str)]
     return found + [line for v in found for line in v.splitlines() if "-----" not in line]
 
