@@ -37,7 +37,7 @@ _OTHER_FALLBACK = {"gemini": "api_version", "xunfei": "api_version", "aiproxy_li
 
 
 def converter_module(api_style: str) -> ModuleType:
-    return importlib.import_module(f"proxy.converters.{api_style}")
+    return importlib.import_module(f"proxy.converters.providers.{api_style}")
 
 
 @functools.lru_cache(maxsize=None)

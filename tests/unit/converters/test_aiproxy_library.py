@@ -12,8 +12,8 @@ from typing import Any
 import orjson
 import pytest
 
-from proxy.converters import aiproxy_library as aiproxy
 from proxy.converters.base import ConversionError, ConvertContext
+from proxy.converters.providers import aiproxy_library as aiproxy
 from tests.unit.converters.vectors import assert_stream, feed_all, stream_payloads
 
 NOW = 1715224839.0

@@ -7,8 +7,8 @@ from typing import Any
 import orjson
 import pytest
 
-from proxy.converters import ali
 from proxy.converters.base import ConversionError, ConvertContext
+from proxy.converters.providers import ali
 from tests.unit.converters.vectors import assert_exact, feed_all, load, stream_payloads
 
 VEC = load("ali")

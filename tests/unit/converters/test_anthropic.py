@@ -7,8 +7,8 @@ from typing import Any
 import orjson
 import pytest
 
-from proxy.converters import anthropic
 from proxy.converters.base import ConversionError, ConvertContext
+from proxy.converters.providers import anthropic
 from tests.unit.converters.vectors import (
     assert_absent,
     assert_stream,

@@ -10,9 +10,10 @@ from typing import Any
 import orjson
 import pytest
 
-from proxy.converters import aws, sigv4
 from proxy.converters.base import ConversionError, ConvertContext
 from proxy.converters.eventstream import encode_message
+from proxy.converters.providers import aws
+from proxy.converters.signing import sigv4
 from tests.unit.converters.vectors import assert_absent, assert_stream, assert_subset, feed_all, load, stream_payloads
 
 CASES = load("bedrock")["cases"]

@@ -7,8 +7,8 @@ from typing import Any
 import orjson
 import pytest
 
-from proxy.converters import baidu
 from proxy.converters.base import ConversionError, ConvertContext
+from proxy.converters.providers import baidu
 from tests.unit.converters.vectors import assert_exact, feed_all, load, stream_payloads
 
 VEC = load("baidu")

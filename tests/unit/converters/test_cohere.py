@@ -7,11 +7,16 @@ from typing import Any
 import orjson
 import pytest
 
-from proxy.converters import cohere
 from proxy.converters.base import ConversionError, ConvertContext
-from proxy.converters.cohere_stream import finish_reason
+from proxy.converters.providers import cohere
+from proxy.converters.providers.cohere_stream import finish_reason
 from tests.unit.converters.vectors import (
-    assert_absent, assert_stream, assert_subset, load, stream_payloads, wire_lines_to_bytes,
+    assert_absent,
+    assert_stream,
+    assert_subset,
+    load,
+    stream_payloads,
+    wire_lines_to_bytes,
 )
 
 CASES = load("cohere")["cases"]

@@ -7,10 +7,14 @@ from typing import Any
 import orjson
 import pytest
 
-from proxy.converters import deepl
 from proxy.converters.base import ConversionError, ConvertContext
+from proxy.converters.providers import deepl
 from tests.unit.converters.vectors import (
-    assert_absent, assert_stream, assert_subset, load, stream_payloads,
+    assert_absent,
+    assert_stream,
+    assert_subset,
+    load,
+    stream_payloads,
 )
 
 V = load("deepl")["cases"]

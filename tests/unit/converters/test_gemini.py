@@ -7,10 +7,10 @@ from typing import Any
 import orjson
 import pytest
 
-from proxy.converters import gemini
 from proxy.converters.base import ConversionError, ConvertContext
-from proxy.converters.gemini_schema import schema_from_json_schema
-from proxy.converters.gemini_stream import finish_reason
+from proxy.converters.providers import gemini
+from proxy.converters.providers.gemini_schema import schema_from_json_schema
+from proxy.converters.providers.gemini_stream import finish_reason
 from tests.unit.converters.vectors import (
     assert_absent,
     assert_stream,

@@ -7,10 +7,15 @@ from typing import Any
 import orjson
 import pytest
 
-from proxy.converters import ollama
 from proxy.converters.base import ConversionError, ConvertContext
+from proxy.converters.providers import ollama
 from tests.unit.converters.vectors import (
-    assert_absent, assert_stream, assert_subset, load, stream_payloads, wire_lines_to_bytes,
+    assert_absent,
+    assert_stream,
+    assert_subset,
+    load,
+    stream_payloads,
+    wire_lines_to_bytes,
 )
 
 V = load("ollama")

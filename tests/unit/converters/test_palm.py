@@ -7,8 +7,8 @@ from typing import Any
 import orjson
 import pytest
 
-from proxy.converters import palm
 from proxy.converters.base import ConversionError, ConvertContext
+from proxy.converters.providers import palm
 from tests.unit.converters.vectors import assert_absent, assert_stream, assert_subset, load, stream_payloads
 
 CASES = load("palm")["cases"]

@@ -15,8 +15,8 @@ from typing import Any
 import orjson
 import pytest
 
-from proxy.converters import replicate
 from proxy.converters.base import ConversionError, ConvertContext
+from proxy.converters.providers import replicate
 from tests.unit.converters.vectors import assert_stream, feed_all, stream_payloads
 
 MODEL = "meta/meta-llama-3-8b-instruct"

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from proxy.converters import sigv4
+from proxy.converters.signing import sigv4
 from tests.unit.converters.vectors import load
 
 CASE = load("bedrock")["cases"]["sigv4_invoke"]

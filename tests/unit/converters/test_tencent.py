@@ -7,8 +7,9 @@ from typing import Any
 import orjson
 import pytest
 
-from proxy.converters import tc3, tencent
 from proxy.converters.base import ConversionError, ConvertContext
+from proxy.converters.providers import tencent
+from proxy.converters.signing import tc3
 from tests.unit.converters.vectors import assert_stream, assert_subset, feed_all, load, stream_payloads
 
 V = load("tencent")

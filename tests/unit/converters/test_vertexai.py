@@ -11,8 +11,9 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from proxy.converters import google_auth, vertexai
 from proxy.converters.base import ConversionError, ConvertContext
+from proxy.converters.providers import vertexai
+from proxy.converters.signing import google_auth
 from tests.unit.converters.vectors import assert_absent, assert_stream, assert_subset, load, stream_payloads
 
 V = load("vertexai")

@@ -10,8 +10,9 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 import pytest
 
-from proxy.converters import xunfei, xunfei_auth
 from proxy.converters.base import ConversionError, ConvertContext
+from proxy.converters.providers import xunfei
+from proxy.converters.signing import xunfei_auth
 from tests.unit.converters.vectors import assert_stream, assert_subset, load, stream_payloads
 
 V = load("xunfei")

@@ -8,8 +8,9 @@ import jwt
 import orjson
 import pytest
 
-from proxy.converters import zhipu, zhipu_jwt
 from proxy.converters.base import ConversionError, ConvertContext
+from proxy.converters.providers import zhipu
+from proxy.converters.signing import zhipu_jwt
 from tests.unit.converters.vectors import assert_stream, assert_subset, feed_all, load, stream_payloads
 
 V = load("zhipu")

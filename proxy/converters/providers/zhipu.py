@@ -7,12 +7,17 @@ from typing import Any, Mapping
 
 import orjson
 
-from proxy.converters import zhipu_jwt
-from proxy.converters.base import (ConversionError, ConvertContext, Converted, OpenAIError,
-                                   UpstreamRequest, Usage)
+from proxy.converters.base import ConversionError, ConvertContext, Converted, OpenAIError, UpstreamRequest, Usage
 from proxy.converters.errors import generic_error, parse_json
-from proxy.converters.zhipu_stream import (ERROR_TYPE, FINISH, V3Stream, V4Stream, status_for_code,
-                                           usage_to_openai)
+from proxy.converters.providers.zhipu_stream import (
+    ERROR_TYPE,
+    FINISH,
+    V3Stream,
+    V4Stream,
+    status_for_code,
+    usage_to_openai,
+)
+from proxy.converters.signing import zhipu_jwt
 
 # The retired v3 chat models; every other chat model is served by v4 (an explicit table
 # rather than One API's `glm-` prefix rule, which sends charglm-4, emohaa, codegeex-4 to v3).

@@ -7,12 +7,19 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from proxy.converters import anthropic, gemini, google_auth
 from proxy.converters.base import (
-    ConversionError, ConvertContext, Converted, OpenAIError, StreamConverter, UpstreamRequest, Usage,
+    ConversionError,
+    ConvertContext,
+    Converted,
+    OpenAIError,
+    StreamConverter,
+    UpstreamRequest,
+    Usage,
 )
 from proxy.converters.errors import parse_json
-from proxy.converters.gemini_stream import google_error
+from proxy.converters.providers import anthropic, gemini
+from proxy.converters.providers.gemini_stream import google_error
+from proxy.converters.signing import google_auth
 
 __all__ = ["request_from_openai", "response_to_openai", "stream_to_openai", "error_to_openai",
            "auth_token_request", "parse_auth_token"]

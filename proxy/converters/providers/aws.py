@@ -10,8 +10,6 @@ from urllib.parse import quote
 
 import orjson
 
-from proxy.converters import anthropic
-from proxy.converters.anthropic_stream import AnthropicStream
 from proxy.converters.base import (
     ConversionError,
     ConvertContext,
@@ -22,7 +20,9 @@ from proxy.converters.base import (
 )
 from proxy.converters.errors import find_message, parse_json, type_for_status
 from proxy.converters.eventstream import EventMessage, EventStreamDecoder, EventStreamError
-from proxy.converters.sigv4 import Credentials, sign_headers
+from proxy.converters.providers import anthropic
+from proxy.converters.providers.anthropic_stream import AnthropicStream
+from proxy.converters.signing.sigv4 import Credentials, sign_headers
 
 ANTHROPIC_VERSION = "bedrock-2023-05-31"
 SERVICE = "bedrock"  # the signing name, not the host's "bedrock-runtime"

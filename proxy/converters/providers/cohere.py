@@ -8,8 +8,8 @@ import orjson
 
 from proxy.converters.base import ConversionError, ConvertContext, Converted, OpenAIError, UpstreamRequest, Usage
 from proxy.converters.chunks import completion_body
-from proxy.converters.cohere_stream import CohereStream, finish_reason, inline_error, usage_from_cohere
 from proxy.converters.errors import generic_error, parse_json
+from proxy.converters.providers.cohere_stream import CohereStream, finish_reason, inline_error, usage_from_cohere
 
 __all__ = ["request_from_openai", "response_to_openai", "stream_to_openai", "error_to_openai", "api_version"]
 

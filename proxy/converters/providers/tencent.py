@@ -8,11 +8,10 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from proxy.converters import tc3
-from proxy.converters.base import (ConversionError, ConvertContext, Converted, OpenAIError,
-                                   UpstreamRequest, Usage)
+from proxy.converters.base import ConversionError, ConvertContext, Converted, OpenAIError, UpstreamRequest, Usage
 from proxy.converters.chunks import ChunkWriter
 from proxy.converters.errors import generic_error, parse_json
+from proxy.converters.signing import tc3
 from proxy.core.sse import JsonOrSSE, SSEEvent
 
 VERSION = "2023-09-01"

@@ -7,12 +7,6 @@ from typing import Any, Mapping
 
 import orjson
 
-from proxy.converters.anthropic_stream import (
-    AnthropicStream,
-    error_object_to_openai,
-    finish_reason_to_openai,
-    usage_to_openai,
-)
 from proxy.converters.base import (
     ConversionError,
     ConvertContext,
@@ -23,6 +17,12 @@ from proxy.converters.base import (
 )
 from proxy.converters.chunks import completion_body
 from proxy.converters.errors import generic_error, parse_json
+from proxy.converters.providers.anthropic_stream import (
+    AnthropicStream,
+    error_object_to_openai,
+    finish_reason_to_openai,
+    usage_to_openai,
+)
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 API_VERSION = "2023-06-01"

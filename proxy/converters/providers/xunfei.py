@@ -10,11 +10,10 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from proxy.converters import xunfei_auth
-from proxy.converters.base import (ConversionError, ConvertContext, Converted, OpenAIError,
-                                   UpstreamRequest, Usage)
+from proxy.converters.base import ConversionError, ConvertContext, Converted, OpenAIError, UpstreamRequest, Usage
 from proxy.converters.chunks import ChunkWriter, completion_body
 from proxy.converters.errors import find_message, parse_json
+from proxy.converters.signing import xunfei_auth
 
 TRANSPORT = "websocket"
 DEFAULT_BASE_URL = "wss://spark-api.xf-yun.com"

@@ -9,8 +9,8 @@ from typing import Any, Callable, Mapping
 import orjson
 
 from proxy.converters.base import ConversionError, ConvertContext, UpstreamRequest
-from proxy.converters.gemini_schema import schema_from_json_schema
-from proxy.converters.gemini_stream import (  # noqa: F401  (re-exported: the module is the converter)
+from proxy.converters.providers.gemini_schema import schema_from_json_schema
+from proxy.converters.providers.gemini_stream import (  # noqa: F401  (re-exported: the module is the converter)
     GeminiStream,
     error_to_openai,
     response_to_openai,

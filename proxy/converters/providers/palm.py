@@ -9,7 +9,7 @@ import orjson
 from proxy.converters.base import ConversionError, ConvertContext, Converted, OpenAIError, UpstreamRequest, Usage
 from proxy.converters.chunks import ChunkWriter
 from proxy.converters.errors import parse_json
-from proxy.converters.gemini_stream import chat_body, google_error
+from proxy.converters.providers.gemini_stream import chat_body, google_error
 
 __all__ = ["request_from_openai", "response_to_openai", "stream_to_openai", "error_to_openai", "PalmStream"]
 

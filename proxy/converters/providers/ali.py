@@ -6,12 +6,17 @@ from typing import Any, Iterable, Mapping
 
 import orjson
 
-from proxy.converters.ali_images import image_request, image_response, task_poll_request
 from proxy.converters.base import (
-    ConversionError, ConvertContext, Converted, OpenAIError, UpstreamRequest, Usage,
+    ConversionError,
+    ConvertContext,
+    Converted,
+    OpenAIError,
+    UpstreamRequest,
+    Usage,
 )
 from proxy.converters.chunks import ChunkWriter
 from proxy.converters.errors import generic_error, parse_json
+from proxy.converters.providers.ali_images import image_request, image_response, task_poll_request
 from proxy.core.sse import DONE, SSEDecoder
 
 __all__ = ["request_from_openai", "response_to_openai", "stream_to_openai", "error_to_openai",
