@@ -1,7 +1,7 @@
 """Testing every channel in turn (one-api.md §6.4 "test all"), with the auto-disable and auto-enable rules.
 
 Differences from One API: only channels it disabled itself (status 3) are re-enabled, never ones an
-admin disabled; the bare words "credit" and "balance" no longer disable a channel on their own. Each
+admin disabled. The errors that disable are rules/auto_disable.toml, the relay's list too. Each
 change is written with root's notice (store.channel_notices), delivered by admin_api.notices.
 """
 
@@ -15,25 +15,18 @@ from typing import Any
 from admin_api.channel_probe import probe
 from admin_api.option_rules import current
 from admin_api.state import AdminState
+from rules import load_auto_disable
 from store import channels, relay_queries
 from store.models import CHANNEL_AUTO_DISABLED, CHANNEL_ENABLED, Channel
 
 log = logging.getLogger(__name__)
-DISABLE_TYPES = frozenset({"insufficient_quota", "authentication_error", "permission_error", "forbidden"})
-DISABLE_CODES = frozenset({"invalid_api_key", "account_deactivated"})
-DISABLE_PHRASES = ("your access was terminated", "violation of our policies", "your credit balance is too low",
-                   "organization has been disabled", "permission denied", "organization has been restricted",
-                   "api key not valid", "api key expired", "已欠费")
 
 
 def should_disable(error: dict[str, Any] | None) -> bool:
-    """Whether an upstream error says the channel's account is unusable (status code not considered)."""
+    """Whether a test's upstream error says the account is unusable (rules/auto_disable.toml; no status)."""
     if not error:
         return False
-    if error.get("type") in DISABLE_TYPES or error.get("code") in DISABLE_CODES:
-        return True
-    message = str(error.get("message") or "").lower()
-    return any(phrase in message for phrase in DISABLE_PHRASES)
+    return load_auto_disable().matches(None, error.get("type"), error.get("code"), str(error.get("message") or ""))
 
 
 @dataclass

@@ -3,6 +3,7 @@
 Needs only the standard library. A bad data file raises RulesError naming file, entry and problem.
 """
 
+from .auto_disable import AutoDisable, load_auto_disable
 from .catalog import API_STYLES, AUTH_STYLES, Catalog, ChannelType, load_catalog
 from .errors import RulesError
 from .images import ImageRule
@@ -13,6 +14,7 @@ __all__ = [
     "API_STYLES",
     "AUTH_STYLES",
     "AudioRules",
+    "AutoDisable",
     "Catalog",
     "ChannelType",
     "CompletionRule",
@@ -21,6 +23,7 @@ __all__ = [
     "PriceDefaults",
     "PriceTable",
     "RulesError",
+    "load_auto_disable",
     "load_catalog",
     "load_max_output",
     "load_prices",

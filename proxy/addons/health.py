@@ -14,26 +14,17 @@ from typing import Any, Awaitable, Callable, Mapping
 from proxy.core.flow import Flow
 from proxy.gateway.cache import Caches
 from proxy.gateway.state import RelayState
+from rules import load_auto_disable
 from store import Database, as_bool
 from store import relay_queries as q
 from store.models import CHANNEL_AUTO_DISABLED
 
 log = logging.getLogger(__name__)
 
-DISABLE_TYPES = frozenset({"insufficient_quota", "authentication_error", "permission_error", "forbidden"})
-DISABLE_CODES = frozenset({"invalid_api_key", "account_deactivated"})
-DISABLE_PHRASES = (
-    "your access was terminated", "violation of our policies", "your credit balance is too low",
-    "organization has been disabled", "credit", "balance", "permission denied", "organization has been restricted",
-    "api key not valid", "api key expired", "已欠费",
-)
-
 
 def should_disable(status: int, type: Any, code: Any, message: str) -> bool:
-    if status == 401 or type in DISABLE_TYPES or code in DISABLE_CODES:
-        return True
-    low = message.lower()
-    return any(phrase in low for phrase in DISABLE_PHRASES)
+    """Whether a relay error disables its channel (rules/auto_disable.toml, shared with "test all")."""
+    return load_auto_disable().matches(status, type, code, message)
 
 
 class ChannelHealth:
