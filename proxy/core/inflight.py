@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
@@ -51,6 +51,9 @@ class InFlight:
         self.interval = interval
         self.waiting: dict[asyncio.Task[Any], tuple[web.Request, Flow[Any]]] = {}
         self.reasons: dict[asyncio.Task[Any], RelayError] = {}
+        # tasks inside a guarded step (a hold growing through the ledger), and the abort each one awaits
+        self.busy: set[asyncio.Task[Any]] = set()
+        self.deferred: dict[asyncio.Task[Any], RelayError] = {}
         self.watcher: asyncio.Task[None] | None = None
         self.closing = False    # the stop's grace is over: whoever still turns to an upstream is ended too
 
@@ -80,9 +83,32 @@ class InFlight:
 
     def abort(self, task: asyncio.Task[Any], err: RelayError) -> None:
         self.waiting.pop(task, None)
+        if task in self.busy:   # cancelled once the guarded step is over
+            self.deferred.setdefault(task, err)
+            return
         if task not in self.reasons and not task.done():
             self.reasons[task] = err
             task.cancel()
+
+    def guard(self, step: Callable[[bytes], Awaitable[None]]) -> Callable[[bytes], Awaitable[None]]:
+        """`step` wrapped so that an abort waits for its end: a reservation halfway through the ledger
+        (a round trip to the owner, a database transaction) must not be cut, or what it took is lost."""
+        async def guarded(data: bytes) -> None:
+            task = asyncio.current_task()
+            if task is None:
+                return await step(data)
+            self.busy.add(task)
+            try:
+                await step(data)
+            except BaseException:   # the step ends the relay itself: that error wins
+                self.deferred.pop(task, None)
+                raise
+            finally:
+                self.busy.discard(task)
+            err = self.deferred.pop(task, None)
+            if err is not None:
+                self.abort(task, err)   # delivered at the relay's next wait, still on the upstream
+        return guarded
 
     async def _watch(self) -> None:
         try:

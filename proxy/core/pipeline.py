@@ -108,6 +108,8 @@ class Pipeline:
         """One attempt, ended by InFlight when the client goes or the stop's grace is over: the upstream
         connection is closed on the way out, and the flow ends with that error (no retry)."""
         self.inflight.enter(request, flow)
+        if flow.gate is not None:   # a hold that grows mid-stream is never cut halfway
+            flow.gate = self.inflight.guard(flow.gate)
         try:
             return await self._one_attempt(request, flow)
         except asyncio.CancelledError:

@@ -85,3 +85,35 @@ async def test_a_cancellation_that_is_not_ours_goes_on() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert not inflight.waiting
+
+
+async def test_a_guarded_step_is_never_cut_halfway() -> None:
+    """A hold growing mid-stream (a ledger round trip) finishes before the gone client's abort lands."""
+    inflight = InFlight(interval=0.05)
+    request, flow = FakeRequest(), new_flow()
+    held: list[int] = []
+
+    async def grow_hold(data: bytes) -> None:
+        await asyncio.sleep(0.3)         # the owner's answer takes a while
+        held.append(len(data))
+
+    async def stream() -> RelayError | str:
+        inflight.enter(request, flow)  # type: ignore[arg-type]
+        gate = inflight.guard(grow_hold)
+        try:
+            await gate(b"piece")
+            await asyncio.sleep(10)      # the next wait on the upstream
+            return "answered"
+        except asyncio.CancelledError:
+            err = inflight.reason()
+            return err if err is not None else "not ours"
+        finally:
+            inflight.leave()
+
+    task = asyncio.create_task(stream())
+    await asyncio.sleep(0.05)
+    request.transport = None             # the client leaves while the hold grows
+    err = await task
+    assert held == [5]                   # the step ran to its end
+    assert isinstance(err, RelayError) and err.status == 499
+    assert not inflight.busy and not inflight.deferred and not inflight.reasons
