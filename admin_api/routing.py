@@ -14,6 +14,7 @@ from admin_api.auth import Access, authenticate
 from admin_api.client_address import client_ip
 from admin_api.envelope import Refusal, fail, json_body
 from admin_api.state import state_of
+from store.outage import UNAVAILABLE, is_outage
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -68,6 +69,11 @@ async def refusals(request: web.Request, handler: Handler) -> web.StreamResponse
     except (DataError, IntegrityError) as exc:
         log.warning("%s %s: database refused the data: %s", request.method, request.path, exc.orig)
         return fail("数据库拒绝了该数据，请检查输入")
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        log.error("%s %s: database unavailable: %r", request.method, request.path, exc)
+        return fail(UNAVAILABLE, 503)   # was a 500 "OperationalError"
 
 
 @web.middleware

@@ -37,6 +37,7 @@ from proxy.runtime import Runtime
 from rules import load_max_output
 from settings import Settings
 from store.keys import request_id
+from store.outage import is_outage
 
 RUNTIME_KEY = web.AppKey("runtime", Runtime)
 ADMIN_SESSION_KEY = web.AppKey("admin_session", aiohttp.ClientSession)
@@ -101,8 +102,9 @@ def create_app(settings: Settings, runtime: Runtime | None = None,
     opener = UpstreamOpener(rt.http, rt.upstream_client, settings.relay_proxy or None,
                             settings.relay_first_byte_timeout, settings.relay_idle_timeout)
     metrics = Metrics()
-    relay = Pipeline(relay_addons(rt, metrics, AccessLog(sink=access_sink)), opener, RelayState, request_id, client_ip)
-    info = Pipeline(info_addons(rt), opener, RelayState, request_id, client_ip)
+    relay = Pipeline(relay_addons(rt, metrics, AccessLog(sink=access_sink)), opener, RelayState, request_id, client_ip,
+                     unavailable=is_outage)
+    info = Pipeline(info_addons(rt), opener, RelayState, request_id, client_ip, unavailable=is_outage)
 
     async def drain(_: web.Application) -> None:
         """On stop (after the port closed): relays get SHUTDOWN_GRACE, then cut streams get an error event."""

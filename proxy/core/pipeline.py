@@ -34,9 +34,10 @@ class Pipeline:
 
     def __init__(self, addons: AddonManager, opener: UpstreamOpener, state_factory: Callable[[], Any],
                  request_id: Callable[[], str], client_ip: Callable[[web.Request], str],
-                 max_body: int = MAX_BODY) -> None:
+                 max_body: int = MAX_BODY, unavailable: Callable[[BaseException], bool] = lambda _: False) -> None:
         self.addons = addons
         self.max_body = max_body   # bytes of a request body, after inflation
+        self.unavailable = unavailable   # errors that mean a backing service (the database) is down: 503, not 500
         self.opener = opener
         self.state_factory = state_factory
         self.request_id = request_id
@@ -60,13 +61,20 @@ class Pipeline:
             flow.error = e
             return await self._error(request, flow, e)
         except Exception as e:  # an addon bug must become an answer, never a dead worker
-            log.exception("relay failed for request %s", flow.request_id)
-            err = RelayError(500, f"internal error: {type(e).__name__}", code="internal_error")
+            err = self._unexpected(flow, e)
             flow.error = err
             return await self._error(request, flow, err)
         finally:
             flow.timings.end = flow.timings.end or time.monotonic()
             await self.addons.run_quietly("done", flow)
+
+    def _unexpected(self, flow: Flow[Any], e: Exception) -> RelayError:
+        if self.unavailable(e):
+            log.error("relay %s: a backing service is unavailable: %r", flow.request_id, e)
+            return RelayError(503, "service temporarily unavailable (database), try again later",
+                              code="service_unavailable")
+        log.exception("relay failed for request %s", flow.request_id)
+        return RelayError(500, f"internal error: {type(e).__name__}", code="internal_error")
 
     async def _attempts(self, request: web.Request, flow: Flow[Any]) -> web.StreamResponse:
         while True:
