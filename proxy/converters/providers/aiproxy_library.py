@@ -6,14 +6,15 @@ from typing import Any, Mapping
 
 import orjson
 
-from proxy.converters.base import (ConversionError, ConvertContext, Converted, OpenAIError,
-                                   UpstreamRequest, Usage)
+from proxy.converters.base import ConversionError, ConvertContext, Converted, OpenAIError, UpstreamRequest, Usage
 from proxy.converters.chunks import ChunkWriter, completion_body
 from proxy.converters.errors import generic_error, parse_json
+from proxy.converters.text import text_of
 
 ERROR_TYPE = "aiproxy_error"
 # One API appends the source documents as a Markdown list under this heading ("Reference documents:").
 DOCUMENTS_HEADING = "\n\n参考文档：\n"
+_TEXT_ONLY = "AI Proxy library questions are text only"
 
 
 def request_from_openai(body: Mapping[str, Any], ctx: ConvertContext) -> UpstreamRequest:
@@ -27,7 +28,7 @@ def request_from_openai(body: Mapping[str, Any], ctx: ConvertContext) -> Upstrea
                               code="channel_config_missing", status=500)
     _reject_unsupported(body)
     messages = body.get("messages") or []
-    query = _text_of(messages[-1].get("content")) if messages else ""
+    query = text_of(messages[-1].get("content"), _TEXT_ONLY, sep="") if messages else ""
     stream = bool(body.get("stream"))
     headers = {"Authorization": f"Bearer {ctx.key}", "Content-Type": "application/json"}
     if stream:
@@ -44,14 +45,6 @@ def _reject_unsupported(body: Mapping[str, Any]) -> None:
     fmt = body.get("response_format")
     if isinstance(fmt, Mapping) and fmt.get("type", "text") != "text":
         raise ConversionError(f"AI Proxy library does not support response_format {fmt.get('type')}")
-
-
-def _text_of(content: Any) -> str:
-    if content is None or isinstance(content, str):
-        return content or ""
-    if any(part.get("type") != "text" for part in content):
-        raise ConversionError("AI Proxy library questions are text only")
-    return "".join(part.get("text") or "" for part in content)
 
 
 def documents_markdown(documents: Any) -> str:

@@ -17,6 +17,7 @@ from proxy.converters.base import (
 from proxy.converters.chunks import ChunkWriter
 from proxy.converters.errors import generic_error, parse_json
 from proxy.converters.providers.ali_images import image_request, image_response, task_poll_request
+from proxy.converters.text import text_of
 from proxy.core.sse import DONE, SSEDecoder
 
 __all__ = ["request_from_openai", "response_to_openai", "stream_to_openai", "error_to_openai",
@@ -40,6 +41,8 @@ _ENDPOINTS = {
     "chat": "/api/v1/services/aigc/text-generation/generation",
     "embeddings": "/api/v1/services/embeddings/text-embedding/text-embedding",
 }
+_TEXT_ONLY = ("DashScope text generation takes text only; images need the multimodal endpoint, which this channel "
+              "type does not use")
 
 
 def _headers(ctx: ConvertContext) -> dict[str, str]:
@@ -49,20 +52,9 @@ def _headers(ctx: ConvertContext) -> dict[str, str]:
     return headers
 
 
-def _text_of(content: Any) -> str:
-    if content is None or isinstance(content, str):
-        return content or ""
-    parts = []
-    for part in content:
-        if part.get("type") != "text":
-            raise ConversionError("DashScope text generation takes text only; images need the multimodal "
-                                  "endpoint, which this channel type does not use")
-        parts.append(part.get("text", ""))
-    return "\n".join(parts)
-
-
 def _message(msg: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {"role": str(msg.get("role", "user")).lower(), "content": _text_of(msg.get("content"))}
+    out: dict[str, Any] = {"role": str(msg.get("role", "user")).lower(),
+                           "content": text_of(msg.get("content"), _TEXT_ONLY)}
     for key in ("tool_calls", "tool_call_id", "name"):
         if msg.get(key):
             out[key] = msg[key]

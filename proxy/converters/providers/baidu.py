@@ -8,10 +8,16 @@ from urllib.parse import quote, urlencode
 import orjson
 
 from proxy.converters.base import (
-    ConversionError, ConvertContext, Converted, OpenAIError, UpstreamRequest, Usage,
+    ConversionError,
+    ConvertContext,
+    Converted,
+    OpenAIError,
+    UpstreamRequest,
+    Usage,
 )
 from proxy.converters.chunks import ChunkWriter, completion_body
 from proxy.converters.errors import generic_error, parse_json
+from proxy.converters.text import text_of
 from proxy.core.sse import SSEDecoder
 
 # error_code values meaning "access token invalid / expired": drop the cached token, fetch anew, retry once.
@@ -42,6 +48,7 @@ STATUS_BY_CODE: dict[int, int] = {
     4: 429, 17: 429, 18: 429, 19: 429, 336501: 429, 336502: 429,
     1: 500, 2: 500, 336000: 500, 500000: 500, 336100: 503,
 }
+_TEXT_ONLY = "ERNIE (legacy API) accepts text only; image inputs are not supported"
 
 
 def _credentials(key: str) -> tuple[str, str]:
@@ -83,22 +90,11 @@ def endpoint_suffix(model: str, mode: str = "chat") -> str:
     return f"{kind}/{model.lower()}"
 
 
-def _text_of(content: Any) -> str:
-    if content is None or isinstance(content, str):
-        return content or ""
-    parts = []
-    for part in content:
-        if part.get("type") != "text":
-            raise ConversionError("ERNIE (legacy API) accepts text only; image inputs are not supported")
-        parts.append(part.get("text", ""))
-    return "\n".join(parts)
-
-
 def _assistant(msg: Mapping[str, Any]) -> dict[str, Any]:
     calls = msg.get("tool_calls") or []
     if len(calls) > 1:
         raise ConversionError("ERNIE takes one function call per assistant message")
-    out: dict[str, Any] = {"role": "assistant", "content": _text_of(msg.get("content"))}
+    out: dict[str, Any] = {"role": "assistant", "content": text_of(msg.get("content"), _TEXT_ONLY)}
     if calls:
         fn = calls[0].get("function") or {}
         out["function_call"] = {"name": fn.get("name", ""), "arguments": fn.get("arguments", "")}
@@ -113,9 +109,9 @@ def _message(msg: Mapping[str, Any], call_names: dict[str, str]) -> dict[str, An
         return _assistant(msg)
     if role in ("tool", "function"):
         name = msg.get("name") or call_names.get(msg.get("tool_call_id", ""), "")
-        return {"role": "function", "name": name, "content": _text_of(msg.get("content"))}
+        return {"role": "function", "name": name, "content": text_of(msg.get("content"), _TEXT_ONLY)}
     if role == "user":
-        return {"role": "user", "content": _text_of(msg.get("content"))}
+        return {"role": "user", "content": text_of(msg.get("content"), _TEXT_ONLY)}
     raise ConversionError(f"ERNIE does not support {role!r} messages")
 
 
@@ -132,7 +128,7 @@ def _messages(messages: Iterable[Mapping[str, Any]]) -> tuple[str, list[dict[str
     call_names: dict[str, str] = {}
     for msg in messages:
         if msg.get("role") in ("system", "developer"):
-            system.append(_text_of(msg.get("content")))
+            system.append(text_of(msg.get("content"), _TEXT_ONLY))
             continue
         item = _message(msg, call_names)
         if out and _mergeable(out[-1], item):

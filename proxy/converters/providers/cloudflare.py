@@ -7,10 +7,16 @@ from typing import Any, Mapping
 import orjson
 
 from proxy.converters.base import (
-    ConversionError, ConvertContext, Converted, OpenAIError, UpstreamRequest, Usage,
+    ConversionError,
+    ConvertContext,
+    Converted,
+    OpenAIError,
+    UpstreamRequest,
+    Usage,
 )
 from proxy.converters.chunks import ChunkWriter, completion_body, new_completion_id
 from proxy.converters.errors import generic_error, parse_json, type_for_status
+from proxy.converters.text import text_of
 from proxy.core.sse import DONE, SSEDecoder, encode_data
 
 GATEWAY_HOST = "https://gateway.ai.cloudflare.com"
@@ -21,6 +27,7 @@ _NATIVE_PARAMS = (
     "frequency_penalty", "presence_penalty", "stream", "raw", "lora", "tools", "response_format",
 )
 _CANONICAL_FINISH = {"stop", "length", "tool_calls", "content_filter", "function_call"}
+_TEXT_ONLY = "Cloudflare native /ai/run accepts text content only; use the OpenAI-compatible endpoint for images"
 
 
 def _prefix(ctx: ConvertContext) -> str:
@@ -49,25 +56,13 @@ def _headers(ctx: ConvertContext) -> dict[str, str]:
     return {"Authorization": f"Bearer {ctx.key}", "Content-Type": "application/json"}
 
 
-def _text_of(content: Any) -> str:
-    if content is None or isinstance(content, str):
-        return content or ""
-    parts = []
-    for part in content:
-        if part.get("type") != "text":
-            raise ConversionError("Cloudflare native /ai/run accepts text content only; "
-                                  "use the OpenAI-compatible endpoint for images")
-        parts.append(part.get("text", ""))
-    return "\n".join(parts)
-
-
 def _native_messages(messages: list[Mapping[str, Any]]) -> list[dict[str, str]]:
     out = []
     for msg in messages:
         if msg.get("tool_calls") or msg.get("role") == "tool":
             raise ConversionError("tool-call history is not supported by Cloudflare native /ai/run; "
                                   "use the OpenAI-compatible endpoint")
-        out.append({"role": msg.get("role", "user"), "content": _text_of(msg.get("content"))})
+        out.append({"role": msg.get("role", "user"), "content": text_of(msg.get("content"), _TEXT_ONLY)})
     return out
 
 

@@ -10,6 +10,7 @@ from proxy.converters.base import ConversionError, ConvertContext, Converted, Op
 from proxy.converters.chunks import completion_body
 from proxy.converters.errors import generic_error, parse_json
 from proxy.converters.providers.cohere_stream import CohereStream, finish_reason, inline_error, usage_from_cohere
+from proxy.converters.text import text_parts_of
 
 __all__ = ["request_from_openai", "response_to_openai", "stream_to_openai", "error_to_openai", "api_version"]
 
@@ -68,14 +69,7 @@ def _response_format(fmt: Any, schema_key: str) -> dict[str, Any] | None:
 
 
 def _text(content: Any, what: str) -> str:
-    if content is None or isinstance(content, str):
-        return content or ""
-    texts = []
-    for part in content if isinstance(content, list) else [None]:
-        if not isinstance(part, dict) or part.get("type") != "text":
-            raise ConversionError(f"{what} may only contain text for Cohere")
-        texts.append(part.get("text") or "")
-    return "\n".join(t for t in texts if t)
+    return text_parts_of(content, f"{what} may only contain text for Cohere")
 
 
 # ---- v1 -----------------------------------------------------------------------------------

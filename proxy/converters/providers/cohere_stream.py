@@ -7,7 +7,7 @@ from typing import Any, Callable, Mapping
 from proxy.converters.base import ConvertContext, OpenAIError, Usage
 from proxy.converters.chunks import ChunkWriter
 from proxy.converters.errors import parse_json
-from proxy.converters.providers.ollama import NDJSONDecoder
+from proxy.converters.ndjson import NDJSONDecoder
 from proxy.core.sse import SSEDecoder
 
 FINISH_REASONS = {

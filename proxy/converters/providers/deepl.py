@@ -7,14 +7,21 @@ from typing import Any, Mapping
 import orjson
 
 from proxy.converters.base import (
-    ConversionError, ConvertContext, Converted, OpenAIError, UpstreamRequest, Usage,
+    ConversionError,
+    ConvertContext,
+    Converted,
+    OpenAIError,
+    UpstreamRequest,
+    Usage,
 )
 from proxy.converters.chunks import ChunkWriter, completion_body
 from proxy.converters.errors import generic_error, parse_json
+from proxy.converters.text import text_of
 
 DEFAULT_TARGET = "ZH"   # model name `deepl` without a language, as One API
 # Bare codes DeepL deprecates as targets → the variant it recommends.
 _TARGET_ALIASES = {"EN": "EN-US"}
+_TEXT_ONLY = "DeepL translates text only; remove image or audio parts"
 
 
 def target_lang_from_model(model: str) -> str:
@@ -26,23 +33,12 @@ def target_lang_from_model(model: str) -> str:
     return _TARGET_ALIASES.get(lang, lang)
 
 
-def _text_of(content: Any) -> str:
-    if content is None or isinstance(content, str):
-        return content or ""
-    parts = []
-    for part in content:
-        if part.get("type") != "text":
-            raise ConversionError("DeepL translates text only; remove image or audio parts")
-        parts.append(part.get("text", ""))
-    return "\n".join(parts)
-
-
 def source_text(body: Mapping[str, Any]) -> str:
     """The text DeepL translates: the last message's text (system prompt and history are not used)."""
     messages = body.get("messages") or []
     if not messages:
         raise ConversionError("DeepL needs at least one message to translate")
-    return _text_of(messages[-1].get("content"))
+    return text_of(messages[-1].get("content"), _TEXT_ONLY)
 
 
 def _check_supported(body: Mapping[str, Any]) -> None:

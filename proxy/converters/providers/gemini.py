@@ -16,6 +16,7 @@ from proxy.converters.providers.gemini_stream import (  # noqa: F401  (re-export
     response_to_openai,
     stream_to_openai,
 )
+from proxy.converters.text import text_parts_of
 
 __all__ = [
     "request_from_openai", "response_to_openai", "stream_to_openai", "error_to_openai",
@@ -196,14 +197,7 @@ def _arguments(raw: Any, name: str) -> dict[str, Any]:
 
 def _plain_text(content: Any, role: str) -> str:
     """Text of a message that may only hold text (system, tool)."""
-    if content is None or isinstance(content, str):
-        return content or ""
-    texts = []
-    for item in content if isinstance(content, list) else [None]:
-        if not isinstance(item, dict) or item.get("type") != "text":
-            raise ConversionError(f"{role} messages may only contain text parts for Gemini")
-        texts.append(item.get("text") or "")
-    return "\n".join(t for t in texts if t)
+    return text_parts_of(content, f"{role} messages may only contain text parts for Gemini")
 
 
 def _content_parts(content: Any) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ import orjson
 from proxy.converters.base import ConversionError, ConvertContext, Converted, OpenAIError, UpstreamRequest, Usage
 from proxy.converters.chunks import ChunkWriter, completion_body
 from proxy.converters.errors import generic_error, parse_json
+from proxy.converters.ndjson import NDJSONDecoder
 
 __all__ = ["request_from_openai", "response_to_openai", "stream_to_openai", "error_to_openai",
            "OllamaStream", "NDJSONDecoder"]
@@ -18,21 +19,6 @@ __all__ = ["request_from_openai", "response_to_openai", "stream_to_openai", "err
 _OPTIONS = ("temperature", "top_p", "top_k", "seed", "presence_penalty", "frequency_penalty", "num_ctx")
 _FINISH = {"stop": "stop", "length": "length"}  # load/unload only answer empty requests
 _DATA_URL = re.compile(r"data:[^;,]+(?:;[^,;]+)*;base64,(.*)", re.DOTALL)
-
-
-class NDJSONDecoder:
-    """Incremental newline-delimited JSON: feed bytes in any split, get complete non-empty lines."""
-
-    def __init__(self) -> None:
-        self._buf = b""
-
-    def feed(self, data: bytes) -> list[str]:
-        *lines, self._buf = (self._buf + data).split(b"\n")
-        return [line.decode("utf-8", "replace").strip() for line in lines if line.strip()]
-
-    def flush(self) -> list[str]:
-        rest, self._buf = self._buf, b""
-        return [rest.decode("utf-8", "replace").strip()] if rest.strip() else []
 
 
 # ---- requests -----------------------------------------------------------------------------

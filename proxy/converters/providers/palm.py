@@ -10,6 +10,7 @@ from proxy.converters.base import ConversionError, ConvertContext, Converted, Op
 from proxy.converters.chunks import ChunkWriter
 from proxy.converters.errors import parse_json
 from proxy.converters.providers.gemini_stream import chat_body, google_error
+from proxy.converters.text import text_parts_of
 
 __all__ = ["request_from_openai", "response_to_openai", "stream_to_openai", "error_to_openai", "PalmStream"]
 
@@ -18,6 +19,7 @@ API_VERSION = "v1beta2"
 _MODEL_ALIASES = {"PaLM-2": "chat-bison-001"}
 _AUTHORS = {"user": "0", "assistant": "1"}  # the documented convention: 0 = user, 1 = model
 _PARAMS = {"temperature": "temperature", "top_p": "topP", "top_k": "topK", "n": "candidateCount"}
+_TEXT_ONLY = "PaLM accepts text only (no images or other content parts)"
 
 
 def request_from_openai(body: Mapping[str, Any], ctx: ConvertContext) -> UpstreamRequest:
@@ -53,7 +55,7 @@ def _prompt_from_messages(messages: list[Mapping[str, Any]]) -> tuple[str, list[
     out: list[dict[str, str]] = []
     for msg in messages:
         role = msg.get("role")
-        text = _text(msg.get("content"))
+        text = text_parts_of(msg.get("content"), _TEXT_ONLY)
         if role in ("system", "developer"):
             context.append(text)
         elif role in _AUTHORS:
@@ -64,17 +66,6 @@ def _prompt_from_messages(messages: list[Mapping[str, Any]]) -> tuple[str, list[
     if not out:
         raise ConversionError("messages must contain at least one non-empty user or assistant message")
     return "\n".join(t for t in context if t), out
-
-
-def _text(content: Any) -> str:
-    if content is None or isinstance(content, str):
-        return content or ""
-    texts = []
-    for part in content if isinstance(content, list) else [None]:
-        if not isinstance(part, dict) or part.get("type") != "text":
-            raise ConversionError("PaLM accepts text only (no images or other content parts)")
-        texts.append(part.get("text") or "")
-    return "\n".join(t for t in texts if t)
 
 
 def _choices(obj: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -9,10 +9,10 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from proxy.converters.base import (ConversionError, ConvertContext, Converted, OpenAIError,
-                                   UpstreamRequest, Usage)
+from proxy.converters.base import ConversionError, ConvertContext, Converted, OpenAIError, UpstreamRequest, Usage
 from proxy.converters.chunks import ChunkWriter, completion_body
 from proxy.converters.errors import generic_error, parse_json, type_for_status
+from proxy.converters.text import text_of
 from proxy.core.sse import JsonOrSSE, SSEEvent
 
 DEFAULT_BASE_URL = "https://api.replicate.com"
@@ -23,6 +23,7 @@ _CHAT_INPUTS = {"temperature": "temperature", "top_p": "top_p", "top_k": "top_k"
                 "presence_penalty": "presence_penalty", "frequency_penalty": "frequency_penalty"}
 _ASPECT_RATIOS = frozenset({"1:1", "16:9", "21:9", "3:2", "2:3", "4:5", "5:4", "3:4", "4:3", "9:16", "9:21"})
 _SIZE_RATIOS = {"1792x1024": "16:9", "1024x1792": "9:16"}   # DALL-E 3's wide sizes, nearly 16:9
+_TEXT_ONLY = "Replicate chat models take text only"
 
 
 def _origin(base_url: str) -> str:
@@ -53,7 +54,7 @@ def request_from_openai(body: Mapping[str, Any], ctx: ConvertContext) -> Upstrea
 def _chat_input(body: Mapping[str, Any]) -> dict[str, Any]:
     """The conversation as one `role: text` line per message, as One API builds it."""
     _reject_unsupported_chat(body)
-    prompt = "".join(f"{m.get('role') or 'user'}: {_text_of(m.get('content'))}\n"
+    prompt = "".join(f"{m.get('role') or 'user'}: {text_of(m.get('content'), _TEXT_ONLY, sep='')}\n"
                      for m in body.get("messages") or [])
     out: dict[str, Any] = {"prompt": prompt, "max_tokens": body.get("max_tokens")
                            or body.get("max_completion_tokens") or DEFAULT_MAX_TOKENS}
@@ -74,14 +75,6 @@ def _reject_unsupported_chat(body: Mapping[str, Any]) -> None:
         raise ConversionError(f"Replicate does not support response_format {fmt.get('type')}")
     if body.get("logprobs"):
         raise ConversionError("Replicate does not return logprobs")
-
-
-def _text_of(content: Any) -> str:
-    if content is None or isinstance(content, str):
-        return content or ""
-    if any(part.get("type") != "text" for part in content):
-        raise ConversionError("Replicate chat models take text only")
-    return "".join(part.get("text") or "" for part in content)
 
 
 def _image_input(body: Mapping[str, Any]) -> dict[str, Any]:

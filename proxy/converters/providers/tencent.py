@@ -12,6 +12,7 @@ from proxy.converters.base import ConversionError, ConvertContext, Converted, Op
 from proxy.converters.chunks import ChunkWriter
 from proxy.converters.errors import generic_error, parse_json
 from proxy.converters.signing import tc3
+from proxy.converters.text import text_of
 from proxy.core.sse import JsonOrSSE, SSEEvent
 
 VERSION = "2023-09-01"
@@ -97,7 +98,7 @@ def _message_from_openai(message: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(content, list) and any(p.get("type") != "text" for p in content):
         out["Contents"] = [_part_from_openai(p) for p in content]
     else:
-        out["Content"] = _text_of(content)
+        out["Content"] = text_of(content, sep="")
     if role == "tool":
         out["ToolCallId"] = message.get("tool_call_id") or ""
     if message.get("tool_calls"):
@@ -106,14 +107,6 @@ def _message_from_openai(message: Mapping[str, Any]) -> dict[str, Any]:
                                           "Arguments": c["function"].get("arguments") or ""}}
                             for c in message["tool_calls"]]
     return out
-
-
-def _text_of(content: Any) -> str:
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    return "".join(p.get("text") or "" for p in content)
 
 
 def _part_from_openai(part: Mapping[str, Any]) -> dict[str, Any]:

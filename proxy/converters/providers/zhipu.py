@@ -18,6 +18,7 @@ from proxy.converters.providers.zhipu_stream import (
     usage_to_openai,
 )
 from proxy.converters.signing import zhipu_jwt
+from proxy.converters.text import text_of
 
 # The retired v3 chat models; every other chat model is served by v4 (an explicit table
 # rather than One API's `glm-` prefix rule, which sends charglm-4, emohaa, codegeex-4 to v3).
@@ -102,25 +103,21 @@ _V4_BUILDERS = {"chat": _v4_chat_from_openai, "embeddings": _v4_embeddings_from_
                 "images": _v4_images_from_openai}
 
 
+_V3_TEXT_ONLY = "Zhipu v3 models accept text only"
+
+
 def _v3_chat_from_openai(body: Mapping[str, Any]) -> dict[str, Any]:
     """v3 has no system role (sent as a user turn), no tools and no images."""
     if body.get("tools") or body.get("functions"):
         raise ConversionError("Zhipu v3 models do not support tools")
-    prompt = [{"role": _V3_ROLES.get(m.get("role") or "user", "user"), "content": _v3_text(m.get("content"))}
+    prompt = [{"role": _V3_ROLES.get(m.get("role") or "user", "user"),
+               "content": text_of(m.get("content"), _V3_TEXT_ONLY, sep="")}
               for m in body.get("messages") or []]
     out: dict[str, Any] = {"prompt": prompt}
     for name in ("temperature", "top_p"):
         if body.get(name) is not None:
             out[name] = _clamp01(body[name])
     return out
-
-
-def _v3_text(content: Any) -> str:
-    if content is None or isinstance(content, str):
-        return content or ""
-    if any(part.get("type") != "text" for part in content):
-        raise ConversionError("Zhipu v3 models accept text only")
-    return "".join(part.get("text") or "" for part in content)
 
 
 def response_to_openai(status: int, body: bytes, ctx: ConvertContext) -> Converted:
