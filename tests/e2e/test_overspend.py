@@ -118,6 +118,24 @@ async def test_hundred_long_answers_on_a_balance_for_ten_spend_at_most_the_balan
                for r in rows)
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "mysql", "postgres"], indirect=True)
+async def test_the_users_quota_as_the_limit_is_never_overspent_either(
+        gateway: Gateway, long_answers: LongAnswers, db: Database) -> None:
+    prices = gateway.runtime.prices
+    affordable = 10 * prices.quota_for(12, ANSWER, "gpt-4o-mini", 1, "default")
+    acct = await add_account(db, quota=affordable, unlimited=True)          # the token sets no limit
+    cid = await add_channel(db, base_url=long_answers.url)
+    await gateway.reload()
+
+    statuses = await _hundred(gateway, acct.key, {**BODY, "stream": True})
+
+    assert set(statuses) <= {200, 403} and statuses[200] >= 1, statuses
+    await gateway.flush()
+    b = await balances(db, acct, cid)
+    charged = sum(r.quota for r in await logs(db))
+    assert b["user_quota"] >= 0 and affordable - b["user_quota"] == charged == b["user_used"] <= affordable
+
+
 async def test_a_rich_balance_is_not_capped_and_the_body_passes_unchanged(
         gateway: Gateway, long_answers: LongAnswers, db: Database) -> None:
     acct = await add_account(db, quota=10**9, token_quota=10**9)
