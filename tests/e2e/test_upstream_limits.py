@@ -282,3 +282,37 @@ async def test_a_client_that_leaves_mid_stream_while_the_upstream_pauses_closes_
         assert 0 < b["token_used"] < 50 and b["user_quota"] == 10_000 - b["user_used"]   # the two pieces, counted
     finally:
         await gw.close()
+
+
+async def test_through_a_relay_proxy_the_limits_hold_too(db: Database, scripted: list[ScriptedUpstream]) -> None:
+    """RELAY_PROXY sends upstream calls through aiohttp's client: a proxy that never answers ends at the
+    read limit (504), and a client that leaves closes the connection to the proxy."""
+    acct = await add_account(db, quota=10_000, token_quota=5_000)
+    proxy = ScriptedUpstream(hang())
+    scripted.append(proxy)
+    proxy_url = await proxy.start()
+    await add_channel(db, base_url="http://upstream.invalid")
+    gw = await ServedGateway(db, load_settings({"RELAY_PROXY": proxy_url, "RELAY_FIRST_BYTE_TIMEOUT": "1.5",
+                                                "RELAY_IDLE_TIMEOUT": "1.5"}, [])).start()
+    await gw.reload()
+    try:
+        async with aiohttp.ClientSession() as http:
+            started = time.monotonic()
+            async with http.post(gw.url + "/v1/chat/completions", json=CHAT, headers={"Authorization": acct.key}) as r:
+                assert r.status == 504 and 1.4 < time.monotonic() - started < 3.0
+            proxy.got_request.clear()
+            call = asyncio.create_task(http.post(gw.url + "/v1/chat/completions", json=CHAT,
+                                                 headers={"Authorization": acct.key},
+                                                 timeout=aiohttp.ClientTimeout(total=0.2)))
+            await asyncio.gather(call, return_exceptions=True)   # the client gives up after 0.2 s
+            left = time.monotonic()
+        for _ in range(30):
+            if proxy.open == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert proxy.open == 0 and proxy.closed_at[-1] - left < 1.0   # before the 1.5 s read limit
+        await gw.flush()
+        b = await balances(db, acct)
+        assert (b["user_quota"], b["token_remain"]) == (10_000, 5_000)
+    finally:
+        await gw.close()
