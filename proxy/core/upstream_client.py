@@ -65,6 +65,7 @@ class _Connection(asyncio.Protocol):
         self.first_byte: float | None = None
         self.idle: float | None = None
         self.seen = 0.0        # loop time of the last bytes from the upstream
+        self.sent_at = 0.0
         self.got_body = False
 
     # the exchange
@@ -82,8 +83,11 @@ class _Connection(asyncio.Protocol):
         self.first_byte, self.idle = first_byte, idle
         if timeout is not None:
             self.timer = self.loop.call_later(timeout, self._timed_out)
-        if first_byte:
-            self.quiet = self.loop.call_later(first_byte, self._no_first_byte)
+        if first_byte or idle:
+            # one timer for both limits, set to the shorter: most exchanges end before it and cost one
+            # timer; when it fires it checks which limit applies and sets itself again for what is left
+            self.sent_at = self.loop.time()
+            self.quiet = self.loop.call_later(min(x for x in (first_byte, idle) if x), self._check_quiet)
         self.transport.writelines(data)
         return self.head
 
@@ -127,29 +131,24 @@ class _Connection(asyncio.Protocol):
         self.timer = None
         self._give_up(UpstreamTimeout("upstream did not finish within the total time limit of the relay"))
 
-    def _no_first_byte(self) -> None:
+    def _check_quiet(self) -> None:
+        """Before the first body byte the first-byte limit applies, after it the idle one (paused reading
+        is our silence, not the upstream's)."""
         self.quiet = None
-        self._give_up(UpstreamTimeout(f"upstream sent no answer within {self.first_byte:g}s"))
-
-    def _first_body_byte(self) -> None:
-        """The first-byte limit is met: from here the idle limit watches the gaps between pieces."""
-        self.got_body = True
-        if self.quiet is not None:
-            self.quiet.cancel()
-            self.quiet = None
-        if self.idle:
-            self.quiet = self.loop.call_later(self.idle, self._check_idle)
-
-    def _check_idle(self) -> None:
-        # one timer per gap that ran out, not one per piece: it re-arms itself for what is left
-        self.quiet = None
-        if self.complete or self.closed or not self.exchanging or self.idle is None:
+        if self.complete or self.closed or not self.exchanging:
             return
-        left = self.idle if self.paused else self.seen + self.idle - self.loop.time()   # paused: we hold it
-        if left > 0.001:
-            self.quiet = self.loop.call_later(left, self._check_idle)
+        now, never = self.loop.time(), float("inf")
+        if self.got_body:
+            if not self.idle:
+                return
+            left = self.idle if self.paused else self.seen + self.idle - now
+        else:
+            left = self.sent_at + self.first_byte - now if self.first_byte else never
+        if left <= 0.001:
+            self._give_up(UpstreamTimeout(f"upstream sent nothing for {self.idle:g}s" if self.got_body
+                                          else f"upstream sent no answer within {self.first_byte:g}s"))
             return
-        self._give_up(UpstreamTimeout(f"upstream sent nothing for {self.idle:g}s"))
+        self.quiet = self.loop.call_later(min(left, self.idle or never), self._check_quiet)
 
     def _give_up(self, exc: BaseException) -> None:
         self._fail(exc)
@@ -229,8 +228,7 @@ class _Connection(asyncio.Protocol):
             head.set_result(UpstreamResponse(self, self.body, status, self.reason, headers))
 
     def on_body(self, body: bytes) -> None:
-        if not self.got_body:
-            self._first_body_byte()
+        self.got_body = True
         self.body.feed(body)
 
     def on_message_complete(self) -> None:

@@ -506,3 +506,21 @@ async def test_a_reader_that_holds_the_upstream_back_is_not_idle(client: Upstrea
     body = b"x" * (4 * upstream_response.HIGH_WATER)
     base = await Scripted(answer(body)).start()
     assert await _limited(client, base + "/x", first_byte=5, idle=0.2, wait_before_reading=0.8) == body
+
+
+async def test_an_idle_limit_alone_leaves_the_first_byte_unbounded_and_a_slow_start_is_fine(
+        client: UpstreamClient) -> None:
+    """idle=0.2 with no first-byte limit: a first byte after 0.5 s is fine, and so are gaps under 0.2 s."""
+    async def reply(writer: asyncio.StreamWriter, request: bytes) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        await asyncio.sleep(0.5)
+        for piece in (b"a", b"b", b"c"):
+            writer.write(b"1\r\n%s\r\n" % piece)
+            await writer.drain()
+            await asyncio.sleep(0.1)
+        writer.write(b"0\r\n\r\n")
+        return True
+
+    base = await Scripted(reply).start()
+    assert await _limited(client, base + "/x", first_byte=None, idle=0.2) == b"abc"
+    assert await _limited(client, base + "/x", first_byte=0.8, idle=0.2) == b"abc"   # the timer re-set for both
