@@ -14,7 +14,7 @@ from admin_api.auth import Access, session_storage
 from admin_api.codes import RedisCodes
 from admin_api.jobs.schedule import run_jobs
 from admin_api.ratelimit import RedisLimiter
-from admin_api.routes import channel_checks, channels, logs, misc, options, redemptions, tokens
+from admin_api.routes import channel_checks, channel_types, channels, logs, misc, options, redemptions, tokens
 from admin_api.routes import users_admin, users_self
 from admin_api.routes.oauth import binding, common as oauth, providers
 from admin_api.routing import Route, api_rate_limit, guarded, refusals
@@ -70,6 +70,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/channel/", channels.list_channels, A),
     Route("GET", "/api/channel/search", channels.search_channels, A),
     Route("GET", "/api/channel/models", channels.builtin_models, A),
+    Route("GET", "/api/channel/types", channel_types.list_types, A),
     Route("GET", "/api/channel/test", channel_checks.test_every, A),
     Route("GET", "/api/channel/test/{id}", channel_checks.test_one, A),
     Route("GET", "/api/channel/update_balance", channel_checks.update_all_balances, A),

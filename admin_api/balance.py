@@ -1,15 +1,18 @@
-"""Channel balance queries (one-api.md §6.5); every URL is derived from the channel's base URL when set."""
+"""Channel balance queries (one-api.md §6.5): where each type reports it is rules/channel_types.toml.
+
+Every URL is derived from the channel's base URL when set.
+"""
 
 from __future__ import annotations
 
 import datetime
 import time
-from dataclasses import dataclass
 from typing import Any, Callable
 
 import aiohttp
 
 from admin_api.state import AdminState
+from rules import Catalog
 from store import channels
 from store.models import Channel
 
@@ -52,36 +55,19 @@ def _openrouter(body: Any) -> float:
     return _number(_dig(body, "data", "total_credits")) - _number(_dig(body, "data", "total_usage"))
 
 
-@dataclass(frozen=True)
-class Source:
-    """Where one channel type reports its balance: default base, path, auth style, how to read it."""
-
-    base: str
-    path: str
-    read: Reader
-    auth: str = "bearer"   # or "api-key" (AIProxy's Api-Key header) or "query" (OpenAI-SB's ?api_key=)
+def _field(path: str) -> Reader:
+    """A reader taking the number at a dotted path of the answer (e.g. "data.credit")."""
+    names = path.split(".")
+    return lambda body: _number(_dig(body, *names))
 
 
-SOURCES: dict[int, Source] = {
-    4: Source("https://api.closeai-proxy.xyz", "/dashboard/billing/credit_grants",
-              lambda b: _number(_dig(b, "total_available"))),
-    5: Source("https://api.openai-sb.com", "/sb-api/user/status", lambda b: _number(_dig(b, "data", "credit")),
-              auth="query"),
-    10: Source("https://aiproxy.io", "/api/report/getUserOverview",
-               lambda b: _number(_dig(b, "data", "totalPoints")), auth="api-key"),
-    12: Source("https://api.api2gpt.com", "/dashboard/billing/credit_grants",
-               lambda b: _number(_dig(b, "total_remaining"))),
-    13: Source("https://api.aigc2d.com", "/dashboard/billing/credit_grants",
-               lambda b: _number(_dig(b, "total_available"))),
-    20: Source("https://openrouter.ai/api", "/v1/credits", _openrouter),
-    36: Source("https://api.deepseek.com", "/user/balance", _deepseek),
-    44: Source("https://api.siliconflow.cn", "/v1/user/info", _siliconflow),
-}
-OPENAI_TYPES = (1, 8)
+#: The provider-specific readers that rules/channel_types.toml names (reader "openai" asks two paths).
+READERS: dict[str, Reader] = {"deepseek": _deepseek, "siliconflow": _siliconflow, "openrouter": _openrouter}
 
 
-def supported(channel_type: int) -> bool:
-    return channel_type in SOURCES or channel_type in OPENAI_TYPES
+def supported(catalog: Catalog, channel_type: int) -> bool:
+    """Whether channels of this type can report a balance."""
+    return channel_type in catalog and catalog.get(channel_type).balance
 
 
 async def _get_json(state: AdminState, url: str, key: str, auth: str = "bearer") -> Any:
@@ -107,15 +93,16 @@ async def _openai(state: AdminState, base: str, key: str) -> float:
 
 async def query(state: AdminState, channel: Channel) -> float:
     """Ask the provider, store the balance and its time, and return it."""
-    if channel.type in OPENAI_TYPES:
-        base = (channel.base_url or state.catalog.get(channel.type).base_url).rstrip("/")
-        value = await _openai(state, base, channel.key)
-    elif channel.type in SOURCES:
-        source = SOURCES[channel.type]
-        base = (channel.base_url or source.base).rstrip("/")
-        value = source.read(await _get_json(state, base + source.path, channel.key, source.auth))
-    else:
+    ctype = state.catalog.get(channel.type) if channel.type in state.catalog else None
+    source = ctype.balance_source if ctype else None
+    if ctype is None or source is None:
         raise BalanceError("尚未实现")
+    base = (channel.base_url or source.base or ctype.base_url).rstrip("/")
+    if source.reader == "openai":
+        value = await _openai(state, base, channel.key)
+    else:
+        read = _field(source.field) if source.reader == "field" else READERS[source.reader]
+        value = read(await _get_json(state, base + source.path, channel.key, source.auth))
     async with state.db.session() as s:
         await channels.record_balance(s, channel.id, value, int(time.time()))
     return value

@@ -36,7 +36,7 @@ async def refresh_all(state: AdminState) -> BalanceSummary:
     auto_disable = (await current(state.db)).flag("AutomaticDisableChannelEnabled")
     async with state.db.session() as s:
         todo = [c for c in await channels.for_test(s, "all")
-                if c.status == CHANNEL_ENABLED and balance.supported(c.type)]
+                if c.status == CHANNEL_ENABLED and balance.supported(state.catalog, c.type)]
     summary = BalanceSummary()
     for index, channel in enumerate(todo):
         if index and state.settings.polling_interval:

@@ -9,6 +9,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from .channel_form import BalanceSource, ChannelForm, parse_balance, parse_form
 from .errors import RulesError
 from .tomlfile import Entry, read_toml
 
@@ -42,7 +43,7 @@ AUTH_STYLES: frozenset[str] = frozenset({
 _TYPE_FIELDS = frozenset({
     "id", "name", "base_url", "api_style", "owned_by", "models", "auth", "headers", "paths",
     "strip_v1", "base_path_strips", "always_convert", "balance", "requires_base_url",
-    "placeholder",
+    "placeholder", "key_hint", "form",
 })
 _PASS_THROUGH_STYLES = frozenset({"openai", "azure"})
 
@@ -65,11 +66,23 @@ class ChannelType:
     headers: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
     auth: str = "bearer"
     always_convert: bool = False
-    balance: bool = False
+    balance_source: BalanceSource | None = None
     requires_base_url: bool = False
     owned_by: str = "openai"
     base_path_strips: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
     placeholder: bool = False
+    key_hint: str = ""
+    form: ChannelForm = field(default_factory=ChannelForm)
+
+    @property
+    def balance(self) -> bool:
+        """Whether GET /api/channel/update_balance/:id can ask this type's provider for a balance."""
+        return self.balance_source is not None
+
+    @property
+    def other_fallback(self) -> str:
+        """The value of an empty `other` column (Azure's API version), "" when none."""
+        return self.form.other.fallback if self.form.other else ""
 
     @property
     def can_pass_through(self) -> bool:
@@ -178,11 +191,13 @@ def _channel_type(entry: Entry, model_lists: Mapping[str, tuple[str, ...]]) -> C
         headers=_frozen(entry.str_map("headers")),
         auth=auth,
         always_convert=entry.boolean("always_convert"),
-        balance=entry.boolean("balance"),
+        balance_source=parse_balance(entry),
         requires_base_url=entry.boolean("requires_base_url"),
         owned_by=entry.string("owned_by", "openai"),
         base_path_strips=_frozen(entry.str_map("base_path_strips")),
         placeholder=entry.boolean("placeholder"),
+        key_hint=entry.string("key_hint", ""),
+        form=parse_form(entry),
     )
 
 

@@ -16,7 +16,6 @@ from rules import Catalog, ChannelType
 
 PASS_THROUGH_STYLES = frozenset({"openai", "azure"})
 CLOUDFLARE_GATEWAY = "https://gateway.ai.cloudflare.com"
-AZURE_DEFAULT_VERSION = "2024-03-01-preview"
 # error object fields where non-OpenAI upstreams put their message (One API's order)
 _MESSAGE_KEYS = (("message",), ("msg",), ("err",), ("error_msg",), ("header", "message"), ("response", "error", "message"))
 
@@ -94,7 +93,7 @@ class OpenAIUpstream:
         if ctype.api_style == "azure":
             if not base:
                 raise RelayError(400, "this Azure channel has no endpoint (base URL) set", code="convert_request_failed")
-            version = channel.config.get("api_version") or channel.other or AZURE_DEFAULT_VERSION
+            version = channel.config.get("api_version") or channel.other or ctype.other_fallback
             return azure_url(base, state.model, state.relay_path, flow.request.query_string, version)
         path = state.relay_path if ctype.paths else flow.request.path
         if base.startswith(CLOUDFLARE_GATEWAY) and ctype.id == 1:

@@ -1,0 +1,47 @@
+"""GET /api/channel/types: the channel-type catalog as the console's channel form and list need it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from admin_api.envelope import ok
+from admin_api.state import state_of
+from rules import ChannelType
+from rules.channel_form import ChannelForm
+
+
+def _form_json(form: ChannelForm) -> dict[str, Any]:
+    other = None
+    if form.other is not None:
+        other = {"label": form.other.label, "placeholder": form.other.placeholder, "fallback": form.other.fallback}
+    return {
+        "base_url_label": form.base_url_label,
+        "other": other,
+        "config": [{"key": f.key, "label": f.label, "placeholder": f.placeholder, "textarea": f.textarea}
+                   for f in form.config],
+        "key_from_config": form.key_from_config,
+        "models_optional": form.models_optional,
+    }
+
+
+def type_json(channel_type: ChannelType) -> dict[str, Any]:
+    """One type: id, name, defaults, balance support, and the form's extra fields (labels in English)."""
+    source = channel_type.balance_source
+    return {
+        "id": channel_type.id,
+        "name": channel_type.name,
+        "base_url": channel_type.base_url,
+        "requires_base_url": channel_type.requires_base_url,
+        "balance": source is not None,
+        "balance_currency": source.currency if source else "",
+        "key_hint": channel_type.key_hint,
+        "form": _form_json(channel_type.form),
+    }
+
+
+async def list_types(request: web.Request) -> web.Response:
+    """GET /api/channel/types: every real channel type in id order (the placeholder type 0 left out)."""
+    catalog = state_of(request).catalog
+    return ok([type_json(t) for t in sorted(catalog, key=lambda t: t.id) if not t.placeholder])
