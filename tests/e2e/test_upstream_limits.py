@@ -207,7 +207,7 @@ async def test_a_slow_healthy_stream_is_not_cut_by_the_idle_limit_but_relay_time
             async with http.post(gw.url + "/v1/chat/completions", json=body, headers={"Authorization": acct.key}) as r:
                 assert r.status == 200
                 cut = await r.read()
-        assert 0.9 < time.monotonic() - started < 1.8
+        assert 0.9 < time.monotonic() - started < 2.5
         assert 2 <= cut.count(b"chat.completion.chunk") < 7
         error = orjson.loads(cut.rstrip().rsplit(b"\n\n", 1)[-1].removeprefix(b"data: "))["error"]
         assert "did not finish within the total time limit" in error["message"]
