@@ -14,8 +14,8 @@ from typing import Any, Iterator
 from urllib.parse import quote
 
 STRINGS = (
-    "²", "١٢٣", "１２", "\x00", "a\x00b", "\r\nX-Injected: 1", "-0", "9" * 40, "-9223372036854775809", "1e309",
-    "NaN", "' OR 1=1 --", "%_\\", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 😀", "ǅ\u202e\ufeff", "x" * 3000, "",
+    "²", "١٢٣", "a\x00b", "\r\nX-Injected: 1", "9" * 40, "-9223372036854775809", "1e309", "' OR 1=1 --",
+    "%_\\", "𝔘𝔫𝔦 😀\u202e\ufeff", "x" * 3000, "",
 )
 DEEP = 1000
 
@@ -33,8 +33,8 @@ def deep_json(levels: int = DEEP) -> bytes:
 
 
 JSON_VALUES: tuple[Any, ...] = (
-    None, True, "²", "\x00", "a\x00b", 10**40, -(10**40), 2**63, 1.5e308, -0.0, [], {}, ["x"], {"a": {"b": 1}},
-    _deep(200), "x" * 3000, "𝔘𝔫𝔦 😀\u202e",
+    None, True, "²", "a\x00b", -(10**40), 2**63, 1.5e308, [], {"a": {"b": 1}}, _deep(200), "x" * 3000,
+    "𝔘𝔫𝔦 😀\u202e",
 )
 RAW_BODIES = (b"[]", b'"text"', b"123", b"null", b"{", b"\xff\xfe\x00", b'{"a": "\\ud800"}', deep_json(),
               b'{"id": 1, "id": "two"}')
@@ -65,12 +65,13 @@ def _fill(path: str, value: str) -> str:
     return re.sub(r"{(\w+)(:[^}]*)?}", lambda _: quote(value, safe=""), path)
 
 
-def attempts(doc: dict[str, Any], skip: frozenset[str] = frozenset(),
-             strings: tuple[str, ...] = STRINGS) -> Iterator[Attempt]:
-    """Every hostile attempt on every operation of `doc` whose "METHOD path" is not in `skip`."""
+def attempts(doc: dict[str, Any], skip: frozenset[str] = frozenset(), strings: tuple[str, ...] = STRINGS,
+             access: frozenset[str] | None = None) -> Iterator[Attempt]:
+    """Every hostile attempt on every operation of `doc` whose "METHOD path" is not in `skip` (and whose
+    `x-access` is in `access`, when given)."""
     for path, item in doc["paths"].items():
         for method, op in item.items():
-            if f"{method.upper()} {path}" in skip:
+            if f"{method.upper()} {path}" in skip or access is not None and op.get("x-access") not in access:
                 continue
             yield from _operation(doc, method.upper(), path, op, strings)
 

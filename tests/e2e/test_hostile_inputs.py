@@ -92,7 +92,7 @@ async def test_hostile_input_never_makes_a_server_error(gateway: Gateway, upstre
     await add_channel(db, base_url=upstream.url, models=f"{MODEL},whisper-1,text-embedding-ada-002,dall-e-2,"
                                                          "text-moderation-stable,tts-1")
     await gateway.reload()
-    keys = [user.key, admin.key, f"{admin.key}-²", f"{admin.key}-{'9' * 30}", "Bearer ²", "sk-" + "x" * 5000]
+    odd = [f"{admin.key}-²", f"{admin.key}-{'9' * 30}", "Bearer ²", "sk-" + "x" * 5000]
     started = time.monotonic()
     failures: list[str] = []
     sent = 0
@@ -103,12 +103,12 @@ async def test_hostile_input_never_makes_a_server_error(gateway: Gateway, upstre
                 failure = await _send(http, gateway.url, key, attempt)
             if failure:
                 failures.append(failure)
-        for key in keys[:2]:
-            batch = [one(key, a) for a in relay_attempts()]
-            sent += len(batch)
-            await asyncio.wait_for(asyncio.gather(*batch), BUDGET)
-        odd_keys = [one(key, Attempt("POST", "/v1/chat/completions", (), b"{}")) for key in keys[2:]]
-        await asyncio.gather(*odd_keys)
+        # the user everywhere; the admin where only an admin gets further (the raw proxy route, pinned channels)
+        batch = [one(user.key, a) for a in relay_attempts()]
+        batch += [one(admin.key, a) for a in relay_attempts() if a.path.startswith("/v1/oneapi/proxy/")]
+        sent += len(batch)
+        await asyncio.wait_for(asyncio.gather(*batch), BUDGET)
+        await asyncio.gather(*(one(key, Attempt("POST", "/v1/chat/completions", (), b"{}")) for key in odd))
     assert not failures, f"{len(failures)} of {sent} answers were server errors:\n" + "\n".join(failures[:40])
     assert time.monotonic() - started < BUDGET
 
