@@ -81,7 +81,7 @@ class OpenAIUpstream:
 
     def upstream_error(self, flow: Flow[RelayState]) -> None:
         body = flow.metadata.get("upstream_error_body")
-        if body is None or flow.metadata.get("converter") is not None:
+        if body is None or flow.state.converter is not None:
             return
         refined = openai_style_error(flow.error.status, body)
         refined.retryable = flow.error.retryable

@@ -5,13 +5,14 @@ and the request) and gets back plain data: an `UpstreamRequest` to send, an
 OpenAI-shaped answer, a stream converter fed with upstream bytes, or an
 `OpenAIError`. Anything that needs I/O (an OAuth token, a polled task) is
 expressed as an extra `UpstreamRequest` the relay performs, with a pure parser
-for its answer.
+for its answer. What a provider implements is declared in proxy.converters.abilities and
+checked by proxy.converters.registry.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol
+from typing import Any, Mapping, Protocol, runtime_checkable
 
 
 class ConversionError(Exception):
@@ -94,11 +95,16 @@ class Converted:
     error: OpenAIError | None = None   # providers that report errors inside HTTP 200
 
 
+@runtime_checkable
 class StreamConverter(Protocol):
-    """Incremental: feed upstream bytes in any split, get OpenAI SSE event bytes out."""
+    """Incremental: feed upstream bytes in any split, get OpenAI SSE event bytes out. `usage` is what the
+    upstream reported so far (zero when none), `error` an upstream error met inside the stream (None when none)."""
 
-    usage: Usage
-    error: OpenAIError | None
+    @property
+    def usage(self) -> Usage: ...
+
+    @property
+    def error(self) -> OpenAIError | None: ...
 
     def feed(self, data: bytes) -> list[bytes]:
         """Return complete `data: {...}\\n\\n` events produced by this piece."""
@@ -106,14 +112,3 @@ class StreamConverter(Protocol):
     def flush(self) -> list[bytes]:
         """End of upstream: emit the finish chunk, optional usage chunk and `data: [DONE]`."""
 
-
-class Converter(Protocol):
-    """One provider family. Module-level functions satisfy it too."""
-
-    def request_from_openai(self, body: Mapping[str, Any], ctx: ConvertContext) -> UpstreamRequest: ...
-
-    def response_to_openai(self, status: int, body: bytes, ctx: ConvertContext) -> Converted: ...
-
-    def stream_to_openai(self, ctx: ConvertContext) -> StreamConverter: ...
-
-    def error_to_openai(self, status: int, body: bytes, ctx: ConvertContext) -> OpenAIError: ...

@@ -5,8 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from proxy.converters.base import Usage
+from proxy.converters.base import ConvertContext, StreamConverter, Usage
+from proxy.converters.registry import Converters
 from proxy.gateway.records import ChannelRecord, TokenRecord, UserRecord
+
+
+@dataclass(frozen=True, slots=True)
+class ConverterCall:
+    """The converter serving this attempt and the context it converts with (set by ConverterUpstream)."""
+
+    converters: Converters
+    ctx: ConvertContext
 
 
 @dataclass(slots=True)
@@ -33,6 +42,7 @@ class RelayState:
     usage: Usage | None = None          # from the upstream
     usage_source: str = ""              # "upstream" | "counted" | "estimated"
     completion_parts: list[str] = field(default_factory=list)   # streamed text, to count when no usage came
-    stream_converter: Any = None        # a converter's StreamConverter, whose .usage we read at the end
+    converter: ConverterCall | None = None   # this attempt's converter (None: served as OpenAI or raw)
+    stream_converter: StreamConverter | None = None   # a converted stream's, whose .usage we read at the end
     quota: int = 0                      # the final charge
     billed: bool = False                # whether this request is billed at all

@@ -37,6 +37,18 @@ def test_converters_are_pure() -> None:
                                           "requests", "httpx", "socket", "redis")) == []
 
 
+def test_converters_are_found_through_the_registry() -> None:
+    """The gateway asks proxy.converters.registry for a converter and its abilities, never a provider module;
+    shared helpers and signing never import a provider."""
+    providers = ("proxy.converters.providers",)
+    assert offenders("proxy/addons", providers) == []
+    assert offenders("proxy/gateway", providers) == []
+    assert offenders("proxy/converters/signing", providers) == []
+    shared = [f"{f}: {n}" for f, names in imports_of("proxy/converters").items() for n in names
+              if f.count("/") == 2 and not f.endswith("registry.py") and n.startswith(providers[0])]
+    assert shared == []
+
+
 def test_processes_never_import_each_other() -> None:
     assert offenders("proxy", ("admin_api",)) == []
     assert offenders("admin_api", ("proxy",)) == []

@@ -6,10 +6,13 @@ from typing import Any, Mapping
 
 import orjson
 
+from proxy.converters.abilities import Provides
 from proxy.converters.base import ConversionError, ConvertContext, Converted, OpenAIError, UpstreamRequest, Usage
 from proxy.converters.chunks import ChunkWriter, completion_body
 from proxy.converters.errors import generic_error, parse_json
 from proxy.converters.text import text_of
+
+PROVIDES = Provides()
 
 ERROR_TYPE = "aiproxy_error"
 # One API appends the source documents as a Markdown list under this heading ("Reference documents:").

@@ -7,6 +7,7 @@ from typing import Any, Mapping
 
 import orjson
 
+from proxy.converters.abilities import Provides
 from proxy.converters.base import (
     ConversionError,
     ConvertContext,
@@ -23,6 +24,8 @@ from proxy.converters.providers.anthropic_stream import (
     finish_reason_to_openai,
     usage_to_openai,
 )
+
+PROVIDES = Provides()
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 API_VERSION = "2023-06-01"

@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 import orjson
 
+from proxy.converters.abilities import Provides
 from proxy.converters.base import (
     ConversionError,
     ConvertContext,
@@ -23,6 +24,8 @@ from proxy.converters.eventstream import EventMessage, EventStreamDecoder, Event
 from proxy.converters.providers import anthropic
 from proxy.converters.providers.anthropic_stream import AnthropicStream
 from proxy.converters.signing.sigv4 import Credentials, sign_headers
+
+PROVIDES = Provides()
 
 ANTHROPIC_VERSION = "bedrock-2023-05-31"
 SERVICE = "bedrock"  # the signing name, not the host's "bedrock-runtime"

@@ -7,6 +7,7 @@ from urllib.parse import quote, urlencode
 
 import orjson
 
+from proxy.converters.abilities import Provides
 from proxy.converters.base import (
     ConversionError,
     ConvertContext,
@@ -22,6 +23,8 @@ from proxy.core.sse import SSEDecoder
 
 # error_code values meaning "access token invalid / expired": drop the cached token, fetch anew, retry once.
 AUTH_EXPIRED_CODES: frozenset[int] = frozenset({110, 111})
+PROVIDES = Provides(modes=frozenset({"chat", "embeddings"}), access_token=True,
+                    token_expired_codes=AUTH_EXPIRED_CODES)
 
 # Models whose endpoint name is not their lower-cased name; anything else is `chat/<model lower-cased>`.
 ENDPOINTS: dict[str, str] = {

@@ -6,6 +6,7 @@ from typing import Any, Mapping
 
 import orjson
 
+from proxy.converters.abilities import Provides
 from proxy.converters.base import (
     ConversionError,
     ConvertContext,
@@ -18,6 +19,8 @@ from proxy.converters.chunks import ChunkWriter, completion_body, new_completion
 from proxy.converters.errors import generic_error, parse_json, type_for_status
 from proxy.converters.text import text_of
 from proxy.core.sse import DONE, SSEDecoder, encode_data
+
+PROVIDES = Provides(modes=frozenset({"chat", "completions", "embeddings"}))
 
 GATEWAY_HOST = "https://gateway.ai.cloudflare.com"
 

@@ -6,6 +6,7 @@ from typing import Any, Callable, Mapping
 
 import orjson
 
+from proxy.converters.abilities import Provides
 from proxy.converters.base import ConversionError, ConvertContext, Converted, OpenAIError, UpstreamRequest, Usage
 from proxy.converters.chunks import completion_body
 from proxy.converters.errors import generic_error, parse_json
@@ -13,6 +14,8 @@ from proxy.converters.providers.cohere_stream import CohereStream, finish_reason
 from proxy.converters.text import text_parts_of
 
 __all__ = ["request_from_openai", "response_to_openai", "stream_to_openai", "error_to_openai", "api_version"]
+
+PROVIDES = Provides(modes=frozenset({"chat", "embeddings"}))
 
 INTERNET_SUFFIX = "-internet"  # One API's convention: v1 with the web-search connector
 _PARAMS = {"temperature": "temperature", "seed": "seed", "frequency_penalty": "frequency_penalty",

@@ -6,12 +6,20 @@ from typing import Any, Iterable, Mapping
 
 import orjson
 
+from proxy.converters.abilities import Provides
 from proxy.converters.base import (
-    ConversionError, ConvertContext, Converted, OpenAIError, UpstreamRequest, Usage,
+    ConversionError,
+    ConvertContext,
+    Converted,
+    OpenAIError,
+    UpstreamRequest,
+    Usage,
 )
 from proxy.converters.chunks import ChunkWriter, completion_body
 from proxy.converters.errors import generic_error, parse_json, type_for_status
 from proxy.core.sse import SSEDecoder
+
+PROVIDES = Provides()
 
 # Coze business codes that deserve a specific HTTP status; other codes are 400 (5xxx: 500).
 _STATUS_BY_CODE = {4100: 401, 4101: 403}

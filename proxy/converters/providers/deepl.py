@@ -6,6 +6,7 @@ from typing import Any, Mapping
 
 import orjson
 
+from proxy.converters.abilities import Provides
 from proxy.converters.base import (
     ConversionError,
     ConvertContext,
@@ -17,6 +18,8 @@ from proxy.converters.base import (
 from proxy.converters.chunks import ChunkWriter, completion_body
 from proxy.converters.errors import generic_error, parse_json
 from proxy.converters.text import text_of
+
+PROVIDES = Provides(answers_need_request=True)
 
 DEFAULT_TARGET = "ZH"   # model name `deepl` without a language, as One API
 # Bare codes DeepL deprecates as targets → the variant it recommends.

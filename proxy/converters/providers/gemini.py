@@ -8,6 +8,7 @@ from typing import Any, Callable, Mapping
 
 import orjson
 
+from proxy.converters.abilities import Provides
 from proxy.converters.base import ConversionError, ConvertContext, UpstreamRequest
 from proxy.converters.providers.gemini_schema import schema_from_json_schema
 from proxy.converters.providers.gemini_stream import (  # noqa: F401  (re-exported: the module is the converter)
@@ -22,6 +23,8 @@ __all__ = [
     "request_from_openai", "response_to_openai", "stream_to_openai", "error_to_openai",
     "generate_content_from_openai", "api_version", "GeminiStream",
 ]
+
+PROVIDES = Provides(modes=frozenset({"chat", "embeddings", "images"}))
 
 SAFETY_CATEGORIES = (
     "HARM_CATEGORY_HARASSMENT", "HARM_CATEGORY_HATE_SPEECH", "HARM_CATEGORY_SEXUALLY_EXPLICIT",

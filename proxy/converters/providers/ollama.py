@@ -8,6 +8,7 @@ from typing import Any, Callable, Mapping
 
 import orjson
 
+from proxy.converters.abilities import Provides
 from proxy.converters.base import ConversionError, ConvertContext, Converted, OpenAIError, UpstreamRequest, Usage
 from proxy.converters.chunks import ChunkWriter, completion_body
 from proxy.converters.errors import generic_error, parse_json
@@ -15,6 +16,8 @@ from proxy.converters.ndjson import NDJSONDecoder
 
 __all__ = ["request_from_openai", "response_to_openai", "stream_to_openai", "error_to_openai",
            "OllamaStream", "NDJSONDecoder"]
+
+PROVIDES = Provides(modes=frozenset({"chat", "embeddings"}))
 
 _OPTIONS = ("temperature", "top_p", "top_k", "seed", "presence_penalty", "frequency_penalty", "num_ctx")
 _FINISH = {"stop": "stop", "length": "length"}  # load/unload only answer empty requests

@@ -6,6 +6,7 @@ from typing import Any, Mapping
 
 import orjson
 
+from proxy.converters.abilities import Provides
 from proxy.converters.base import ConversionError, ConvertContext, Converted, OpenAIError, UpstreamRequest, Usage
 from proxy.converters.chunks import ChunkWriter
 from proxy.converters.errors import parse_json
@@ -13,6 +14,8 @@ from proxy.converters.providers.gemini_stream import chat_body, google_error
 from proxy.converters.text import text_parts_of
 
 __all__ = ["request_from_openai", "response_to_openai", "stream_to_openai", "error_to_openai", "PalmStream"]
+
+PROVIDES = Provides()
 
 API_VERSION = "v1beta2"
 # One API's channel model name; any other name is sent as given (chat-bison-001, ...).

@@ -9,11 +9,16 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from proxy.converters.abilities import Provides
 from proxy.converters.base import ConversionError, ConvertContext, Converted, OpenAIError, UpstreamRequest, Usage
 from proxy.converters.chunks import ChunkWriter, completion_body
 from proxy.converters.errors import generic_error, parse_json, type_for_status
 from proxy.converters.text import text_of
 from proxy.core.sse import JsonOrSSE, SSEEvent
+
+# Streams too are served from the finished prediction: the relay polls, then feeds the final JSON to the stream
+# converter.
+PROVIDES = Provides(modes=frozenset({"chat", "images"}), task=True, task_streams=True)
 
 DEFAULT_BASE_URL = "https://api.replicate.com"
 TERMINAL = frozenset({"succeeded", "failed", "canceled"})
@@ -108,10 +113,6 @@ def _aspect_ratio(size: str) -> str:
 
 _INPUT_BUILDERS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
     "chat": _chat_input, "images": _image_input}
-
-
-# Streams are served from the finished prediction: the relay polls, then feeds the final JSON to the stream converter.
-STREAM_BY_POLLING = True
 
 
 def task_poll_request(status: int, body: bytes, ctx: ConvertContext) -> UpstreamRequest | None:

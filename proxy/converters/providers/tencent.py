@@ -8,12 +8,15 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from proxy.converters.abilities import Provides
 from proxy.converters.base import ConversionError, ConvertContext, Converted, OpenAIError, UpstreamRequest, Usage
 from proxy.converters.chunks import ChunkWriter
 from proxy.converters.errors import generic_error, parse_json
 from proxy.converters.signing import tc3
 from proxy.converters.text import text_of
 from proxy.core.sse import JsonOrSSE, SSEEvent
+
+PROVIDES = Provides(modes=frozenset({"chat", "embeddings"}))
 
 VERSION = "2023-09-01"
 SERVICE = "hunyuan"

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from proxy.converters.abilities import Provides
 from proxy.converters.base import (
     ConversionError,
     ConvertContext,
@@ -23,6 +24,8 @@ from proxy.converters.signing import google_auth
 
 __all__ = ["request_from_openai", "response_to_openai", "stream_to_openai", "error_to_openai",
            "auth_token_request", "parse_auth_token"]
+
+PROVIDES = Provides(modes=frozenset({"chat", "embeddings"}), access_token=True)
 
 ANTHROPIC_VERSION = "vertex-2023-10-16"
 SELF_SIGNED_AUDIENCE = "https://aiplatform.googleapis.com/"

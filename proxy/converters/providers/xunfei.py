@@ -10,12 +10,14 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from proxy.converters.abilities import Provides
 from proxy.converters.base import ConversionError, ConvertContext, Converted, OpenAIError, UpstreamRequest, Usage
 from proxy.converters.chunks import ChunkWriter, completion_body
 from proxy.converters.errors import find_message, parse_json
 from proxy.converters.signing import xunfei_auth
 
 TRANSPORT = "websocket"
+PROVIDES = Provides(websocket=True)
 DEFAULT_BASE_URL = "wss://spark-api.xf-yun.com"
 ERROR_TYPE = "xunfei_error"
 DEFAULT_VERSION = "v1.1"

@@ -7,6 +7,7 @@ from typing import Any, Mapping
 
 import orjson
 
+from proxy.converters.abilities import Provides
 from proxy.converters.base import ConversionError, ConvertContext, Converted, OpenAIError, UpstreamRequest, Usage
 from proxy.converters.errors import generic_error, parse_json
 from proxy.converters.providers.zhipu_stream import (
@@ -19,6 +20,8 @@ from proxy.converters.providers.zhipu_stream import (
 )
 from proxy.converters.signing import zhipu_jwt
 from proxy.converters.text import text_of
+
+PROVIDES = Provides(modes=frozenset({"chat", "embeddings", "images"}))
 
 # The retired v3 chat models; every other chat model is served by v4 (an explicit table
 # rather than One API's `glm-` prefix rule, which sends charglm-4, emohaa, codegeex-4 to v3).
