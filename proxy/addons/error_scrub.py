@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import orjson
 
+from proxy.converters.base import StreamConverter
 from proxy.core.flow import BodyTransform, Flow
 from proxy.gateway.records import ChannelRecord
 from proxy.gateway.scrub import scrub, secret_parts, upstream_hosts
@@ -57,14 +58,14 @@ class ErrorScrub:
 class _ErrorEventWatch:
     """Once the stream converter has an `error`, the event carrying its message gets the redacted one."""
 
-    def __init__(self, request_id: str, converter: Any, secrets: list[str], hosts: list[str]) -> None:
+    def __init__(self, request_id: str, converter: StreamConverter, secrets: list[str], hosts: list[str]) -> None:
         self.request_id, self.converter, self.secrets, self.hosts = request_id, converter, secrets, hosts
         self.done = False
 
     def wrap(self, step: Callable[..., list[bytes]]) -> Callable[..., list[bytes]]:
         def run(*args: bytes) -> list[bytes]:
             out = step(*args)
-            error = getattr(self.converter, "error", None)
+            error = self.converter.error
             if error is None or self.done:
                 return out
             self.done = True
