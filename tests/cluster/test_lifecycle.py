@@ -108,7 +108,8 @@ async def test_a_killed_worker_is_started_again_and_requests_keep_being_served(
     node = Node(tmp_path, _sqlite_env(db), "--workers", "2").wait()
     try:
         [pid] = await _wait_log(tmp_path, r"started proxy-0 \(pid (\d+)\)")
-        await _wait_log(tmp_path, r" proxy-1 \[-\] launcher\.serve: listening")
+        for n in (0, 1):     # both up before the kill (else proxy-0's second "listening" would be its first)
+            await _wait_log(tmp_path, rf" proxy-{n} \[-\] launcher\.serve: listening")
         stop = asyncio.Event()
         load = asyncio.create_task(_count_outcomes(node.url, acct.key, stop))
         await asyncio.sleep(0.5)
