@@ -36,8 +36,9 @@ async def test_a_bare_string_part_is_a_400(gateway: Gateway, db: Database, mock:
     await gateway.reload()
     before = await balances(db, acct, channel)
     body = {"model": model, "messages": [{"role": "user", "content": ["hello"]}]}
+    headers = {"Authorization": "Bearer " + acct.key}
     async with aiohttp.ClientSession() as http, http.post(gateway.url + "/v1/chat/completions", json=body,
-                         headers={"Authorization": "Bearer " + acct.key}) as resp:
+                                                          headers=headers) as resp:
         status, answer = resp.status, await resp.json()
     assert status == 400, answer
     assert answer["error"]["code"] == "convert_request_failed"
