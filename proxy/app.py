@@ -68,7 +68,8 @@ def relay_addons(rt: Runtime, metrics: Metrics | None = None, access: AccessLog 
         Reservation(rt.ledger, rt.current_prices, rt.options, rt.tokenizer,  # hold what the answer can cost
                     load_max_output(), ImageProbe(rt.user_content).sizes if s.image_fetch_enabled else None),
         OpenAIUpstream(rt.catalog, s.relay_timeout, s.enforce_include_usage),  # rewrite: pass-through upstreams
-        ConverterUpstream(rt.catalog, rt.http, options, s.relay_timeout, s.relay_proxy),  # rewrite: converted upstreams
+        ConverterUpstream(rt.catalog, rt.http, options, s.relay_timeout, s.relay_proxy,   # rewrite: converted upstreams
+                          read_timeout=max(s.relay_first_byte_timeout, s.relay_idle_timeout)),
         RawProxy(rt.catalog, s.relay_timeout),                            # rewrite: the raw proxy route
         UsageTap(),                                                       # taps: usage and text from the bytes
         Billing(rt.ledger, rt.current_prices, rt.options, rt.tokenizer),  # settle / refund

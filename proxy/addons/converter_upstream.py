@@ -44,11 +44,15 @@ def upstream_error_from(err: OpenAIError) -> UpstreamError:
 class ConverterUpstream:
     def __init__(self, catalog: Catalog, session: Callable[[], aiohttp.ClientSession],
                  options: Mapping[str, str], relay_timeout: int, relay_proxy: str = "",
-                 poll_interval: float = 1.0, tokens: AccessTokens | None = None) -> None:
+                 poll_interval: float = 1.0, tokens: AccessTokens | None = None,
+                 read_timeout: float | None = None) -> None:
+        """`read_timeout`: the longest wait for one WebSocket message when RELAY_TIMEOUT is unset (the
+        larger of the first-byte and idle limits), so a silent socket never holds a relay forever."""
         self.catalog = catalog
         self.session = session
         self.options = options
         self.timeout = relay_timeout or None
+        self.read_timeout = self.timeout or read_timeout or None
         self.relay_proxy = relay_proxy or None
         self.poll_interval = poll_interval
         self.tokens = tokens or AccessTokens(session)
@@ -121,7 +125,7 @@ class ConverterUpstream:
         task = converters.polled(ctx.stream)
         if converters.websocket is not None:
             flow.opener = lambda: open_websocket(self.session(), call.url, dict(call.headers), call.body,
-                                                 self.timeout, self.relay_proxy)
+                                                 self.read_timeout, self.relay_proxy)
         elif task is not None:
             flow.opener = lambda: self._polled(task, ctx, call)
 

@@ -76,13 +76,16 @@ async def open_websocket(session: aiohttp.ClientSession, url: str, headers: dict
     await ws.send_str(first.decode("utf-8"))
 
     async def messages() -> AsyncIterator[bytes]:
-        async for msg in ws:
-            if msg.type == aiohttp.WSMsgType.TEXT:
-                yield msg.data.encode("utf-8")
-            elif msg.type == aiohttp.WSMsgType.BINARY:
-                yield msg.data
-            else:
-                break
+        try:
+            async for msg in ws:
+                if msg.type == aiohttp.WSMsgType.TEXT:
+                    yield msg.data.encode("utf-8")
+                elif msg.type == aiohttp.WSMsgType.BINARY:
+                    yield msg.data
+                else:
+                    break
+        except asyncio.TimeoutError:   # aiohttp's says nothing; the client's error should
+            raise asyncio.TimeoutError(f"upstream sent nothing for {timeout:g}s") from None
 
     return SyntheticResponse(200, "application/x-websocket-messages", messages(), ws.close)
 

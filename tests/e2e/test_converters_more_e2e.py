@@ -630,3 +630,35 @@ def test_channel_types_doc_lists_the_catalog() -> None:
         _, name, style, base, *caps = rows[t.id]
         assert (name, style, base) == (t.name, f"`{t.api_style}`", f"`{t.base_url}`" if t.base_url else "—")
         assert all(c.split(" ")[0] in {"E2E", "unit", "pass", "untested", "no", "—"} for c in caps), caps
+
+
+async def test_a_silent_spark_socket_ends_at_the_read_limit(db: Database, mock: ProviderMock) -> None:
+    """A WebSocket upstream that takes the request and never answers: with RELAY_TIMEOUT unset, the larger
+    of RELAY_FIRST_BYTE_TIMEOUT and RELAY_IDLE_TIMEOUT bounds the wait for a message; refunded."""
+    import asyncio
+    import time
+
+    from settings import load_settings
+    from tests.e2e.harness import balances
+
+    async def silent(request: web.Request, rec: Recorded) -> web.StreamResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.receive_json(timeout=5)
+        await asyncio.sleep(5)
+        return ws
+
+    mock.route("GET", "/v3.5/chat", silent)
+    gateway = await Gateway(db, load_settings({"RELAY_FIRST_BYTE_TIMEOUT": "0.5", "RELAY_IDLE_TIMEOUT": "0.3"},
+                                              [])).start()
+    try:
+        acct = await _setup(db, gateway, mock, 18, "|".join(SPARK_KEY), "Spark-Max")
+        started = time.monotonic()
+        status, body = await _post(gateway, acct, "/v1/chat/completions",
+                                   {"model": "Spark-Max", "messages": [{"role": "user", "content": "hi"}]})
+        assert status >= 500 and time.monotonic() - started < 3, (status, body)
+        assert "upstream sent nothing for 0.5s" in orjson.loads(body)["error"]["message"]
+        await gateway.flush()
+        assert (await balances(db, acct))["token_used"] == 0
+    finally:
+        await gateway.close()
