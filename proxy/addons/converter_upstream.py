@@ -33,8 +33,6 @@ from rules import Catalog
 # converter contexts know fewer modes than the relay
 _CONVERTER_MODE = {modes.CHAT: "chat", modes.COMPLETIONS: "completions", modes.EMBEDDINGS: "embeddings",
                    modes.IMAGES: "images"}
-# One API's deprecated `other` column fills a missing config value
-_OTHER_FALLBACK = {"gemini": "api_version", "xunfei": "api_version", "aiproxy_library": "library_id", "ali": "plugin"}
 
 
 def upstream_error_from(err: OpenAIError) -> UpstreamError:
@@ -72,7 +70,7 @@ class ConverterUpstream:
         if state.mode not in _CONVERTER_MODE or state.body is None:
             raise RelayError(400, f"channel type {ctype.name} does not support {flow.request.path}",
                              code="convert_request_failed")
-        ctx = self._context(flow, ctype.api_style, ctype.base_url)
+        ctx = self._context(flow, converters.provides.other_config, ctype.base_url)
         if converters.access_token is not None:
             ctx = replace(ctx, access_token=await self.tokens.token(converters.access_token, ctx))
         body = {**state.body, **(flow.metadata.get("body_changes") or {})}
@@ -107,13 +105,14 @@ class ConverterUpstream:
         if converter is not None and error is not None and converter.converters.token_expired(error.code):
             self.tokens.drop(converter.ctx)
 
-    def _context(self, flow: Flow[RelayState], style: str, default_base: str) -> ConvertContext:
+    def _context(self, flow: Flow[RelayState], other_config: str, default_base: str) -> ConvertContext:
+        """`other_config`: the config key One API's deprecated `other` column fills when unset ("" for none)."""
         state = flow.state
         channel = state.channel
         assert channel is not None
         config = dict(channel.config)
-        if style in _OTHER_FALLBACK and channel.other and _OTHER_FALLBACK[style] not in config:
-            config[_OTHER_FALLBACK[style]] = channel.other
+        if other_config and channel.other and other_config not in config:
+            config[other_config] = channel.other
         return ConvertContext(mode=_CONVERTER_MODE[state.mode], model=state.model,
                               base_url=(channel.base_url or default_base).rstrip("/"), key=channel.key,
                               config=config, stream=state.stream, include_usage=state.include_usage,

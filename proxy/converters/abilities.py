@@ -32,6 +32,7 @@ class Provides:
     task_streams: bool = False          # streams too are served from the polled result (Replicate)
     websocket: bool = False             # the call is a WebSocket exchange of messages (iFlytek Spark)
     answers_need_request: bool = False  # response/stream converters take the client's request (DeepL bills source)
+    other_config: str = ""              # the config key One API's deprecated `other` column fills when it is unset
 
     def __post_init__(self) -> None:
         if "chat" not in self.modes or not self.modes <= MODES:

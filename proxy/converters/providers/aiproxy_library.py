@@ -12,7 +12,7 @@ from proxy.converters.chunks import ChunkWriter, completion_body
 from proxy.converters.errors import generic_error, parse_json
 from proxy.converters.text import text_of
 
-PROVIDES = Provides()
+PROVIDES = Provides(other_config="library_id")
 
 ERROR_TYPE = "aiproxy_error"
 # One API appends the source documents as a Markdown list under this heading ("Reference documents:").

@@ -24,7 +24,7 @@ from proxy.core.sse import DONE, SSEDecoder
 __all__ = ["request_from_openai", "response_to_openai", "stream_to_openai", "error_to_openai",
            "task_poll_request"]
 
-PROVIDES = Provides(modes=frozenset({"chat", "embeddings", "images"}), task=True)
+PROVIDES = Provides(modes=frozenset({"chat", "embeddings", "images"}), task=True, other_config="plugin")
 
 INTERNET_SUFFIX = "-internet"   # One API convention: model suffix that turns on DashScope web search
 TOP_P_MAX = 0.9999             # some models reject top_p == 1

@@ -24,7 +24,7 @@ __all__ = [
     "generate_content_from_openai", "api_version", "GeminiStream",
 ]
 
-PROVIDES = Provides(modes=frozenset({"chat", "embeddings", "images"}))
+PROVIDES = Provides(modes=frozenset({"chat", "embeddings", "images"}), other_config="api_version")
 
 SAFETY_CATEGORIES = (
     "HARM_CATEGORY_HARASSMENT", "HARM_CATEGORY_HATE_SPEECH", "HARM_CATEGORY_SEXUALLY_EXPLICIT",

@@ -17,7 +17,7 @@ from proxy.converters.errors import find_message, parse_json
 from proxy.converters.signing import xunfei_auth
 
 TRANSPORT = "websocket"
-PROVIDES = Provides(websocket=True)
+PROVIDES = Provides(websocket=True, other_config="api_version")
 DEFAULT_BASE_URL = "wss://spark-api.xf-yun.com"
 ERROR_TYPE = "xunfei_error"
 DEFAULT_VERSION = "v1.1"

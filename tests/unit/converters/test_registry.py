@@ -59,6 +59,8 @@ def test_abilities_as_declared() -> None:
     assert CONVERTERS["baidu"].token_expired(110) and not CONVERTERS["vertexai"].token_expired(110)
     assert CONVERTERS["replicate"].polled(stream=True) is not None and CONVERTERS["ali"].polled(stream=True) is None
     assert CONVERTERS["ali"].polled(stream=False) is not None and CONVERTERS["zhipu"].polled(stream=False) is None
+    assert {s: c.provides.other_config for s, c in CONVERTERS.items() if c.provides.other_config} == {
+        "gemini": "api_version", "xunfei": "api_version", "aiproxy_library": "library_id", "ali": "plugin"}
 
 
 # ---------------------------------------------------------------- declarations checked at import
