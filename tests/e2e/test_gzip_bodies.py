@@ -100,3 +100,17 @@ async def test_a_corrupt_gzip_body_is_a_clear_400(gateway: Gateway, upstream: Mo
         assert body["error"]["message"].startswith("invalid gzip request body")
     assert (await _post(gateway, b"not gzip either"))[0] == 401     # no key: refused before reading the body
     assert upstream.requests == []
+
+
+async def test_the_raw_proxy_route_forwards_the_inflated_body_without_its_encoding(
+        gateway: Gateway, upstream: MockOpenAI, db: Database) -> None:
+    admin = await add_account(db, role=10, username="admin")
+    channel = await add_channel(db, base_url=upstream.url)
+    await gateway.reload()
+    headers = {"Authorization": admin.key, "Content-Type": "application/json", "Content-Encoding": "gzip"}
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{gateway.url}/v1/oneapi/proxy/{channel}/v1/chat/completions",
+                             data=gzip.compress(BODY), headers=headers) as r:
+            assert r.status == 200, await r.text()
+    [sent] = upstream.requests
+    assert sent.body == BODY and "Content-Encoding" not in sent.headers
