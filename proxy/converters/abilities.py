@@ -14,11 +14,13 @@ from typing import Any, Protocol
 
 from proxy.converters.base import ConvertContext, Converted, OpenAIError, StreamConverter, UpstreamRequest
 
-__all__ = ["MODES", "AccessTokenStep", "ChatConverter", "ClientDialect", "PolledTask", "Provides",
+__all__ = ["CLIENT_DIALECTS", "MODES", "AccessTokenStep", "ChatConverter", "ClientDialect", "PolledTask", "Provides",
            "RequestAwareAnswers", "WebSocketTransport"]
 
 # the relay modes a converter can serve through its request/response/stream functions
 MODES = frozenset({"chat", "completions", "embeddings", "images"})
+# the client dialects a ClientDialect module may name in its `DIALECT`
+CLIENT_DIALECTS = frozenset({"anthropic", "responses", "gemini"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +88,8 @@ class WebSocketTransport(Protocol):
 
 class ClientDialect(Protocol):
     """A client-side dialect (Anthropic Messages, OpenAI Responses, Gemini; issue #10): the client's request to
-    the hub (OpenAI chat) and the hub's answer back. None is registered yet."""
+    the hub (OpenAI chat) and the hub's answer back. Its module names the dialect in `DIALECT` (one of
+    CLIENT_DIALECTS). None is registered yet."""
 
     def request_to_openai(self, body: Mapping[str, Any]) -> dict[str, Any]: ...
 

@@ -14,6 +14,7 @@ from types import ModuleType
 from typing import Any, cast
 
 from proxy.converters.abilities import (
+    CLIENT_DIALECTS,
     AccessTokenStep,
     ChatConverter,
     ClientDialect,
@@ -43,7 +44,8 @@ from proxy.converters.providers import (
     zhipu,
 )
 
-__all__ = ["CONVERTERS", "DIALECTS", "ConverterDeclarationError", "Converters", "converters_from", "converters_for"]
+__all__ = ["CONVERTERS", "DIALECTS", "ConverterDeclarationError", "Converters", "converters_for", "converters_from",
+           "dialect_from"]
 
 # api_style (rules/channel_types.toml) → provider module; the style is the module's own name
 PROVIDERS: tuple[ModuleType, ...] = (aiproxy_library, ali, anthropic, aws, baidu, cloudflare, cohere, coze, deepl,
@@ -96,8 +98,13 @@ _ABILITIES: tuple[tuple[str, type, Callable[[Provides], bool]], ...] = (
 
 
 def _methods(protocol: type) -> dict[str, inspect.Signature]:
-    return {name: inspect.signature(fn) for name, fn in vars(protocol).items()
-            if inspect.isfunction(fn) and not name.startswith("_")}
+    """A Protocol's methods as the module functions that implement them would be (no `self`)."""
+    out = {}
+    for name, fn in vars(protocol).items():
+        if inspect.isfunction(fn) and not name.startswith("_"):
+            signature = inspect.signature(fn)
+            out[name] = signature.replace(parameters=[p for p in signature.parameters.values() if p.name != "self"])
+    return out
 
 
 def _fits(fn: Any, expected: inspect.Signature) -> bool:
@@ -105,13 +112,15 @@ def _fits(fn: Any, expected: inspect.Signature) -> bool:
     if not callable(fn):
         return False
     got = list(inspect.signature(fn).parameters.values())
-    want = [p for p in expected.parameters.values() if p.name != "self"]
+    want = list(expected.parameters.values())
     count = sum(p.kind is p.POSITIONAL_OR_KEYWORD for p in want)
     keywords = {p.name for p in want if p.kind is p.KEYWORD_ONLY}
     positional = [p for p in got if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     extra = positional[count:] + [p for p in got if p.kind is p.KEYWORD_ONLY and p.name not in keywords]
-    return (len(positional) >= count and all(p.default is not p.empty for p in extra)
-            and keywords <= {p.name for p in got if p.kind is not p.POSITIONAL_ONLY})
+    enough = len(positional) >= count or any(p.kind is p.VAR_POSITIONAL for p in got)
+    named = keywords <= {p.name for p in got if p.kind is not p.POSITIONAL_ONLY} or any(
+        p.kind is p.VAR_KEYWORD for p in got)
+    return enough and named and all(p.default is not p.empty for p in extra)
 
 
 def _check(module: ModuleType, ability: str, protocol: type, declared: bool) -> None:
@@ -159,8 +168,19 @@ def converters_from(module: ModuleType) -> Converters:
 
 CONVERTERS: Mapping[str, Converters] = {c.api_style: c for c in map(converters_from, PROVIDERS)}
 
-# client dialect → its converter to and from the hub (OpenAI chat); issue #10 fills it
-DIALECTS: Mapping[str, ClientDialect] = {}
+def dialect_from(module: ModuleType) -> tuple[str, ClientDialect]:
+    """A client dialect module's name and converter, after checking it implements the ClientDialect Protocol."""
+    name = vars(module).get("DIALECT")
+    if name not in CLIENT_DIALECTS:
+        raise ConverterDeclarationError(f"{module.__name__} has DIALECT = {name!r}, not one of "
+                                        f"{sorted(CLIENT_DIALECTS)}")
+    _check(module, "client dialect", ClientDialect, True)
+    return str(name), cast(ClientDialect, module)
+
+
+# client dialect modules (Anthropic Messages, Responses, Gemini → the hub and back); issue #10 lists them here
+DIALECT_MODULES: tuple[ModuleType, ...] = ()
+DIALECTS: Mapping[str, ClientDialect] = dict(map(dialect_from, DIALECT_MODULES))
 
 
 def converters_for(api_style: str) -> Converters | None:

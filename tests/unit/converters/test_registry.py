@@ -10,7 +10,13 @@ import pytest
 
 from proxy.converters.abilities import MODES, Provides
 from proxy.converters.base import ConversionError, ConvertContext, StreamConverter
-from proxy.converters.registry import CONVERTERS, ConverterDeclarationError, converters_for, converters_from
+from proxy.converters.registry import (
+    CONVERTERS,
+    ConverterDeclarationError,
+    converters_for,
+    converters_from,
+    dialect_from,
+)
 from rules import API_STYLES, load_catalog
 
 SERVED_WITHOUT_CONVERTER = {"openai", "azure", "proxy"}
@@ -105,8 +111,11 @@ def test_a_wrong_declaration_fails_with_a_clear_message(module: types.ModuleType
 
 
 def test_optional_extra_parameters_fit() -> None:
-    """Bedrock's error converter takes the response headers too, as an optional parameter."""
+    """Bedrock's error converter takes the response headers too, as an optional parameter; *args and **kwargs
+    take anything."""
     converters_from(_module(Provides(), error_to_openai=lambda status, body, ctx, headers=None: None))
+    converters_from(_module(Provides(answers_need_request=True), response_to_openai=lambda *a, **k: None,
+                            stream_to_openai=lambda ctx, **k: None))
 
 
 @pytest.mark.parametrize("kwargs", [{"modes": frozenset({"embeddings"})}, {"modes": frozenset({"chat", "audio"})},
@@ -114,3 +123,21 @@ def test_optional_extra_parameters_fit() -> None:
 def test_impossible_declarations(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         Provides(**kwargs)
+
+
+def _dialect(name: str, **functions: Callable[..., Any]) -> types.ModuleType:
+    module = types.ModuleType("proxy.converters.dialects.fake")
+    module.DIALECT = name   # type: ignore[attr-defined]
+    defaults = {"request_to_openai": lambda body: {}, "response_from_openai": lambda body: {},
+                "stream_from_openai": lambda: None, "error_from_openai": lambda error: (500, b"")}
+    for fn_name, fn in {**defaults, **functions}.items():
+        setattr(module, fn_name, fn)
+    return module
+
+
+def test_client_dialects_are_checked_too() -> None:
+    assert dialect_from(_dialect("anthropic"))[0] == "anthropic"
+    with pytest.raises(ConverterDeclarationError, match="not one of"):
+        dialect_from(_dialect("klingon"))
+    with pytest.raises(ConverterDeclarationError, match="does not fit the client dialect"):
+        dialect_from(_dialect("gemini", request_to_openai=lambda: {}))
