@@ -99,7 +99,7 @@ _ABILITIES: tuple[tuple[str, type, Callable[[Provides], bool]], ...] = (
 
 def _methods(protocol: type) -> dict[str, inspect.Signature]:
     """A Protocol's methods as the module functions that implement them would be (no `self`)."""
-    out = {}
+    out: dict[str, inspect.Signature] = {}
     for name, fn in vars(protocol).items():
         if inspect.isfunction(fn) and not name.startswith("_"):
             signature = inspect.signature(fn)
@@ -166,8 +166,6 @@ def converters_from(module: ModuleType) -> Converters:
         request_aware=cast(RequestAwareAnswers, module) if provides.answers_need_request else None)
 
 
-CONVERTERS: Mapping[str, Converters] = {c.api_style: c for c in map(converters_from, PROVIDERS)}
-
 def dialect_from(module: ModuleType) -> tuple[str, ClientDialect]:
     """A client dialect module's name and converter, after checking it implements the ClientDialect Protocol."""
     name = vars(module).get("DIALECT")
@@ -177,6 +175,8 @@ def dialect_from(module: ModuleType) -> tuple[str, ClientDialect]:
     _check(module, "client dialect", ClientDialect, True)
     return str(name), cast(ClientDialect, module)
 
+
+CONVERTERS: Mapping[str, Converters] = {c.api_style: c for c in map(converters_from, PROVIDERS)}
 
 # client dialect modules (Anthropic Messages, Responses, Gemini → the hub and back); issue #10 lists them here
 DIALECT_MODULES: tuple[ModuleType, ...] = ()
