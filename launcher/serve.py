@@ -38,7 +38,8 @@ async def serve(app: web.Application, host: str, port: int, *, reuse_port: bool 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
-    log.info("stopping: no new connections, in-flight requests get %.0fs", shutdown_timeout)
+    log.info("stopping: no new connections (in-flight requests: the app's own drain, then up to %gs)",
+             shutdown_timeout)
     await runner.cleanup()
 
 

@@ -13,6 +13,11 @@ from settings import Settings
 # 10 % of a worker's CPU at 64 concurrent requests). Objects of a finished request die by reference count
 # anyway; the collector is for cycles, and finding those every 20 000 allocations bounds their memory the same.
 GC_THRESHOLDS = (20_000, 50, 1_000)
+# On stop the app's own drain (proxy.app, on_shutdown) gives relays SHUTDOWN_GRACE and cuts the rest; aiohttp's
+# wait after it (which it makes twice) is for what is left, a cut stream's last write to a slow client or an
+# admin call passed through, and stays short so the stop ends well within the supervisor's SHUTDOWN_GRACE + 5 s
+# (a worker killed there would lose its last settlements).
+AFTER_DRAIN = 1.0
 
 
 async def _settle_heap() -> None:
@@ -33,6 +38,6 @@ def run(settings: Settings, worker: int = 0, ledger_owner: str | None = None) ->
         runtime = Runtime.from_settings(settings, ledger_owner)
         app = create_app(settings, runtime, access_sink=line_sink("one-api.access"))
         await serve(app, "0.0.0.0", settings.port, reuse_port=settings.workers > 1,
-                    shutdown_timeout=settings.shutdown_grace, ready=_settle_heap)
+                    shutdown_timeout=AFTER_DRAIN, ready=_settle_heap)
 
     run_forever(main)

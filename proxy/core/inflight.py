@@ -55,6 +55,7 @@ class InFlight:
         self.busy: set[asyncio.Task[Any]] = set()
         self.deferred: dict[asyncio.Task[Any], RelayError] = {}
         self.watcher: asyncio.Task[None] | None = None
+        self.running = 0        # relays anywhere between their start and their end (counted by the pipeline)
         self.closing = False    # the stop's grace is over: whoever still turns to an upstream is ended too
 
     def enter(self, request: web.Request, flow: Flow[Any]) -> None:
@@ -123,13 +124,14 @@ class InFlight:
             self.watcher = None
 
     async def drain(self, grace: float) -> None:
-        """On stop: the relays on their upstream get `grace` seconds to finish; then they are ended (a
-        stream gets an error event) and get a moment to say so."""
+        """On stop: the relays in progress get `grace` seconds to finish; then those on their upstream are
+        ended (a stream gets an error event), as is any that turns to its upstream later, and get a moment
+        to say so."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
-        if self.waiting:
-            log.info("stopping: %d relays in flight get up to %gs", len(self.waiting), grace)
-        while self.waiting and loop.time() < deadline:
+        if self.running:
+            log.info("stopping: %d relays in flight get up to %gs", self.running, grace)
+        while self.running and loop.time() < deadline:
             await asyncio.sleep(0.05)
         self.closing = True
         if self.waiting:
@@ -137,8 +139,9 @@ class InFlight:
         aborted = list(self.waiting)
         for task in aborted:
             self.abort(task, shutting_down())
-        if aborted:
-            await asyncio.wait(aborted, timeout=AFTER_ABORT)
+        end = loop.time() + AFTER_ABORT
+        while self.running and loop.time() < end:
+            await asyncio.sleep(0.05)
         if self.watcher is not None:   # nothing left to watch: not left pending when the loop closes
             self.watcher.cancel()
 

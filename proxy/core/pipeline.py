@@ -49,6 +49,7 @@ class Pipeline:
                                   b"", self.client_ip(request), dict(request.match_info)),
                     request_id=self.request_id(), state=self.state_factory())
         REQUEST_ID.set(flow.request_id)
+        self.inflight.running += 1
         try:
             await self.addons.run("requestheaders", flow)
             # only now, the key accepted: read the body, inflating gzip once, within the size limit
@@ -67,6 +68,7 @@ class Pipeline:
         finally:
             flow.timings.end = flow.timings.end or time.monotonic()
             await self.addons.run_quietly("done", flow)
+            self.inflight.running -= 1
 
     def _unexpected(self, flow: Flow[Any], e: Exception) -> RelayError:
         if self.unavailable(e):

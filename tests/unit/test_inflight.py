@@ -34,7 +34,8 @@ def new_flow() -> Flow[Any]:
 
 
 async def relay(inflight: InFlight, request: FakeRequest, flow: Flow[Any], upstream_takes: float) -> RelayError | str:
-    """What Pipeline._watched_attempt does around the upstream wait."""
+    """What Pipeline.handle (the count) and Pipeline._watched_attempt (the watch) do around the upstream wait."""
+    inflight.running += 1
     inflight.enter(request, flow)  # type: ignore[arg-type]
     try:
         await asyncio.sleep(upstream_takes)
@@ -46,6 +47,7 @@ async def relay(inflight: InFlight, request: FakeRequest, flow: Flow[Any], upstr
         return err
     finally:
         inflight.leave()
+        inflight.running -= 1
 
 
 async def test_a_gone_client_cancels_the_wait_within_the_interval() -> None:
@@ -75,6 +77,24 @@ async def test_drain_lets_relays_finish_in_the_grace_and_cuts_the_rest() -> None
     assert isinstance(cut, RelayError) and cut.status == 503 and cut.code == "shutting_down"
     late = await relay(inflight, FakeRequest(), new_flow(), 10)   # after the grace, a new wait is cut at once
     assert isinstance(late, RelayError) and late.code == "shutting_down"
+
+
+async def test_drain_waits_for_a_relay_still_before_its_upstream() -> None:
+    """A relay in its authentication or reservation when the stop comes is served, not cut at once."""
+    inflight = InFlight(interval=0.05)
+
+    async def slow_start_then_upstream() -> RelayError | str:
+        inflight.running += 1
+        try:
+            await asyncio.sleep(0.2)             # auth, body, reservation: not yet on the upstream
+            return await relay(inflight, FakeRequest(), new_flow(), 0.1)
+        finally:
+            inflight.running -= 1
+
+    task = asyncio.create_task(slow_start_then_upstream())
+    await asyncio.sleep(0.01)
+    await inflight.drain(2.0)
+    assert await task == "answered"
 
 
 async def test_a_cancellation_that_is_not_ours_goes_on() -> None:
