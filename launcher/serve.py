@@ -6,7 +6,7 @@ import asyncio
 import logging
 import os
 import signal
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 # aiohttp's parser must not inflate request bodies: it would do so before any handler ran, so before any key
 # was checked, and in slices as large as the body limit. The proxy inflates gzip itself, after authentication,
 # within the limit (proxy/core/request_body.py); admin_api takes no encoded bodies, as One API's /api.
-SERVER_OPTIONS = {"auto_decompress": False}
+SERVER_OPTIONS: dict[str, Any] = {"auto_decompress": False}
 
 
 async def serve(app: web.Application, host: str, port: int, *, reuse_port: bool = False,
