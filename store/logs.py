@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, delete, func, or_, select
+from sqlalchemy import ColumnElement, Select, Table, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.engine import write_transaction
@@ -55,7 +55,8 @@ async def add(session: AsyncSession, *, user_id: int, type: int, content: str, *
     fields.setdefault("created_at", int(time.time()))
     values = {"user_id": user_id, "type": type, "content": content, **fields}
     names = tuple(values)
-    fitted, _ = RowFit(Log.__table__, names, note_column="content").fit([values[name] for name in names])
+    fit = RowFit(cast(Table, Log.__table__), names, note_column="content")
+    fitted, _ = fit.fit([values[name] for name in names])
     async with write_transaction(session):
         session.add(Log(**dict(zip(names, fitted))))
 
