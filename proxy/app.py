@@ -129,7 +129,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None,
             raise web.HTTPMovedPermanently(frontend + request.path_qs)
         return invalid_url(request)
 
-    to_admin = AdminPassthrough(settings.admin_socket, lambda: app[ADMIN_SESSION_KEY]).handle
+    # counted with the relays: a stop lets an admin call passed through finish within SHUTDOWN_GRACE too
+    to_admin = relay.inflight.counted(AdminPassthrough(settings.admin_socket, lambda: app[ADMIN_SESSION_KEY]).handle)
 
     app.router.add_get("/metrics", scrape_handler(metrics, settings.trusted_proxies, settings.metrics_token))
     app.router.add_route("*", "/v1/{tail:.*}", with_preflight(v1_unknown))

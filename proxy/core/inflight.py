@@ -91,6 +91,18 @@ class InFlight:
             self.reasons[task] = err
             task.cancel()
 
+    def counted(self, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        """Another handler (an admin call passed through) counted as in progress: a stop's drain lets it
+        finish within the grace too."""
+        async def run(request: web.Request) -> web.StreamResponse:
+            self.running += 1
+            try:
+                return await handler(request)
+            finally:
+                self.running -= 1
+        return run
+
     def guard(self, step: Callable[[bytes], Awaitable[None]]) -> Callable[[bytes], Awaitable[None]]:
         """`step` wrapped so that an abort waits for its end: a reservation halfway through the ledger
         (a round trip to the owner, a database transaction) must not be cut, or what it took is lost."""

@@ -137,3 +137,17 @@ async def test_a_guarded_step_is_never_cut_halfway() -> None:
     assert held == [5]                   # the step ran to its end
     assert isinstance(err, RelayError) and err.status == 499
     assert not inflight.busy and not inflight.deferred and not inflight.reasons
+
+
+async def test_drain_waits_for_a_counted_handler() -> None:
+    inflight = InFlight(interval=0.05)
+
+    async def admin_call(request: Any) -> Any:
+        await asyncio.sleep(0.3)
+        return "answered"
+
+    task = asyncio.create_task(inflight.counted(admin_call)(FakeRequest()))  # type: ignore[arg-type]
+    await asyncio.sleep(0.01)
+    started = time.monotonic()
+    await inflight.drain(2.0)
+    assert 0.25 < time.monotonic() - started < 1.0 and await task == "answered" and inflight.running == 0
