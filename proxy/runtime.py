@@ -44,7 +44,7 @@ def _ratio_map(raw: str | None, name: str) -> dict[str, float] | None:
 
 def settle_interval(settings: Settings) -> float:
     """How long balance deltas gather before one write (BATCH_UPDATE_INTERVAL, or 0.2 s)."""
-    return settings.batch_update_interval if settings.batch_update_enabled else 0.2
+    return settings.settle_interval
 
 
 class Runtime:

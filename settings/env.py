@@ -173,6 +173,11 @@ class Settings:
     def is_master(self) -> bool:
         return self.node_type != "slave"
 
+    @property
+    def settle_interval(self) -> float:
+        """How long the proxies gather balance deltas before one write (BATCH_UPDATE_INTERVAL, or 0.2 s)."""
+        return self.batch_update_interval if self.batch_update_enabled else 0.2
+
     def with_(self, **changes: Any) -> "Settings":
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values.update(changes)

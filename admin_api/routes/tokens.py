@@ -11,6 +11,7 @@ from aiohttp import web
 from admin_api.auth import current_user
 from admin_api.envelope import INVALID_PARAMETER, Refusal, ok, path_id, query_int, query_text
 from admin_api.payload import INT32, QUOTA, Payload
+from admin_api.settle_wait import after_pending_settlements
 from admin_api.shapes import token_json
 from admin_api.state import state_of
 from store import tokens
@@ -106,6 +107,8 @@ async def update(request: web.Request) -> web.Response:
         values: dict[str, Any] = {"status": status}
     else:
         values = _fields(body)
+    if values.get("remain_quota", token.remain_quota) != token.remain_quota:
+        await after_pending_settlements(state_of(request).settings)   # the quota set is the balance from now on
     async with state_of(request).db.session() as s:
         await tokens.update_fields(s, token.user_id, token.id, values)
     for name, value in values.items():

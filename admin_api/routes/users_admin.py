@@ -13,6 +13,7 @@ from admin_api.envelope import INVALID_PARAMETER, Refusal, ok, path_id, query_in
 from admin_api.option_rules import current
 from admin_api.payload import INT32, QUOTA, Payload
 from admin_api.routes.users_self import USERNAME_TAKEN, create_user
+from admin_api.settle_wait import after_pending_settlements
 from admin_api.shapes import user_json
 from admin_api.state import state_of
 from admin_api.validation import INVALID_INPUT, check_user_fields
@@ -160,6 +161,8 @@ async def update(request: web.Request) -> web.Response:
         raise Refusal("无法禁用或降级超级管理员用户")
     if password:
         values["password"] = await asyncio.to_thread(hash_password, password)
+    if values.get("quota", origin.quota) != origin.quota:
+        await after_pending_settlements(state.settings)   # the quota set is the balance from now on
     try:
         async with state.db.session() as s:
             await users.update_fields(s, user_id, values)
