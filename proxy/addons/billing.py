@@ -69,8 +69,9 @@ class Billing:
     @staticmethod
     def _stream_failed_at_once(state: RelayState) -> bool:
         """A converted stream whose only content was the provider's error (sent inside HTTP 200) costs nothing."""
-        error = getattr(state.stream_converter, "error", None)
-        return error is not None and not any(state.completion_parts) and state.usage is None
+        converter = state.stream_converter
+        failed = converter is not None and converter.error is not None
+        return failed and not any(state.completion_parts) and state.usage is None
 
     def _ctype(self, state: RelayState) -> int | None:
         return state.channel.type if state.channel else None
@@ -87,8 +88,8 @@ class Billing:
                                        self._ctype(state), state.group)
 
     def _usage(self, state: RelayState, text: str) -> Usage:
-        converter_usage = getattr(state.stream_converter, "usage", None)
-        if isinstance(converter_usage, Usage) and converter_usage.total_tokens:
+        converter_usage = state.stream_converter.usage if state.stream_converter is not None else None
+        if converter_usage is not None and converter_usage.total_tokens:
             state.usage, state.usage_source = converter_usage, "upstream"
         usage = state.usage
         if usage is not None and usage.total_tokens:
