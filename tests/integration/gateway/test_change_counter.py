@@ -10,6 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from admin_api import create_app
+from admin_api.settle_wait import settle_wait
 from proxy.gateway.cache import Caches
 from settings import load_settings
 from store import DEFAULT_OPTIONS, Database
@@ -19,6 +20,13 @@ from tests.cluster.test_nodes import ACCESS_TOKEN, _seed_root
 from tests.e2e.harness import add_account
 
 ADMIN = {"Authorization": ACCESS_TOKEN}
+
+
+def test_a_balance_set_waits_for_the_deltas_the_proxies_hold() -> None:
+    """The proxies write deltas at most one settle interval after the request; the flush itself needs a moment."""
+    assert settle_wait(load_settings({}, [])) == pytest.approx(0.4)
+    assert settle_wait(load_settings({"BATCH_UPDATE_ENABLED": "true", "BATCH_UPDATE_INTERVAL": "1"}, [])) == 1.2
+    assert settle_wait(load_settings({"BATCH_UPDATE_ENABLED": "true"}, [])) == 1.5     # 5 s batches: capped
 
 
 def test_a_bump_is_seen_through_every_mapping_of_the_file(tmp_path: Path) -> None:
@@ -75,6 +83,11 @@ async def test_an_admin_write_reaches_the_caches_at_the_next_request(db: Databas
         assert created["success"] is True and counter.value() == 2
         assert caches.index.candidates("default", "m-new") == []
         await caches.token(acct.key.removeprefix("sk-"))
-        assert [c.name for c in caches.index.candidates("default", "m-new")] == ["new"]
+        [channel] = caches.index.candidates("default", "m-new")
+        assert channel.name == "new"
+
+        assert (await _api(client, "PUT", "/api/channel/", {"id": channel.id, "status": 2}))["success"] is True
+        await caches.token(acct.key.removeprefix("sk-"))
+        assert caches.index.candidates("default", "m-new") == [] and counter.value() == 3
     finally:
         await caches.stop()
