@@ -22,9 +22,13 @@ def unavailable() -> web.Response:
 
 
 def admin_session(socket_path: str) -> aiohttp.ClientSession:
-    """Keep-alive connections to admin_api's socket (without a path there is no admin_api: answers are 502)."""
+    """Keep-alive connections to admin_api's socket (without a path there is no admin_api: answers are 502).
+
+    No cookie jar: the session is shared by every client of the proxy, so a jar would keep one user's
+    session cookie and send it with everyone's requests (aiohttp stores cookies of the name "admin").
+    """
     connector = aiohttp.UnixConnector(path=socket_path, limit=256) if socket_path else aiohttp.TCPConnector(limit=1)
-    return aiohttp.ClientSession(connector=connector, auto_decompress=False,
+    return aiohttp.ClientSession(connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar(),
                                  timeout=aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=300))
 
 
