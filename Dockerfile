@@ -17,6 +17,7 @@ COPY admin_api ./admin_api
 COPY store ./store
 COPY rules ./rules
 COPY settings ./settings
+COPY startup ./startup
 COPY launcher ./launcher
 COPY --from=web /app/web/dist ./web/dist
 RUN pip install -e . && useradd --system --uid 10001 --home /data oneapi && mkdir -p /data && chown oneapi /data

@@ -8,15 +8,19 @@ process cannot bypass the proxy's address resolution and the per-IP limits by ca
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
-from launcher.prepare import database_for
-from launcher.serve import run_forever, serve
 from settings import Settings
+from startup.database import database_for
+from startup.logs import setup_logging
+from startup.serve import run_forever, serve
 
 log = logging.getLogger(__name__)
 
 
-def run(settings: Settings) -> None:
+def run(settings: Settings, log_path: Path | None = None) -> None:
+    """`log_path`: the launcher's log file."""
+    setup_logging(settings, path=log_path)
     if not settings.admin_socket:   # `one-api` always chooses one; never fall back to a TCP port
         raise SystemExit("admin_api: no unix socket path (ADMIN_SOCKET)")
 

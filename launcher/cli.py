@@ -15,11 +15,11 @@ from pathlib import Path
 from multiprocessing.synchronize import Event
 from typing import Any, Callable, Sequence
 
-from launcher.logs import SizeRotator, log_file_path, setup_logging
-from launcher.prepare import prepare_database
 from launcher.restarts import RestartPolicy
 from launcher.web_console import ensure_web_console
 from settings import VERSION, Settings, SettingsError, load_settings
+from startup.database import prepare_database
+from startup.logs import SizeRotator, log_file_path, setup_logging
 from store import parse_dsn
 from store.change_counter import ChangeCounter
 
@@ -31,16 +31,13 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 def _admin_main(settings: Settings, log_path: Path | None) -> None:
     from admin_api.server import run
 
-    setup_logging(settings, path=log_path)
-    run(settings)
+    run(settings, log_path)
 
 
 def _proxy_main(settings: Settings, worker: int, log_path: Path | None, ledger_owner: str | None = None) -> None:
-    from proxy.core.pipeline import REQUEST_ID
     from proxy.server import run
 
-    setup_logging(settings, REQUEST_ID, log_path)
-    run(settings, worker, ledger_owner)
+    run(settings, worker, ledger_owner, log_path)
 
 
 def _ledger_main(settings: Settings, path: str, ready: Event, log_path: Path | None) -> None:

@@ -13,8 +13,8 @@ import logging
 import signal
 from typing import Callable
 
-from launcher.serve import run_forever
 from settings import Settings
+from startup.serve import run_forever
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ def run(settings: Settings, path: str, ready: Callable[[], None]) -> None:
     async def main() -> None:
         from proxy.gateway.ledger import MemoryLedger
         from proxy.gateway.ledger_owner import LedgerOwner
-        from launcher.prepare import database_for
+        from startup.database import database_for
         from proxy.runtime import settle_interval
 
         db = database_for(settings)

@@ -8,7 +8,7 @@ from typing import Mapping
 import aiohttp
 import orjson
 
-from launcher.prepare import database_for
+from startup.database import database_for
 from proxy.core.upstream_client import UpstreamClient
 from proxy.gateway.cache import Caches
 from proxy.gateway.change_listener import ChangeListener

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import gc
+from pathlib import Path
 
-from launcher.serve import run_forever, serve
+from proxy.core.pipeline import REQUEST_ID
 from settings import Settings
+from startup.logs import setup_logging
+from startup.serve import run_forever, serve
 
 
 # A request allocates a few thousand container objects; with Python's default first threshold (700) the
@@ -28,10 +31,13 @@ async def _settle_heap() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def run(settings: Settings, worker: int = 0, ledger_owner: str | None = None) -> None:
-    """`ledger_owner`: the socket of the process that owns the balances (SQLite with several workers)."""
+def run(settings: Settings, worker: int = 0, ledger_owner: str | None = None, log_path: Path | None = None) -> None:
+    """`ledger_owner`: the socket of the process that owns the balances (SQLite with several workers);
+    `log_path`: the launcher's log file (every line carries the relay's request id)."""
+    setup_logging(settings, REQUEST_ID, log_path)
+
     async def main() -> None:
-        from launcher.logs import line_sink
+        from startup.logs import line_sink
         from proxy.app import create_app
         from proxy.runtime import Runtime
 

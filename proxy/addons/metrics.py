@@ -179,7 +179,7 @@ class Metrics:
 
 
 class LineWriter(Protocol):
-    """Where access lines go without the logging machinery (launcher.logs.LineSink)."""
+    """Where access lines go without the logging machinery (startup.logs.LineSink)."""
 
     def enabled(self) -> bool: ...
     def __call__(self, message: str, request_id: str, fields: dict[str, Any]) -> None: ...
@@ -188,7 +188,7 @@ class LineWriter(Protocol):
 class AccessLog:
     """One INFO line per relay request: method, path, status, model, channel, elapsed ms, request id — never the key.
 
-    `sink(message, request_id, fields)` writes the line without the logging machinery (launcher.logs.LineSink,
+    `sink(message, request_id, fields)` writes the line without the logging machinery (startup.logs.LineSink,
     the proxy workers' hot path); without one the line goes through the `one-api.access` logger.
     """
 

@@ -1,7 +1,7 @@
 """A client's request body, read by us: at most `limit` bytes, and a gzip body inflated once, piece by piece,
 with the limit applied to the inflated bytes (a 1 MB gzip of zeros is 1 GiB once inflated).
 
-The server must not inflate it first (aiohttp's `auto_decompress`, off in `launcher.serve`): then the bytes
+The server must not inflate it first (aiohttp's `auto_decompress`, off in `startup.serve`): then the bytes
 here are the ones on the wire, and nothing is inflated before the pipeline decides to read the body.
 """
 

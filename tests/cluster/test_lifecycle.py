@@ -109,14 +109,14 @@ async def test_a_killed_worker_is_started_again_and_requests_keep_being_served(
     try:
         [pid] = await _wait_log(tmp_path, r"started proxy-0 \(pid (\d+)\)")
         for n in (0, 1):     # both up before the kill (else proxy-0's second "listening" would be its first)
-            await _wait_log(tmp_path, rf" proxy-{n} \[-\] launcher\.serve: listening")
+            await _wait_log(tmp_path, rf" proxy-{n} \[-\] startup\.serve: listening")
         stop = asyncio.Event()
         load = asyncio.create_task(_count_outcomes(node.url, acct.key, stop))
         await asyncio.sleep(0.5)
         os.kill(int(pid), signal.SIGKILL)
         killed = time.monotonic()
         await _wait_log(tmp_path, r"started proxy-0 \(pid \d+\)", count=2, timeout=10)
-        await _wait_log(tmp_path, r" proxy-0 \[-\] launcher\.serve: listening", count=2, timeout=30)
+        await _wait_log(tmp_path, r" proxy-0 \[-\] startup\.serve: listening", count=2, timeout=30)
         await asyncio.sleep(0.5)
         stop.set()
         outcomes = await load

@@ -37,7 +37,7 @@ async def _node(backend: str, workdir: Path, db: Database) -> Node:
            else {"SQL_DSN": str(backend_dsn(backend))})
     node = Node(workdir, env, "--workers", "2").wait()
     deadline = time.monotonic() + 60
-    while not all(re.search(rf" proxy-{n} \[-\] launcher.serve: listening", _log_text(workdir / "logs"))
+    while not all(re.search(rf" proxy-{n} \[-\] startup.serve: listening", _log_text(workdir / "logs"))
                   for n in (0, 1)):
         assert time.monotonic() < deadline, "a worker never started listening"
         await asyncio.sleep(0.1)

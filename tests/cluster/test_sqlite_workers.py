@@ -29,7 +29,7 @@ async def _two_workers(workdir: Path, db: Database) -> Node:
     """Start `one-api --workers 2` on the test's SQLite file; return once both workers listen."""
     node = Node(workdir, {"SQLITE_PATH": str(db.url.url).split("///", 1)[1]}, "--workers", "2").wait()
     deadline = time.monotonic() + 60
-    while not all(re.search(rf" proxy-{n} \[-\] launcher.serve: listening", _log_text(workdir / "logs"))
+    while not all(re.search(rf" proxy-{n} \[-\] startup.serve: listening", _log_text(workdir / "logs"))
                   for n in (0, 1)):
         assert time.monotonic() < deadline, "a worker never started listening"
         await asyncio.sleep(0.1)

@@ -10,7 +10,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
-from launcher.serve import SERVER_OPTIONS
+from startup.serve import SERVER_OPTIONS
 from proxy.addons.converter_upstream import ConverterUpstream
 from proxy.app import create_app
 from proxy.runtime import Runtime

@@ -98,7 +98,7 @@ def stream(pieces: int, gap: float, pause_after: int | None = None, pause: float
 
 
 class ServedGateway(Gateway):
-    """The gateway under aiohttp's AppRunner as `one-api` serves it (launcher/serve.py): unlike aiohttp's
+    """The gateway under aiohttp's AppRunner as `one-api` serves it (startup/serve.py): unlike aiohttp's
     test server, it does not cancel a handler whose client disconnected (handler_cancellation off)."""
 
     runner: web.AppRunner | None = None

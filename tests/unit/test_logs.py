@@ -1,4 +1,4 @@
-"""launcher/logs.py: the request id on every record, JSON lines, and rotation while several processes append."""
+"""startup/logs.py: the request id on every record, JSON lines, and rotation while several processes append."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import multiprocessing
 from contextvars import ContextVar
 from pathlib import Path
 
-from launcher import logs
-from launcher.logs import (FORMAT, AppendFileHandler, JsonFormatter, LineHandler, LineSink, RequestIdFilter,
+from startup import logs
+from startup.logs import (FORMAT, AppendFileHandler, JsonFormatter, LineHandler, LineSink, RequestIdFilter,
                            SharedFormatter, SizeRotator)
 
 

@@ -10,7 +10,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from admin_api import create_app
-from launcher.serve import SERVER_OPTIONS
+from startup.serve import SERVER_OPTIONS
 from store import Database
 from tests.e2e.test_gzip_bodies import gzip_bomb, rss_mib
 

@@ -1,4 +1,4 @@
-"""One-time start-up work done by the launcher before any server process starts."""
+"""The database every process opens from the settings, and the launcher's one-time preparation of it."""
 
 from __future__ import annotations
 

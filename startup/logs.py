@@ -40,7 +40,7 @@ MAX_BYTES = 100 * 1024 * 1024
 BACKUP_COUNT = 10
 REOPEN_CHECK = 0.5      # seconds between checks that the path still names our file (one stat)
 FLUSH_EVERY = 0.2       # seconds an INFO line may wait in a buffer before it is written
-OWN_LOGGERS = ("one-api", "proxy", "admin_api", "store", "settings", "launcher", "rules", "__main__")
+OWN_LOGGERS = ("one-api", "proxy", "admin_api", "store", "settings", "startup", "launcher", "rules", "__main__")
 
 
 def log_file_path(settings: Settings) -> Path:
