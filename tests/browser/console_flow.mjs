@@ -121,7 +121,15 @@ try {
     await root.click('a.nav-link:has-text("Channels")');
     await root.click('[data-testid=add-channel]');
     await root.waitForURL('**/channel/add');
+    // the form of each type comes from GET /api/channel/types (rules/channel_types.toml)
+    await root.selectOption('select[name=type]', '3');
+    await root.locator('.field-label', { hasText: 'AZURE_OPENAI_ENDPOINT' }).waitFor();
+    await root.locator('.field-label', { hasText: 'API version' }).waitFor();
+    if ((await root.getAttribute('input[name=key]', 'placeholder')) !== 'AZURE_OPENAI_KEY') fail('no Azure key hint');
+    await root.selectOption('select[name=type]', '33');
+    if ((await root.getAttribute('input[name=config-region]', 'placeholder')) !== 'us-east-1') fail('no AWS region field');
     await root.selectOption('select[name=type]', '1');
+    if (await root.locator('input[name=config-region]').count()) fail('AWS fields stayed on an OpenAI channel');
     await root.fill('input[name=name]', 'mock-openai');
     await root.fill('input[name=base_url]', UPSTREAM);
     await root.fill('input[name=key]', 'sk-upstream-secret');
@@ -166,6 +174,13 @@ try {
     await root.waitForURL('**/redemption');
     await root.locator('[data-testid=codes-table] tbody tr').nth(4).waitFor();
     if ((await root.locator('[data-testid=codes-table] tbody tr').count()) !== 5) fail('code list does not show 5 codes');
+    await root.fill('input[placeholder="Search by ID or name prefix"]', 'e2e');   // the shared list table's search
+    await root.click('form.toolbar button[type=submit]');
+    await root.locator('.pager').waitFor({ state: 'detached' });
+    if ((await root.locator('[data-testid=codes-table] tbody tr').count()) !== 5) fail('search for "e2e" does not show 5 codes');
+    await root.fill('input[placeholder="Search by ID or name prefix"]', '');
+    await root.click('form.toolbar button[type=submit]');
+    await root.locator('.pager').waitFor();
     await shot(root, 'redemptions');
   });
 

@@ -1,4 +1,4 @@
-"""The console's sources: its unit tests (Vitest) pass, and its channel-type list matches rules/channel_types.toml."""
+"""The console's sources: its unit tests (Vitest) pass, and the channel forms it gets from the server are translated."""
 
 from __future__ import annotations
 
@@ -6,23 +6,42 @@ import os
 import re
 import subprocess
 
-from rules import load_catalog
+from rules import ChannelType, load_catalog
 from tests.browser.toolchain import WEB, web_build_or_skip
 
 
-def test_channel_types_match_the_catalog() -> None:
+# Texts of the channel forms that read the same in both languages: key formats, identifiers, examples.
+UNTRANSLATED = {
+    "AZURE_OPENAI_KEY", "AZURE_OPENAI_ENDPOINT", "2024-03-01-preview", "APIKey|SecretKey", "id.secret",
+    "APPID|APISecret|APIKey", "v1.1", "APIKey-AppId", "AppId|SecretId|SecretKey", "AWS Access Key ID",
+    "AWS Secret Access Key", "us-east-1", "us-central1",
+}
+
+
+def _form_texts(channel_type: ChannelType) -> set[str]:
+    form = channel_type.form
+    texts = {channel_type.key_hint, form.base_url_label}
+    if form.other:
+        texts |= {form.other.label, form.other.placeholder}
+    for field in form.config:
+        texts |= {field.label, field.placeholder}
+    return texts - {""}
+
+
+def test_channel_form_texts_are_translated() -> None:
+    """The console gets the forms from GET /api/channel/types in English and translates them with zh.ts."""
+    zh = (WEB / "src" / "lib" / "zh.ts").read_text(encoding="utf-8")
+    translated = set(re.findall(r'^\s*"((?:[^"\\]|\\.)*)":', zh, re.MULTILINE))
+    texts = set().union(*(_form_texts(t) for t in load_catalog()))
+    assert texts - UNTRANSLATED - translated == set()
+    assert {"API version", "Region", "Service account JSON (ADC)"} <= texts & translated
+
+
+def test_the_console_keeps_no_copy_of_the_channel_types() -> None:
     source = (WEB / "src" / "lib" / "channel-types.ts").read_text(encoding="utf-8")
-    listed = {int(m[1]): m[2] for m in re.finditer(r"\{ id: (\d+), name: '([^']*)'", source)}
-    expected = {t.id: t.name for t in load_catalog() if not t.placeholder}
-    assert listed == expected
-    for t in load_catalog():
-        entry = re.search(rf"\{{ id: {t.id}, name: [^}}]*\}}", source)
-        if t.placeholder:
-            continue
-        assert entry is not None
-        assert (f"baseUrl: '{t.base_url}'" in entry[0]) == bool(t.base_url), t.id
-        assert ("balance: true" in entry[0]) == t.balance, t.id
-        assert ("needsBaseUrl: true" in entry[0]) == t.requires_base_url, t.id
+    assert "/api/channel/types" in source
+    assert not re.search(r"\{ id: \d+, name: '", source)
+    assert "https://" not in source
 
 
 def test_vitest_unit_tests_pass() -> None:

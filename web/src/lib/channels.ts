@@ -1,4 +1,5 @@
 // The channel object of the admin API, and how its response time and balance read.
+import { currencySymbol } from './channel-types';
 import { t } from './i18n';
 
 export interface Channel {
@@ -38,6 +39,7 @@ export function responseTime(ms: number): { text: string; tone: 'green' | 'orang
   return { text: `${(ms / 1000).toFixed(2)} s`, tone };
 }
 
-export function balanceText(type: number, balance: number): string {
-  return `${type === 36 ? '¥' : '$'}${balance.toFixed(2)}`;
+/** A balance in its currency (the type's `balance_currency` from GET /api/channel/types). */
+export function balanceText(currency: string, balance: number): string {
+  return `${currencySymbol(currency)}${balance.toFixed(2)}`;
 }

@@ -3,7 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { attempt, toast } from '../components/feedback';
 import { Field, JsonEditor, NameList, Toggle } from '../components/form';
 import { get, post, put, request } from '../lib/api';
-import { AZURE_DEFAULT_VERSION, CHANNEL_TYPES, typeForm } from '../lib/channel-types';
+import { translatedForm, useChannelTypes } from '../lib/channel-types';
 import type { Channel } from '../lib/channels';
 import { t } from '../lib/i18n';
 import { navigate } from '../lib/router';
@@ -45,8 +45,9 @@ export function ChannelEdit({ params }: PageProps) {
   const [groups, setGroups] = useState<string[]>(['default']);
   const [busy, setBusy] = useState(false);
   const set = (patch: Partial<Form>) => setForm((f) => ({ ...f, ...patch }));
-  const spec = typeForm(form.type);
-  const typeInfo = CHANNEL_TYPES.find((x) => x.id === form.type);
+  const types = useChannelTypes();
+  const typeInfo = types.find((x) => x.id === form.type);
+  const spec = translatedForm(typeInfo);
 
   useEffect(() => {
     Promise.all([
@@ -81,20 +82,20 @@ export function ChannelEdit({ params }: PageProps) {
     const configValues = Object.fromEntries(Object.entries(form.config).filter(([, v]) => v.trim() !== ''));
     let key = form.key.trim();
     // AWS and Vertex AI: One API's UI builds the key from the fields when the key box is left empty
-    const parts = spec.config?.map((c) => (form.config[c.key] ?? '').trim()) ?? [];
-    if (!key && spec.keyFromConfig && parts.every(Boolean)) key = parts.join('|');
+    const parts = spec.config.map((c) => (form.config[c.key] ?? '').trim());
+    if (!key && spec.key_from_config && parts.every(Boolean)) key = parts.join('|');
     const problems = [
       !mapping.ok && t('The model mapping is not valid JSON.'),
       !id && !key && t('Enter a key.'),
-      form.models.length === 0 && !spec.modelsOptional && t('Choose at least one model.'),
-      typeInfo?.needsBaseUrl && !form.base_url.trim() && t('This channel type needs a base URL.'),
+      form.models.length === 0 && !spec.models_optional && t('Choose at least one model.'),
+      typeInfo?.requires_base_url && !form.base_url.trim() && t('This channel type needs a base URL.'),
       (!Number.isInteger(priority) || !Number.isInteger(weight) || weight < 0) && t('Priority and weight must be whole numbers (weight at least 0).'),
       form.groups.length === 0 && t('Choose at least one group.'),
     ].filter(Boolean);
     if (problems.length) return toast.error(String(problems[0]));
     const body: Record<string, unknown> = {
       type: form.type, name: form.name.trim(), base_url: form.base_url.trim().replace(/\/+$/, ''),
-      other: form.other.trim() || (form.type === 3 ? AZURE_DEFAULT_VERSION : ''),
+      other: form.other.trim() || (spec.other?.fallback ?? ''),
       models: form.models.join(','), group: form.groups.join(','), model_mapping: form.model_mapping.trim(),
       system_prompt: form.system_prompt, priority, weight,
       config: Object.keys(configValues).length ? JSON.stringify(configValues) : '',
@@ -116,41 +117,41 @@ export function ChannelEdit({ params }: PageProps) {
       <form class="card form-grid" onSubmit={submit}>
         <Field label={t('Type')}>
           <select class="input" name="type" value={String(form.type)} onChange={(e) => changeType(Number((e.currentTarget as HTMLSelectElement).value))}>
-            {CHANNEL_TYPES.map((x) => <option key={x.id} value={String(x.id)}>{x.name}</option>)}
+            {types.map((x) => <option key={x.id} value={String(x.id)}>{x.name}</option>)}
           </select>
         </Field>
         <Field label={t('Name')}>
           <input class="input" name="name" value={form.name} onInput={input('name')} placeholder={t('A name to recognise it by')} />
         </Field>
-        <Field label={spec.baseUrlLabel ?? t('Base URL')} hint={typeInfo?.baseUrl ? t('Default: {url}', { url: typeInfo.baseUrl }) : typeInfo?.needsBaseUrl ? t('Required for this type') : undefined}>
-          <input class="input mono" name="base_url" value={form.base_url} onInput={input('base_url')} placeholder={typeInfo?.baseUrl ?? 'https://'} />
+        <Field label={spec.base_url_label || t('Base URL')} hint={typeInfo?.base_url ? t('Default: {url}', { url: typeInfo.base_url }) : typeInfo?.requires_base_url ? t('Required for this type') : undefined}>
+          <input class="input mono" name="base_url" value={form.base_url} onInput={input('base_url')} placeholder={typeInfo?.base_url || 'https://'} />
         </Field>
         {spec.other && (
           <Field label={spec.other.label}>
-            <input class="input" name="other" value={form.other} onInput={input('other')} placeholder={spec.other.placeholder} />
+            <input class="input" name="other" value={form.other} onInput={input('other')} placeholder={spec.other.placeholder || undefined} />
           </Field>
         )}
-        {spec.config?.map((c) => (
+        {spec.config.map((c) => (
           <Field key={c.key} label={c.label} wide={c.textarea}>
             {c.textarea
               ? <textarea class="input mono" rows={5} name={`config-${c.key}`} value={form.config[c.key] ?? ''}
                   onInput={(e) => set({ config: { ...form.config, [c.key]: (e.currentTarget as HTMLTextAreaElement).value } })} />
-              : <input class="input" name={`config-${c.key}`} value={form.config[c.key] ?? ''} placeholder={c.placeholder}
+              : <input class="input" name={`config-${c.key}`} value={form.config[c.key] ?? ''} placeholder={c.placeholder || undefined}
                   onInput={(e) => set({ config: { ...form.config, [c.key]: (e.currentTarget as HTMLInputElement).value } })} />}
           </Field>
         ))}
-        <Field label={t('Key')} wide hint={id ? t('Leave empty to keep the current key.') : spec.keyHint}>
+        <Field label={t('Key')} wide hint={id ? t('Leave empty to keep the current key.') : spec.keyHint || undefined}>
           <div class="stack-tight">
             {!id && <Toggle name="batch" checked={form.batch} onChange={(batch) => set({ batch })} label={t('Batch create: one channel per line')} />}
             {form.batch
               ? <textarea class="input mono" rows={6} name="key" value={form.key} onInput={input('key')} placeholder={t('One key per line')} />
-              : <input class="input mono" name="key" type="password" autoComplete="off" value={form.key} onInput={input('key')} placeholder={spec.keyHint ?? 'sk-...'} />}
+              : <input class="input mono" name="key" type="password" autoComplete="off" value={form.key} onInput={input('key')} placeholder={spec.keyHint || 'sk-...'} />}
           </div>
         </Field>
         <Field label={t('Groups')} wide>
           <NameList name="groups" values={form.groups} onChange={(g) => set({ groups: g })} suggestions={groups} />
         </Field>
-        <Field label={t('Models')} wide hint={spec.modelsOptional ? t('Optional for this type') : undefined}>
+        <Field label={t('Models')} wide hint={spec.models_optional ? t('Optional for this type') : undefined}>
           <div class="stack-tight">
             <NameList name="models" values={form.models} onChange={(models) => set({ models })}
               suggestions={[...new Set([...(defaults[String(form.type)] ?? []), ...catalogue])]} />

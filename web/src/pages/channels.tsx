@@ -1,9 +1,10 @@
 // Admin channel list: search, test one or all (response time), balances, priority/weight inline, enable/disable, delete.
 import { useEffect, useState } from 'preact/hooks';
 import { attempt, confirmAction, toast } from '../components/feedback';
-import { Badge, Empty, Pager } from '../components/table';
+import { SearchTable, useSearchList, type Column } from '../components/search-table';
+import { Badge } from '../components/table';
 import { call, del, get, put, request } from '../lib/api';
-import { CHANNEL_ENABLED, CHANNEL_MANUALLY_DISABLED, CHANNEL_TYPES, typeName } from '../lib/channel-types';
+import { CHANNEL_ENABLED, CHANNEL_MANUALLY_DISABLED, typeName, useChannelTypes } from '../lib/channel-types';
 import { balanceText, channelStatus, responseTime, type Channel } from '../lib/channels';
 import { formatTime, renderQuota } from '../lib/format';
 import { t } from '../lib/i18n';
@@ -26,32 +27,11 @@ function NumberCell({ value, onSave, label }: { value: number | null; onSave: (n
 
 export function Channels() {
   const s = useStore(status);
-  const [rows, setRows] = useState<Channel[]>([]);
-  const [page, setPage] = useState(0);
-  const [keyword, setKeyword] = useState('');
-  const [searching, setSearching] = useState(false);
-  const [loading, setLoading] = useState(true);
+  const types = useChannelTypes();
+  const list = useSearchList<Channel>('/api/channel/', '/api/channel/search');
   const [testing, setTesting] = useState<Set<number>>(new Set());
-
-  const load = async (p = page) => {
-    setLoading(true);
-    const data = searching && keyword
-      ? await attempt(() => get<Channel[]>('/api/channel/search', { keyword }))
-      : await attempt(() => get<Channel[]>('/api/channel/', { p }));
-    setLoading(false);
-    if (data) setRows(data);
-  };
-  useEffect(() => {
-    load();
-  }, [page, searching]);
-  const patch = (id: number, values: Partial<Channel>) => setRows((all) => all.map((c) => (c.id === id ? { ...c, ...values } : c)));
-
-  const search = (e: Event) => {
-    e.preventDefault();
-    setPage(0);
-    if (searching === !!keyword) load(0);
-    setSearching(!!keyword);
-  };
+  const { load } = list;
+  const patch = (id: number, values: Partial<Channel>) => list.setRows((all) => all.map((c) => (c.id === id ? { ...c, ...values } : c)));
   const test = async (channel: Channel) => {
     setTesting((x) => new Set(x).add(channel.id));
     const answer = await attempt(() => request<null>('GET', `/api/channel/test/${channel.id}`));
@@ -102,6 +82,41 @@ export function Channels() {
       load();
     }
   };
+  const balanceCell = (c: Channel) => {
+    const type = types.find((x) => x.id === c.type);
+    return type?.balance
+      ? <button class="link-btn" title={t('Click to update')} onClick={() => updateBalance(c)}>{balanceText(type.balance_currency, c.balance)}</button>
+      : <span class="muted">-</span>;
+  };
+  const columns: Column<Channel>[] = [
+    { title: 'ID', cell: (c) => c.id },
+    { title: t('Name'), cell: (c) => c.name },
+    { title: t('Group'), cell: (c) => c.group.split(',').map((g) => <Badge key={g} tone="blue">{g}</Badge>) },
+    { title: t('Type'), cell: (c) => typeName(types, c.type) },
+    { title: t('Status'), cell: (c) => { const st = channelStatus(c.status); return <Badge tone={st.tone}>{st.text}</Badge>; } },
+    {
+      title: t('Response'), cellTitle: (c) => (c.test_time ? t('Tested {time}', { time: formatTime(c.test_time) }) : ''),
+      cell: (c) => { const rt = responseTime(c.response_time); return <Badge tone={rt.tone}><span data-testid="response-time">{rt.text}</span></Badge>; },
+    },
+    { title: t('Used'), cell: (c) => renderQuota(c.used_quota, s), cellClass: 'num' },
+    { title: t('Balance'), cell: balanceCell },
+    { title: t('Priority'), cell: (c) => <NumberCell label={t('Priority')} value={c.priority} onSave={(priority) => setField(c, { priority })} /> },
+    { title: t('Weight'), cell: (c) => <NumberCell label={t('Weight')} value={c.weight} onSave={(weight) => setField(c, { weight })} /> },
+    {
+      title: t('Actions'), cellClass: 'actions', cell: (c) => (
+        <>
+          <button class="btn btn-small btn-primary" data-testid="test-channel" disabled={testing.has(c.id)} onClick={() => test(c)}>
+            {testing.has(c.id) ? t('Testing…') : t('Test')}
+          </button>
+          {c.status === CHANNEL_ENABLED
+            ? <button class="btn btn-small" onClick={() => setField(c, { status: CHANNEL_MANUALLY_DISABLED })}>{t('Disable')}</button>
+            : <button class="btn btn-small" onClick={() => setField(c, { status: CHANNEL_ENABLED })}>{t('Enable')}</button>}
+          <Link class="btn btn-small" href={`/channel/edit/${c.id}`}>{t('Edit')}</Link>
+          <button class="btn btn-small btn-danger" onClick={() => remove(c)}>{t('Delete')}</button>
+        </>
+      ),
+    },
+  ];
 
   return (
     <div class="stack">
@@ -115,64 +130,10 @@ export function Channels() {
           <button class="btn btn-danger" onClick={removeDisabled}>{t('Delete disabled')}</button>
         </div>
       </div>
-      <div class="card">
-        <form class="toolbar" onSubmit={search}>
-          <input class="input" placeholder={t('Search by ID or name prefix')} value={keyword}
-            onInput={(e) => setKeyword((e.currentTarget as HTMLInputElement).value)} />
-          <button class="btn" type="submit">{t('Search')}</button>
-          <button class="btn" type="button" onClick={() => load()}>{t('Refresh')}</button>
-        </form>
-        {rows.length === 0 ? <Empty loading={loading}>{t('No channels yet.')} <Link href="/channel/add">{t('Add one')}</Link></Empty> : (
-          <div class="table-wrap">
-            <table class="table" data-testid="channels-table">
-              <thead>
-                <tr>
-                  <th>ID</th><th>{t('Name')}</th><th>{t('Group')}</th><th>{t('Type')}</th><th>{t('Status')}</th>
-                  <th>{t('Response')}</th><th>{t('Used')}</th><th>{t('Balance')}</th><th>{t('Priority')}</th><th>{t('Weight')}</th><th>{t('Actions')}</th>
-                </tr>
-              </thead>
-              <tbody>
-                {rows.map((c) => {
-                  const st = channelStatus(c.status);
-                  const rt = responseTime(c.response_time);
-                  const canBalance = CHANNEL_TYPES.find((x) => x.id === c.type)?.balance;
-                  return (
-                    <tr key={c.id} data-channel={c.name}>
-                      <td>{c.id}</td>
-                      <td>{c.name}</td>
-                      <td>{c.group.split(',').map((g) => <Badge key={g} tone="blue">{g}</Badge>)}</td>
-                      <td>{typeName(c.type)}</td>
-                      <td><Badge tone={st.tone}>{st.text}</Badge></td>
-                      <td title={c.test_time ? t('Tested {time}', { time: formatTime(c.test_time) }) : ''}>
-                        <Badge tone={rt.tone}><span data-testid="response-time">{rt.text}</span></Badge>
-                      </td>
-                      <td class="num">{renderQuota(c.used_quota, s)}</td>
-                      <td>
-                        {canBalance
-                          ? <button class="link-btn" title={t('Click to update')} onClick={() => updateBalance(c)}>{balanceText(c.type, c.balance)}</button>
-                          : <span class="muted">-</span>}
-                      </td>
-                      <td><NumberCell label={t('Priority')} value={c.priority} onSave={(priority) => setField(c, { priority })} /></td>
-                      <td><NumberCell label={t('Weight')} value={c.weight} onSave={(weight) => setField(c, { weight })} /></td>
-                      <td class="actions">
-                        <button class="btn btn-small btn-primary" data-testid="test-channel" disabled={testing.has(c.id)} onClick={() => test(c)}>
-                          {testing.has(c.id) ? t('Testing…') : t('Test')}
-                        </button>
-                        {c.status === CHANNEL_ENABLED
-                          ? <button class="btn btn-small" onClick={() => setField(c, { status: CHANNEL_MANUALLY_DISABLED })}>{t('Disable')}</button>
-                          : <button class="btn btn-small" onClick={() => setField(c, { status: CHANNEL_ENABLED })}>{t('Enable')}</button>}
-                        <Link class="btn btn-small" href={`/channel/edit/${c.id}`}>{t('Edit')}</Link>
-                        <button class="btn btn-small btn-danger" onClick={() => remove(c)}>{t('Delete')}</button>
-                      </td>
-                    </tr>
-                  );
-                })}
-              </tbody>
-            </table>
-          </div>
-        )}
-        <Pager page={page} rows={rows.length} onPage={setPage} hidden={searching} />
-      </div>
+      <SearchTable list={list} columns={columns} rowKey={(c) => c.id} testId="channels-table"
+        rowAttrs={(c) => ({ 'data-channel': c.name })} placeholder={t('Search by ID or name prefix')}
+        toolbar={<button class="btn" type="button" onClick={() => load()}>{t('Refresh')}</button>}
+        empty={<>{t('No channels yet.')} <Link href="/channel/add">{t('Add one')}</Link></>} />
     </div>
   );
 }
