@@ -89,10 +89,13 @@ async def test_an_admin_write_is_seen_by_the_next_request_on_every_worker(backen
             # quota set to 0: the next request is refused, and nothing more is charged
             assert Counter([await _call(http, node, bob.key) for _ in range(8)]) == {200: 8}
             # at once: the set waits for the deltas of those 8 (before: written after it, the balance ended
-            # below 0 on SQLite, and refunds on PostgreSQL made it positive again, serving 5 more)
+            # below 0 on SQLite, and refunds on PostgreSQL made it positive again, serving 6 more)
             await _api(http, node, "PUT", "/api/user/", {"id": bob.user_id, "quota": 0})
             statuses = Counter([await _call(http, node, bob.key) for _ in range(8)])
             assert statuses[200] == 0 and statuses[401] + statuses[403] == 8, statuses
     finally:
         assert node.stop() == 0            # SIGTERM: every settlement is written
     assert (await balances(db, bob))["user_quota"] == 0         # before: −48 on SQLite (8 more served)
+    access = _log_text(tmp_path / "logs")
+    refusals = Counter(re.findall(r" (proxy-\d) \[[^\]]*\] one-api\.access: POST \S+ 403 ", access))
+    assert set(refusals) == {"proxy-0", "proxy-1"}, refusals    # both workers saw the writes at once
