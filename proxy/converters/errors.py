@@ -27,7 +27,7 @@ def type_for_status(status: int) -> str:
     return "server_error" if status >= 500 else "invalid_request_error"
 
 
-def parse_json(body: bytes) -> Any:
+def parse_json(body: bytes | str) -> Any:
     try:
         return orjson.loads(body)
     except (orjson.JSONDecodeError, TypeError, ValueError):

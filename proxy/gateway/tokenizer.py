@@ -36,7 +36,7 @@ import tiktoken.model
 
 log = logging.getLogger(__name__)
 
-ImageTokens = Callable[[dict], int]
+ImageTokens = Callable[[dict[str, Any]], int]
 
 
 _CACHED_TEXT_MAX = 4096   # roles, system prompts and the turns a chat resends every time: count them once
@@ -313,7 +313,7 @@ class Tokenizer:
             return _cached_count(encoding, text)
         return len(encoding.encode_ordinary(text))
 
-    def count_messages(self, messages: list, model: str, image_tokens: ImageTokens | None = None) -> int:
+    def count_messages(self, messages: list[Any], model: str, image_tokens: ImageTokens | None = None) -> int:
         """Chat prompt tokens exactly as One API's CountTokenMessages (tools and tool calls not counted)."""
         per_message, per_name = (4, -1) if model == "gpt-3.5-turbo-0301" else (3, 1)
         total = 0
@@ -346,7 +346,7 @@ class Tokenizer:
                     log.exception("error counting image tokens")
         return total
 
-    def count_prompt(self, mode: str, body: dict, model: str, image_tokens: ImageTokens | None = None) -> int:
+    def count_prompt(self, mode: str, body: dict[str, Any], model: str, image_tokens: ImageTokens | None = None) -> int:
         """Prompt tokens of a request body for a relay mode; image parts default to what data URLs tell."""
         if image_tokens is None:
             image_tokens = functools.partial(image_tokens_for_part, model=model)
@@ -360,7 +360,7 @@ class Tokenizer:
         fields = _INPUT_FIELDS.get(mode, ())
         return sum(self._count_input(body.get(field), model) for field in fields)
 
-    def count_prompt_within(self, mode: str, body: dict, model: str, limit: int,
+    def count_prompt_within(self, mode: str, body: dict[str, Any], model: str, limit: int,
                             image_tokens: ImageTokens | None = None) -> int:
         """count_prompt, but raising PromptOverBudget as soon as the texts exceed `limit` tokens: the work is
         bounded by what the balance can pay for (a 60 MB prompt on a tiny balance is refused unread)."""
@@ -386,10 +386,10 @@ class Tokenizer:
                 total += sum(1 for token in item if isinstance(token, int))
         return total
 
-    def _count_responses(self, body: dict, model: str, image_tokens: ImageTokens) -> int:
+    def _count_responses(self, body: dict[str, Any], model: str, image_tokens: ImageTokens) -> int:
         # Responses API: `instructions` acts as a system message and a string `input` as one user message;
         # only message items are counted (function calls and their outputs are not, as tools in chat)
-        messages: list[dict] = []
+        messages: list[dict[str, Any]] = []
         if isinstance(body.get("instructions"), str):
             messages.append({"role": "system", "content": body["instructions"]})
         items = body.get("input")
@@ -405,7 +405,7 @@ _INPUT_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _chat_message(item: dict) -> dict:
+def _chat_message(item: dict[str, Any]) -> dict[str, Any]:
     """A Responses API message item as a chat message (input_text/output_text/input_image parts)."""
     content = item.get("content")
     if isinstance(content, list):
@@ -413,7 +413,7 @@ def _chat_message(item: dict) -> dict:
     return {"role": item.get("role"), "content": content}
 
 
-def _chat_part(part: dict) -> dict:
+def _chat_part(part: dict[str, Any]) -> dict[str, Any]:
     kind = part.get("type")
     if kind in ("input_text", "output_text"):
         return {"type": "text", "text": part.get("text")}
@@ -443,14 +443,14 @@ def image_tokens_from_size(width: int, height: int, detail: str, model: str) -> 
     return tiles * 5667 + 2833 if mini else tiles * 170 + 85
 
 
-def _image_of(part: dict) -> tuple[str | None, str]:
+def _image_of(part: dict[str, Any]) -> tuple[str | None, str]:
     image = part.get("image_url")
     url, detail = (image, "") if isinstance(image, str) else (
         (image.get("url"), image.get("detail") or "") if isinstance(image, dict) else (None, ""))
     return (url if isinstance(url, str) else None), (detail if isinstance(detail, str) else "?")
 
 
-def image_tokens_for_part(part: dict, model: str, remote: Mapping[str, tuple[int, int]] | None = None) -> int:
+def image_tokens_for_part(part: dict[str, Any], model: str, remote: Mapping[str, tuple[int, int]] | None = None) -> int:
     """Tokens of an `image_url` part: its size from a data URL, or from `remote` (sizes fetched for its URL);
     an image of unknown size counts 0, as in One API when the fetch fails."""
     url, detail = _image_of(part)
@@ -462,7 +462,7 @@ def image_tokens_for_part(part: dict, model: str, remote: Mapping[str, tuple[int
     return image_tokens_from_size(size[0], size[1], detail, model) if size else 0
 
 
-def remote_image_urls(mode: str, body: dict) -> list[str]:
+def remote_image_urls(mode: str, body: dict[str, Any]) -> list[str]:
     """http(s) URLs of the images whose size a chat or Responses prompt count needs (low detail needs none)."""
     if mode == "chat":
         messages = body.get("messages")

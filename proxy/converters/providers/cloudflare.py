@@ -157,8 +157,8 @@ def _native_to_openai(result: Mapping[str, Any], ctx: ConvertContext) -> Convert
     usage = _usage_from(result.get("usage"))
     if ctx.mode == "embeddings":
         data = [{"object": "embedding", "index": i, "embedding": vec} for i, vec in enumerate(result.get("data") or [])]
-        body = {"object": "list", "data": data, "model": ctx.model,
-                "usage": {"prompt_tokens": usage.prompt_tokens, "total_tokens": usage.prompt_tokens}}
+        body: dict[str, Any] = {"object": "list", "data": data, "model": ctx.model,
+                                "usage": {"prompt_tokens": usage.prompt_tokens, "total_tokens": usage.prompt_tokens}}
         return Converted(body, usage)
     text = result.get("response") or ""
     if not isinstance(text, str):  # some models answer structured JSON for response_format
@@ -248,10 +248,11 @@ class CloudflareStream:
         obj = parse_json(data.encode())
         if not isinstance(obj, dict):
             return []
-        if obj.get("errors") and "response" not in obj and "choices" not in obj:
-            self.error = _envelope_error(500, obj)
+        error = _envelope_error(500, obj) if "response" not in obj and "choices" not in obj else None
+        if error is not None:    # a v4 envelope with errors (an `errors` that is not a list is no error)
+            self.error = error
             self._done = True
-            return ChunkWriter.error(self.error)
+            return ChunkWriter.error(error)
         if obj.get("usage"):
             self.usage = _usage_from(obj["usage"])
         if "choices" in obj:

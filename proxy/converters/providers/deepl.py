@@ -133,6 +133,7 @@ class DeepLStream:
             return ChunkWriter.error(got.error)
         self.usage = got.usage
         writer = ChunkWriter(self._ctx.model, include_usage=self._ctx.include_usage, created=int(self._ctx.now))
+        assert got.body is not None       # a converted answer without an error has a body
         text = got.body["choices"][0]["message"]["content"]
         return writer.start() + writer.content(text) + writer.end("stop", self.usage)
 

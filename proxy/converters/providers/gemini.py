@@ -111,7 +111,7 @@ def safety_settings(ctx: ConvertContext) -> list[dict[str, str]]:
 
 # ---- messages ---------------------------------------------------------------------------
 
-def _contents_from_messages(messages: list[Mapping[str, Any]]) -> tuple[list[dict], list[dict]]:
+def _contents_from_messages(messages: list[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(systemInstruction parts, contents) with same-role turns merged so roles alternate."""
     system: list[dict[str, Any]] = []
     contents: list[dict[str, Any]] = []
@@ -134,11 +134,11 @@ def _contents_from_messages(messages: list[Mapping[str, Any]]) -> tuple[list[dic
     return system, contents
 
 
-def _user_turn(msg: Mapping[str, Any], _names: dict[str, str]) -> tuple[str, list[dict]]:
+def _user_turn(msg: Mapping[str, Any], _names: dict[str, str]) -> tuple[str, list[dict[str, Any]]]:
     return "user", _content_parts(msg.get("content"))
 
 
-def _assistant_turn(msg: Mapping[str, Any], names: dict[str, str]) -> tuple[str, list[dict]]:
+def _assistant_turn(msg: Mapping[str, Any], names: dict[str, str]) -> tuple[str, list[dict[str, Any]]]:
     parts = _content_parts(msg.get("content"))
     for call in msg.get("tool_calls") or []:
         parts.append(_function_call_part(call))
@@ -148,7 +148,7 @@ def _assistant_turn(msg: Mapping[str, Any], names: dict[str, str]) -> tuple[str,
     return "model", parts
 
 
-def _tool_turn(msg: Mapping[str, Any], names: dict[str, str]) -> tuple[str, list[dict]]:
+def _tool_turn(msg: Mapping[str, Any], names: dict[str, str]) -> tuple[str, list[dict[str, Any]]]:
     call_id = msg.get("tool_call_id")
     name = names.get(call_id or "") or msg.get("name")
     if not name:
@@ -157,7 +157,7 @@ def _tool_turn(msg: Mapping[str, Any], names: dict[str, str]) -> tuple[str, list
     return "user", [{"functionResponse": {"name": name, "response": _tool_result(text)}}]
 
 
-_TURN_BUILDERS: dict[str, Callable[[Mapping[str, Any], dict[str, str]], tuple[str, list[dict]]]] = {
+_TURN_BUILDERS: dict[str, Callable[[Mapping[str, Any], dict[str, str]], tuple[str, list[dict[str, Any]]]]] = {
     "user": _user_turn, "assistant": _assistant_turn, "tool": _tool_turn, "function": _tool_turn,
 }
 

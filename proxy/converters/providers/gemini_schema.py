@@ -65,5 +65,6 @@ def _split_type_list(out: dict[str, Any]) -> None:
 def _resolve(ref: Any, defs: Mapping[str, Any]) -> dict[str, Any]:
     for prefix in ("#/$defs/", "#/definitions/"):
         if isinstance(ref, str) and ref.startswith(prefix) and ref[len(prefix):] in defs:
-            return defs[ref[len(prefix):]]
+            found: dict[str, Any] = defs[ref[len(prefix):]]
+            return found
     raise ConversionError(f"JSON schema $ref {ref!r} cannot be resolved for Gemini (only local $defs)")

@@ -117,7 +117,9 @@ def _content(content: Any) -> tuple[str, list[str]]:
         return content or "", []
     texts, images = [], []
     for part in content if isinstance(content, list) else [None]:
-        kind = part.get("type") if isinstance(part, dict) else None
+        if not isinstance(part, dict):
+            raise ConversionError("content part type None is not supported by Ollama")
+        kind = part.get("type")
         if kind == "text":
             texts.append(part.get("text") or "")
         elif kind == "image_url":

@@ -226,6 +226,7 @@ class _Stream:
             self.error = conv.error
             return ChunkWriter.error(conv.error)
         self.usage = conv.usage
+        assert conv.body is not None      # a converted answer without an error has a body
         choice = conv.body["choices"][0]
         return self.writer.content(choice["message"]["content"]) + self.writer.end(choice["finish_reason"], self.usage)
 

@@ -147,7 +147,7 @@ class _Frame:
 
 def _frame_error(header: Mapping[str, Any]) -> OpenAIError:
     code = header.get("code")
-    return OpenAIError(_CODE_STATUS.get(code, 500), header.get("message") or f"iFlytek Spark error {code}",
+    return OpenAIError(_CODE_STATUS.get(code, 500) if isinstance(code, int) else 500, header.get("message") or f"iFlytek Spark error {code}",
                        ERROR_TYPE, code)
 
 

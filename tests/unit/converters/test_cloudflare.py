@@ -224,3 +224,15 @@ def test_completions_mode_native() -> None:
 def test_non_json_error() -> None:
     err = cloudflare.error_to_openai(502, b"<html>bad gateway</html>", make_ctx())
     assert err.status == 502 and err.message == "bad response status code 502" and err.type == "server_error"
+
+
+def test_a_stream_event_whose_errors_is_not_a_list_is_not_an_error() -> None:
+    """`errors` that is not a non-empty list of objects is no v4 envelope: before, it crashed the stream (None
+    passed as the error)."""
+    from proxy.converters.base import ConvertContext
+    from proxy.converters.providers.cloudflare import CloudflareStream
+
+    conv = CloudflareStream(ConvertContext(mode="chat", model="@cf/x", base_url="https://api.cloudflare.com", key=KEY,
+                                           stream=True))
+    out = conv.feed(b'data: {"errors": "oops"}\n\ndata: {"response": "hi"}\n\ndata: [DONE]\n\n') + conv.flush()
+    assert conv.error is None and b'"hi"' in b"".join(out)
