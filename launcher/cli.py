@@ -41,10 +41,9 @@ def _proxy_main(settings: Settings, worker: int, log_path: Path | None, ledger_o
 
 
 def _ledger_main(settings: Settings, path: str, ready: Event, log_path: Path | None) -> None:
-    from proxy.ledger_server import run
+    from proxy.ledger.server import run
 
-    setup_logging(settings, path=log_path)
-    run(settings, path, ready.set)
+    run(settings, path, ready.set, log_path)
 
 
 def needs_ledger_owner(settings: Settings) -> bool:

@@ -13,7 +13,7 @@ from proxy.core.upstream_client import UpstreamClient
 from proxy.gateway.cache import Caches
 from proxy.gateway.change_listener import ChangeListener
 from proxy.gateway.guarded_fetch import GuardedFetch
-from proxy.gateway.ledger import Ledger, ledger_for
+from proxy.ledger import Ledger, ledger_for
 from proxy.gateway.logwriter import LogWriter
 from proxy.gateway.tokenizer import Tokenizer
 from proxy.gateway.url_guard import FetchPolicy
@@ -42,11 +42,6 @@ def _ratio_map(raw: str | None, name: str) -> dict[str, float] | None:
     return {str(k): float(v) for k, v in value.items() if isinstance(v, (int, float))} if isinstance(value, dict) else None
 
 
-def settle_interval(settings: Settings) -> float:
-    """How long balance deltas gather before one write (BATCH_UPDATE_INTERVAL, or 0.2 s)."""
-    return settings.settle_interval
-
-
 class Runtime:
     def __init__(self, settings: Settings, db: Database, ledger_owner: str | None = None) -> None:
         """`ledger_owner`: the ledger owner process's socket (SQLite with several workers)."""
@@ -66,7 +61,7 @@ class Runtime:
             redis = connect_redis(settings.redis_conn_string, settings.redis_password, settings.redis_master_name)
             self.changes = ChangeListener(redis, self.caches.refresh_now)
         self.ledger: Ledger = ledger_for(db, sqlite=db.url.is_sqlite, workers=settings.workers,
-                                         interval=settle_interval(settings), owner=ledger_owner)
+                                         interval=settings.settle_interval, owner=ledger_owner)
         self.logs = LogWriter(db)
         self.session: aiohttp.ClientSession | None = None
         self.upstreams: UpstreamClient | None = None

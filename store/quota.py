@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.engine import write_transaction
@@ -26,6 +26,18 @@ class InsufficientQuota(Exception):
 
 def _now(now: int | None) -> int:
     return int(time.time()) if now is None else now
+
+
+async def user_quota_of(session: AsyncSession, user_id: int) -> int:
+    """The user's balance as the database holds it (0 for a user it does not hold)."""
+    value = (await session.execute(select(User.quota).where(User.id == user_id))).scalar_one_or_none()
+    return value or 0
+
+
+async def token_remain_of(session: AsyncSession, token_id: int) -> int:
+    """The token's remaining quota as the database holds it (0 for a token it does not hold)."""
+    value = (await session.execute(select(Token.remain_quota).where(Token.id == token_id))).scalar_one_or_none()
+    return value or 0
 
 
 async def reserve(session: AsyncSession, *, token_id: int, user_id: int, amount: int,

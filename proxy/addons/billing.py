@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping
 from proxy.converters.base import Usage
 from proxy.core.flow import Flow
 from proxy.gateway import modes
-from proxy.gateway.ledger import InsufficientQuota, Ledger
+from proxy.ledger import InsufficientQuota, Ledger
 from proxy.gateway.state import RelayState
 from rules import PriceTable
 

@@ -8,7 +8,7 @@ import orjson
 
 from proxy.core.flow import Flow, LocalResponse
 from proxy.gateway.cache import Caches
-from proxy.gateway.ledger import Ledger
+from proxy.ledger import Ledger
 from proxy.gateway.state import RelayState
 from rules import Catalog
 from store import as_bool, as_float

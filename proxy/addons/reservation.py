@@ -20,7 +20,7 @@ from proxy.addons.output_meter import OutputMeter
 from proxy.core.errors import RelayError
 from proxy.core.flow import Flow
 from proxy.gateway import modes
-from proxy.gateway.ledger import InsufficientQuota, Ledger
+from proxy.ledger import InsufficientQuota, Ledger
 from proxy.gateway.state import RelayState
 from proxy.gateway.tokenizer import PromptOverBudget, image_tokens_for_part, remote_image_urls
 from rules import MaxOutput, PriceTable

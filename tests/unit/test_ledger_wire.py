@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from launcher.cli import needs_ledger_owner
-from proxy.gateway.ledger_wire import MAX_FRAME, RESERVE, FrameError, FrameReader, frame
+from proxy.ledger.wire import MAX_FRAME, RESERVE, FrameError, FrameReader, frame
 from settings import Settings
 
 

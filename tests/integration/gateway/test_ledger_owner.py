@@ -9,9 +9,9 @@ from typing import AsyncIterator
 import pytest
 from sqlalchemy import update
 
-from proxy.gateway.ledger import MemoryLedger
-from proxy.gateway.ledger_client import LedgerUnavailable, RemoteLedger
-from proxy.gateway.ledger_owner import LedgerOwner
+from proxy.ledger.client import LedgerUnavailable, RemoteLedger
+from proxy.ledger.owner import LedgerOwner
+from proxy.ledger.strategies import MemoryLedger
 from proxy.gateway.records import TokenRecord
 from store import Database, InsufficientQuota
 from store.models import Token, User

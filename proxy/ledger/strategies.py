@@ -12,7 +12,7 @@ Three strategies behind one interface:
 - `RemoteLedger` (SQLite, several workers): SQLite has one writer, so instead
   of a write transaction per request one ledger owner process holds a
   `MemoryLedger` and the workers reserve over a unix socket
-  (ledger_owner.py, ledger_client.py).
+  (owner.py, client.py, wire.py; server.py is the owner's process).
 Whichever the strategy, settlement never blocks the client and `close()` flushes everything.
 """
 
@@ -20,13 +20,11 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from sqlalchemy import select
-
-from proxy.gateway.batcher import DeltaBatcher
-from proxy.gateway.ledger_client import LedgerUnavailable, RemoteLedger
 from proxy.gateway.records import TokenRecord
+from proxy.ledger.batcher import DeltaBatcher
+from proxy.ledger.client import LedgerUnavailable, RemoteLedger
 from store import Database, InsufficientQuota, reserve
-from store.models import Token, User
+from store.quota import token_remain_of, user_quota_of
 
 
 class Ledger(Protocol):
@@ -87,13 +85,13 @@ class DatabaseLedger(_Settling):
 
     async def user_quota(self, user_id: int) -> int:
         async with self.db.session() as s:
-            value = (await s.execute(select(User.quota).where(User.id == user_id))).scalar_one_or_none()
-        return (value or 0) + self.batcher.pending_user_quota(user_id)
+            value = await user_quota_of(s, user_id)
+        return value + self.batcher.pending_user_quota(user_id)
 
     async def token_remain(self, token: TokenRecord) -> int:
         async with self.db.session() as s:
-            value = (await s.execute(select(Token.remain_quota).where(Token.id == token.id))).scalar_one_or_none()
-        return (value or 0) + self.batcher.pending_token_remain(token.id)
+            value = await token_remain_of(s, token.id)
+        return value + self.batcher.pending_token_remain(token.id)
 
     async def forget(self, users: bool = True, tokens: bool = True) -> None:
         return None
@@ -110,12 +108,11 @@ class MemoryLedger(_Settling):
         async with self.batcher.lock:   # no flush half-applied while we read
             async with self.db.session() as s:
                 if user_id not in self.users:
-                    quota = (await s.execute(select(User.quota).where(User.id == user_id))).scalar_one_or_none()
-                    self.users.setdefault(user_id, (quota or 0) + self.batcher.pending_user_quota(user_id))
+                    quota = await user_quota_of(s, user_id)
+                    self.users.setdefault(user_id, quota + self.batcher.pending_user_quota(user_id))
                 if token_id is not None and token_id not in self.tokens:
-                    query = select(Token.remain_quota).where(Token.id == token_id)
-                    remain = (await s.execute(query)).scalar_one_or_none()
-                    self.tokens.setdefault(token_id, (remain or 0) + self.batcher.pending_token_remain(token_id))
+                    remain = await token_remain_of(s, token_id)
+                    self.tokens.setdefault(token_id, remain + self.batcher.pending_token_remain(token_id))
 
     def try_reserve(self, token_id: int, user_id: int, amount: int, limited: bool) -> bool:
         """Check-and-subtract with no await, so no other request can interleave.
@@ -178,7 +175,3 @@ def ledger_for(db: Database, *, sqlite: bool, workers: int, interval: float, own
     if sqlite and workers == 1:
         return MemoryLedger(db, interval)
     return DatabaseLedger(db, interval)
-
-
-__all__ = ["DatabaseLedger", "InsufficientQuota", "Ledger", "LedgerUnavailable", "MemoryLedger", "RemoteLedger",
-           "ledger_for"]

@@ -19,9 +19,9 @@ import logging
 from typing import Any, cast
 
 from proxy.core.errors import RelayError
-from proxy.gateway.ledger_wire import (BARRIER, FAILED, FORGET, OK, REFUND, RESERVE, SETTLE, TOKEN_REMAIN, USER_QUOTA,
-                                       FrameError, FrameReader, frame)
 from proxy.gateway.records import TokenRecord
+from proxy.ledger.wire import (BARRIER, FAILED, FORGET, OK, REFUND, RESERVE, SETTLE, TOKEN_REMAIN, USER_QUOTA,
+                               FrameError, FrameReader, frame)
 from store import InsufficientQuota
 
 log = logging.getLogger(__name__)

@@ -11,26 +11,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from pathlib import Path
 from typing import Callable
 
 from settings import Settings
+from startup.logs import setup_logging
 from startup.serve import run_forever
 
 log = logging.getLogger(__name__)
 
 
-def run(settings: Settings, path: str, ready: Callable[[], None]) -> None:
-    """`ready` is called once the socket accepts connections."""
+def run(settings: Settings, path: str, ready: Callable[[], None], log_path: Path | None = None) -> None:
+    """`ready` is called once the socket accepts connections; `log_path`: the launcher's log file."""
+    setup_logging(settings, path=log_path)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     async def main() -> None:
-        from proxy.gateway.ledger import MemoryLedger
-        from proxy.gateway.ledger_owner import LedgerOwner
+        from proxy.ledger.owner import LedgerOwner
+        from proxy.ledger.strategies import MemoryLedger
         from startup.database import database_for
-        from proxy.runtime import settle_interval
 
         db = database_for(settings)
-        owner = LedgerOwner(MemoryLedger(db, settle_interval(settings)))
+        owner = LedgerOwner(MemoryLedger(db, settings.settle_interval))
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         await owner.start(path)

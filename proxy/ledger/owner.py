@@ -15,9 +15,9 @@ import logging
 import os
 from typing import Any, Awaitable, cast
 
-from proxy.gateway.ledger import MemoryLedger
-from proxy.gateway.ledger_wire import (BARRIER, FAILED, FORGET, OK, REFUND, REFUSED, RESERVE, SETTLE, TOKEN_REMAIN,
-                                       USER_QUOTA, FrameError, FrameReader, frame)
+from proxy.ledger.strategies import MemoryLedger
+from proxy.ledger.wire import (BARRIER, FAILED, FORGET, OK, REFUND, REFUSED, RESERVE, SETTLE, TOKEN_REMAIN, USER_QUOTA,
+                               FrameError, FrameReader, frame)
 from store import InsufficientQuota
 
 log = logging.getLogger(__name__)

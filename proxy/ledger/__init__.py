@@ -1,0 +1,13 @@
+"""The quota ledger: where a request's quota is reserved and settled, in one package.
+
+`strategies` holds the three ledgers behind one interface (in memory, in the database, through the ledger
+owner) and `ledger_for`, which picks one; `batcher` writes settlements as additive deltas; `wire`, `owner`,
+`client` and `server` are the ledger owner process (SQLite, several workers) and a worker's side of it.
+Its SQL lives in `store.quota`.
+"""
+
+from proxy.ledger.client import LedgerUnavailable, RemoteLedger
+from proxy.ledger.strategies import DatabaseLedger, InsufficientQuota, Ledger, MemoryLedger, ledger_for
+
+__all__ = ["DatabaseLedger", "InsufficientQuota", "Ledger", "LedgerUnavailable", "MemoryLedger", "RemoteLedger",
+           "ledger_for"]
