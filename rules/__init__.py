@@ -5,17 +5,22 @@ Needs only the standard library. A bad data file raises RulesError naming file, 
 
 from .auto_disable import AutoDisable, load_auto_disable
 from .catalog import API_STYLES, AUTH_STYLES, Catalog, ChannelType, load_catalog
+from .channel_form import BalanceSource, ChannelForm
 from .errors import RulesError
 from .images import ImageRule
 from .max_output import MaxOutput, load_max_output
+from .model_object import MODEL_CREATED, model_object
 from .prices import AudioRules, CompletionRule, PriceDefaults, PriceTable, load_prices
 
 __all__ = [
     "API_STYLES",
     "AUTH_STYLES",
+    "MODEL_CREATED",
     "AudioRules",
     "AutoDisable",
+    "BalanceSource",
     "Catalog",
+    "ChannelForm",
     "ChannelType",
     "CompletionRule",
     "ImageRule",
@@ -27,4 +32,5 @@ __all__ = [
     "load_catalog",
     "load_max_output",
     "load_prices",
+    "model_object",
 ]

@@ -8,8 +8,7 @@ from aiohttp import web
 
 from admin_api.envelope import ok
 from admin_api.state import state_of
-from rules import ChannelType
-from rules.channel_form import ChannelForm
+from rules import ChannelForm, ChannelType
 
 
 def _form_json(form: ChannelForm) -> dict[str, Any]:

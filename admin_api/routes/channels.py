@@ -13,6 +13,7 @@ from admin_api.envelope import INVALID_PARAMETER, Refusal, json_body, ok, path_i
 from admin_api.payload import INT32, INT64, Payload
 from admin_api.shapes import channel_json
 from admin_api.state import state_of
+from rules import model_object
 from store import channels
 from store.models import CHANNEL_AUTO_DISABLED, CHANNEL_ENABLED, CHANNEL_MANUALLY_DISABLED, LOG_MANAGE, Channel
 
@@ -21,10 +22,6 @@ _STRINGS = ("key", "name", "models", "group", "config")            # non-empty m
 _NULLABLE_STRINGS = ("base_url", "other", "model_mapping", "system_prompt")   # present means "set"
 # a CR inside a key can never be sent in a header (the relay answered 500 for every request on the channel)
 KEY_WITH_CR = "渠道密钥不能包含回车符（\\r）"
-_MODEL_PERMISSION = [{"id": "modelperm-LwHkVFn8AcMItP432fKKDIKJ", "object": "model_permission",
-                      "created": 1626777600, "allow_create_engine": True, "allow_sampling": True,
-                      "allow_logprobs": True, "allow_search_indices": False, "allow_view": True,
-                      "allow_fine_tuning": False, "organization": "*", "group": None, "is_blocking": False}]
 
 
 def _json_object(text: str, what: str, values_are_strings: bool = False) -> None:
@@ -77,9 +74,7 @@ async def search_channels(request: web.Request) -> web.Response:
 
 async def builtin_models(request: web.Request) -> web.Response:
     """GET /api/channel/models: the built-in model catalogue as an OpenAI model list (no envelope)."""
-    data = [{"id": model, "object": "model", "created": 1626777600, "owned_by": owner,
-             "permission": _MODEL_PERMISSION, "root": model, "parent": None}
-            for model, owner in state_of(request).catalog.model_catalogue()]
+    data = [model_object(model, owner) for model, owner in state_of(request).catalog.model_catalogue()]
     return json_body({"object": "list", "data": data})
 
 

@@ -10,14 +10,9 @@ from proxy.core.flow import Flow, LocalResponse
 from proxy.gateway.cache import Caches
 from proxy.ledger import Ledger
 from proxy.gateway.state import RelayState
-from rules import Catalog
+from rules import MODEL_CREATED, Catalog, model_object
 from store import as_bool, as_float
 
-CREATED = 1626777600
-PERMISSION = [{"id": "modelperm-LwHkVFn8AcMItP432fKKDIKJ", "object": "model_permission", "created": CREATED,
-               "allow_create_engine": True, "allow_sampling": True, "allow_logprobs": True,
-               "allow_search_indices": False, "allow_view": True, "allow_fine_tuning": False, "organization": "*",
-               "group": None, "is_blocking": False}]
 NOT_IMPLEMENTED = orjson.dumps({"error": {"message": "API not implemented", "type": "one_api_error", "param": "",
                                           "code": "api_not_implemented"}})
 
@@ -31,8 +26,7 @@ class ModelCatalogue:
         self.entries: list[dict[str, Any]] = []
         self.by_id: dict[str, dict[str, Any]] = {}
         for model, owner in catalog.model_catalogue():
-            entry = {"id": model, "object": "model", "created": CREATED, "owned_by": owner,
-                     "permission": PERMISSION, "root": model, "parent": None}
+            entry = model_object(model, owner)
             self.entries.append(entry)
             self.by_id[model] = entry
 
@@ -40,7 +34,7 @@ class ModelCatalogue:
         wanted = set(models)
         out = [e for e in self.entries if e["id"] in wanted]
         known = {e["id"] for e in out}
-        out += [{"id": m, "object": "model", "created": CREATED, "owned_by": "custom", "root": m, "parent": None}
+        out += [{"id": m, "object": "model", "created": MODEL_CREATED, "owned_by": "custom", "root": m, "parent": None}
                 for m in sorted(wanted - known)]
         return out
 

@@ -36,9 +36,9 @@ def prices() -> rules.PriceTable:
 
 def test_public_surface() -> None:
     assert sorted(rules.__all__) == [
-        "API_STYLES", "AUTH_STYLES", "AudioRules", "AutoDisable", "Catalog", "ChannelType", "CompletionRule",
-        "ImageRule", "MaxOutput", "PriceDefaults", "PriceTable", "RulesError", "load_auto_disable", "load_catalog",
-        "load_max_output", "load_prices",
+        "API_STYLES", "AUTH_STYLES", "AudioRules", "AutoDisable", "BalanceSource", "Catalog", "ChannelForm",
+        "ChannelType", "CompletionRule", "ImageRule", "MODEL_CREATED", "MaxOutput", "PriceDefaults", "PriceTable",
+        "RulesError", "load_auto_disable", "load_catalog", "load_max_output", "load_prices", "model_object",
     ]
 
 
