@@ -10,13 +10,14 @@ spends beyond its balance.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from proxy.converters.base import Usage
 from proxy.core.flow import Flow
 from proxy.gateway import modes
-from proxy.ledger import InsufficientQuota, Ledger
 from proxy.gateway.state import RelayState
+from proxy.gateway.tokenizer import Tokenizer
+from proxy.ledger import InsufficientQuota, Ledger
 from rules import PriceTable
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 
 class Billing:
     def __init__(self, ledger: Ledger, prices: Callable[[], PriceTable], options: Callable[[], Mapping[str, str]],
-                 tokenizer: Any) -> None:
+                 tokenizer: Tokenizer) -> None:
         self.ledger = ledger
         self.prices = prices
         self.options = options

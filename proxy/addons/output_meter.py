@@ -8,7 +8,8 @@ slice is reserved first; a balance that cannot cover the piece ends the stream w
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import orjson
 

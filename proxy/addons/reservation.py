@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from typing import Any, Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
 from proxy.addons.output_meter import OutputMeter
 from proxy.core.errors import RelayError
 from proxy.core.flow import Flow
 from proxy.gateway import modes
-from proxy.ledger import InsufficientQuota, Ledger
 from proxy.gateway.state import RelayState
-from proxy.gateway.tokenizer import PromptOverBudget, image_tokens_for_part, remote_image_urls
+from proxy.gateway.tokenizer import PromptOverBudget, Tokenizer, image_tokens_for_part, remote_image_urls
+from proxy.ledger import InsufficientQuota, Ledger
 from rules import MaxOutput, PriceTable
 from store import as_int
 
@@ -35,6 +36,8 @@ BIG_PROMPT = 256 * 1024      # a body this large is checked against the balance 
 RACE_TRIES = 3               # a capped hold that loses a race for the balance is recomputed this often
 # model families that take `max_completion_tokens` and refuse `max_tokens` (OpenAI's reasoning models)
 _COMPLETION_TOKENS_FAMILIES = ("o1", "o3", "o4", "gpt-5")
+T = TypeVar("T")
+ImageSizes = Callable[[Iterable[str]], Awaitable[Mapping[str, tuple[int, int]]]]   # remote image URL -> (w, h)
 
 
 def max_tokens_of(body: Mapping[str, Any]) -> int:
@@ -57,14 +60,20 @@ def output_limit_fields(mode: str, body: Mapping[str, Any], model: str) -> tuple
     return ("max_tokens",)
 
 
+def _field(body: Mapping[str, Any], key: str, kind: type[T], default: T) -> T:
+    """body[key] when it has the expected type, else the default (One API's zero values for absent fields)."""
+    value = body.get(key)
+    return value if isinstance(value, kind) else default
+
+
 def refusal(pool: str) -> RelayError:
     return RelayError(403, REFUSAL[pool], code="pre_consume_token_quota_failed")
 
 
 class Reservation:
     def __init__(self, ledger: Ledger, prices: Callable[[], PriceTable], options: Callable[[], Mapping[str, str]],
-                 tokenizer: Any, max_output: MaxOutput,
-                 image_sizes: Callable[[Iterable[str]], Awaitable[Mapping[str, tuple[int, int]]]] | None = None) -> None:
+                 tokenizer: Tokenizer, max_output: MaxOutput,
+                 image_sizes: ImageSizes | None = None) -> None:
         self.ledger = ledger
         self.prices = prices
         self.options = options
@@ -102,7 +111,7 @@ class Reservation:
             try:
                 await self.ledger.reserve(state.token, state.user.id, need)
             except InsufficientQuota as e:
-                return e.pool
+                return str(e.pool)
             state.reserved += need
         return None
 
@@ -133,7 +142,7 @@ class Reservation:
         state = flow.state
         if not state.output_cap or state.body is None:
             return
-        changes = flow.metadata.setdefault("body_changes", {})
+        changes = state.body_changes
         for key in output_limit_fields(state.mode, state.body, state.model):
             changes[key] = state.output_cap
 
@@ -192,7 +201,7 @@ class Reservation:
         if state.mode == modes.IMAGES:
             return self._image_cost(state, prices, body)
         if state.mode == modes.SPEECH:
-            text = body.get("input") if isinstance(body.get("input"), str) else ""
+            text = _field(body, "input", str, "")
             if len(text.encode()) > prices.audio.speech_max_input_bytes:
                 raise RelayError(400, "input is too long", code="text_too_long")
             return prices.speech_cost(state.model, len(text.encode()), self._ctype(state), group)
@@ -202,8 +211,8 @@ class Reservation:
         prompt = body.get("prompt")
         if not isinstance(prompt, str) or not prompt:
             raise RelayError(400, "prompt is required", code="prompt_missing")
-        size = body.get("size") if isinstance(body.get("size"), str) else "1024x1024"
-        n = body.get("n") if isinstance(body.get("n"), int) else 1
+        size = _field(body, "size", str, "1024x1024")
+        n = _field(body, "n", int, 1)
         rule = prices.image_rule(state.model)
         if rule is not None:
             if not rule.allows_size(size) and state.model != "cogview-3":
@@ -212,7 +221,7 @@ class Reservation:
                 raise RelayError(400, "prompt is too long", code="prompt_too_long")
             if not rule.allows_n(n):
                 raise RelayError(400, f"invalid value of n: {n}", code="n_not_within_range")
-        quality = body.get("quality") if isinstance(body.get("quality"), str) else ""
+        quality = _field(body, "quality", str, "")
         return prices.image_cost(state.model, size, quality, n, state.group, self._ctype(state))
 
 

@@ -171,7 +171,8 @@ class UsageTap:
         if not isinstance(obj, dict):
             return
         response = obj.get("response")
-        usage = usage_from(obj.get("usage")) or usage_from(response.get("usage") if isinstance(response, dict) else None)
+        nested = response.get("usage") if isinstance(response, dict) else None   # Responses API events
+        usage = usage_from(obj.get("usage")) or usage_from(nested)
         if usage is not None:
             state.usage, state.usage_source = usage, "upstream"
         if not text:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import orjson
@@ -75,11 +76,10 @@ async def test_fields_other_than_content_are_counted_when_no_usage_comes(
     await add_channel(db, base_url=str(no_usage.server.make_url("")).rstrip("/"))
     await gateway.reload()
     body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": kind}], "stream": stream}
-    async with aiohttp.ClientSession() as http:
-        async with http.post(gateway.url + "/v1/chat/completions", json=body,
-                             headers={"Authorization": acct.key}) as r:
-            assert r.status == 200
-            await r.read()
+    async with aiohttp.ClientSession() as http, http.post(gateway.url + "/v1/chat/completions", json=body,
+                         headers={"Authorization": acct.key}) as r:
+        assert r.status == 200
+        await r.read()
     await gateway.flush()
     [row] = await logs(db)
     assert row.usage_source == "counted"
