@@ -57,7 +57,6 @@ class ConverterUpstream:
 
     async def rewrite(self, flow: Flow[RelayState]) -> None:
         flow.state.converter = None
-        flow.metadata.pop("upstream_error_body", None)   # an earlier attempt's, not this one's
         state = flow.state
         channel = state.channel
         assert channel is not None
@@ -73,22 +72,22 @@ class ConverterUpstream:
         ctx = self._context(flow, converters.provides.other_config, ctype.base_url)
         if converters.access_token is not None:
             ctx = replace(ctx, access_token=await self.tokens.token(converters.access_token, ctx))
-        body = {**state.body, **(flow.metadata.get("body_changes") or {})}
+        body = {**state.body, **state.body_changes}
         try:
             call = converters.chat.request_from_openai(body, ctx)
         except ConversionError as e:
             raise RelayError(e.status, e.message, code=e.code) from None
         flow.upstream = UpstreamCall(call.method, call.url, CIMultiDict(call.headers), call.body, self.timeout)
         state.converter = ConverterCall(converters, ctx)
-        flow.metadata["stream_may_be_json"] = True
+        flow.stream_may_be_json = True
         self._set_transform(flow, converters, ctx, body)
         self._set_opener(flow, converters, ctx, call)
 
     def upstream_error(self, flow: Flow[RelayState]) -> None:
         converter = flow.state.converter
-        if converter is None:
+        if converter is None or flow.error is None:
             return
-        body = flow.metadata.get("upstream_error_body")
+        body = flow.upstream_error_body
         if body is not None:   # a non-2xx answer; errors inside a 2xx body were converted already
             refined = upstream_error_from(converter.converters.chat.error_to_openai(flow.error.status, body,
                                                                                   converter.ctx))

@@ -32,4 +32,4 @@ class ModelMapping:
         if channel.system_prompt and state.mode == modes.CHAT and isinstance(messages, list) and messages:
             changes["messages"] = with_system_prompt(messages, channel.system_prompt)
             state.system_prompt_reset = True
-        flow.metadata["body_changes"] = changes
+        state.body_changes = changes

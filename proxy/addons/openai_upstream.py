@@ -80,8 +80,8 @@ class OpenAIUpstream:
                                      self._headers(flow, ctype, channel), self._body(flow, ctype), self.timeout)
 
     def upstream_error(self, flow: Flow[RelayState]) -> None:
-        body = flow.metadata.get("upstream_error_body")
-        if body is None or flow.state.converter is not None:
+        body = flow.upstream_error_body
+        if body is None or flow.error is None or flow.state.converter is not None:
             return
         refined = openai_style_error(flow.error.status, body)
         refined.retryable = flow.error.retryable
@@ -122,7 +122,7 @@ class OpenAIUpstream:
 
     def _body(self, flow: Flow[RelayState], ctype: ChannelType) -> bytes:
         state = flow.state
-        changes: dict[str, Any] = dict(flow.metadata.get("body_changes") or {})
+        changes: dict[str, Any] = dict(state.body_changes)
         if state.body is None:
             return flow.request.body      # multipart and bodiless requests pass through as they are
         if self.enforce_include_usage and state.stream and state.mode in (modes.CHAT, modes.COMPLETIONS) \

@@ -24,6 +24,8 @@ class RetryPolicy:
 
     def upstream_error(self, flow: Flow[RelayState]) -> None:
         state, error = flow.state, flow.error
+        if error is None:   # the core sets it before this hook
+            return
         retries = as_int(self.options().get("RetryTimes"), 0)
         untried = [c for c in self.caches.index.candidates(state.group, state.requested_model)
                    if c.id not in state.tried_channels]
@@ -31,4 +33,4 @@ class RetryPolicy:
                            and not 200 <= error.status < 300 and flow.attempts <= retries and bool(untried))
         if not error.retryable and error.status == 429:
             error.message = SATURATED
-        flow.metadata["last_error"] = error
+        state.last_error = error

@@ -6,7 +6,6 @@ import random
 from typing import Callable, Sequence
 
 from proxy.addons.auth import auth_error
-from proxy.core.errors import RelayError
 from proxy.core.flow import Flow
 from proxy.gateway.cache import Caches
 from proxy.gateway.records import ChannelRecord
@@ -47,9 +46,8 @@ class Route:
             candidates = self.caches.index.candidates(state.group, state.requested_model)
             channel = pick(candidates, state.tried_channels, self.rand)
             if channel is None:
-                previous = flow.metadata.get("last_error")
-                if isinstance(previous, RelayError):
-                    raise previous
+                if state.last_error is not None:
+                    raise state.last_error
                 raise auth_error(503, f"当前分组 {state.group} 下对于模型 {state.requested_model} 无可用渠道")
             state.channel = channel
         state.tried_channels.append(state.channel.id)

@@ -1,16 +1,27 @@
 """The Flow: one client request as it moves through the addons, and what came back.
 
 Generic: it knows HTTP, bytes and timings, not keys, channels or prices. The
-gateway keeps its own typed state in `flow.state`.
+gateway keeps its own typed state in `flow.state` (proxy.gateway.state.RelayState).
+
+This file and RelayState are the whole contract between the core and the addons: everything
+one module hands to another is a typed field of one of them. `metadata` is scratch space an
+addon keeps for itself (no other module reads it).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Generic, TypeVar
 
 from multidict import CIMultiDict, CIMultiDictProxy
+
+from proxy.core.errors import RelayError
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from proxy.core.opener import UpstreamAnswer
 
 S = TypeVar("S")
 
@@ -75,18 +86,21 @@ class Flow(Generic[S]):
     upstream_headers: CIMultiDict[str] | None = None
     stream: bool = False                       # the client gets an event stream
     transform: BodyTransform | None = None     # set when the body must be converted
-    opener: Callable[[], Awaitable[Any]] | None = None   # a non-HTTP upstream (WebSocket, polled task); None = flow.upstream over HTTP
+    opener: Callable[[], Awaitable[UpstreamAnswer]] | None = None   # a non-HTTP upstream (WebSocket, polled task); None = flow.upstream over HTTP
+    stream_may_be_json: bool = False           # a JSON answer to a stream request is the answer, not an error (set by rewrite)
     buffer_response: bool = False              # read the whole upstream body before answering (non-stream conversion)
     bytes_to_client: int = 0
     response_started: bool = False             # the status and headers went out: no second answer is possible
     client_disconnected: bool = False
     attempts: int = 0
-    error: Any = None                          # the RelayError that ended the flow, if any
+    error: RelayError | None = None            # the error that ends the flow (or this failed attempt), if any
+    upstream_error_body: bytes | None = None   # the body of this attempt's error answer (set by the core, read in upstream_error)
+    stream_response: web.StreamResponse | None = None   # the client's streamed answer once prepared (an error event goes there)
     # awaited before each piece goes to the client; raising a RelayError ends the answer there (with an
     # error event on a stream): how a budget that cannot pay for more stops an answer
     gate: Callable[[bytes], Awaitable[None]] | None = None
     timings: Timings = field(default_factory=Timings)
-    metadata: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)   # one addon's private scratch, never read by another
 
     @property
     def committed(self) -> bool:

@@ -16,11 +16,10 @@ from proxy.core.errors import UpstreamError
 from proxy.core.flow import Flow, UpstreamCall
 from proxy.core.hop import end_to_end
 from proxy.core.http1 import parse_target
+from proxy.core.opener import UpstreamAnswer
 from proxy.core.upstream_client import UpstreamClient
-from proxy.core.upstream_response import UpstreamResponse
 
 _LENGTH = ("content-length",)
-AnyResponse = aiohttp.ClientResponse | UpstreamResponse   # what either client answers with
 STREAM_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
@@ -63,7 +62,7 @@ class UpstreamOpener:
         self.idle = idle or None
         self.sock_read = max(first_byte, idle) if first_byte and idle else None
 
-    async def open(self, flow: Flow[Any]) -> AnyResponse:
+    async def open(self, flow: Flow[Any]) -> UpstreamAnswer:
         call = flow.upstream
         assert call is not None
         proxy = self.proxy.for_url(call.url)
@@ -92,7 +91,7 @@ class UpstreamOpener:
                                             timeout=timeout, proxy=proxy, allow_redirects=False)
 
 
-def client_headers(flow: Flow[Any], upstream: AnyResponse) -> CIMultiDict[str]:
+def client_headers(flow: Flow[Any], upstream: UpstreamAnswer) -> CIMultiDict[str]:
     """Upstream headers for the client: end-to-end ones when passing through, SSE ones when converting."""
     if flow.transform is not None:
         return CIMultiDict(STREAM_HEADERS if flow.stream else {"Content-Type": "application/json"})
@@ -103,7 +102,7 @@ def client_headers(flow: Flow[Any], upstream: AnyResponse) -> CIMultiDict[str]:
     return headers
 
 
-async def relay_body(request: web.Request, flow: Flow[Any], upstream: AnyResponse,
+async def relay_body(request: web.Request, flow: Flow[Any], upstream: UpstreamAnswer,
                      addons: AddonManager, extra_headers: dict[str, str]) -> web.StreamResponse:
     """Stream the upstream body to the client piece by piece, through the transform and the taps."""
     response = web.StreamResponse(status=upstream.status if flow.transform is None else 200)
@@ -113,7 +112,7 @@ async def relay_body(request: web.Request, flow: Flow[Any], upstream: AnyRespons
         response.content_length = upstream.content_length
     await response.prepare(request)
     flow.response_started = True
-    flow.metadata["stream_response"] = response
+    flow.stream_response = response
     transform = flow.transform
     try:
         async for piece in upstream.content.iter_any():

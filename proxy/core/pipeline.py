@@ -10,13 +10,15 @@ from typing import Any, Callable
 
 import aiohttp
 from aiohttp import web
+from multidict import CIMultiDict
 
 from proxy.core.addons import AddonManager
 from proxy.core.errors import RelayError, UpstreamError
 from proxy.core.flow import ClientRequest, Flow
-from proxy.core.forward import AnyResponse, UpstreamOpener, client_headers, relay_body
+from proxy.core.forward import client_headers, relay_body
 from proxy.core.hop import holds_break, unsendable_header
 from proxy.core.inflight import InFlight, cancelled
+from proxy.core.opener import Opener, UpstreamAnswer
 from proxy.core.request_body import MAX_BODY, read_body
 from proxy.core.sse import encode_data
 
@@ -32,7 +34,7 @@ REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="")
 class Pipeline:
     """Runs addons around the forwarder. Knows HTTP, not keys, channels or prices."""
 
-    def __init__(self, addons: AddonManager, opener: UpstreamOpener, state_factory: Callable[[], Any],
+    def __init__(self, addons: AddonManager, opener: Opener, state_factory: Callable[[], Any],
                  request_id: Callable[[], str], client_ip: Callable[[web.Request], str],
                  max_body: int = MAX_BODY, unavailable: Callable[[BaseException], bool] = lambda _: False) -> None:
         self.addons = addons
@@ -86,6 +88,8 @@ class Pipeline:
             flow.gate = None
             flow.opener = None
             flow.buffer_response = False
+            flow.stream_may_be_json = False
+            flow.upstream_error_body = None   # an earlier attempt's, not this one's
             await self.addons.run("route", flow)
             await self.addons.run("rewrite", flow)
             if flow.response is not None:
@@ -138,9 +142,9 @@ class Pipeline:
         upstream = await opened
         async with upstream:
             flow.upstream_status = upstream.status
-            flow.upstream_headers = upstream.headers.copy()  # type: ignore[assignment]
+            flow.upstream_headers = CIMultiDict(upstream.headers)
             if not 200 <= upstream.status < 300 or self._json_for_stream(flow, upstream):
-                flow.metadata["upstream_error_body"] = await error_body(upstream)
+                flow.upstream_error_body = await error_body(upstream)
                 status = upstream.status if upstream.status >= 300 else 500
                 raise UpstreamError(status, f"bad response status code {upstream.status}",
                                     code="bad_response_status_code", param=str(upstream.status))
@@ -152,11 +156,11 @@ class Pipeline:
             return await relay_body(request, flow, upstream, self.addons, {REQUEST_ID_HEADER: flow.request_id})
 
     @staticmethod
-    def _small_whole_answer(flow: Flow[Any], upstream: AnyResponse) -> bool:
+    def _small_whole_answer(flow: Flow[Any], upstream: UpstreamAnswer) -> bool:
         length = upstream.content_length
         return not flow.stream and flow.transform is None and length is not None and length <= SMALL_ANSWER
 
-    async def _whole(self, flow: Flow[Any], upstream: AnyResponse) -> web.Response:
+    async def _whole(self, flow: Flow[Any], upstream: UpstreamAnswer) -> web.Response:
         """A small non-stream answer, passed through as one write (headers and body together), bytes unchanged."""
         try:
             body = await upstream.read()
@@ -170,12 +174,12 @@ class Pipeline:
         return web.Response(body=body, status=upstream.status, headers=headers)
 
     @staticmethod
-    def _json_for_stream(flow: Flow[Any], upstream: AnyResponse) -> bool:
+    def _json_for_stream(flow: Flow[Any], upstream: UpstreamAnswer) -> bool:
         """One API: a stream request answered with JSON is an error (unless an addon expects JSON)."""
-        return (flow.stream and not flow.metadata.get("stream_may_be_json")
+        return (flow.stream and not flow.stream_may_be_json
                 and upstream.content_type == "application/json")
 
-    async def _buffered(self, request: web.Request, flow: Flow[Any], upstream: AnyResponse) -> web.StreamResponse:
+    async def _buffered(self, request: web.Request, flow: Flow[Any], upstream: UpstreamAnswer) -> web.StreamResponse:
         """Read the whole body, convert it, and answer; errors here can still be retried."""
         transform = flow.transform
         pieces: list[bytes] = []
@@ -210,8 +214,8 @@ class Pipeline:
             return web.Response(body=err.body(flow.request_id), status=err.status,
                                 headers={"Content-Type": "application/json", REQUEST_ID_HEADER: flow.request_id})
         # The stream already started: the status is sent, so report the error inside it.
-        response = flow.metadata.get("stream_response")
-        if flow.stream and isinstance(response, web.StreamResponse) and not flow.client_disconnected:
+        response = flow.stream_response
+        if flow.stream and response is not None and not flow.client_disconnected:
             try:
                 await response.write(encode_data(err.body(flow.request_id)))
                 await response.write_eof()
@@ -221,7 +225,7 @@ class Pipeline:
         raise web.HTTPInternalServerError()  # nothing sensible left to say; aiohttp closes the connection
 
 
-async def error_body(upstream: AnyResponse) -> bytes:
+async def error_body(upstream: UpstreamAnswer) -> bytes:
     """An error answer's body, up to MAX_ERROR_BODY bytes: whatever arrived when it is cut short or stalls
     (the status already says what matters)."""
     pieces: list[bytes] = []

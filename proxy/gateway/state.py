@@ -1,4 +1,8 @@
-"""The gateway's typed per-request state, carried in `flow.state`."""
+"""The gateway's typed per-request state, carried in `flow.state`.
+
+With proxy.core.flow.Flow, the whole contract between the addons: what one addon hands to another is a
+field here, never a `flow.metadata` key.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from proxy.converters.base import ConvertContext, StreamConverter, Usage
+from proxy.core.errors import RelayError
 from proxy.converters.registry import Converters
 from proxy.gateway.records import ChannelRecord, TokenRecord, UserRecord
 
@@ -46,3 +51,7 @@ class RelayState:
     stream_converter: StreamConverter | None = None   # a converted stream's, whose .usage we read at the end
     quota: int = 0                      # the final charge
     billed: bool = False                # whether this request is billed at all
+    # this attempt's body fields to change (model mapping, system prompt, a capped output limit), encoded by
+    # the upstream addons; empty: the body passes byte-exact
+    body_changes: dict[str, Any] = field(default_factory=dict)
+    last_error: RelayError | None = None    # the last failed attempt's error, answered when no channel is left
