@@ -11,8 +11,9 @@ addon keeps for itself (no other module reads it).
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
@@ -86,16 +87,17 @@ class Flow(Generic[S]):
     upstream_headers: CIMultiDict[str] | None = None
     stream: bool = False                       # the client gets an event stream
     transform: BodyTransform | None = None     # set when the body must be converted
-    opener: Callable[[], Awaitable[UpstreamAnswer]] | None = None   # a non-HTTP upstream (WebSocket, polled task); None = flow.upstream over HTTP
-    stream_may_be_json: bool = False           # a JSON answer to a stream request is the answer, not an error (set by rewrite)
+    # a non-HTTP upstream (WebSocket, polled task); None: flow.upstream over HTTP, by the pipeline's Opener
+    opener: Callable[[], Awaitable[UpstreamAnswer]] | None = None
+    stream_may_be_json: bool = False           # set by rewrite: a JSON answer to a stream request is no error
     buffer_response: bool = False              # read the whole upstream body before answering (non-stream conversion)
     bytes_to_client: int = 0
     response_started: bool = False             # the status and headers went out: no second answer is possible
     client_disconnected: bool = False
     attempts: int = 0
     error: RelayError | None = None            # the error that ends the flow (or this failed attempt), if any
-    upstream_error_body: bytes | None = None   # the body of this attempt's error answer (set by the core, read in upstream_error)
-    stream_response: web.StreamResponse | None = None   # the client's streamed answer once prepared (an error event goes there)
+    upstream_error_body: bytes | None = None   # this attempt's error answer's body (for upstream_error)
+    stream_response: web.StreamResponse | None = None   # the client's answer once prepared: an error event goes there
     # awaited before each piece goes to the client; raising a RelayError ends the answer there (with an
     # error event on a stream): how a budget that cannot pay for more stops an answer
     gate: Callable[[bytes], Awaitable[None]] | None = None

@@ -7,7 +7,8 @@ an in-memory one (proxy.core.testing.MemoryUpstream), as httpx's MockTransport d
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, AsyncIterator, Protocol
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any, Protocol
 
 from multidict import MultiMapping
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from proxy.converters.base import ConvertContext, StreamConverter, Usage
-from proxy.core.errors import RelayError
 from proxy.converters.registry import Converters
+from proxy.core.errors import RelayError
 from proxy.gateway.records import ChannelRecord, TokenRecord, UserRecord
 
 
