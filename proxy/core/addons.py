@@ -16,19 +16,42 @@ Hooks, in the order a flow meets them:
 
 A hook may be a coroutine function or a plain one (as in mitmproxy): a hook that never waits for anything
 is better plain, since awaiting a coroutine that does not suspend still costs its creation, on every request.
+
+A method whose name is close to a hook's but is none (`respnse`, `on_request`, `chunks`) would silently never
+run: the manager logs a warning for it when the list is built, as mitmproxy does.
 """
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import logging
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from proxy.core.flow import Flow
 
 log = logging.getLogger(__name__)
 
 HOOKS = ("requestheaders", "request", "route", "rewrite", "upstream_error", "response", "chunk", "error", "done")
+_HOOK_PREFIXES = ("on_", "handle_", "hook_")
+
+
+def misspelt_hooks(addon: object) -> list[tuple[str, str]]:
+    """(method, the hook it looks like) for each public method of the addon's class that looks like a hook
+    but is not one: a prefix (`on_request`), a plural (`chunks`), a case or a typo (`respnse`)."""
+    cls = addon if isinstance(addon, type) else type(addon)
+    found = []
+    for name in dir(cls):
+        if name.startswith("_") or name in HOOKS or not callable(getattr(cls, name, None)):
+            continue
+        bare = name.lower()
+        for prefix in _HOOK_PREFIXES:
+            bare = bare.removeprefix(prefix)
+        close = [bare] if bare in HOOKS else difflib.get_close_matches(bare, HOOKS, n=1, cutoff=0.8)
+        if close:
+            found.append((name, close[0]))
+    return found
 
 
 class AddonManager:
@@ -36,6 +59,10 @@ class AddonManager:
 
     def __init__(self, addons: Iterable[Any]) -> None:
         self.addons = list(addons)
+        for addon in self.addons:
+            for name, hook in misspelt_hooks(addon):
+                log.warning("addon %s has a method %r that is not a hook and will never be called: did you mean %r?",
+                            type(addon).__name__, name, hook)
         # each hook: (function, whether it is a coroutine function); "chunk" taps are always plain
         self._table = {hook: [(fn, inspect.iscoroutinefunction(fn)) for fn in self._functions(hook)]
                        for hook in HOOKS}

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import logging
+import pkgutil
 from typing import Any
 
 import pytest
+from multidict import CIMultiDict, CIMultiDictProxy
 
-from proxy.core.addons import AddonManager
+import proxy.addons
+from proxy.core.addons import AddonManager, misspelt_hooks
 from proxy.core.errors import RelayError
 from proxy.core.flow import ClientRequest, Flow
-from multidict import CIMultiDict, CIMultiDictProxy
 
 
 def _flow() -> Flow[list[str]]:
@@ -64,3 +69,32 @@ async def test_a_refusal_stops_the_hook_and_a_failing_done_does_not_stop_the_oth
     assert flow.state == ["a:request"]          # b never saw the refused request
     await manager.run_quietly("done", flow)
     assert flow.state == ["a:request", "a:done", "b:done"]
+
+
+class Misspelt:
+    """Hooks that would never run: a typo, a prefix, a plural; plus a helper that is no hook."""
+
+    def respnse(self, flow: Flow[Any]) -> None: ...
+    def on_request(self, flow: Flow[Any]) -> None: ...
+    def chunks(self, flow: Flow[Any], data: bytes) -> None: ...
+    def requests(self, flow: Flow[Any]) -> None: ...
+    def done(self, flow: Flow[Any]) -> None: ...
+    def refund(self, amount: int) -> None: ...
+
+
+def test_a_method_that_looks_like_a_hook_is_warned_about_at_start(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="proxy.core.addons"):
+        AddonManager([Plain("a"), Misspelt()])
+    warned = {(r.args[1], r.args[2]) for r in caplog.records if r.levelno == logging.WARNING}  # type: ignore[index]
+    assert warned == {("respnse", "response"), ("on_request", "request"), ("chunks", "chunk"),
+                      ("requests", "request")}
+    assert all("Misspelt" in r.getMessage() and "never be called" in r.getMessage() for r in caplog.records)
+
+
+def test_the_gateway_addons_have_no_misspelt_hook() -> None:
+    """Every class in proxy/addons: a warning at start-up would be noise on every worker."""
+    for info in pkgutil.iter_modules(proxy.addons.__path__, "proxy.addons."):
+        module = importlib.import_module(info.name)
+        for cls in vars(module).values():
+            if inspect.isclass(cls) and cls.__module__ == module.__name__:
+                assert misspelt_hooks(cls) == [], cls
