@@ -18,7 +18,7 @@ from typing import Any, Callable, Sequence
 from launcher.restarts import RestartPolicy
 from launcher.web_console import ensure_web_console
 from settings import VERSION, Settings, SettingsError, load_settings
-from startup.database import prepare_database
+from startup.database import check_dsns, prepare_database
 from startup.logs import SizeRotator, log_file_path, setup_logging
 from store import parse_dsn
 from store.change_counter import ChangeCounter
@@ -235,6 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         settings = load_settings(argv=argv, dotenv=Path.cwd() / ".env")
+        check_dsns(settings)
     except SettingsError as e:
         print(f"one-api: {e}", file=sys.stderr)
         return 2

@@ -294,14 +294,7 @@ def load_settings(environ: Mapping[str, str] | None = None, argv: Sequence[str] 
 
 
 def _validate(s: Settings) -> None:
-    from store.dsn import DSNError, parse_dsn  # DSN errors must stop start-up, not the first query
-
-    for name, dsn in (("SQL_DSN", s.sql_dsn), ("LOG_SQL_DSN", s.log_sql_dsn)):
-        if dsn:
-            try:
-                parse_dsn(dsn)
-            except DSNError as e:
-                raise SettingsError(f"{name}: {e}") from None
+    """Checks of single values; the DSNs are checked by startup.database.check_dsns (their grammar is the store's)."""
     if not 0 <= s.metric_success_rate_threshold <= 1:
         raise SettingsError(f"METRIC_SUCCESS_RATE_THRESHOLD: must be between 0 and 1, got {s.metric_success_rate_threshold}")
     if s.redis_conn_string and not s.redis_master_name and "://" not in s.redis_conn_string:

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import logging
 
-from settings import Settings
-from store import Database, PoolSettings, ensure_root
+from settings import Settings, SettingsError
+from store import Database, DSNError, PoolSettings, ensure_root, parse_dsn
 
 log = logging.getLogger(__name__)
+
+
+def check_dsns(settings: Settings) -> None:
+    """SQL_DSN and LOG_SQL_DSN parse, or start-up stops with one line naming the variable (not the first query)."""
+    for name, dsn in (("SQL_DSN", settings.sql_dsn), ("LOG_SQL_DSN", settings.log_sql_dsn)):
+        if dsn:
+            try:
+                parse_dsn(dsn)
+            except DSNError as e:
+                raise SettingsError(f"{name}: {e}") from None
 
 
 def database_for(settings: Settings) -> Database:

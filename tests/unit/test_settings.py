@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from settings import ENV_NAMES, SettingsError, load_settings
+from startup.database import check_dsns
 from store import parse_dsn
 
 ONE_API_VARIABLES = {
@@ -70,7 +71,7 @@ def test_redis_needs_sync_frequency_as_one_api() -> None:
 ])
 def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError) as info:
-        load_settings(env, [])
+        check_dsns(load_settings(env, []))     # the DSNs' grammar is the store's: checked at start-up, not by settings
     assert str(info.value).startswith(message)
     assert "p@" not in str(info.value)   # no password echoed
 
@@ -82,6 +83,15 @@ def test_bad_setting_stops_the_command_with_one_line(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert proc.stderr.strip() == "one-api: SQL_MAX_OPEN_CONNS: expected an integer, got 'abc'"
     assert not (tmp_path / "one-api.db").exists()    # nothing created before the check
+
+
+def test_bad_dsn_stops_the_command_with_one_line(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "launcher.cli"], cwd=tmp_path, capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin", "SQL_DSN": "u:secret@tcp(db:99999)/one",
+                               "PYTHONPATH": str(Path.cwd())}, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "one-api: SQL_DSN: bad port '99999'"
+    assert "secret" not in proc.stderr
 
 
 @pytest.mark.parametrize("dsn, url", [
