@@ -28,6 +28,7 @@ from proxy.admin_passthrough import AdminPassthrough, admin_session
 from proxy.client_ip import TRUSTED_KEY, client_ip
 from proxy.core.addons import AddonManager
 from proxy.core.forward import UpstreamOpener
+from proxy.core.opener import Opener
 from proxy.core.pipeline import Pipeline
 from proxy.core.request_body import MAX_BODY
 from proxy.cors import add_cors_headers, with_preflight
@@ -92,19 +93,24 @@ def invalid_url(request: web.Request) -> web.Response:
                                         "type": "invalid_request_error", "param": "", "code": ""}}, status=404)
 
 
-def create_app(settings: Settings, runtime: Runtime | None = None,
-               access_sink: LineWriter | None = None) -> web.Application:
+def create_app(settings: Settings, runtime: Runtime | None = None, access_sink: LineWriter | None = None, *,
+               addons: AddonManager | None = None, opener: Opener | None = None) -> web.Application:
+    """`addons`: the relay's addon list (default: relay_addons); `opener`: what sends upstream calls (default:
+    the worker's HTTP clients). Tests pass smaller ones; /metrics reports the list's Metrics addon."""
     app = web.Application(client_max_size=MAX_BODY)
     rt = runtime or Runtime.from_settings(settings)
     app[RUNTIME_KEY] = rt
     app[TRUSTED_KEY] = settings.trusted_proxies
     app.cleanup_ctx.append(_lifecycle)
     app.on_response_prepare.append(add_cors_headers)
-    opener = UpstreamOpener(rt.http, rt.upstream_client, settings.relay_proxy or None,
-                            settings.relay_first_byte_timeout, settings.relay_idle_timeout)
-    metrics = Metrics()
-    relay = Pipeline(relay_addons(rt, metrics, AccessLog(sink=access_sink)), opener, RelayState, request_id, client_ip,
-                     unavailable=is_outage)
+    opener = opener or UpstreamOpener(rt.http, rt.upstream_client, settings.relay_proxy or None,
+                                      settings.relay_first_byte_timeout, settings.relay_idle_timeout)
+    if addons is None:
+        metrics = Metrics()
+        addons = relay_addons(rt, metrics, AccessLog(sink=access_sink))
+    else:
+        metrics = next((a for a in addons.addons if isinstance(a, Metrics)), Metrics())
+    relay = Pipeline(addons, opener, RelayState, request_id, client_ip, unavailable=is_outage)
     info = Pipeline(info_addons(rt), opener, RelayState, request_id, client_ip, unavailable=is_outage)
 
     async def drain(_: web.Application) -> None:

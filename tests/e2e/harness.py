@@ -6,15 +6,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import web
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
-from startup.serve import SERVER_OPTIONS
 from proxy.addons.converter_upstream import ConverterUpstream
-from proxy.app import create_app
+from proxy.app import create_app, relay_addons
 from proxy.runtime import Runtime
 from settings import Settings, load_settings
+from startup.serve import SERVER_OPTIONS
 from store import Database
 from store.keys import token_key
 from store.models import Ability, Channel, Log, Token, User
@@ -37,10 +36,12 @@ class Gateway:
         self.server: TestServer | None = None
 
     async def start(self) -> "Gateway":
-        app = create_app(self.settings, self.runtime)
+        addons = relay_addons(self.runtime)
         if self.poll_interval is not None:
-            for addon in _converter_addons(app):
-                addon.poll_interval = self.poll_interval
+            for addon in addons.addons:
+                if isinstance(addon, ConverterUpstream):
+                    addon.poll_interval = self.poll_interval
+        app = create_app(self.settings, self.runtime, addons=addons)
         self.server = TestServer(app, host="127.0.0.1")
         await self.server.start_server(**SERVER_OPTIONS)   # as `one-api` serves it
         return self
@@ -65,18 +66,6 @@ class Gateway:
         self.runtime.caches.tokens.clear()
         self.runtime.caches.users.clear()
         await self.runtime.ledger.forget()
-
-
-def _converter_addons(app: web.Application) -> list[ConverterUpstream]:
-    """The ConverterUpstream addons of the app's relay pipelines (reached through the route handlers)."""
-    found: dict[int, ConverterUpstream] = {}
-    for route in app.router.routes():
-        manager = getattr(getattr(route.handler, "__self__", None), "addons", None)
-        for addon in getattr(manager, "addons", []):
-            if isinstance(addon, ConverterUpstream):
-                found[id(addon)] = addon
-    assert found, "no ConverterUpstream addon found in the app's routes"
-    return list(found.values())
 
 
 async def add_account(db: Database, *, quota: int = 10_000_000, token_quota: int = 1_000_000, unlimited: bool = False,
