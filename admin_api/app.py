@@ -14,7 +14,7 @@ from admin_api.auth import Access, session_storage
 from admin_api.codes import RedisCodes
 from admin_api.jobs.schedule import run_jobs
 from admin_api.ratelimit import RedisLimiter
-from admin_api.routes import channel_checks, channel_types, channels, logs, misc, options, redemptions, tokens
+from admin_api.routes import channel_checks, channels, choices, logs, mail_links, options, redemptions, site, tokens
 from admin_api.routes import users_admin, users_self
 from admin_api.routes.oauth import binding, common as oauth, providers
 from admin_api.routing import Route, api_rate_limit, guarded, refusals
@@ -29,15 +29,15 @@ P, U, A, R = Access.PUBLIC, Access.USER, Access.ADMIN, Access.ROOT
 
 # Static paths come before `{id}` paths of the same prefix: aiohttp matches in this order.
 ROUTES: tuple[Route, ...] = (
-    Route("GET", "/api/status", misc.get_status, P),
+    Route("GET", "/api/status", site.get_status, P),
     Route("GET", "/api/openapi.json", openapi.serve, P),
-    Route("GET", "/api/notice", misc.get_notice, P),
-    Route("GET", "/api/about", misc.get_about, P),
-    Route("GET", "/api/home_page_content", misc.get_home_page_content, P),
-    Route("GET", "/api/models", misc.get_models, U),
-    Route("GET", "/api/verification", misc.send_verification, P, critical=True, turnstile=True),
-    Route("GET", "/api/reset_password", misc.send_reset_link, P, critical=True, turnstile=True),
-    Route("POST", "/api/user/reset", misc.reset_password, P, critical=True),
+    Route("GET", "/api/notice", site.get_notice, P),
+    Route("GET", "/api/about", site.get_about, P),
+    Route("GET", "/api/home_page_content", site.get_home_page_content, P),
+    Route("GET", "/api/models", choices.get_models, U),
+    Route("GET", "/api/verification", mail_links.send_verification, P, critical=True, turnstile=True),
+    Route("GET", "/api/reset_password", mail_links.send_reset_link, P, critical=True, turnstile=True),
+    Route("POST", "/api/user/reset", mail_links.reset_password, P, critical=True),
     Route("GET", "/api/oauth/state", oauth.new_state, P, critical=True),
     Route("GET", "/api/oauth/github", providers.github, P, critical=True),
     Route("GET", "/api/oauth/lark", providers.lark, P, critical=True),
@@ -70,7 +70,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/channel/", channels.list_channels, A),
     Route("GET", "/api/channel/search", channels.search_channels, A),
     Route("GET", "/api/channel/models", channels.builtin_models, A),
-    Route("GET", "/api/channel/types", channel_types.list_types, A),
+    Route("GET", "/api/channel/types", choices.list_types, A),
     Route("GET", "/api/channel/test", channel_checks.test_every, A),
     Route("GET", "/api/channel/test/{id}", channel_checks.test_one, A),
     Route("GET", "/api/channel/update_balance", channel_checks.update_all_balances, A),
@@ -100,7 +100,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/log/search", logs.search_all, A),
     Route("GET", "/api/log/self", logs.list_own, U),
     Route("GET", "/api/log/self/search", logs.search_own, U),
-    Route("GET", "/api/group/", misc.get_groups, A),
+    Route("GET", "/api/group/", choices.get_groups, A),
 )
 
 

@@ -8,7 +8,7 @@ from admin_api import codes
 from admin_api.auth import current_user
 from admin_api.envelope import INVALID_PARAMETER, Refusal, ok, query_text
 from admin_api.option_rules import current
-from admin_api.routes.misc import valid_email
+from admin_api.routes.mail_links import valid_email
 from admin_api.routes.oauth.providers import wechat_id
 from admin_api.state import state_of
 from store import users

@@ -1,4 +1,4 @@
-"""Public and miscellaneous routes (one-api.md §8.2, §8.10): status, content, models, groups, mail codes."""
+"""Mailed codes and links (one-api.md §8.10): the e-mail verification code, the password reset link and its use."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from admin_api.envelope import INVALID_PARAMETER, Refusal, ok, query_text
 from admin_api.mailer import MailError, send_mail
 from admin_api.option_rules import Options, current
 from admin_api.payload import Payload
+from admin_api.routes.site import server_address
 from admin_api.state import state_of
-from settings import VERSION
 from store import hash_password, keys, users
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
@@ -22,67 +22,6 @@ EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
 
 def valid_email(email: str) -> bool:
     return len(email) <= 50 and EMAIL.match(email) is not None
-
-
-async def get_status(request: web.Request) -> web.Response:
-    """GET /api/status: the public fields of one-api.md §8.2."""
-    state = state_of(request)
-    o = await current(state.db)
-    data = {
-        "version": VERSION, "start_time": state.started,
-        "email_verification": o.flag("EmailVerificationEnabled"), "github_oauth": o.flag("GitHubOAuthEnabled"),
-        "github_client_id": o.text("GitHubClientId"), "lark_client_id": o.text("LarkClientId"),
-        "system_name": o.text("SystemName") or "One API", "logo": o.text("Logo"), "footer_html": o.text("Footer"),
-        "wechat_qrcode": o.text("WeChatAccountQRCodeImageURL"), "wechat_login": o.flag("WeChatAuthEnabled"),
-        "server_address": server_address(request, o), "turnstile_check": o.flag("TurnstileCheckEnabled"),
-        "turnstile_site_key": o.text("TurnstileSiteKey"), "top_up_link": o.text("TopUpLink"),
-        "chat_link": o.text("ChatLink"), "quota_per_unit": _go_number(o.number("QuotaPerUnit", 500000.0)),
-        "display_in_currency": o.flag("DisplayInCurrencyEnabled"), "oidc": o.flag("OidcEnabled"),
-        "oidc_client_id": o.text("OidcClientId"), "oidc_well_known": o.text("OidcWellKnown"),
-        "oidc_authorization_endpoint": o.text("OidcAuthorizationEndpoint"),
-        "oidc_token_endpoint": o.text("OidcTokenEndpoint"), "oidc_userinfo_endpoint": o.text("OidcUserinfoEndpoint"),
-    }
-    return ok(data)
-
-
-def _go_number(value: float) -> float | int:
-    """A float64 as Go's JSON writes it: 500000, not 500000.0."""
-    return int(value) if value.is_integer() else value
-
-
-def server_address(request: web.Request, options: Options) -> str:
-    """Option ServerAddress, else One API's configured default http://localhost:<port>."""
-    return options.text("ServerAddress") or f"http://localhost:{state_of(request).settings.port}"
-
-
-async def _option_text(request: web.Request, key: str) -> web.Response:
-    return ok((await current(state_of(request).db)).text(key))
-
-
-async def get_notice(request: web.Request) -> web.Response:
-    """GET /api/notice: option Notice."""
-    return await _option_text(request, "Notice")
-
-
-async def get_about(request: web.Request) -> web.Response:
-    """GET /api/about: option About."""
-    return await _option_text(request, "About")
-
-
-async def get_home_page_content(request: web.Request) -> web.Response:
-    """GET /api/home_page_content: option HomePageContent."""
-    return await _option_text(request, "HomePageContent")
-
-
-async def get_models(request: web.Request) -> web.Response:
-    """GET /api/models: each channel type's default models, keyed by type id as a string."""
-    by_type = state_of(request).catalog.models_by_type()
-    return ok({str(type_id): models for type_id, models in by_type.items()})
-
-
-async def get_groups(request: web.Request) -> web.Response:
-    """GET /api/group/: the group names of the current GroupRatio."""
-    return ok(list((await current(state_of(request).db)).ratio_map("GroupRatio")))
 
 
 def _domain_allowed(options: Options, email: str) -> bool:

@@ -1,4 +1,4 @@
-"""GET /api/channel/types: the channel-type catalog as the console's channel form and list need it."""
+"""The lists the console's forms choose from: channel types, each type's default models, group names."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from admin_api.envelope import ok
+from admin_api.option_rules import current
 from admin_api.state import state_of
 from rules import ChannelForm, ChannelType
 
@@ -44,3 +45,14 @@ async def list_types(request: web.Request) -> web.Response:
     """GET /api/channel/types: every real channel type in id order (the placeholder type 0 left out)."""
     catalog = state_of(request).catalog
     return ok([type_json(t) for t in sorted(catalog, key=lambda t: t.id) if not t.placeholder])
+
+
+async def get_models(request: web.Request) -> web.Response:
+    """GET /api/models: each channel type's default models, keyed by type id as a string."""
+    by_type = state_of(request).catalog.models_by_type()
+    return ok({str(type_id): models for type_id, models in by_type.items()})
+
+
+async def get_groups(request: web.Request) -> web.Response:
+    """GET /api/group/: the group names of the current GroupRatio."""
+    return ok(list((await current(state_of(request).db)).ratio_map("GroupRatio")))
