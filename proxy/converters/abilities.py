@@ -90,8 +90,8 @@ class ClientDialect(Protocol):
     """A client-side dialect (Anthropic Messages, OpenAI Responses, Gemini; issue #10): the client's request to
     the hub (OpenAI chat) and the hub's answer back. Its module names the dialect in `DIALECT` (one of
     CLIENT_DIALECTS). `model` and `stream` are what the client said outside its body (Gemini's URL path and
-    endpoint; "" and None when the body says it); the answer converters get the client's own `request` (the model it asked for, whether it wants
-    thoughts, its tool names), since the hub's answer does not carry them."""
+    endpoint; "" and None when the body says it); the answer converters get the client's own `request` (the
+    model it asked for, whether it wants thoughts, its tool names), since the hub's answer does not carry them."""
 
     def request_to_openai(self, body: Mapping[str, Any], *, model: str = "",
                           stream: bool | None = None) -> dict[str, Any]: ...

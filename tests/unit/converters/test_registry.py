@@ -128,7 +128,8 @@ def test_impossible_declarations(kwargs: dict[str, Any]) -> None:
 def _dialect(name: str, **functions: Callable[..., Any]) -> types.ModuleType:
     module = types.ModuleType("proxy.converters.dialects.fake")
     module.DIALECT = name   # type: ignore[attr-defined]
-    defaults = {"request_to_openai": lambda body, model="", stream=None: {}, "response_from_openai": lambda body, request=None: {},
+    defaults = {"request_to_openai": lambda body, model="", stream=None: {},
+                "response_from_openai": lambda body, request=None: {},
                 "stream_from_openai": lambda request=None: None, "error_from_openai": lambda error: (500, b"")}
     for fn_name, fn in {**defaults, **functions}.items():
         setattr(module, fn_name, fn)
