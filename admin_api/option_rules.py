@@ -1,4 +1,4 @@
-"""The option catalogue of one-api.md §10: defaults, which keys are secret, validation before saving."""
+"""The option catalog of one-api.md §10: defaults, which keys are secret, validation before saving."""
 
 from __future__ import annotations
 

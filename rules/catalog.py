@@ -133,9 +133,9 @@ class ChannelType:
 class Catalog:
     """All channel types by id, in file order."""
 
-    def __init__(self, types: Mapping[int, ChannelType], catalogue_order: tuple[int, ...] = ()) -> None:
+    def __init__(self, types: Mapping[int, ChannelType], catalog_order: tuple[int, ...] = ()) -> None:
         self._types = dict(types)
-        self._catalogue_order = catalogue_order
+        self._catalog_order = catalog_order
 
     def get(self, type_id: int) -> ChannelType:
         """The type with this id; raises KeyError for an id not in the catalog."""
@@ -154,12 +154,12 @@ class Catalog:
         """Default models of every real type (GET /api/models; placeholder type 0 left out)."""
         return {t.id: list(t.models) for t in self._types.values() if not t.placeholder}
 
-    def model_catalogue(self) -> list[tuple[str, str]]:
-        """(model, owned_by) pairs of GET /v1/models' built-in catalogue, in One API's order.
+    def model_catalog(self) -> list[tuple[str, str]]:
+        """(model, owned_by) pairs of GET /v1/models' built-in catalog, in One API's order.
 
         Duplicates across types are kept, as One API keeps them.
         """
-        return [(m, self._types[i].owned_by) for i in self._catalogue_order for m in self._types[i].models]
+        return [(m, self._types[i].owned_by) for i in self._catalog_order for m in self._types[i].models]
 
 
 def _channel_type(entry: Entry, model_lists: Mapping[str, tuple[str, ...]]) -> ChannelType:
@@ -216,7 +216,7 @@ def _model_lists(path: Path, raw: Any) -> dict[str, tuple[str, ...]]:
 def parse_catalog(path: Path, data: Mapping[str, Any]) -> Catalog:
     """Validate the parsed contents of a catalog file and build the Catalog."""
     top = Entry(path, "", data)
-    top.only({"type", "model_lists", "catalogue_order"})
+    top.only({"type", "model_lists", "catalog_order"})
     model_lists = _model_lists(path, data.get("model_lists"))
     raw_types = data.get("type", [])
     if not isinstance(raw_types, list) or not raw_types:
@@ -230,9 +230,9 @@ def parse_catalog(path: Path, data: Mapping[str, Any]) -> Catalog:
         if channel_type.id in types:
             raise RulesError(path, label, f"duplicate id {channel_type.id} (also {types[channel_type.id].name!r})")
         types[channel_type.id] = channel_type
-    order = data.get("catalogue_order", [])
+    order = data.get("catalog_order", [])
     if not isinstance(order, list) or not all(isinstance(i, int) and i in types for i in order):
-        top.fail(f"catalogue_order must list known type ids, got {order!r}")
+        top.fail(f"catalog_order must list known type ids, got {order!r}")
     return Catalog(types, tuple(order))
 
 

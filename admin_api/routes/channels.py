@@ -73,8 +73,8 @@ async def search_channels(request: web.Request) -> web.Response:
 
 
 async def builtin_models(request: web.Request) -> web.Response:
-    """GET /api/channel/models: the built-in model catalogue as an OpenAI model list (no envelope)."""
-    data = [model_object(model, owner) for model, owner in state_of(request).catalog.model_catalogue()]
+    """GET /api/channel/models: the built-in model catalog as an OpenAI model list (no envelope)."""
+    data = [model_object(model, owner) for model, owner in state_of(request).catalog.model_catalog()]
     return json_body({"object": "list", "data": data})
 
 

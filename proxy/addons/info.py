@@ -21,11 +21,11 @@ def json_answer(obj: Any, status: int = 200) -> LocalResponse:
     return LocalResponse(status, orjson.dumps(obj))
 
 
-class ModelCatalogue:
+class ModelCatalog:
     def __init__(self, catalog: Catalog) -> None:
         self.entries: list[dict[str, Any]] = []
         self.by_id: dict[str, dict[str, Any]] = {}
-        for model, owner in catalog.model_catalogue():
+        for model, owner in catalog.model_catalog():
             entry = model_object(model, owner)
             self.entries.append(entry)
             self.by_id[model] = entry
@@ -43,7 +43,7 @@ class InfoAnswers:
     """Runs after TokenAuth on the info routes; always answers locally."""
 
     def __init__(self, catalog: Catalog, caches: Caches, ledger: Ledger, options: Callable[[], Mapping[str, str]]) -> None:
-        self.models = ModelCatalogue(catalog)
+        self.models = ModelCatalog(catalog)
         self.caches = caches
         self.ledger = ledger
         self.options = options

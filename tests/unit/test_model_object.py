@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from proxy.addons.info import ModelCatalogue
+from proxy.addons.info import ModelCatalog
 from rules import load_catalog, model_object
 
 
@@ -20,9 +20,9 @@ def test_one_apis_model_object() -> None:
     assert model_object("gpt-4", "openai")["permission"][0]["group"] is None
 
 
-def test_the_relay_catalogue_lists_these_objects() -> None:
-    catalogue = ModelCatalogue(load_catalog())
-    assert catalogue.by_id["gpt-4"] == model_object("gpt-4", "openai")
-    assert catalogue.visible(["no-such-model"]) == [
+def test_the_relay_catalog_lists_these_objects() -> None:
+    catalog = ModelCatalog(load_catalog())
+    assert catalog.by_id["gpt-4"] == model_object("gpt-4", "openai")
+    assert catalog.visible(["no-such-model"]) == [
         {"id": "no-such-model", "object": "model", "created": 1626777600, "owned_by": "custom",
          "root": "no-such-model", "parent": None}]

@@ -188,8 +188,8 @@ def test_models_by_type(catalog: rules.Catalog) -> None:
     assert by_type[33][:1] == ["claude-instant-1.2"] and "llama3-8b-8192" in by_type[33]
 
 
-def test_model_catalogue_follows_one_api_order(catalog: rules.Catalog) -> None:
-    entries = catalog.model_catalogue()
+def test_model_catalog_follows_one_api_order(catalog: rules.Catalog) -> None:
+    entries = catalog.model_catalog()
     assert entries[0] == ("gpt-3.5-turbo", "openai")
     assert ("claude-3-opus-20240229", "anthropic") in entries
     assert ("moonshot-v1-8k", "moonshot") in entries
@@ -430,7 +430,7 @@ CATALOG_ERRORS = [
     (MIN_CATALOG.replace('api_style = "openai"', 'api_style = "openai"\npaths = { "chat" = "/x" }'),
      ["type 1", "must start with '/'"]),
     (MIN_CATALOG.replace('id = 1\n', ''), ["missing required field 'id'"]),
-    (MIN_CATALOG + 'catalogue_order = [7]\n', ["catalogue_order"]),
+    (MIN_CATALOG + 'catalog_order = [7]\n', ["catalog_order"]),
     ("[[type]\nid = 1", ["invalid TOML"]),
 ]
 

@@ -41,7 +41,7 @@ export function ChannelEdit({ params }: PageProps) {
   const id = params.id ? Number(params.id) : 0;
   const [form, setForm] = useState<Form>(EMPTY);
   const [defaults, setDefaults] = useState<Record<string, string[]>>({});
-  const [catalogue, setCatalogue] = useState<string[]>([]);
+  const [catalog, setCatalog] = useState<string[]>([]);
   const [groups, setGroups] = useState<string[]>(['default']);
   const [busy, setBusy] = useState(false);
   const set = (patch: Partial<Form>) => setForm((f) => ({ ...f, ...patch }));
@@ -56,7 +56,7 @@ export function ChannelEdit({ params }: PageProps) {
       attempt(() => get<string[]>('/api/group/')),
     ]).then(([byType, all, names]) => {
       if (byType) setDefaults(byType);
-      if (all?.data) setCatalogue([...new Set(all.data.map((m) => m.id))].sort());
+      if (all?.data) setCatalog([...new Set(all.data.map((m) => m.id))].sort());
       if (names) setGroups(names.sort());
       if (!id && byType) setForm((f) => (f.models.length ? f : { ...f, models: byType[String(f.type)] ?? [] }));
     });
@@ -154,12 +154,12 @@ export function ChannelEdit({ params }: PageProps) {
         <Field label={t('Models')} wide hint={spec.models_optional ? t('Optional for this type') : undefined}>
           <div class="stack-tight">
             <NameList name="models" values={form.models} onChange={(models) => set({ models })}
-              suggestions={[...new Set([...(defaults[String(form.type)] ?? []), ...catalogue])]} />
+              suggestions={[...new Set([...(defaults[String(form.type)] ?? []), ...catalog])]} />
             <div class="row wrap">
               <button type="button" class="btn btn-small" onClick={() => set({ models: [...new Set([...form.models, ...(defaults[String(form.type)] ?? [])])] })}>
                 {t("Add this type's models")}
               </button>
-              <button type="button" class="btn btn-small" onClick={() => set({ models: [...new Set([...form.models, ...catalogue])] })}>{t('Add every known model')}</button>
+              <button type="button" class="btn btn-small" onClick={() => set({ models: [...new Set([...form.models, ...catalog])] })}>{t('Add every known model')}</button>
               <button type="button" class="btn btn-small" onClick={() => set({ models: [] })}>{t('Clear')}</button>
             </div>
           </div>
