@@ -138,20 +138,6 @@ async def update_fields(session: AsyncSession, channel_id: int, values: dict[str
     return await _retrying(work)
 
 
-async def set_status(session: AsyncSession, channel_id: int, status: int) -> bool:
-    """Change the status and the abilities' `enabled` together (auto-disable, auto-enable)."""
-    async def work() -> bool:
-        async with write_transaction(session):
-            changed = (await session.execute(update(Channel).where(Channel.id == channel_id)
-                                             .values(status=status))).rowcount
-            await session.execute(update(Ability).where(Ability.channel_id == channel_id)
-                                  .values(enabled=status == CHANNEL_ENABLED))
-            events.record(session, events.CHANNEL, channel_id)
-        return bool(changed)
-
-    return await _retrying(work)
-
-
 async def delete_one(session: AsyncSession, channel_id: int) -> bool:
     async def work() -> bool:
         async with write_transaction(session):

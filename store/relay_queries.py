@@ -47,10 +47,3 @@ async def set_channel_status(session: AsyncSession, channel_id: int, status: int
         notice = channel_notices.ENABLED if status == CHANNEL_ENABLED else channel_notices.DISABLED
         channel_notices.record(session, notice, channel_id, reason)
     return True
-
-
-async def mark_token_status(session: AsyncSession, token_id: int, status: int) -> None:
-    """One API persists expired/exhausted status when it notices (without Redis)."""
-    async with write_transaction(session):
-        await session.execute(update(Token).where(Token.id == token_id).values(status=status))
-        events.record(session, events.TOKEN, token_id)

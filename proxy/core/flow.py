@@ -108,6 +108,3 @@ class Flow(Generic[S]):
     def committed(self) -> bool:
         """Whether the answer started (its headers or any byte went out): after that no retry, no error status."""
         return self.response_started or self.bytes_to_client > 0
-
-
-Hook = Callable[[Flow[Any]], Awaitable[None]]

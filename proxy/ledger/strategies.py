@@ -22,7 +22,7 @@ from typing import Protocol
 
 from proxy.gateway.records import TokenRecord
 from proxy.ledger.batcher import DeltaBatcher
-from proxy.ledger.client import LedgerUnavailable, RemoteLedger
+from proxy.ledger.client import RemoteLedger
 from store import Database, InsufficientQuota, reserve
 from store.quota import token_remain_of, user_quota_of
 
