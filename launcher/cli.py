@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 
 from launcher.restarts import RestartPolicy
 from launcher.web_console import ensure_web_console
-from settings import VERSION, Settings, SettingsError, load_settings
+from settings import IGNORED, VERSION, Settings, SettingsError, load_settings
 from startup.database import check_dsns, prepare_database
 from startup.logs import SizeRotator, log_file_path, setup_logging
 from store import parse_dsn
@@ -44,6 +44,12 @@ def _ledger_main(settings: Settings, path: str, ready: Event, log_path: Path | N
     from proxy.ledger.server import run
 
     run(settings, path, ready.set, log_path)
+
+
+def announce_ignored(settings: Settings) -> None:
+    """One line per One API variable that was set but has no use here, so no operator tunes it in vain."""
+    for name in settings.ignored:
+        log.info("%s is accepted for One API compatibility and ignored: %s", name, IGNORED[name])
 
 
 def needs_ledger_owner(settings: Settings) -> bool:
@@ -245,6 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log_path = log_file_path(settings) if settings.log_dir else None   # one file for every process, named once
     setup_logging(settings, path=log_path)
     log.info("One API (Python) %s starting on port %d", VERSION, settings.port)
+    announce_ignored(settings)
     if os.environ.get("ADMIN_PORT"):     # an nginx pointed at port + 1 would get no answer: say why
         log.warning("ADMIN_PORT is no longer used: admin_api listens on a unix socket (ADMIN_SOCKET); "
                     "point nginx at unix:<ADMIN_SOCKET> or at port %d", settings.port)

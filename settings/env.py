@@ -12,6 +12,15 @@ from typing import Any, Callable, Mapping, Sequence
 
 VERSION = "0.1.0"
 DEFAULT_TEST_PROMPT = "Output only your specific model name with no additional text."
+# One API's variables that are read (a .env written for One API loads unchanged) but have no use here, and why;
+# `one-api` says so at start-up for each one that is set
+IGNORED: dict[str, str] = {
+    "GIN_MODE": "it is Gin's (the Go web framework's) mode; DEBUG turns on debug logging here",
+    "MEMORY_CACHE_ENABLED": "the proxy always keeps tokens, users and channels in memory, kept current by "
+                            "change events",
+    "METRIC_SUCCESS_CHAN_SIZE": "it sizes a Go channel; the success-rate monitor (ENABLE_METRIC) needs no buffer",
+    "METRIC_FAIL_CHAN_SIZE": "it sizes a Go channel; the success-rate monitor (ENABLE_METRIC) needs no buffer",
+}
 
 
 class SettingsError(ValueError):
@@ -159,6 +168,7 @@ class Settings:
     metrics_token: str = ""      # Bearer token for /metrics from other peers; "" = loopback and TRUSTED_PROXIES only
     log_format: str = "text"     # "json": one JSON object per log line
     change_counter: str = ""     # set by `one-api`, not read from the environment: the node's change counter file
+    ignored: tuple[str, ...] = ()   # the IGNORED variables that were set (read, then only mentioned at start-up)
 
     @property
     def redis_enabled(self) -> bool:
@@ -286,6 +296,7 @@ def load_settings(environ: Mapping[str, str] | None = None, argv: Sequence[str] 
         values[attr] = parse(name, raw)
         if name == "SYNC_FREQUENCY":
             values["sync_frequency_set"] = True
+    values["ignored"] = tuple(name for name in IGNORED if env.get(name))
     if values.get("session_secret") == "random_string":
         values["session_secret"] = ""   # One API refuses this literal and uses a random secret
     settings = Settings(**values)

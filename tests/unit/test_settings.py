@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -83,6 +84,22 @@ def test_bad_setting_stops_the_command_with_one_line(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert proc.stderr.strip() == "one-api: SQL_MAX_OPEN_CONNS: expected an integer, got 'abc'"
     assert not (tmp_path / "one-api.db").exists()    # nothing created before the check
+
+
+def test_settings_one_api_reads_but_this_gateway_ignores_are_named_at_start(
+        caplog: pytest.LogCaptureFixture) -> None:
+    from launcher.cli import announce_ignored
+
+    s = load_settings({"GIN_MODE": "debug", "METRIC_FAIL_CHAN_SIZE": "16", "MEMORY_CACHE_ENABLED": "true",
+                       "THEME": "air"}, [])
+    assert s.ignored == ("GIN_MODE", "MEMORY_CACHE_ENABLED", "METRIC_FAIL_CHAN_SIZE")
+    assert s.metric_fail_chan_size == 16          # still parsed: a bad value stops start-up as in One API
+    assert load_settings({}, []).ignored == ()
+    with caplog.at_level(logging.INFO, logger="one-api"):
+        announce_ignored(s)
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 3 and lines[0].startswith("GIN_MODE is accepted for One API compatibility and ignored: ")
+    assert "METRIC_FAIL_CHAN_SIZE is accepted" in lines[2] and not any("THEME" in line for line in lines)
 
 
 def test_bad_dsn_stops_the_command_with_one_line(tmp_path: Path) -> None:
