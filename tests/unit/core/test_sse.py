@@ -1,0 +1,42 @@
+"""SSE decoding in any split: events out whole, CR/LF/CRLF line ends, UTF-8 split across pieces, JSON instead."""
+
+from __future__ import annotations
+
+from proxy.core.sse import DONE, JsonOrSSE, SSEDecoder, SSEEvent, encode_data
+
+STREAM = 'data: {"a":1}\r\n\r\nevent: ping\nid: 7\n: a comment\ndata: x\ndata:y\n\ndata: 你好\r\rdata: tail'.encode()
+EVENTS = [SSEEvent('{"a":1}'), SSEEvent("x\ny", "ping", "7"), SSEEvent("你好", "", "7"), SSEEvent("tail", "", "7")]
+
+
+def decode(pieces: list[bytes]) -> list[SSEEvent]:
+    decoder = SSEDecoder()
+    out = [e for piece in pieces for e in decoder.feed(piece)]
+    return out + decoder.flush()
+
+
+def test_the_same_events_whatever_the_split() -> None:
+    assert decode([STREAM]) == EVENTS
+    assert decode([STREAM[i:i + 1] for i in range(len(STREAM))]) == EVENTS   # byte by byte: CRLF and UTF-8 split
+    for cut in range(len(STREAM)):
+        assert decode([STREAM[:cut], STREAM[cut:]]) == EVENTS
+
+
+def test_nothing_is_held_beyond_one_unfinished_event() -> None:
+    decoder = SSEDecoder()
+    assert decoder.feed(b"data: 1\n\ndata: 2") == [SSEEvent("1")]
+    assert decoder.feed(b"\n\n") == [SSEEvent("2")]
+    assert decoder.flush() == []
+
+
+def test_encode_data_is_what_openai_sends() -> None:
+    assert encode_data(b'{"x":1}') == b'data: {"x":1}\n\n'
+    assert decode([encode_data(b"[DONE]")]) == decode([DONE]) == [SSEEvent("[DONE]")]
+
+
+def test_json_or_sse_decides_on_the_first_non_blank_byte() -> None:
+    body = JsonOrSSE()
+    assert body.feed(b"\n  ") == [] and body.feed(b'{"error":') == [] and body.feed(b"1}") == []
+    assert body.flush() == [] and body.json == b'\n  {"error":1}'
+    stream = JsonOrSSE()
+    assert stream.feed(b"\n") == [] and stream.feed(b"data: 1\n\n") == [SSEEvent("1")]
+    assert stream.json is None
