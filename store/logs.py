@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Sequence, cast
 
 from sqlalchemy import ColumnElement, Select, Table, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store.bulk import insert_rows
 from store.engine import write_transaction
 from store.models import LOG_CONSUME, Log
 from store.patterns import page_bounds, starts_with
@@ -49,14 +50,25 @@ class LogFilter:
         return out
 
 
+def row_fit(columns: tuple[str, ...]) -> RowFit:
+    """How rows of these columns are fitted to the logs table (numbers clamped, text cut, noted in `content`)."""
+    return RowFit(cast(Table, Log.__table__), columns, note_column="content")
+
+
+async def add_many(session: AsyncSession, columns: tuple[str, ...], rows: Sequence[Sequence[Any]]) -> None:
+    """Rows (tuples in `columns` order) in one transaction, as multi-row INSERTs (store.bulk): the consume log's
+    batches. write_transaction queues behind this process's other SQLite writers."""
+    async with write_transaction(session):
+        await insert_rows(session, cast(Table, Log.__table__), columns, rows)
+
+
 async def add(session: AsyncSession, *, user_id: int, type: int, content: str, **fields: Any) -> None:
     """Insert one row; `created_at` defaults to now. The values are fitted to the columns first: they can be
     what a caller typed (a channel test's model name past VARCHAR(191) failed the INSERT on PostgreSQL)."""
     fields.setdefault("created_at", int(time.time()))
     values = {"user_id": user_id, "type": type, "content": content, **fields}
     names = tuple(values)
-    fit = RowFit(cast(Table, Log.__table__), names, note_column="content")
-    fitted, _ = fit.fit([values[name] for name in names])
+    fitted, _ = row_fit(names).fit([values[name] for name in names])
     async with write_transaction(session):
         session.add(Log(**dict(zip(names, fitted))))
 

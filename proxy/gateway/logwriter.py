@@ -13,11 +13,8 @@ from typing import NamedTuple
 
 from proxy.gateway.flusher import Flusher
 from store import Database
-from store.bulk import insert_rows
-from store.engine import write_transaction
-from store.models import Log
+from store.logs import add_many, row_fit
 from store.rejects import rejected_for_values
-from store.row_fit import RowFit
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +41,7 @@ class LogRow(NamedTuple):
 
 
 LOG_COLUMNS = LogRow._fields
-FIT = RowFit(Log.__table__, LOG_COLUMNS, note_column="content")
+FIT = row_fit(LOG_COLUMNS)
 
 
 def fitted(row: LogRow) -> LogRow:
@@ -80,10 +77,8 @@ class LogWriter(Flusher):
         """Write `rows`, the head of `pending`, and take them off it; halves of a batch refused for its values
         are written apart (about 2·log2(n) statements for one bad row among n), a refused single row dropped."""
         try:
-            # one driver-level executemany per batch (store.bulk); write_transaction queues behind
-            # other SQLite writers of this process
-            async with self.db.log_session() as s, write_transaction(s):
-                await insert_rows(s, Log.__table__, LOG_COLUMNS, rows)
+            async with self.db.log_session() as s:
+                await add_many(s, LOG_COLUMNS, rows)
         except Exception as exc:
             if not rejected_for_values(exc):
                 raise            # the database's trouble, not the rows': all kept for the next flush
