@@ -9,7 +9,7 @@ also woken up; that is only a wake-up call, so a failed publish costs a poll int
 from __future__ import annotations
 
 import asyncio
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import time
 from contextvars import ContextVar
+from typing import Any, cast
 
-from sqlalchemy import BigInteger, Integer, String, delete, func, select
+from sqlalchemy import BigInteger, CursorResult, Integer, String, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -62,5 +63,6 @@ async def since(session: AsyncSession, after_id: int, limit: int = 1000) -> list
 
 async def prune(session: AsyncSession, older_than_seconds: int = 3600) -> int:
     async with session.begin():
-        result = await session.execute(delete(CacheEvent).where(CacheEvent.created_at < int(time.time()) - older_than_seconds))
+        stmt = delete(CacheEvent).where(CacheEvent.created_at < int(time.time()) - older_than_seconds)
+        result = cast("CursorResult[Any]", await session.execute(stmt))
         return result.rowcount or 0

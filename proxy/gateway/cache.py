@@ -16,17 +16,19 @@ import logging
 import random
 import time
 from collections import defaultdict
-from typing import Any, Awaitable, Callable, Mapping
-
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 from proxy.gateway.background import cancel_and_wait
-from proxy.gateway.timed_cache import TimedCache
 from proxy.gateway.records import ChannelRecord, TokenRecord, UserRecord
+from proxy.gateway.timed_cache import TimedCache
 from store import Database, events, load_options
-from store.change_counter import ChangeCounter
 from store import relay_queries as q
+from store.change_counter import ChangeCounter
 
 log = logging.getLogger(__name__)
+K = TypeVar("K")   # a cache's key
+R = TypeVar("R")   # a cache's record
 CATCH_UP_WAIT = 2.0   # seconds a request waits for the change events an admin write on this node announced
 
 
@@ -48,7 +50,7 @@ class ChannelIndex:
     def models(self, group: str) -> list[str]:
         return sorted(self._index.get(group, {}))
 
-    def without(self, channel_id: int) -> "ChannelIndex":
+    def without(self, channel_id: int) -> ChannelIndex:
         """A copy that no longer routes to one channel (used right after a disable)."""
         copy = ChannelIndex([])
         copy._index = {g: {m: [c for c in cs if c.id != channel_id] for m, cs in ms.items()} for g, ms in self._index.items()}
@@ -100,8 +102,8 @@ class Caches:
     async def user(self, user_id: int) -> UserRecord | None:
         return await self._read_through(self.users, user_id, q.user_by_id, UserRecord.from_row)
 
-    async def _read_through(self, cache: TimedCache[Any, Any], key: Any, load: Callable[[Any, Any], Awaitable[Any]],
-                            snapshot: Callable[[Any], Any]) -> Any:
+    async def _read_through(self, cache: TimedCache[K, R], key: K, load: Callable[[Any, K], Awaitable[Any]],
+                            snapshot: Callable[[Any], R]) -> R | None:
         """The cached record, or one database read that fills the cache (None when there is no row)."""
         record = cache.get(key)
         if record is None:
@@ -180,7 +182,7 @@ class Caches:
                 if self._seen < target:   # else another request caught up while this one waited
                     # shielded: a request that stops waiting must not cut a refresh in half
                     await asyncio.shield(self._read_events())
-        except Exception as e:   # TimeoutError included
+        except Exception as e:   # noqa: BLE001 - TimeoutError included; a failed read must not fail the request
             log.warning("could not read the change events at once (%r); the poller will", e)
         self._seen = max(self._seen, target)
 
