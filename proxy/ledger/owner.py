@@ -105,7 +105,7 @@ class _WorkerConnection(asyncio.Protocol):
     async def _answer(self, rid: int, work: Awaitable[Any]) -> None:
         try:
             value = await work
-            answer = [rid, OK, value if isinstance(value, int) else 0]
+            answer: list[int | str] = [rid, OK, value if isinstance(value, int) else 0]
         except InsufficientQuota as e:
             answer = [rid, REFUSED, e.pool]
         except Exception as e:   # e.g. the database could not be read: the worker answers 503
