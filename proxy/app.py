@@ -26,7 +26,7 @@ from proxy.addons.route import Route
 from proxy.addons.usage_tap import UsageTap
 from proxy.admin_passthrough import AdminPassthrough, admin_session
 from proxy.client_ip import TRUSTED_KEY, client_ip
-from proxy.core.addons import AddonManager
+from proxy.core.addon_manager import AddonManager
 from proxy.core.forward import UpstreamOpener
 from proxy.core.opener import Opener
 from proxy.core.pipeline import Pipeline

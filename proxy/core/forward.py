@@ -11,7 +11,7 @@ import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
 
-from proxy.core.addons import AddonManager
+from proxy.core.addon_manager import AddonManager
 from proxy.core.errors import UpstreamError
 from proxy.core.flow import Flow, UpstreamCall
 from proxy.core.hop import end_to_end

@@ -12,7 +12,7 @@ import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 
 import proxy.addons
-from proxy.core.addons import AddonManager, misspelt_hooks
+from proxy.core.addon_manager import AddonManager, misspelt_hooks
 from proxy.core.errors import RelayError
 from proxy.core.flow import ClientRequest, Flow
 
@@ -83,7 +83,7 @@ class Misspelt:
 
 
 def test_a_method_that_looks_like_a_hook_is_warned_about_at_start(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="proxy.core.addons"):
+    with caplog.at_level(logging.WARNING, logger="proxy.core.addon_manager"):
         AddonManager([Plain("a"), Misspelt()])
     warned = {(r.args[1], r.args[2]) for r in caplog.records if r.levelno == logging.WARNING}  # type: ignore[index]
     assert warned == {("respnse", "response"), ("on_request", "request"), ("chunks", "chunk"),

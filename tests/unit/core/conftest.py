@@ -9,7 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from aiohttp.web import Application
 
-from proxy.core.addons import AddonManager
+from proxy.core.addon_manager import AddonManager
 from proxy.core.pipeline import Pipeline
 from proxy.core.testing import MemoryUpstream
 
