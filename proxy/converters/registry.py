@@ -24,7 +24,7 @@ from proxy.converters.abilities import (
     WebSocketTransport,
 )
 from proxy.converters.base import ConvertContext, Converted, StreamConverter
-from proxy.converters.dialects import anthropic_client, gemini_client
+from proxy.converters.dialects import anthropic_client, gemini_client, responses_client
 from proxy.converters.providers import (
     aiproxy_library,
     ali,
@@ -180,7 +180,7 @@ def dialect_from(module: ModuleType) -> tuple[str, ClientDialect]:
 CONVERTERS: Mapping[str, Converters] = {c.api_style: c for c in map(converters_from, PROVIDERS)}
 
 # client dialect modules (Anthropic Messages, Responses, Gemini → the hub and back); issue #10 lists them here
-DIALECT_MODULES: tuple[ModuleType, ...] = (anthropic_client, gemini_client)
+DIALECT_MODULES: tuple[ModuleType, ...] = (anthropic_client, gemini_client, responses_client)
 DIALECTS: Mapping[str, ClientDialect] = dict(map(dialect_from, DIALECT_MODULES))
 
 
