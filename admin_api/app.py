@@ -107,7 +107,10 @@ ROUTES: tuple[Route, ...] = (
 async def _clients(app: web.Application) -> AsyncIterator[None]:
     """The outgoing HTTP client, and Redis for rate limits and mail codes when it is configured."""
     state = app[STATE]
-    state.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=120))
+    # no cookie jar: a cookie one provider answer set (a balance query, an OAuth exchange) must never go out
+    # with another channel's key or another user's login
+    state.http = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar(),
+                                       timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=120))
     if state.settings.redis_enabled:
         state.redis = connect_redis(state.settings.redis_conn_string, state.settings.redis_password,
                                     state.settings.redis_master_name)
