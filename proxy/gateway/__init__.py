@@ -1,1 +1,1 @@
-"""The gateway's own state, caches, ledger and writers that the addons share through the flow."""
+"""The gateway's own state, caches and writers that the addons share through the flow (the ledger: proxy.ledger)."""
