@@ -13,7 +13,7 @@ from rules import ChannelForm, ChannelType
 
 
 def _form_json(form: ChannelForm) -> dict[str, Any]:
-    other = None
+    other: dict[str, str] | None = None
     if form.other is not None:
         other = {"label": form.other.label, "placeholder": form.other.placeholder, "fallback": form.other.fallback}
     return {

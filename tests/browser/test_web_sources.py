@@ -9,7 +9,6 @@ import subprocess
 from rules import ChannelType, load_catalog
 from tests.browser.toolchain import WEB, web_build_or_skip
 
-
 # Texts of the channel forms that read the same in both languages: key formats, identifiers, examples.
 UNTRANSLATED = {
     "AZURE_OPENAI_KEY", "AZURE_OPENAI_ENDPOINT", "2024-03-01-preview", "APIKey|SecretKey", "id.secret",

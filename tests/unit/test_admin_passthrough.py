@@ -1,4 +1,4 @@
-"""The proxy's pass-through to admin_api keeps no cookies: each browser's session cookie goes with its own requests only."""
+"""The pass-through to admin_api keeps no cookies: a browser's session cookie goes with its own requests only."""
 
 from __future__ import annotations
 
