@@ -147,7 +147,7 @@ def _joined_text(content: Any, i: int, kinds: tuple[str, ...]) -> str:
 
 def _assistant(content: Any, i: int) -> dict[str, Any]:
     out: dict[str, Any] = {"role": "assistant"}
-    if isinstance(content, str):
+    if content is None or isinstance(content, str):
         out["content"] = content
         return out
     texts, refusals = [], []
@@ -169,8 +169,10 @@ def _user_part(part: Mapping[str, Any], i: int) -> dict[str, Any]:
     if kind == "input_text":
         return {"type": "text", "text": str(part.get("text", ""))}
     if kind == "input_image":
-        if part.get("file_id") or not isinstance(part.get("image_url"), str):
+        if part.get("file_id"):
             raise _refuse("an input_image given by 'file_id' is stored on OpenAI's servers", f"input[{i}]")
+        if not isinstance(part.get("image_url"), str) or not part["image_url"]:
+            raise ConversionError(f"input[{i}]: an input_image needs an image_url")
         image: dict[str, Any] = {"url": part["image_url"]}
         if part.get("detail") is not None:
             image["detail"] = part["detail"]

@@ -194,6 +194,7 @@ def test_request_vector_every_mapped_field() -> None:
             {"type": "function_call_output", "call_id": "c1", "output": "one"},
             {"type": "function_call_output", "call_id": "c2", "output": [{"type": "input_text", "text": "two"}]},
             {"role": "assistant", "content": [{"type": "refusal", "refusal": "No."}]},
+            {"role": "assistant", "content": None},
             {"role": "user", "content": "ok"}]}
     assert rc.request_to_openai(body) == {
         "model": "m",
@@ -210,6 +211,7 @@ def test_request_vector_every_mapped_field() -> None:
             {"role": "tool", "tool_call_id": "c1", "content": "one"},
             {"role": "tool", "tool_call_id": "c2", "content": [{"type": "text", "text": "two"}]},
             {"role": "assistant", "content": None, "refusal": "No."},
+            {"role": "assistant", "content": None},
             {"role": "user", "content": "ok"}],
         "tools": [{"type": "function", "function": {"name": "get", "description": "d",
                                                     "parameters": {"type": "object"}}},
@@ -246,6 +248,12 @@ def test_request_small_vectors(body: dict[str, Any], expected: dict[str, Any]) -
     ({"max_tool_calls": 3}, "max_tool_calls"),
     ({"input": [{"type": "item_reference", "id": "msg_1"}]}, "item_reference"),
     ({"input": [{"role": "user", "content": [{"type": "input_image", "file_id": "file-1"}]}]}, "file_id"),
+    ({"input": [{"role": "user", "content": [{"type": "input_image"}]}]}, "needs an image_url"),
+    ({"input": [{"role": "user", "content": None}]}, "content"),
+    ({"input": "hi", "tools": {"type": "function"}}, "'tools' must be a list"),
+    ({"input": {"role": "user"}}, "'input'"),
+    ({"input": ["hi"]}, "input[0]"),
+    ({"input": [{"type": "function_call", "name": "f", "arguments": "{}"}]}, "call_id"),
     ({"input": [{"role": "user", "content": [{"type": "input_file", "file_id": "file-1"}]}]}, "input_file"),
     ({"input": [{"role": "user", "content": [{"type": "input_audio"}]}]}, "input_audio"),
     ({"input": [{"type": "function_call_output", "call_id": "c",
