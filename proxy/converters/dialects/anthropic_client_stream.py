@@ -143,7 +143,7 @@ class AnthropicStreamFromOpenAI:
                 out += self._block_delta("text", {"type": "text_delta", "text": text})
         calls = delta.get("tool_calls")
         for call in calls if isinstance(calls, list) else []:
-            if isinstance(call, Mapping):
+            if isinstance(call, Mapping) and not self._ended:
                 out += self._tool_delta(call)
         if self._ended:
             return out

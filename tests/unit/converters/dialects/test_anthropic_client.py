@@ -436,6 +436,24 @@ def test_an_upstream_error_mid_stream_is_an_error_event_and_the_end(error: dict[
     assert stream.error is not None and stream.error.message == error["message"]
 
 
+def test_arguments_for_a_tool_block_already_stopped_end_the_stream_with_an_error_and_nothing_after() -> None:
+    two_calls = {"tool_calls": [{"index": 0, "function": {"arguments": "}"}},
+                                {"index": 1, "id": "call_b", "type": "function", "function": {"name": "b"}}]}
+    raw, stream = run(sse(chunk(tool(0, '{"a": 1', "call_a", "a")), chunk({"content": "text"}), chunk(two_calls),
+                          chunk({}, "tool_calls"), "[DONE]"))
+    assert [(e["type"], e.get("index")) for e in events(raw)] == [
+        ("message_start", None), ("content_block_start", 0), ("content_block_delta", 0), ("content_block_stop", 0),
+        ("content_block_start", 1), ("content_block_delta", 1), ("error", None)]
+    assert stream.error is not None and "'a'" in stream.error.message
+
+
+def test_a_refusal_streams_as_text_with_stop_reason_refusal() -> None:
+    raw, _ = run(sse(chunk({"refusal": "I can't help with that."}), chunk({}, "stop"), "[DONE]"))
+    got = events(raw)
+    assert got[2]["delta"] == {"type": "text_delta", "text": "I can't help with that."}
+    assert got[-2]["delta"]["stop_reason"] == "refusal"
+
+
 @pytest.mark.parametrize("data", [sse(chunk({"content": "cut"})), b"", sse("[DONE]")])
 def test_a_stream_that_ends_unfinished_ends_with_an_error_event(data: bytes) -> None:
     raw, stream = run(data)
