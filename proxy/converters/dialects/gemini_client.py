@@ -17,12 +17,13 @@ Per field, what happens to a GenerateContentRequest (client-dialects.md §4.2, �
 - thoughtSignature: a real one on a functionCall travels as the hub's
   `extra_content.google.thought_signature` (the Gemini provider and Google's OpenAI surface use it; Gemini 3
   refuses replayed calls without it); the gateway's own sentinel and signatures on other parts are dropped.
-- tools: functionDeclarations → functions; `parameters` (OpenAPI subset) with its type names lowercased,
-  `parametersJsonSchema` as is; `response`/`responseJsonSchema`/`behavior` dropped (no chat field; they do
-  not change what the model may call). A name OpenAI cannot take (not [A-Za-z0-9_-]{1,64}) is refused.
-  googleSearch, codeExecution, urlContext and every other tool kind are refused.
+- tools: functionDeclarations → functions; `parameters` (OpenAPI subset) as JSON Schema (types lowercased,
+  `nullable` → a "null" type), `parametersJsonSchema` as is; `response`/`responseJsonSchema`/`behavior`
+  dropped (no chat field; they do not change what the model may call). A name OpenAI cannot take (not
+  [A-Za-z0-9_-]{1,64}) is refused; googleSearch, codeExecution, urlContext and every other tool kind too.
 - toolConfig.functionCallingConfig: AUTO/VALIDATED/unset → auto, NONE → none, ANY → required, ANY with one
-  allowed name → that function, with several → allowed_tools; other toolConfig keys are refused.
+  allowed name → that function; other allowedFunctionNames → allowed_tools (mode auto or required); other
+  toolConfig keys are refused.
 - generationConfig: temperature, topP → top_p, candidateCount → n (refused above 1 on a stream),
   maxOutputTokens → max_tokens, stopSequences → stop, presence/frequency penalties, seed;
   responseMimeType application/json (+ responseJsonSchema or responseSchema) → response_format;
@@ -71,7 +72,8 @@ def request_to_openai(body: Mapping[str, Any], *, model: str = "", stream: bool 
     """A GenerateContentRequest as an OpenAI chat request; ConversionError names what cannot be carried."""
     unknown = sorted(set(body) - _TOP_LEVEL)
     if unknown:
-        raise ConversionError(f"{unknown[0]} is not supported by this gateway's Gemini endpoint for this model")
+        raise ConversionError(f"{unknown[0]} is not supported: this model is served by a channel that does not "
+                              "speak Gemini")
     name = model or str(body.get("model") or "").removeprefix("models/")
     if not name:
         raise ConversionError("the model is missing: call /v1beta/models/{model}:generateContent")
@@ -132,8 +134,10 @@ class _Calls:
         self.pending.append((call_id, name))
 
     def answer(self, call_id: Any, name: Any) -> str:
+        """By id; a response whose id matches no call (or that has none) takes the first call of its name."""
+        ids = [pending_id for pending_id, _ in self.pending]
         for i, (pending_id, pending_name) in enumerate(self.pending):
-            if (call_id and pending_id == call_id) or (not call_id and pending_name == name):
+            if pending_id == call_id or (call_id not in ids and pending_name == name):
                 del self.pending[i]
                 return pending_id
         raise ConversionError(f"functionResponse {name!r} answers no earlier functionCall"
@@ -291,7 +295,8 @@ def _function(declaration: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _json_schema(schema: Any) -> Any:
-    """Gemini's OpenAPI `Schema` as JSON Schema: type names lowercased (OBJECT → object), recursively."""
+    """Gemini's OpenAPI `Schema` as JSON Schema, recursively: type names lowercased (OBJECT → object), `nullable`
+    as a "null" type, `propertyOrdering` (an ordering hint JSON Schema has no word for) left out."""
     if isinstance(schema, list):
         return [_json_schema(s) for s in schema]
     if not isinstance(schema, dict):
@@ -304,8 +309,10 @@ def _json_schema(schema: Any) -> Any:
             out[key] = {k: _json_schema(v) for k, v in value.items()}
         elif key in ("items", "anyOf"):
             out[key] = _json_schema(value)
-        else:
+        elif key not in ("nullable", "propertyOrdering"):
             out[key] = value
+    if schema.get("nullable") is True and isinstance(out.get("type"), str):
+        out["type"] = [out["type"], "null"]
     return out
 
 
@@ -319,12 +326,12 @@ def _tool_choice(config: Mapping[str, Any]) -> Any:
     if mode not in _TOOL_MODES:
         raise ConversionError(f"functionCallingConfig mode {mode!r} is not supported")
     names = _list(calling.get("allowedFunctionNames"), "allowedFunctionNames")
-    if mode != "ANY" or not names:
+    if mode == "NONE" or not names:
         return _TOOL_MODES[mode]
-    if len(names) == 1:
+    if mode == "ANY" and len(names) == 1:
         return {"type": "function", "function": {"name": names[0]}}
-    return {"type": "allowed_tools", "allowed_tools": {
-        "mode": "required", "tools": [{"type": "function", "function": {"name": n}} for n in names]}}
+    return {"type": "allowed_tools", "allowed_tools": {   # only these functions; ANY: one of them must be called
+        "mode": _TOOL_MODES[mode], "tools": [{"type": "function", "function": {"name": n}} for n in names]}}
 
 
 # ---- generation config -----------------------------------------------------------------------

@@ -132,12 +132,18 @@ def test_thoughts_and_signatures_of_the_history() -> None:
 
 
 def test_a_function_response_must_answer_a_call() -> None:
-    contents = [user("q"), {"role": "model", "parts": [{"functionCall": {"id": "x1", "name": "f", "args": {}}}]},
-                {"role": "user", "parts": [{"functionResponse": {"id": "x2", "name": "f", "response": {}}}]}]
-    with pytest.raises(ConversionError, match="answers no earlier functionCall with id 'x2'"):
+    contents = [user("q"), {"role": "model", "parts": [{"functionCall": {"id": "x1", "name": "f", "args": {}}},
+                                                       {"functionCall": {"id": "x2", "name": "f", "args": {}}}]},
+                {"role": "user", "parts": [{"functionResponse": {"id": "x2", "name": "f", "response": {}}},
+                                           {"functionResponse": {"id": "other", "name": "f", "response": {}}}]}]
+    # by id first; an id that matches no call falls back to the first call of that name
+    assert [m.get("tool_call_id") for m in hub({"contents": contents})["messages"]] == [None, None, "x2", "x1"]
+    contents[2]["parts"][1]["functionResponse"] = {"id": "x3", "name": "g", "response": {}}
+    with pytest.raises(ConversionError, match="'g' answers no earlier functionCall with id 'x3'"):
         hub({"contents": contents})
-    contents[2]["parts"][0]["functionResponse"] = {"name": "g", "response": {}}
-    with pytest.raises(ConversionError, match="'g' answers no earlier functionCall"):
+    contents[2]["parts"][1]["functionResponse"] = {"name": "f", "response": {}}
+    contents[2]["parts"].append({"functionResponse": {"name": "f", "response": {}}})
+    with pytest.raises(ConversionError, match="'f' answers no earlier functionCall"):
         hub({"contents": contents})
 
 
@@ -166,14 +172,14 @@ def test_system_instruction() -> None:
 def test_function_declarations() -> None:
     tools = [{"functionDeclarations": [
         {"name": "get_weather", "description": "Weather", "parameters": {
-            "type": "OBJECT", "properties": {"city": {"type": "STRING"}, "days": {"type": "ARRAY",
-                                                                               "items": {"type": "INTEGER"}}},
-            "required": ["city"]}, "response": {"type": "OBJECT"}},
+            "type": "OBJECT", "properties": {"city": {"type": "STRING", "nullable": True},
+                                             "days": {"type": "ARRAY", "items": {"type": "INTEGER"}}},
+            "required": ["city"], "propertyOrdering": ["city", "days"]}, "response": {"type": "OBJECT"}},
         {"name": "now"},
     ]}]
     assert hub({"contents": [user("q")], "tools": tools})["tools"] == [
         {"type": "function", "function": {"name": "get_weather", "description": "Weather", "parameters": {
-            "type": "object", "properties": {"city": {"type": "string"},
+            "type": "object", "properties": {"city": {"type": ["string", "null"]},
                                              "days": {"type": "array", "items": {"type": "integer"}}},
             "required": ["city"]}}},
         {"type": "function", "function": {"name": "now", "parameters": {"type": "object", "properties": {}}}},
@@ -198,6 +204,9 @@ def test_tools_that_cannot_be_carried_are_refused(tool: dict[str, Any], message:
     ({"mode": "ANY", "allowedFunctionNames": ["f", "g"]}, {"type": "allowed_tools", "allowed_tools": {
         "mode": "required", "tools": [{"type": "function", "function": {"name": "f"}},
                                       {"type": "function", "function": {"name": "g"}}]}}),
+    ({"mode": "VALIDATED", "allowedFunctionNames": ["f"]}, {"type": "allowed_tools", "allowed_tools": {
+        "mode": "auto", "tools": [{"type": "function", "function": {"name": "f"}}]}}),
+    ({"mode": "NONE", "allowedFunctionNames": ["f"]}, "none"),
 ])
 def test_tool_config(config: dict[str, Any], choice: Any) -> None:
     out = hub({"contents": [user("q")], "toolConfig": {"functionCallingConfig": config}})
