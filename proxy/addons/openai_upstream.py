@@ -96,8 +96,7 @@ class OpenAIUpstream:
             version = channel.config.get("api_version") or channel.other or ctype.other_fallback
             return azure_url(base, state.model, state.relay_path, flow.request.query_string, version)
         path = state.relay_path if ctype.paths else flow.request.path
-        if base.startswith(CLOUDFLARE_GATEWAY) and ctype.id == 1:
-            path = path.removeprefix("/v1")
+        # URL quirks such as OpenAI behind a Cloudflare AI Gateway are the type's base_path_strips
         url = ctype.upstream_url(base, path, flow.request.query_string)
         if url is None or not base:
             raise RelayError(400, f"channel type {ctype.name} does not support {flow.request.path}",
