@@ -18,8 +18,8 @@ Decisions per field (client-dialects.md §5; refused = ConversionError, a 400 be
   signature) are never valid there, so an echoed block never reaches any channel. Server-tool blocks refused.
 * tools: custom tools → functions (`input_schema` → `parameters`, `strict` kept); server tools (dated `type`)
   and `mcp_servers` refused. `cache_control`, `defer_loading`, `input_examples`, `eager_input_streaming` dropped.
-  tool_choice auto/any/tool/none → "auto"/"required"/named/"none"; `disable_parallel_tool_use` →
-  `parallel_tool_calls: false` (only with tools, where the hub takes it).
+  tool_choice auto/any/tool/none → "auto"/"required"/named/"none", and `disable_parallel_tool_use` →
+  `parallel_tool_calls: false`, both only with tools (without, they change nothing and OpenAI refuses them).
 * thinking: `output_config.effort` → `reasoning_effort` (xhigh and max → high, the hub's highest); else
   `thinking.budget_tokens` → low (≤ 4096), medium (≤ 16384), high; `adaptive`/`disabled` set nothing (the
   channel's default; "none" is refused by many reasoning models). A thinking block is sent back only when the

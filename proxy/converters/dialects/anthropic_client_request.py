@@ -72,8 +72,9 @@ def _document_part(block: Mapping[str, Any], where: str) -> dict[str, Any]:
     """A base64 PDF becomes a chat `file` part, a plain-text or content-block document its text."""
     source = block.get("source")
     kind = source.get("type") if isinstance(source, Mapping) else None
-    if isinstance(source, Mapping) and kind == "base64" and source.get("media_type") == "application/pdf":
-        file: dict[str, Any] = {"file_data": f"data:application/pdf;base64,{source.get('data') or ''}"}
+    if isinstance(source, Mapping) and kind == "base64" and source.get("media_type") == "application/pdf" \
+            and isinstance(source.get("data"), str) and source["data"]:
+        file: dict[str, Any] = {"file_data": f"data:application/pdf;base64,{source['data']}"}
         if isinstance(block.get("title"), str):
             file["filename"] = block["title"]
         return {"type": "file", "file": file}
@@ -211,8 +212,8 @@ def _copy_tools(body: Mapping[str, Any], out: dict[str, Any]) -> None:
     if tools:
         out["tools"] = [_tool(tool, f"tools[{i}]") for i, tool in enumerate(tools)]
     choice = body.get("tool_choice")
-    if choice is None:
-        return
+    if choice is None or not tools:
+        return  # without tools a choice changes nothing, and OpenAI refuses one
     kind = choice.get("type") if isinstance(choice, Mapping) else None
     if kind == "tool" and isinstance(choice, Mapping) and isinstance(choice.get("name"), str):
         out["tool_choice"] = {"type": "function", "function": {"name": choice["name"]}}
@@ -220,7 +221,7 @@ def _copy_tools(body: Mapping[str, Any], out: dict[str, Any]) -> None:
         out["tool_choice"] = _TOOL_CHOICE[kind]
     else:
         raise _refuse(f"tool_choice: type {kind!r} must be auto, any, tool (with a name) or none")
-    if isinstance(choice, Mapping) and choice.get("disable_parallel_tool_use") and tools:
+    if isinstance(choice, Mapping) and choice.get("disable_parallel_tool_use"):
         out["parallel_tool_calls"] = False
 
 

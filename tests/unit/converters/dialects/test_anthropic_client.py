@@ -145,6 +145,7 @@ def test_tools_and_tool_choice(choice: dict[str, Any], expected: dict[str, Any])
                                                               "description": "d", "strict": True}}]
     assert {k: hub[k] for k in expected} == expected
     assert "parallel_tool_calls" in hub or "parallel_tool_calls" not in expected
+    assert "tool_choice" not in dialect.request_to_openai(request(tool_choice=choice))
 
 
 @pytest.mark.parametrize(("fields", "effort"), [
@@ -180,7 +181,7 @@ def test_sampling_stops_format_and_dropped_fields() -> None:
     ({"messages": [{"role": "tool", "content": "x"}]}, "role 'tool'"),
     ({"tools": [{"type": "web_search_20250305", "name": "web_search"}]}, "server tool"),
     ({"mcp_servers": [{"type": "url", "url": "https://m.test"}]}, "mcp_servers"),
-    ({"tool_choice": {"type": "magic"}}, "tool_choice"),
+    ({"tool_choice": {"type": "magic"}, "tools": [{"name": "t", "input_schema": {}}]}, "tool_choice"),
     ({"tools": [{"name": "t"}]}, "input_schema"),
     ({"output_config": {"effort": "huge"}}, "output_config.effort"),
     ({"output_config": {"format": {"type": "text"}}}, "output_config.format"),
@@ -194,6 +195,8 @@ def test_sampling_stops_format_and_dropped_fields() -> None:
      "image source 'file'"),
     ({"messages": [{"role": "user", "content": [{"type": "document", "source": {
         "type": "url", "url": "https://x.test/a.pdf"}}]}]}, "document source 'url'"),
+    ({"messages": [{"role": "user", "content": [{"type": "document", "source": {
+        "type": "base64", "media_type": "application/pdf"}}]}]}, "document source 'base64'"),
     ({"messages": [{"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": [
         {"type": "document", "source": {"type": "text", "data": "x"}}]}]}]}, "tool_result content block"),
     ({"messages": [{"role": "user", "content": [{"type": "tool_result", "content": "x"}]}]}, "tool_use_id"),
