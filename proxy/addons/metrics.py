@@ -33,7 +33,7 @@ FIRST_BYTE_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 MAX_LABEL = 64          # error codes may come from an upstream's body: keep them short
 FLUSH_DELAY = 0.2       # seconds a count may wait before prometheus-client (and other workers' scrapes) see it
 
-# flow.metadata keys this addon owns
+# flow.metadata keys this addon owns: private scratch, read by no other module (shared data is a typed field)
 _IN_FLIGHT, _STREAMING, _HEADERS_BEFORE = "metrics_in_flight", "metrics_streaming", "metrics_headers_before"
 
 

@@ -110,7 +110,7 @@ class UsageTap:
     def chunk(self, flow: Flow[RelayState], data: bytes) -> None:
         if not flow.state.billed:
             return
-        metadata = flow.metadata
+        metadata = flow.metadata   # "tap_body" is this addon's private scratch (no other module reads it)
         buf = metadata.get("tap_body")
         if buf is None and type(data) is bytes and len(data) <= MAX_BODY:
             metadata["tap_body"] = data        # the first piece as it is (a whole answer is just that): no copy
