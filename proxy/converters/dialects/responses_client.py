@@ -9,17 +9,21 @@ Request → hub (proxy.converters.dialects.responses_request):
   content, `refusal` → `refusal`.
 - `function_call` items join the assistant message before them as `tool_calls` (id = `call_id`);
   `function_call_output` → a `tool` message (a list output → text parts; an image or file there is refused:
-  chat's tool results are text).
+  chat's tool results are text). `custom_tool_call` / `custom_tool_call_output` the same, the free text as the
+  arguments `{"input": "<text>"}`.
 - `reasoning` items are dropped, `encrypted_content` included: only OpenAI can read it, and the hub's
   providers cannot take reasoning back. (Chat reasoning sent back by DeepSeek-style tool loops is therefore lost.)
 - tools: `function` → chat's nested function (`strict` kept); `namespace` members → functions named
   `<namespace>__<name>`, split back into `name` + `namespace` in the answer; the hosted `web_search` tool Codex
   declares on every request is left out (it cannot run elsewhere, and refusing it would break every Codex
-  request, client-dialects.md §0.8); every other hosted tool and `custom` tools are refused. Two tools with one
+  request, client-dialects.md §0.8); every other hosted tool is refused. A `custom` (free-text) tool → a
+  function of one string parameter `input`; its grammar, which the hub cannot enforce, is appended to the
+  description (lossy, said here), and its calls come back as `custom_tool_call` items. Two tools with one
   joined name are refused.
-- `tool_choice`: none/auto/required as is, `{"type":"function","name"}` → named, `allowed_tools` (functions) →
-  chat's `allowed_tools`; a hosted or custom tool choice is refused. `parallel_tool_calls`, `temperature`,
-  `top_p`, `user`, `safety_identifier`, `prompt_cache_key` pass; `top_logprobs` → `logprobs` + `top_logprobs`.
+- `tool_choice`: none/auto/required as is, a named function or custom tool → that function, `allowed_tools`
+  (functions, custom tools) → chat's `allowed_tools`; a hosted tool choice is refused. `parallel_tool_calls`,
+  `temperature`, `top_p`, `user`, `safety_identifier`, `prompt_cache_key` pass; `top_logprobs` → `logprobs` +
+  `top_logprobs`.
 - `max_output_tokens` → `max_completion_tokens`; `reasoning.effort` → `reasoning_effort` (`summary` has no
   chat equivalent: the answer carries the hub's reasoning as a summary whenever there is one).
 - `text.format`: `json_schema` → `response_format` `{"type":"json_schema","json_schema":{name, schema, strict,
@@ -33,7 +37,8 @@ Request → hub (proxy.converters.dialects.responses_request):
 
 Hub → answer: reasoning (`reasoning_content`/`reasoning`) → a `reasoning` item with one `summary_text` and no
 `encrypted_content`; content → a `message` item (`output_text`, `refusal`); each tool call → a `function_call`
-item (`fc_…` id, `call_id`, name split from its namespace). `stop`/`tool_calls` → `completed`; `length` →
+item (`fc_…` id, `call_id`, name split from its namespace), or a `custom_tool_call` (`input` = the `input`
+argument; the raw arguments when the model wrote something else). `stop`/`tool_calls` → `completed`; `length` →
 `incomplete` (`max_output_tokens`), `content_filter` → `incomplete` (`content_filter`). `model` is the one the
 client asked for. Usage: `input_tokens` = prompt (cached included), `input_tokens_details.cached_tokens` (and
 `cache_write_tokens` when the hub has it), `output_tokens` = completion (reasoning included),
@@ -53,8 +58,8 @@ from proxy.converters.base import OpenAIError, StreamConverter
 from proxy.converters.dialects.responses_output import (
     Names,
     as_mapping,
+    call_item,
     failure,
-    function_call_item,
     message_item,
     output_text,
     reasoning_item,
@@ -114,7 +119,7 @@ def _output(message: Mapping[str, Any], base: str, status: str, names: Names) ->
         function = as_mapping(call.get("function"))
         call_id = call["id"] if isinstance(call.get("id"), str) and call["id"] else f"call_{base}_{i}"
         arguments = str(function.get("arguments") or "")
-        out.append(function_call_item(call_id, str(function.get("name") or ""), arguments, status, names))
+        out.append(call_item(call_id, str(function.get("name") or ""), arguments, status, names))
     return out
 
 

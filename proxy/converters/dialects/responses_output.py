@@ -8,11 +8,13 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from proxy.converters.base import OpenAIError, Usage
-from proxy.converters.dialects.responses_request import flat_name
+import orjson
 
-__all__ = ["Names", "as_mapping", "failure", "function_call_item", "message_item", "output_text", "reasoning_item",
-           "response_base", "response_object", "status_of", "usage_of", "usage_totals"]
+from proxy.converters.base import OpenAIError, Usage
+from proxy.converters.dialects.responses_request import CUSTOM_INPUT, flat_name
+
+__all__ = ["Names", "as_mapping", "call_item", "custom_input", "failure", "message_item", "output_text",
+           "reasoning_item", "response_base", "response_object", "status_of", "usage_of", "usage_totals"]
 
 # Codex stops retrying on these codes; every other code of a failed response is retried (client-dialects.md §3.7)
 _CODE_BY_TYPE = {"insufficient_quota": "insufficient_quota", "rate_limit_error": "rate_limit_exceeded",
@@ -25,16 +27,28 @@ def as_mapping(value: Any) -> Mapping[str, Any]:
 
 
 class Names:
-    """The client's tool names: a hub function `ns__m` made from a namespace member is `m` in namespace `ns`."""
+    """The client's tool names: a hub function `ns__m` made from a namespace member is `m` in namespace `ns`;
+    a hub function made from a custom tool answers as a custom tool call."""
 
     def __init__(self, request: Mapping[str, Any] | None) -> None:
         self._split: dict[str, tuple[str, str]] = {}
+        self._custom: set[str] = set()
         tools = request.get("tools") if request else None
         for tool in tools if isinstance(tools, list) else []:
-            if isinstance(tool, Mapping) and tool.get("type") == "namespace" and isinstance(tool.get("tools"), list):
+            if not isinstance(tool, Mapping):
+                continue
+            if tool.get("type") == "custom" and isinstance(tool.get("name"), str):
+                self._custom.add(tool["name"])
+            if tool.get("type") == "namespace" and isinstance(tool.get("tools"), list):
                 for member in tool["tools"]:
                     if isinstance(member, Mapping) and isinstance(member.get("name"), str):
-                        self._split[flat_name(member["name"], tool["name"])] = (member["name"], tool["name"])
+                        flat = flat_name(member["name"], tool["name"])
+                        self._split[flat] = (member["name"], tool["name"])
+                        if member.get("type") == "custom":
+                            self._custom.add(flat)
+
+    def is_custom(self, hub_name: str) -> bool:
+        return hub_name in self._custom
 
     def fields(self, hub_name: str) -> dict[str, str]:
         """`name` (and `namespace`) of a function_call item."""
@@ -113,9 +127,23 @@ def message_item(item_id: str, parts: list[dict[str, Any]], status: str) -> dict
     return {"id": item_id, "type": "message", "status": status, "role": "assistant", "content": parts}
 
 
-def function_call_item(call_id: str, hub_name: str, arguments: str, status: str, names: Names) -> dict[str, Any]:
-    item_id = "fc_" + call_id.removeprefix("call_")
-    return {"id": item_id, "type": "function_call", "status": status, "call_id": call_id,
+def custom_input(arguments: str) -> str:
+    """A custom tool's free text from the hub's arguments `{"input": "..."}`; what the model wrote otherwise."""
+    try:
+        parsed = orjson.loads(arguments)
+    except orjson.JSONDecodeError:
+        return arguments
+    value = parsed.get(CUSTOM_INPUT) if isinstance(parsed, dict) else None
+    return value if isinstance(value, str) else arguments
+
+
+def call_item(call_id: str, hub_name: str, arguments: str, status: str, names: Names) -> dict[str, Any]:
+    """A `function_call` item, or a `custom_tool_call` one when the hub's function stands for a custom tool."""
+    suffix = call_id.removeprefix("call_")
+    if names.is_custom(hub_name):
+        return {"id": "ctc_" + suffix, "type": "custom_tool_call", "call_id": call_id, **names.fields(hub_name),
+                "input": custom_input(arguments) if arguments else ""}
+    return {"id": "fc_" + suffix, "type": "function_call", "status": status, "call_id": call_id,
             **names.fields(hub_name), "arguments": arguments}
 
 

@@ -9,12 +9,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from proxy.converters.base import ConversionError
 
-__all__ = ["NAMESPACE_SEPARATOR", "flat_name", "request_to_openai"]
+__all__ = ["CUSTOM_INPUT", "NAMESPACE_SEPARATOR", "flat_name", "request_to_openai"]
 
 # a namespace member `m` of namespace `ns` is the hub function `ns__m`; the answer splits it back
 NAMESPACE_SEPARATOR = "__"
+# a custom (free-text) tool is a hub function taking this one string parameter
+CUSTOM_INPUT = "input"
 # hosted tools Codex declares on every request: they cannot run on another provider, so they are left out
 DROPPED_TOOLS = frozenset({"web_search", "web_search_preview", "web_search_2025_08_26",
                            "web_search_preview_2025_03_11"})
@@ -91,8 +95,10 @@ def _messages(items: Any) -> list[dict[str, Any]]:
         if kind == "message":
             out.append(_message(item, i))
         elif kind == "function_call":
-            _add_call(out, item, i)
-        elif kind == "function_call_output":
+            _add_call(out, item, i, item.get("arguments", ""))
+        elif kind == "custom_tool_call":
+            _add_call(out, item, i, orjson.dumps({CUSTOM_INPUT: str(item.get("input", ""))}).decode())
+        elif kind in ("function_call_output", "custom_tool_call_output"):
             out.append({"role": "tool", "tool_call_id": _str(item, "call_id", i),
                         "content": _tool_output(item.get("output"), i)})
         elif kind == "reasoning":
@@ -188,9 +194,9 @@ def _user_part(part: Mapping[str, Any], i: int) -> dict[str, Any]:
     raise ConversionError(f"input[{i}]: content parts of type {kind!r} cannot be converted for this channel")
 
 
-def _add_call(out: list[dict[str, Any]], item: Mapping[str, Any], i: int) -> None:
-    """A function_call joins the assistant message before it (chat puts a turn's calls in one message)."""
-    arguments = item.get("arguments", "")
+def _add_call(out: list[dict[str, Any]], item: Mapping[str, Any], i: int, arguments: Any) -> None:
+    """A function or custom tool call joins the assistant message before it (chat puts a turn's calls in one
+    message)."""
     call = {"id": _str(item, "call_id", i), "type": "function",
             "function": {"name": flat_name(_str(item, "name", i), item.get("namespace")),
                          "arguments": arguments if isinstance(arguments, str) else ""}}
@@ -228,19 +234,20 @@ def _tools(tools: Any) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for i, tool in enumerate(tools):
         kind = tool.get("type") if isinstance(tool, Mapping) else None
-        if kind == "function":
+        if kind in ("function", "custom"):
             out.append(_function(tool, None, f"tools[{i}]"))
         elif kind == "namespace":
             members = tool.get("tools")
-            if not isinstance(members, list) or not all(isinstance(m, Mapping) and m.get("type") == "function"
-                                                        for m in members):
-                raise ConversionError(f"tools[{i}]: a namespace converts only when all its tools are functions")
+            if not isinstance(members, list) or not all(isinstance(m, Mapping) and m.get("type") in
+                                                        ("function", "custom") for m in members):
+                raise ConversionError(f"tools[{i}]: a namespace converts only when its tools are function or "
+                                      f"custom tools", code="unsupported_tool")
             out.extend(_function(m, _name(tool, f"tools[{i}]"), f"tools[{i}]") for m in members)
         elif kind in DROPPED_TOOLS:
             continue
         else:
-            raise ConversionError(f"tools[{i}]: the tool type {kind!r} cannot run on this channel (only function "
-                                  f"and namespace tools convert)", code="unsupported_tool")
+            raise ConversionError(f"tools[{i}]: the tool type {kind!r} cannot run on this channel (only function, "
+                                  f"custom and namespace tools convert)", code="unsupported_tool")
     names = [t["function"]["name"] for t in out]
     if len(names) != len(set(names)):
         raise ConversionError("two tools have the same name once namespaces are joined with "
@@ -257,22 +264,40 @@ def _name(tool: Mapping[str, Any], where: str) -> str:
 
 def _function(tool: Mapping[str, Any], namespace: str | None, where: str) -> dict[str, Any]:
     function: dict[str, Any] = {"name": flat_name(_name(tool, where), namespace)}
+    if tool.get("type") == "custom":
+        return {"type": "function", "function": {**function, **_custom(tool, where)}}
     for key in ("description", "parameters", "strict"):
         if tool.get(key) is not None:
             function[key] = tool[key]
     return {"type": "function", "function": function}
 
 
+def _custom(tool: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """A free-text tool as a function of one string; a grammar the hub cannot enforce is told in the description."""
+    description = str(tool.get("description") or "")
+    fmt = tool.get("format")
+    kind = fmt.get("type") if isinstance(fmt, Mapping) else None
+    if kind == "grammar" and isinstance(fmt, Mapping):
+        syntax, definition = fmt.get("syntax", ""), fmt.get("definition", "")
+        rule = f"The `{CUSTOM_INPUT}` string must match this {syntax} grammar:\n{definition}"
+        description = f"{description}\n\n{rule}" if description else rule
+    elif fmt is not None and kind != "text":
+        raise ConversionError(f"{where}: a custom tool format {kind!r} cannot be converted", code="unsupported_tool")
+    parameters = {"type": "object", "properties": {CUSTOM_INPUT: {"type": "string"}}, "required": [CUSTOM_INPUT],
+                  "additionalProperties": False}
+    return {"description": description, "parameters": parameters} if description else {"parameters": parameters}
+
+
 def _tool_choice(choice: Any) -> Any:
     if choice in ("none", "auto", "required"):
         return choice
     kind = choice.get("type") if isinstance(choice, Mapping) else None
-    if kind == "function" and isinstance(choice, Mapping):
+    if kind in ("function", "custom") and isinstance(choice, Mapping):
         return {"type": "function", "function": {"name": _name(choice, "tool_choice")}}
     if kind == "allowed_tools" and isinstance(choice, Mapping):
         listed = choice.get("tools") or []
-        if not all(isinstance(t, Mapping) and t.get("type") == "function" for t in listed):
-            raise ConversionError("tool_choice.allowed_tools converts only with function tools",
+        if not all(isinstance(t, Mapping) and t.get("type") in ("function", "custom") for t in listed):
+            raise ConversionError("tool_choice.allowed_tools converts only with function and custom tools",
                                   code="unsupported_tool")
         tools = [{"type": "function", "function": {"name": _name(t, "tool_choice")}} for t in listed]
         return {"type": "allowed_tools", "allowed_tools": {"mode": choice.get("mode", "auto"), "tools": tools}}

@@ -23,8 +23,9 @@ from proxy.converters.base import OpenAIError, Usage
 from proxy.converters.dialects.responses_output import (
     Names,
     as_mapping,
+    call_item,
+    custom_input,
     failure,
-    function_call_item,
     message_item,
     output_text,
     reasoning_item,
@@ -39,12 +40,14 @@ from proxy.core.sse import SSEDecoder
 
 __all__ = ["ResponsesStream"]
 
+CALLS = ("function_call", "custom_tool_call")
+
 
 class _Item:
     """One output item of the answer, from its `output_item.added` on."""
 
     def __init__(self, kind: str, item_id: str, index: int) -> None:
-        self.kind = kind                    # reasoning | message | function_call
+        self.kind = kind                    # reasoning | message | function_call | custom_tool_call
         self.id = item_id
         self.index = index                  # output_index
         self.texts: list[str] = []          # the open part's (or the summary's, the arguments') fragments
@@ -186,15 +189,16 @@ class ResponsesStream:
             out += self._close_open()
             call_id = call_id if isinstance(call_id, str) and call_id else f"call_{self._base}_{len(self._calls)}"
             name = function.get("name") if isinstance(function.get("name"), str) else ""
-            item, added = self._add("function_call", "", function_call_item(call_id, name, "", "in_progress",
-                                                                           self._names))
+            first = call_item(call_id, name, "", "in_progress", self._names)
+            item, added = self._add(first["type"], "", first)
             self._calls[key] = item
             item.call_id, item.name = call_id, name
             out.append(added)
         fragment = function.get("arguments")
         if isinstance(fragment, str) and fragment and item.final is None:
             item.texts.append(fragment)
-            out.append(self._emit("response.function_call_arguments.delta", **self._at(item), delta=fragment))
+            if item.kind == "function_call":   # a custom tool's input is known once its JSON is whole
+                out.append(self._emit("response.function_call_arguments.delta", **self._at(item), delta=fragment))
         return out
 
     # ------------------------------------------------------------ items
@@ -219,7 +223,7 @@ class ResponsesStream:
         """Close the open reasoning or message item (function calls stay open until the finish)."""
         out: list[bytes] = []
         for item in self._items:
-            if item.final is None and item.kind != "function_call":
+            if item.final is None and item.kind not in CALLS:
                 out += self._close(item)
         return out
 
@@ -256,10 +260,16 @@ class ResponsesStream:
         elif item.kind == "message":
             out += self._close_part(item)
             item.final = message_item(item.id, item.parts, status)
-        else:
+        elif item.kind == "function_call":
             arguments = "".join(item.texts)
             out.append(self._emit("response.function_call_arguments.done", **self._at(item), arguments=arguments))
-            item.final = function_call_item(item.call_id, item.name, arguments, status, self._names)
+            item.final = call_item(item.call_id, item.name, arguments, status, self._names)
+        else:
+            text = custom_input("".join(item.texts)) if item.texts else ""
+            if text:
+                out.append(self._emit("response.custom_tool_call_input.delta", **self._at(item), delta=text))
+            out.append(self._emit("response.custom_tool_call_input.done", **self._at(item), input=text))
+            item.final = call_item(item.call_id, item.name, "".join(item.texts), status, self._names)
         return out + [self._emit("response.output_item.done", output_index=item.index, item=item.final)]
 
     # ------------------------------------------------------------ the end

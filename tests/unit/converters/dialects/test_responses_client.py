@@ -258,13 +258,12 @@ def test_request_small_vectors(body: dict[str, Any], expected: dict[str, Any]) -
     ({"input": [{"role": "user", "content": [{"type": "input_audio"}]}]}, "input_audio"),
     ({"input": [{"type": "function_call_output", "call_id": "c",
                  "output": [{"type": "input_image", "image_url": "data:image/png;base64,AA"}]}]}, "text only"),
-    ({"input": [{"type": "custom_tool_call", "call_id": "c", "name": "x", "input": "y"}]}, "custom_tool_call"),
     ({"input": [{"type": "compaction", "encrypted_content": "x"}]}, "compaction"),
     ({"input": [{"role": "tool", "content": "x"}]}, "role"),
-    ({"tools": [{"type": "custom", "name": "apply_patch"}]}, "'custom'"),
+    ({"tools": [{"type": "custom", "name": "p", "format": {"type": "regex"}}]}, "'regex'"),
     ({"tools": [{"type": "file_search", "vector_store_ids": ["vs_1"]}]}, "'file_search'"),
     ({"tools": [{"type": "mcp", "server_label": "x"}]}, "'mcp'"),
-    ({"tools": [{"type": "namespace", "name": "n", "tools": [{"type": "custom", "name": "c"}]}]}, "namespace"),
+    ({"tools": [{"type": "namespace", "name": "n", "tools": [{"type": "web_search"}]}]}, "namespace"),
     ({"tools": [{"type": "function", "name": "a__b"},
                 {"type": "namespace", "name": "a", "tools": [{"type": "function", "name": "b"}]}]}, "same name"),
     ({"tool_choice": {"type": "web_search"}}, "tool_choice"),
@@ -499,3 +498,62 @@ def test_stream_after_done_ignores_everything_and_flush_adds_nothing() -> None:
     first = converter.feed(TEXT_STREAM)
     assert converter.feed(_sse(_chunk({"content": "late"}))) == [] and converter.flush() == []
     assert _types(_events(b"".join(first)))[-1] == "response.completed"
+
+
+# ---------------------------------------------------------------- custom (free-text) tools
+
+CUSTOM_REQUEST = {"model": "gpt-x", "input": "patch it", "tools": [
+    {"type": "custom", "name": "apply_patch", "description": "Edit files.",
+     "format": {"type": "grammar", "syntax": "lark", "definition": "start: \"*** Begin Patch\""}},
+    {"type": "namespace", "name": "ns", "tools": [{"type": "custom", "name": "note"}]}],
+    "tool_choice": {"type": "custom", "name": "apply_patch"}}
+PATCH = "*** Begin Patch\n+héllo ✓\n*** End Patch"
+
+
+def test_custom_tools_are_functions_of_one_string() -> None:
+    body = {**CUSTOM_REQUEST, "input": [
+        {"role": "user", "content": "patch it"},
+        {"type": "custom_tool_call", "call_id": "c1", "name": "apply_patch", "input": PATCH},
+        {"type": "custom_tool_call_output", "call_id": "c1", "output": "Done."}]}
+    hub = rc.request_to_openai(body)
+    schema = {"type": "object", "properties": {"input": {"type": "string"}}, "required": ["input"],
+              "additionalProperties": False}
+    assert hub["tools"] == [
+        {"type": "function", "function": {"name": "apply_patch", "parameters": schema, "description":
+                                          "Edit files.\n\nThe `input` string must match this lark grammar:\n"
+                                          "start: \"*** Begin Patch\""}},
+        {"type": "function", "function": {"name": "ns__note", "parameters": schema}}]
+    assert hub["tool_choice"] == {"type": "function", "function": {"name": "apply_patch"}}
+    assert hub["messages"][1:] == [
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "apply_patch",
+                                                          "arguments": orjson.dumps({"input": PATCH}).decode()}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "Done."}]
+
+
+def test_custom_tool_calls_come_back_as_custom_tool_calls() -> None:
+    arguments = orjson.dumps({"input": PATCH}).decode()
+    answer = rc.response_from_openai(_completion({"content": None, "tool_calls": [
+        {"id": "call_p", "type": "function", "function": {"name": "apply_patch", "arguments": arguments}},
+        {"id": "call_n", "type": "function", "function": {"name": "ns__note", "arguments": "not json"}}]},
+        "tool_calls"), request=CUSTOM_REQUEST)
+    assert answer["output"] == [
+        {"id": "ctc_p", "type": "custom_tool_call", "call_id": "call_p", "name": "apply_patch", "input": PATCH},
+        {"id": "ctc_n", "type": "custom_tool_call", "call_id": "call_n", "name": "note", "namespace": "ns",
+         "input": "not json"}]
+    parsed = _sdk(orjson.dumps(answer), "application/json").responses.create(model="gpt-x", input="hi")
+    assert [o.type for o in parsed.output] == ["custom_tool_call", "custom_tool_call"]
+    stream = _sse(
+        _chunk({"tool_calls": [{"index": 0, "id": "call_p", "type": "function",
+                                "function": {"name": "apply_patch", "arguments": arguments[:20]}}]}),
+        _chunk({"tool_calls": [{"index": 0, "function": {"arguments": arguments[20:]}}]}),
+        _chunk(finish="tool_calls"), "[DONE]")
+    out = _convert(stream, CUSTOM_REQUEST)
+    assert all(_convert(stream, CUSTOM_REQUEST, split) == out for split in range(1, len(stream)))
+    events = _events(out)
+    assert _types(events)[2:] == ["response.output_item.added", "response.custom_tool_call_input.delta",
+                                  "response.custom_tool_call_input.done", "response.output_item.done",
+                                  "response.completed"]
+    assert events[-2]["item"] == answer["output"][0]
+    _, final = _sdk_stream(out)
+    assert final.output[0].type == "custom_tool_call" and final.output[0].input == PATCH
