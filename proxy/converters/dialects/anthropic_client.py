@@ -36,7 +36,8 @@ Decisions per field (client-dialects.md §5; refused = ConversionError, a 400 be
   `refusal`, tool_calls → tool_use blocks (arguments that are not a JSON object: a 502 ConversionError);
   finish stop/length/tool_calls/content_filter → end_turn/max_tokens/tool_use/refusal; `stop_sequence` is always
   null (the hub does not say which stop matched). Usage: input = prompt − cached − cache writes,
-  `cache_read_input_tokens` = cached, `cache_creation_input_tokens` = cache writes (0 when the hub has none),
+  `cache_read_input_tokens` = cached, `cache_creation_input_tokens` = cache writes (0 when the hub has none;
+  no `cache_creation` 5m/1h split, which only Anthropic knows),
   `output_tokens` = completion (with reasoning), `output_tokens_details.thinking_tokens` = reasoning tokens.
   The `model` is the one the client asked for.
 * errors: `{"type":"error","error":{type,message}}` with the hub's status (the SDKs choose their exception class
