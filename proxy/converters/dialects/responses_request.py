@@ -60,8 +60,10 @@ def request_to_openai(body: Mapping[str, Any], *, model: str = "", stream: bool 
     for name in PASSED_FIELDS:
         if body.get(name) is not None:
             out[name] = body[name]
-    if not tools:
-        out.pop("parallel_tool_calls", None)   # chat refuses it without tools
+    if not tools:   # chat refuses these without tools (Codex's web_search alone leaves none); they change nothing
+        out.pop("parallel_tool_calls", None)
+        if out.get("tool_choice") in ("auto", "none"):
+            del out["tool_choice"]
     if body.get("max_output_tokens") is not None:
         out["max_completion_tokens"] = body["max_output_tokens"]
     if body.get("top_logprobs"):

@@ -226,9 +226,13 @@ def test_request_vector_every_mapped_field() -> None:
 
 @pytest.mark.parametrize(("body", "expected"), [
     ({"model": "m", "input": "hi"}, {"model": "m", "messages": [{"role": "user", "content": "hi"}]}),
-    ({"model": "m", "input": "hi", "text": {"format": {"type": "json_object"}}, "tool_choice": "none"},
+    ({"model": "m", "input": "hi", "text": {"format": {"type": "json_object"}}, "tool_choice": "none",
+      "tools": [{"type": "function", "name": "f"}]},
      {"model": "m", "messages": [{"role": "user", "content": "hi"}], "tool_choice": "none",
-      "response_format": {"type": "json_object"}}),
+      "tools": [{"type": "function", "function": {"name": "f"}}], "response_format": {"type": "json_object"}}),
+    ({"model": "m", "input": "hi", "tools": [{"type": "web_search"}], "tool_choice": "auto",
+      "parallel_tool_calls": True},
+     {"model": "m", "messages": [{"role": "user", "content": "hi"}]}),
     ({"model": "m", "input": "hi", "text": {"format": {"type": "text"}}, "parallel_tool_calls": True,
       "tools": [{"type": "web_search", "external_web_access": False}],
       "tool_choice": {"type": "function", "name": "f"}, "background": False, "stream": True},
