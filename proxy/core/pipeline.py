@@ -165,8 +165,7 @@ class Pipeline:
         try:
             body = await upstream.read()
         except (aiohttp.ClientError, OSError) as e:
-            raise UpstreamError(502, f"read response body failed: {e}", type="one_api_error",
-                                code="read_response_body_failed") from None
+            raise read_failed(e) from None
         headers = client_headers(flow, upstream)
         headers[REQUEST_ID_HEADER] = flow.request_id
         flow.bytes_to_client += len(body)
@@ -187,8 +186,7 @@ class Pipeline:
             async for piece in upstream.content.iter_any():   # piece by piece: WebSocket messages stay apart
                 pieces.extend(transform.feed(piece) if transform else (piece,))
         except (aiohttp.ClientError, OSError) as e:
-            raise UpstreamError(502, f"read response body failed: {e}", type="one_api_error",
-                                code="read_response_body_failed") from None
+            raise read_failed(e) from None
         if transform:
             pieces.extend(transform.flush())
         out = b"".join(pieces)
@@ -223,6 +221,12 @@ class Pipeline:
                 pass
             return response
         raise web.HTTPInternalServerError()  # nothing sensible left to say; aiohttp closes the connection
+
+
+def read_failed(e: BaseException) -> UpstreamError:
+    """A body that could not be read: 504 when a time limit ran out (the message says which), else 502."""
+    return UpstreamError(504 if isinstance(e, TimeoutError) else 502, f"read response body failed: {e}",
+                         type="one_api_error", code="read_response_body_failed")
 
 
 async def error_body(upstream: UpstreamAnswer) -> bytes:

@@ -316,3 +316,25 @@ async def test_through_a_relay_proxy_the_limits_hold_too(db: Database, scripted:
         assert (b["user_quota"], b["token_remain"]) == (10_000, 5_000)
     finally:
         await gw.close()
+
+
+def head_then_hang() -> Script:
+    async def script(writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n")
+        await writer.drain()
+    return script
+
+
+async def test_a_non_stream_answer_whose_body_never_comes_is_a_504(db: Database,
+                                                                   scripted: list[ScriptedUpstream]) -> None:
+    acct = await add_account(db, quota=10_000, token_quota=5_000)
+    gw, upstream = await gateway_for(db, head_then_hang(), scripted, RELAY_FIRST_BYTE_TIMEOUT="0.5")
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.post(gw.url + "/v1/chat/completions", json=CHAT, headers={"Authorization": acct.key}) as r:
+                status, body = r.status, await r.json()
+        assert status == 504 and "no answer within 0.5s" in body["error"]["message"]
+        await gw.flush()
+        assert (await balances(db, acct))["token_remain"] == 5_000
+    finally:
+        await gw.close()
