@@ -1,7 +1,8 @@
 """Gemini `generateContent` clients (Gemini CLI, google-genai) → the hub (OpenAI chat); answers in
 proxy.converters.dialects.gemini_client_answer and _stream.
 
-Per field, what happens to a GenerateContentRequest (client-dialects.md §4.2, §5.1, §5.5):
+Per field, what happens to a GenerateContentRequest (client-dialects.md §4.2, §5.1, §5.5), its field names read in
+camelCase or snake_case as the API does (gemini_client_names):
 - model: from the URL path (`model=`), else the body's `model` ("models/" dropped); none is refused.
   `stream=True` (the :streamGenerateContent endpoint) asks the hub for a stream with its usage chunk.
 - systemInstruction (any role, Gemini CLI sends "user"): its text parts, joined, become the first system
@@ -49,6 +50,7 @@ from proxy.converters.dialects.gemini_client_answer import (  # noqa: F401  (re-
     error_from_openai,
     response_from_openai,
 )
+from proxy.converters.dialects.gemini_client_names import camel_case
 from proxy.converters.dialects.gemini_client_stream import stream_from_openai  # noqa: F401  (re-exported)
 
 __all__ = ["DIALECT", "error_from_openai", "request_to_openai", "response_from_openai", "stream_from_openai"]
@@ -70,6 +72,7 @@ _OPENAI_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 def request_to_openai(body: Mapping[str, Any], *, model: str = "", stream: bool | None = None) -> dict[str, Any]:
     """A GenerateContentRequest as an OpenAI chat request; ConversionError names what cannot be carried."""
+    body = camel_case(body)
     unknown = sorted(set(body) - _TOP_LEVEL)
     if unknown:
         raise ConversionError(f"{unknown[0]} is not supported: this model is served by a channel that does not "

@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 
 from proxy.converters.base import OpenAIError, Usage
+from proxy.converters.dialects.gemini_client_names import field
 
 __all__ = ["SYNTHETIC_SIGNATURE", "error_from_openai", "finish_reason", "function_call_part", "response_from_openai",
            "usage_from_openai", "usage_metadata", "wants_thoughts"]
@@ -42,9 +43,7 @@ _RPC_CODES = frozenset(_STATUS.values()) | {"FAILED_PRECONDITION", "OUT_OF_RANGE
 
 def wants_thoughts(request: Mapping[str, Any] | None) -> bool:
     """Whether the client asked for thought parts (Gemini sends none unless includeThoughts)."""
-    config = (request or {}).get("generationConfig")
-    thinking = config.get("thinkingConfig") if isinstance(config, dict) else None
-    return isinstance(thinking, dict) and bool(thinking.get("includeThoughts"))
+    return bool(field(field(field(request, "generationConfig"), "thinkingConfig"), "includeThoughts"))
 
 
 def finish_reason(reason: Any) -> str:

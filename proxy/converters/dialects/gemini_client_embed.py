@@ -18,6 +18,7 @@ from typing import Any
 
 from proxy.converters.base import ConversionError
 from proxy.converters.dialects.gemini_client import request_to_openai
+from proxy.converters.dialects.gemini_client_names import camel_case
 
 __all__ = ["count_tokens_request_to_openai", "count_tokens_response", "embeddings_request_to_openai",
            "embeddings_response_from_openai"]
@@ -34,6 +35,7 @@ def _text(content: Any) -> str:
 
 def embeddings_request_to_openai(body: Mapping[str, Any], *, model: str, batch: bool) -> dict[str, Any]:
     """An embedContent (or, with `batch`, batchEmbedContents) body as an OpenAI embeddings request."""
+    body = camel_case(body)
     requests = body.get("requests") if batch else [body]
     if not isinstance(requests, list) or not requests or not all(isinstance(r, dict) for r in requests):
         raise ConversionError("requests must be a non-empty list of embedContent requests")
@@ -62,6 +64,7 @@ def embeddings_response_from_openai(body: Mapping[str, Any], *, batch: bool) -> 
 
 def count_tokens_request_to_openai(body: Mapping[str, Any], *, model: str) -> dict[str, Any]:
     """The hub request whose prompt tokens answer a countTokens call."""
+    body = camel_case(body)
     inner = body.get("generateContentRequest")
     if inner is not None:
         if not isinstance(inner, dict) or set(body) - {"generateContentRequest"}:

@@ -269,12 +269,53 @@ def test_generation_config_cases(config: dict[str, Any], expected: dict[str, Any
     ({"generationConfig": {"thinkingConfig": {"thinkingBudget": -5}}}, False, "thinkingBudget -5"),
     ({"generationConfig": {"thinkingConfig": {"budget": 1}}}, False, "thinkingConfig.budget"),
     ({"cachedContent": "cachedContents/abc"}, False, "cachedContent is not supported"),
-    ({"generation_config": {}}, False, "generation_config is not supported"),
+    ({"cached_content": "cachedContents/abc"}, False, "cachedContent is not supported"),
+    ({"frobnicate": 1}, False, "frobnicate is not supported"),
     ({"generationConfig": []}, False, "generationConfig must be an object"),
 ])
 def test_requests_that_cannot_be_carried_are_refused(body: dict[str, Any], stream: bool, message: str) -> None:
     with pytest.raises(ConversionError, match=message):
         hub({"contents": [user("q")], **body}, stream=stream)
+
+
+def test_snake_case_field_names_as_the_api_takes_them() -> None:
+    """Proto JSON takes both spellings and google-genai sends both; user data keeps its own keys."""
+    body = {"contents": [
+        {"role": "user", "parts": [{"text": "hi"}, {"inline_data": {"mime_type": "image/png", "data": "YWJj"}}]},
+        {"role": "model", "parts": [{"function_call": {"id": "c1", "name": "x", "args": {"a_b": "v"}},
+                                     "thought_signature": "c2ln"}]},
+        {"role": "user", "parts": [{"function_response": {"id": "c1", "name": "x", "response": {"out_put": "y"}}}]}],
+        "system_instruction": {"parts": [{"text": "s"}]},
+        "tools": [{"function_declarations": [
+            {"name": "x", "parameters_json_schema": {"type": "object", "properties": {"a_b": {"type": "string"}}}},
+            {"name": "y", "parameters": {"type": "OBJECT", "properties": {"snake_name": {"type": "STRING",
+                                                                                         "max_length": 3}}}}]}],
+        "tool_config": {"function_calling_config": {"mode": "ANY", "allowed_function_names": ["x"]}},
+        "generation_config": {"max_output_tokens": 5, "response_mime_type": "application/json",
+                              "response_json_schema": {"properties": {"snake_key": {}}},
+                              "thinking_config": {"include_thoughts": True, "thinking_budget": 2048}}}
+    assert hub(body) == {
+        "model": "gemini-x",
+        "messages": [
+            {"role": "system", "content": "s"},
+            {"role": "user", "content": [{"type": "text", "text": "hi"},
+                                         {"type": "image_url", "image_url": {"url": "data:image/png;base64,YWJj"}}]},
+            {"role": "assistant", "content": None, "tool_calls": [{
+                "id": "c1", "type": "function", "function": {"name": "x", "arguments": '{"a_b":"v"}'},
+                "extra_content": {"google": {"thought_signature": "c2ln"}}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": '{"out_put":"y"}'}],
+        "max_tokens": 5,
+        "response_format": {"type": "json_schema", "json_schema": {"name": "response", "schema": {
+            "properties": {"snake_key": {}}}}},
+        "reasoning_effort": "medium",
+        "tools": [{"type": "function", "function": {"name": "x", "parameters": {
+                      "type": "object", "properties": {"a_b": {"type": "string"}}}}},
+                  {"type": "function", "function": {"name": "y", "parameters": {
+                      "type": "object", "properties": {"snake_name": {"type": "string", "maxLength": 3}}}}}],
+        "tool_choice": {"type": "function", "function": {"name": "x"}}}
+    answer = completion({"content": "a", "reasoning_content": "r"})
+    thoughts = {"generation_config": {"thinking_config": {"include_thoughts": True}}}
+    assert response_from_openai(answer, request=thoughts)["candidates"][0]["content"]["parts"][0]["thought"] is True
 
 
 def test_the_request_is_not_modified() -> None:
@@ -418,3 +459,51 @@ def test_google_genai_raises_a_converted_error() -> None:
     with pytest.raises(errors.ClientError) as info:
         sdk_client(status, body).models.generate_content(model="gemini-x", contents="q")
     assert (info.value.code, info.value.status, info.value.message) == (429, "RESOURCE_EXHAUSTED", "slow down")
+
+
+def test_google_genai_requests_convert() -> None:
+    """What google-genai itself sends for a tool round trip with a full config is carried, and its answer read."""
+    genai = pytest.importorskip("google.genai")
+    types = genai.types
+    try:
+        import httpx2 as httpx
+    except ImportError:   # older google-genai releases use httpx
+        import httpx  # type: ignore[no-redef]
+    seen: list[dict[str, Any]] = []
+
+    def handle(request: Any) -> Any:
+        seen.append(request_to_openai(orjson.loads(request.content), model="gemini-x"))
+        calls = [{"id": "call_9", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}]
+        body = response_from_openai(completion({"content": "Checking.", "tool_calls": calls}, "tool_calls"))
+        return httpx.Response(200, headers={"content-type": "application/json"}, content=orjson.dumps(body))
+
+    options = types.HttpOptions(base_url="http://gateway.test",
+                                httpx_client=httpx.Client(transport=httpx.MockTransport(handle)))
+    client = genai.Client(api_key="sk-test", http_options=options)
+    weather = types.FunctionDeclaration(name="get_weather", description="Weather", parameters=types.Schema(
+        type="OBJECT", properties={"city": types.Schema(type="STRING")}, required=["city"]))
+    config = types.GenerateContentConfig(
+        system_instruction="Be brief.", temperature=0.5, top_p=0.9, top_k=20, max_output_tokens=64,
+        stop_sequences=["END"], seed=3, tools=[types.Tool(function_declarations=[weather])],
+        tool_config=types.ToolConfig(function_calling_config=types.FunctionCallingConfig(mode="ANY")),
+        thinking_config=types.ThinkingConfig(include_thoughts=True, thinking_budget=2048))
+    history = [types.Content(role="user", parts=[types.Part(text="Weather in Paris?")]),
+               types.Content(role="model", parts=[types.Part(function_call=types.FunctionCall(
+                   id="call_1", name="get_weather", args={"city": "Paris"}))]),
+               types.Content(role="user", parts=[types.Part(function_response=types.FunctionResponse(
+                   id="call_1", name="get_weather", response={"output": "sunny"}))])]
+    result = client.models.generate_content(model="gemini-x", contents=history, config=config)
+    assert seen == [{
+        "model": "gemini-x",
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Weather in Paris?"},
+            {"role": "assistant", "content": None, "tool_calls": [{"id": "call_1", "type": "function", "function": {
+                "name": "get_weather", "arguments": '{"city":"Paris"}'}}]},
+            {"role": "tool", "tool_call_id": "call_1", "content": '{"output":"sunny"}'}],
+        "temperature": 0.5, "top_p": 0.9, "seed": 3, "max_tokens": 64, "stop": ["END"], "reasoning_effort": "medium",
+        "tools": [{"type": "function", "function": {"name": "get_weather", "description": "Weather", "parameters": {
+            "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}],
+        "tool_choice": "required"}]
+    assert result.text == "Checking."
+    assert [(c.id, c.name, c.args) for c in result.function_calls] == [("call_9", "get_weather", {"city": "Paris"})]
