@@ -13,7 +13,8 @@ import sys
 
 import orjson
 
-ANSWER = orjson.dumps({"id": "chatcmpl-bench", "object": "chat.completion", "created": 1700000000, "model": "gpt-4o-mini",
+ANSWER = orjson.dumps({"id": "chatcmpl-bench", "object": "chat.completion", "created": 1700000000,
+                       "model": "gpt-4o-mini",
                        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello from the bench!"},
                                     "finish_reason": "stop"}],
                        "usage": {"prompt_tokens": 12, "completion_tokens": 6, "total_tokens": 18}})
@@ -22,7 +23,8 @@ CHUNK = b"data: " + orjson.dumps({"id": "chatcmpl-bench", "object": "chat.comple
                                                                        "finish_reason": None}]}) + b"\n\n"
 USAGE = b"data: " + orjson.dumps({"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1700000000,
                                   "model": "gpt-4o-mini", "choices": [],
-                                  "usage": {"prompt_tokens": 12, "completion_tokens": 20, "total_tokens": 32}}) + b"\n\n"
+                                  "usage": {"prompt_tokens": 12, "completion_tokens": 20,
+                                            "total_tokens": 32}}) + b"\n\n"
 STREAM = CHUNK * 20 + USAGE + b"data: [DONE]\n\n"
 
 WHOLE = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(ANSWER)) + ANSWER

@@ -107,8 +107,8 @@ async def _client(url: str, key: str, stream: bool, concurrency: int, total: int
 
 def run_client(url: str, key: str, stream: bool, concurrency: int, total: int) -> dict[str, float]:
     """The load generator runs in its own process so it doesn't share an event loop with anything measured."""
-    out = subprocess.run([sys.executable, __file__, "--client", url, key, str(int(stream)), str(concurrency), str(total)],
-                         capture_output=True, text=True, check=True)
+    command = [sys.executable, __file__, "--client", url, key, str(int(stream)), str(concurrency), str(total)]
+    out = subprocess.run(command, capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
 
 
@@ -171,7 +171,8 @@ def rss_kb(pid: int) -> int:
     total = 0
     for p in tree_pids(pid):
         try:
-            total += int(next(l for l in Path(f"/proc/{p}/status").read_text().splitlines() if l.startswith("VmRSS")).split()[1])
+            total += int(next(line for line in Path(f"/proc/{p}/status").read_text().splitlines()
+                                 if line.startswith("VmRSS")).split()[1])
         except (FileNotFoundError, StopIteration, ProcessLookupError):
             continue
     return total
@@ -271,7 +272,7 @@ def scaling(workers: int, args: argparse.Namespace) -> None:
                     after = [cpu_seconds(p) for p in parties] + [children_cpu_seconds()]
                     rps.setdefault((count, stream), []).append(got)
                     cpu.setdefault((count, stream), []).append(
-                        tuple(1e6 * (a - b) / served for a, b in zip(after, before)))  # type: ignore[arg-type]
+                        tuple(1e6 * (a - b) / served for a, b in zip(after, before, strict=True)))  # type: ignore[arg-type]
     finally:
         for proc in procs:
             proc.terminate()
@@ -313,7 +314,7 @@ def run_all_wrk(targets: dict[str, str], key: str, seconds: int, workdir: Path,
     for stream in (False, True):
         for concurrency in (1, 64):
             runs: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
-            for name, base in targets.items():
+            for base in targets.values():
                 run_wrk(base + "/v1/chat/completions", key, stream, concurrency, 2, workdir)   # warm-up
             for _ in range(rounds):
                 for name, base in targets.items():

@@ -11,8 +11,9 @@ checked by proxy.converters.registry.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 
 class ConversionError(Exception):
@@ -33,12 +34,14 @@ class ConvertContext:
     model: str                      # the upstream model (after model mapping)
     base_url: str                   # channel base URL, or the type's default; no trailing "/"
     key: str                        # the channel key as stored
-    config: Mapping[str, str] = field(default_factory=dict)  # channel config JSON (region, ak, sk, user_id, api_version, ...)
+    # channel config JSON (region, ak, sk, user_id, api_version, ...)
+    config: Mapping[str, str] = field(default_factory=dict)
     stream: bool = False
     include_usage: bool = False     # client asked for stream_options.include_usage
     request_id: str = ""
     now: float = 0.0                # unix time, passed in so signing stays pure
-    options: Mapping[str, str] = field(default_factory=dict)  # process settings a converter may read (GEMINI_SAFETY_SETTING, GEMINI_VERSION, ...)
+    # process settings a converter may read (GEMINI_SAFETY_SETTING, GEMINI_VERSION, ...)
+    options: Mapping[str, str] = field(default_factory=dict)
     access_token: str = ""          # an auxiliary token the relay already fetched (Baidu, Vertex), if any
 
 

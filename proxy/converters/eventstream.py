@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 PRELUDE_LENGTH = 12          # total_length u32, headers_length u32, prelude_crc u32
 MIN_MESSAGE_LENGTH = 16      # prelude + message_crc

@@ -11,8 +11,8 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import AsyncIterator
 
 import aiohttp
 import pytest
@@ -61,9 +61,9 @@ async def test_sigterm_cuts_a_stream_after_the_grace_with_an_error_event(db: Dat
     upstream.script.chunk_delay = 0.15       # a 15 s stream
     node = Node(tmp_path, _sqlite_env(db, SHUTDOWN_GRACE="3")).wait()
     try:
-        async with aiohttp.ClientSession() as http:
-            async with http.post(node.url + "/v1/chat/completions", json={**BODY, "stream": True},
-                                 headers={"Authorization": acct.key}) as r:
+        async with aiohttp.ClientSession() as http, \
+                http.post(node.url + "/v1/chat/completions", json={**BODY, "stream": True},
+                          headers={"Authorization": acct.key}) as r:
                 assert r.status == 200
                 first = await r.content.readuntil(b"\n\n")
                 node.proc.send_signal(signal.SIGTERM)
@@ -93,7 +93,7 @@ async def _count_outcomes(url: str, key: str, stop: asyncio.Event) -> list[tuple
                                      timeout=aiohttp.ClientTimeout(total=5)) as r:
                     await r.read()
                     outcomes.append((time.monotonic(), r.status == 200))
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError):
                 outcomes.append((time.monotonic(), False))
                 await asyncio.sleep(0.02)
     return outcomes

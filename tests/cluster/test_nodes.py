@@ -14,8 +14,8 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import AsyncIterator
 
 import aiohttp
 import pytest
@@ -44,7 +44,7 @@ class Node:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def wait(self) -> "Node":
+    def wait(self) -> Node:
         wait_for(self.url + "/api/status", time.monotonic() + 60)
         return self
 

@@ -11,8 +11,15 @@ import pytest
 
 from settings import ENV_NAMES, load_settings
 from store import parse_dsn
-from tests.nginx.deploy_files import COMPOSE, REPO, MissingVariable, dockerfile_healthcheck, dockerfile_instructions, \
-    interpolate, load_compose
+from tests.nginx.deploy_files import (
+    COMPOSE,
+    REPO,
+    MissingVariable,
+    dockerfile_healthcheck,
+    dockerfile_instructions,
+    interpolate,
+    load_compose,
+)
 from tests.nginx.test_nginx import render
 
 SECRETS = {"SESSION_SECRET": "s3cret-session", "MYSQL_PASSWORD": "dbpass123", "MYSQL_ROOT_PASSWORD": "rootpass",

@@ -28,10 +28,10 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Iterator
 
 import aiohttp
 import orjson
@@ -333,12 +333,12 @@ async def test_gateway_sees_the_client_address_nginx_sets(stack: Stack) -> None:
 
     async def status_and_message(local: str, account: str, extra: dict[str, str] | None = None,
                                  url: str = models) -> tuple[int, str]:
-        async with session(stack, local) as http:
-            async with http.get(url, headers={**bearer(stack.accounts[account]), **(extra or {})}) as resp:
-                data = orjson.loads(await resp.read())
-                message = (data.get("error") or {}).get("message", "")
-                seen = re.search(r"当前 ip：(\S+)", message)      # One API's wording: "current ip: X"
-                return resp.status, seen.group(1) if seen else message
+        headers = {**bearer(stack.accounts[account]), **(extra or {})}
+        async with session(stack, local) as http, http.get(url, headers=headers) as resp:
+            data = orjson.loads(await resp.read())
+            message = (data.get("error") or {}).get("message", "")
+            seen = re.search(r"当前 ip：(\S+)", message)      # One API's wording: "current ip: X"
+            return resp.status, seen.group(1) if seen else message
 
     # From 127.0.0.2 through nginx (whose own connection comes from 127.0.0.1): the gateway uses the header.
     assert (await status_and_message(CLIENT_ADDR, "client_only"))[0] == 200

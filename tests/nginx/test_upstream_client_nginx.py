@@ -11,9 +11,9 @@ import os
 import ssl
 import subprocess
 import time
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import AsyncIterator, Iterator
 
 import pytest
 from multidict import CIMultiDict

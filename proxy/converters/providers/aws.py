@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import quote
 
 import orjson
@@ -83,7 +84,7 @@ def model_id_from_openai(model: str) -> str:
 def _credentials(ctx: ConvertContext) -> tuple[Credentials | None, str, str]:
     """(SigV4 credentials or None, Bedrock API key or "", region) from ctx.config, else key `ak|sk|region`."""
     parts = ctx.key.split("|") if "|" in ctx.key else []
-    from_key = dict(zip(("ak", "sk", "region"), parts))
+    from_key = dict(zip(("ak", "sk", "region"), parts, strict=False))
     ak = ctx.config.get("ak") or from_key.get("ak", "")
     sk = ctx.config.get("sk") or from_key.get("sk", "")
     region = ctx.config.get("region") or from_key.get("region", "")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from proxy.converters.base import ConvertContext, OpenAIError, Usage
 from proxy.converters.chunks import ChunkWriter

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import mimetypes
 import re
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import orjson
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
@@ -135,7 +136,7 @@ def _created(obj: Mapping[str, Any], ctx: ConvertContext) -> int:
         when = datetime.fromisoformat(str(obj.get("completed_at")))
     except ValueError:
         return int(ctx.now)
-    return int((when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp())
+    return int((when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp())
 
 
 def _outputs(output: Any) -> list[str]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
@@ -147,8 +148,8 @@ class _Frame:
 
 def _frame_error(header: Mapping[str, Any]) -> OpenAIError:
     code = header.get("code")
-    return OpenAIError(_CODE_STATUS.get(code, 500) if isinstance(code, int) else 500, header.get("message") or f"iFlytek Spark error {code}",
-                       ERROR_TYPE, code)
+    status = _CODE_STATUS.get(code, 500) if isinstance(code, int) else 500
+    return OpenAIError(status, header.get("message") or f"iFlytek Spark error {code}", ERROR_TYPE, code)
 
 
 def _parse_frame(obj: Any) -> _Frame:

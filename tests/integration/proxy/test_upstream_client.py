@@ -7,8 +7,8 @@ import asyncio
 import datetime
 import ssl
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import AsyncIterator, Awaitable, Callable
 
 import aiohttp
 import pytest
@@ -25,7 +25,7 @@ from proxy.core.upstream_client import UpstreamClient
 Reply = Callable[[asyncio.StreamWriter, bytes], Awaitable[bool]]   # (writer, request) -> keep the connection?
 
 
-RUNNING: list["Scripted"] = []
+RUNNING: list[Scripted] = []
 
 
 class Scripted:
@@ -363,7 +363,7 @@ async def test_many_at_once_on_one_host(client: UpstreamClient) -> None:
 def _self_signed(tmp_path: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
             .not_valid_after(now + datetime.timedelta(days=1))

@@ -20,7 +20,7 @@ async def _load_one_api_database(db: Database, backend: str) -> None:
         await conn.run_sync(LogBase.metadata.drop_all)
         ddl = (DDL_DIR / f"{backend}.sql").read_text()
         for stmt in ddl.split(";"):
-            body = "\n".join(l for l in stmt.splitlines() if not l.startswith("--")).strip()
+            body = "\n".join(line for line in stmt.splitlines() if not line.startswith("--")).strip()
             if body:
                 await conn.exec_driver_sql(body)
     q = '"' if backend == "postgres" else "`"
@@ -87,7 +87,7 @@ async def test_existing_one_api_database_reads_and_works(db: Database, backend: 
         logs = (await s.execute(select(Log).order_by(Log.id))).scalars().all()
     assert token.remain_quota == 5000 - 225 and token.used_quota == 225
     assert channel.used_quota == 225 and user.request_count == 1
-    assert [(l.quota, l.usage_source, bool(l.is_stream)) for l in logs] == [(225, None, True), (225, "upstream", False)]
+    assert [(row.quota, row.usage_source, bool(row.is_stream)) for row in logs] == [(225, None, True), (225, "upstream", False)]
     assert new_user.id == 2
 
 

@@ -36,7 +36,7 @@ def test_vector_frames_decode(name: str, step: int | None) -> None:
     assert decoder.pending == 0
     expected = CASES[name]["upstream_frames"]
     assert len(messages) == len(expected)
-    for message, frame in zip(messages, expected):
+    for message, frame in zip(messages, expected, strict=True):
         assert message.headers == frame["headers"]
         assert orjson.loads(message.payload) == frame["payload"]
 

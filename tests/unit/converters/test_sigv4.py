@@ -84,7 +84,7 @@ def test_matches_botocore_for_other_inputs(monkeypatch: pytest.MonkeyPatch) -> N
     request = awsrequest.AWSRequest(method="POST", url=url, data=body, headers=dict(headers))
     creds = ("AK2", "secret/2", "tok")
     signer = auth.SigV4Auth(credentials.Credentials(*creds), "bedrock", "eu-west-3")
-    fixed = datetime.datetime.fromtimestamp(when, datetime.timezone.utc).replace(tzinfo=None)
+    fixed = datetime.datetime.fromtimestamp(when, datetime.UTC).replace(tzinfo=None)
     monkeypatch.setattr(auth, "get_current_datetime", lambda: fixed)
     signer.add_auth(request)
     ours = sigv4.sign_headers("POST", url, headers, body, sigv4.Credentials(*creds), "eu-west-3", "bedrock", when)

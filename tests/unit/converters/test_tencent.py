@@ -280,11 +280,11 @@ def test_stream_json_error_body() -> None:
 
 
 def test_stream_tool_calls() -> None:
-    data = ('data: {"Id":"t","Created":1,"Choices":[{"Delta":{"Role":"assistant","Content":"","ToolCalls":'
-            '[{"Id":"call_a","Type":"function","Index":0,"Function":{"Name":"f","Arguments":"{\\"x\\":"}}]},'
-            '"FinishReason":""}]}\n\n'
-            'data: {"Id":"t","Created":1,"Choices":[{"Delta":{"Role":"assistant","Content":"","ToolCalls":'
-            '[{"Index":0,"Function":{"Arguments":"1}"}}]},"FinishReason":"tool_calls"}]}\n\n').encode()
+    data = (b'data: {"Id":"t","Created":1,"Choices":[{"Delta":{"Role":"assistant","Content":"","ToolCalls":'
+            b'[{"Id":"call_a","Type":"function","Index":0,"Function":{"Name":"f","Arguments":"{\\"x\\":"}}]},'
+            b'"FinishReason":""}]}\n\n'
+            b'data: {"Id":"t","Created":1,"Choices":[{"Delta":{"Role":"assistant","Content":"","ToolCalls":'
+            b'[{"Index":0,"Function":{"Arguments":"1}"}}]},"FinishReason":"tool_calls"}]}\n\n')
     out, _ = run_stream(ctx(stream=True), data, 2)
     payloads = stream_payloads(out)
     deltas = [p["choices"][0]["delta"] for p in payloads[:-1]]

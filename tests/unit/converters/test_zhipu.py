@@ -40,7 +40,7 @@ def test_jwt_vectors(name: str) -> None:
     api_id, secret = zhipu_jwt.split_key(i["api_key"])
     assert zhipu_jwt.payload_json(api_id, i["now_ms"], i["ttl_ms"]) == case["payload_json_raw"].encode()
     if "header_json_raw" in case:
-        assert zhipu_jwt.HEADER_JSON == case["header_json_raw"].encode()
+        assert case["header_json_raw"].encode() == zhipu_jwt.HEADER_JSON
         assert zhipu_jwt.signing_input(api_id, i["now_ms"], i["ttl_ms"]) == case["signing_input_raw"]
         assert zhipu_jwt.token(i["api_key"], i["now_ms"], i["ttl_ms"]).rsplit(".", 1)[1] == case["signature"]
     token = zhipu_jwt.token(i["api_key"], i["now_ms"], i["ttl_ms"])

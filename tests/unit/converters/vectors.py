@@ -7,8 +7,9 @@ string); `must_not_have` lists dotted paths that must be absent.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import orjson
 
@@ -36,7 +37,7 @@ def assert_subset(expected: Any, actual: Any, path: str = "$") -> None:
     if isinstance(expected, list):
         assert isinstance(actual, list), f"{path}: expected a list, got {actual!r}"
         assert len(expected) == len(actual), f"{path}: expected {len(expected)} items, got {len(actual)}: {actual!r}"
-        for i, (e, a) in enumerate(zip(expected, actual)):
+        for i, (e, a) in enumerate(zip(expected, actual, strict=True)):
             assert_subset(e, a, f"{path}[{i}]")
         return
     if isinstance(expected, float) or isinstance(actual, float):
@@ -94,7 +95,7 @@ def assert_exact(expected: Any, actual: Any, path: str = "$") -> None:
             assert_exact(value, actual[key], f"{path}.{key}")
     elif isinstance(expected, list) and isinstance(actual, list):
         assert len(expected) == len(actual), f"{path}: {len(actual)} items, expected {len(expected)}: {actual!r}"
-        for i, (e, a) in enumerate(zip(expected, actual)):
+        for i, (e, a) in enumerate(zip(expected, actual, strict=True)):
             assert_exact(e, a, f"{path}[{i}]")
     else:
         assert_subset(expected, actual, path)
