@@ -180,3 +180,22 @@ async def test_a_refusal_and_an_addon_bug_become_openai_errors_and_done_still_ru
         resp = await client.post(CHAT, data=b"{}")
         assert resp.status == status and orjson.loads(await resp.read())["error"]["code"] == code
         assert rec.seen[-1] == "done"
+
+
+async def test_a_json_allowance_is_this_attempts_only(serve: Any) -> None:
+    """A converted first attempt allows a JSON answer to the stream; a pass-through retry does not."""
+    class FirstConverts:
+        def rewrite(self, flow: Flow[Any]) -> None:
+            if flow.attempts == 1:
+                flow.stream_may_be_json = True
+
+    class StopsAfterTwo:
+        def upstream_error(self, flow: Flow[Any]) -> None:
+            assert flow.error is not None
+            flow.error.retryable = flow.attempts < 2
+    body = b'{"error":{"message":"quota"}}'
+    upstream = MemoryUpstream([Scripted.json(b"down", status=503), Scripted.json(body)])
+    rec = Recorder(stream=True)
+    client = await serve(pipeline(upstream, rec, FirstConverts(), StopsAfterTwo()))
+    resp = await client.post(CHAT, data=b"{}")
+    assert resp.status == 500 and rec.errors == [(503, b"down"), (500, body)]
