@@ -15,7 +15,6 @@ from proxy.gateway.state import RelayState
 from rules import Catalog, ChannelType
 
 PASS_THROUGH_STYLES = frozenset({"openai", "azure"})
-CLOUDFLARE_GATEWAY = "https://gateway.ai.cloudflare.com"
 # error object fields where non-OpenAI upstreams put their message (One API's order)
 _MESSAGE_KEYS = (("message",), ("msg",), ("err",), ("error_msg",), ("header", "message"), ("response", "error", "message"))
 
@@ -42,15 +41,20 @@ def openai_style_error(status: int, body: bytes) -> UpstreamError:
                          code="bad_response_status_code", param=str(status))
 
 
-def azure_url(base: str, model: str, relay_path: str, query: str, api_version: str) -> str:
-    deployment = model.replace(".", "")
-    if base.startswith(CLOUDFLARE_GATEWAY):
-        prefix = f"{base}/{deployment}"
-    else:
-        prefix = f"{base}/openai/deployments/{deployment}"
-    rest = relay_path.removeprefix("/v1/")
+def azure_path(model: str, relay_path: str) -> str:
+    """Azure's deployment path of a relay path; the deployment is the model without dots (One API)."""
+    return f"/openai/deployments/{model.replace('.', '')}/{relay_path.removeprefix('/v1/')}"
+
+
+def azure_query(query: str, api_version: str) -> str:
+    """api-version first, then the client's query unless it names its own version."""
     extra = f"&{query}" if query and "api-version" not in query else ""
-    return f"{prefix}/{rest}?api-version={api_version}{extra}"
+    return f"api-version={api_version}{extra}"
+
+
+def azure_url(base: str, model: str, relay_path: str, query: str, api_version: str) -> str:
+    """The deployment URL on an Azure host (a gateway in front changes the path: see the type's base_path_strips)."""
+    return f"{base}{azure_path(model, relay_path)}?{azure_query(query, api_version)}"
 
 
 def auth_headers(ctype: ChannelType, key: str) -> dict[str, str]:
@@ -94,7 +98,9 @@ class OpenAIUpstream:
             if not base:
                 raise RelayError(400, "this Azure channel has no endpoint (base URL) set", code="convert_request_failed")
             version = channel.config.get("api_version") or channel.other or ctype.other_fallback
-            return azure_url(base, state.model, state.relay_path, flow.request.query_string, version)
+            # behind a Cloudflare AI Gateway the /openai/deployments prefix goes: the type's base_path_strips
+            deployment = ctype.upstream_url(base, azure_path(state.model, state.relay_path)) or ""
+            return f"{deployment}?{azure_query(flow.request.query_string, version)}"
         path = state.relay_path if ctype.paths else flow.request.path
         # URL quirks such as OpenAI behind a Cloudflare AI Gateway are the type's base_path_strips
         url = ctype.upstream_url(base, path, flow.request.query_string)

@@ -37,3 +37,9 @@ async def test_azure_without_a_version_uses_the_catalogs_fallback() -> None:
     assert await _url(3, "https://r.openai.azure.com") == \
         "https://r.openai.azure.com/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-03-01-preview"
     assert (await _url(3, "https://r.openai.azure.com", other="2025-01-01")).endswith("?api-version=2025-01-01")
+
+
+async def test_azure_behind_a_cloudflare_gateway_drops_the_deployments_prefix() -> None:
+    assert await _url(3, "https://gateway.ai.cloudflare.com/v1/acct/gw/azure-openai/res") == (
+        "https://gateway.ai.cloudflare.com/v1/acct/gw/azure-openai/res/gpt-4o-mini/chat/completions"
+        "?api-version=2024-03-01-preview")
