@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import time
+from typing import cast
 
 import bcrypt
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store import keys
-from store.sequences import advance_id_sequence
 from store.models import ROLE_ROOT, TOKEN_ENABLED, USER_ENABLED, Token, User
+from store.sequences import advance_id_sequence
 
 ROOT_QUOTA = 500_000_000_000_000
 
@@ -44,5 +45,6 @@ async def ensure_root(session: AsyncSession, *, initial_root_token: str = "",
                               created_time=int(time.time()), accessed_time=int(time.time()),
                               expired_time=-1, remain_quota=ROOT_QUOTA, unlimited_quota=True))
             await session.flush()
-            await advance_id_sequence(session, Token.__table__)   # id 1 as One API gives it; the next token gets 2
+            # id 1 as One API gives it; the next token gets 2
+            await advance_id_sequence(session, cast(Table, Token.__table__))
     return root

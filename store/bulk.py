@@ -3,13 +3,14 @@
 SQLAlchemy's Core executemany processes every parameter of every row in Python
 (about 3 µs a row of a 16-column log row, on the worker's event-loop thread);
 here the INSERT is compiled once per dialect and column list, and the rows go to
-the driver as plain tuples (one executemany; on SQLite, multi-row statements). Only for values the drivers take as they are: int,
-str, bool, float and None.
+the driver as plain tuples (one executemany; on SQLite, multi-row statements). Only for values
+the drivers take as they are: int, str, bool, float and None.
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession

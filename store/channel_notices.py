@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from store.engine import write_transaction
 from store.models import Base
+from store.results import rowcount
 
 DISABLED, ENABLED, TESTED = "disabled", "enabled", "tested"
 KINDS = frozenset({DISABLED, ENABLED, TESTED})
@@ -70,7 +71,7 @@ async def claim(session: AsyncSession, notice_id: int, attempts: int, retry_at: 
             update(ChannelNotice)
             .where(ChannelNotice.id == notice_id, ChannelNotice.delivered_at == 0, ChannelNotice.attempts == attempts)
             .values(attempts=attempts + 1, next_attempt_at=retry_at))
-    return result.rowcount == 1
+    return rowcount(result) == 1
 
 
 async def finish(session: AsyncSession, notice_id: int, outcome: str, when: int | None = None) -> None:
@@ -93,4 +94,4 @@ async def prune(session: AsyncSession, older_than_seconds: int = 30 * 86400) -> 
     async with write_transaction(session):
         result = await session.execute(delete(ChannelNotice).where(ChannelNotice.delivered_at > 0,
                                                                    ChannelNotice.delivered_at < cutoff))
-    return result.rowcount or 0
+    return rowcount(result)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Awaitable, Callable, Iterable, TypeVar
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError
@@ -12,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from store import events
 from store.engine import write_transaction
-from store.models import (CHANNEL_AUTO_DISABLED, CHANNEL_ENABLED, CHANNEL_MANUALLY_DISABLED, Ability,
-                          Channel)
+from store.models import CHANNEL_AUTO_DISABLED, CHANNEL_ENABLED, CHANNEL_MANUALLY_DISABLED, Ability, Channel
 from store.patterns import page_bounds, starts_with
+from store.results import rowcount
 
 T = TypeVar("T")
 EDITABLE = ("type", "key", "status", "name", "weight", "base_url", "other", "models", "group",
@@ -144,7 +145,7 @@ async def delete_one(session: AsyncSession, channel_id: int) -> bool:
             await session.execute(delete(Ability).where(Ability.channel_id == channel_id))
             result = await session.execute(delete(Channel).where(Channel.id == channel_id))
             events.record(session, events.CHANNEL, channel_id)
-        return bool(result.rowcount)
+        return bool(rowcount(result))
 
     return await _retrying(work)
 
@@ -159,7 +160,7 @@ async def delete_disabled(session: AsyncSession) -> int:
             await session.execute(delete(Ability).where(Ability.channel_id.in_(ids)))
             result = await session.execute(delete(Channel).where(Channel.status.in_(disabled)))
             events.record(session, events.CHANNEL, "disabled")
-        return result.rowcount or 0
+        return rowcount(result)
 
     return await _retrying(work)
 

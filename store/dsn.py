@@ -22,7 +22,9 @@ class DatabaseURL:
 
 
 # user[:password]@net(addr)/dbname?params — the Go MySQL driver's format
-_GO_MYSQL = re.compile(r"^(?:(?P<user>[^:@]*)(?::(?P<password>.*))?@)?(?:(?P<net>[a-z0-9]+)(?:\((?P<addr>[^)]*)\))?)?/(?P<db>[^?]*)(?:\?(?P<params>.*))?$")
+_GO_MYSQL = re.compile(r"^(?:(?P<user>[^:@]*)(?::(?P<password>.*))?@)?"        # user:password@
+                       r"(?:(?P<net>[a-z0-9]+)(?:\((?P<addr>[^)]*)\))?)?"        # tcp(host:port)
+                       r"/(?P<db>[^?]*)(?:\?(?P<params>.*))?$")                   # /db?params
 
 _PG_SSLMODES = {"disable": None, "allow": "allow", "prefer": "prefer", "require": "require",
                 "verify-ca": "verify-ca", "verify-full": "verify-full"}
@@ -95,7 +97,7 @@ def _mysql_url(dsn: str) -> DatabaseURL:
 def _postgres(dsn: str) -> DatabaseURL:
     parts = urlsplit(dsn)
     try:
-        parts.port
+        _ = parts.port          # urlsplit checks the port only when it is read
     except ValueError:
         raise DSNError("bad port") from None
     if not parts.path.lstrip("/"):

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, AsyncIterator
+from typing import Any
 
 from sqlalchemy import event, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -62,7 +63,7 @@ def _sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:
 # SQLite has one writer at a time; queueing writers of this process on a lock
 # instead of in SQLite's busy handler (which backs off and starves under load)
 # keeps the busy timeout for what it is for: other processes.
-_SQLITE_WRITE_LOCKS: "weakref.WeakKeyDictionary[Any, asyncio.Lock]" = weakref.WeakKeyDictionary()
+_SQLITE_WRITE_LOCKS: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
 
 
 @asynccontextmanager
@@ -74,9 +75,8 @@ async def write_transaction(session: AsyncSession) -> AsyncIterator[None]:
         async with session.begin():
             yield
         return
-    async with lock:
-        async with session.begin():
-            yield
+    async with lock, session.begin():
+        yield
 
 
 class Database:
@@ -93,7 +93,7 @@ class Database:
 
     @classmethod
     def from_dsn(cls, sql_dsn: str = "", log_sql_dsn: str = "", sqlite_path: str = "one-api.db",
-                 pool: PoolSettings | None = None) -> "Database":
+                 pool: PoolSettings | None = None) -> Database:
         main = parse_dsn(sql_dsn) if sql_dsn else sqlite_url(sqlite_path)
         return cls(main, parse_dsn(log_sql_dsn) if log_sql_dsn else None, pool)
 
@@ -126,5 +126,6 @@ def _add_missing_columns(sync_conn: Any, metadata: Any) -> None:
             if column.name in existing or not column.nullable:
                 continue
             ddl_type = column.type.compile(dialect=sync_conn.dialect)
-            sync_conn.execute(text(f"ALTER TABLE {preparer.quote(table.name)} ADD COLUMN {preparer.quote(column.name)} {ddl_type}"))
+            table_name, column_name = preparer.quote(table.name), preparer.quote(column.name)
+            sync_conn.execute(text(f"ALTER TABLE {table_name} ADD COLUMN {column_name} {ddl_type}"))
             log.info("added column %s.%s", table.name, column.name)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from store.engine import write_transaction
 from store.models import Base
+from store.results import rowcount
 
 
 class JobLease(Base):
@@ -61,7 +62,7 @@ async def claim(session: AsyncSession, name: str, holder: str, ttl_ms: int, *, o
         stmt = stmt.where(JobLease.due_at <= now)
     async with write_transaction(session):
         result = await session.execute(stmt.values(holder=holder, expires_at=now + ttl_ms))
-    return result.rowcount == 1
+    return rowcount(result) == 1
 
 
 async def renew(session: AsyncSession, name: str, holder: str, ttl_ms: int, now: int | None = None) -> bool:
@@ -70,7 +71,7 @@ async def renew(session: AsyncSession, name: str, holder: str, ttl_ms: int, now:
     async with write_transaction(session):
         result = await session.execute(update(JobLease).where(JobLease.name == name, JobLease.holder == holder)
                                        .values(expires_at=now + ttl_ms))
-    return result.rowcount == 1
+    return rowcount(result) == 1
 
 
 async def release(session: AsyncSession, name: str, holder: str, next_due: int | None = None) -> bool:
@@ -81,7 +82,7 @@ async def release(session: AsyncSession, name: str, holder: str, next_due: int |
     async with write_transaction(session):
         result = await session.execute(update(JobLease).where(JobLease.name == name, JobLease.holder == holder)
                                        .values(**values))
-    return result.rowcount == 1
+    return rowcount(result) == 1
 
 
 async def reschedule(session: AsyncSession, name: str, due_at: int) -> None:

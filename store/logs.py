@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence, cast
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Select, Table, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,6 +14,7 @@ from store.bulk import insert_rows
 from store.engine import write_transaction
 from store.models import LOG_CONSUME, Log
 from store.patterns import page_bounds, starts_with
+from store.results import rowcount
 from store.row_fit import RowFit
 
 RECENT = 100   # One API's MaxRecentItems: search results are capped at this many rows
@@ -70,7 +72,7 @@ async def add(session: AsyncSession, *, user_id: int, type: int, content: str, *
     names = tuple(values)
     fitted, _ = row_fit(names).fit([values[name] for name in names])
     async with write_transaction(session):
-        session.add(Log(**dict(zip(names, fitted))))
+        session.add(Log(**dict(zip(names, fitted, strict=True))))
 
 
 async def page(session: AsyncSession, flt: LogFilter, page_index: int) -> list[Log]:
@@ -106,7 +108,7 @@ async def search_own(session: AsyncSession, user_id: int, log_type: int) -> list
 async def delete_before(session: AsyncSession, timestamp: int) -> int:
     async with write_transaction(session):
         result = await session.execute(delete(Log).where(Log.created_at < timestamp))
-    return result.rowcount or 0
+    return rowcount(result)
 
 
 async def daily_usage(session: AsyncSession, user_id: int, since: int) -> list[dict[str, Any]]:
@@ -117,6 +119,6 @@ async def daily_usage(session: AsyncSession, user_id: int, since: int) -> list[d
             .where(Log.user_id == user_id, Log.type == LOG_CONSUME, Log.created_at >= since)
             .group_by(day, Log.model_name).order_by(day, Log.model_name))
     rows = (await session.execute(stmt)).all()
-    return [{"Day": time.strftime("%Y-%m-%d", time.gmtime(int(r[0]))), "ModelName": r[1] or "",
-             "RequestCount": int(r[2]), "Quota": int(r[3]), "PromptTokens": int(r[4]),
-             "CompletionTokens": int(r[5])} for r in rows]
+    return [{"Day": time.strftime("%Y-%m-%d", time.gmtime(int(r[0] or 0))), "ModelName": r[1] or "",
+             "RequestCount": int(r[2]), "Quota": int(r[3] or 0), "PromptTokens": int(r[4] or 0),
+             "CompletionTokens": int(r[5] or 0)} for r in rows]

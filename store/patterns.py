@@ -12,7 +12,7 @@ def escape_like(text: str) -> str:
     return text.replace(ESCAPE, ESCAPE * 2).replace("%", ESCAPE + "%").replace("_", ESCAPE + "_")
 
 
-def starts_with(column: InstrumentedAttribute, prefix: str) -> ColumnElement[bool]:
+def starts_with(column: InstrumentedAttribute[str | None], prefix: str) -> ColumnElement[bool]:
     """`column LIKE '<prefix>%'` with the prefix taken literally (no wildcards from the user)."""
     return column.like(escape_like(prefix) + "%", escape=ESCAPE)
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.engine import write_transaction
 from store.models import Channel, Token, User
+from store.results import rowcount
 
 
 class InsufficientQuota(Exception):
@@ -51,11 +52,11 @@ async def reserve(session: AsyncSession, *, token_id: int, user_id: int, amount:
         if token_limited:
             stmt = stmt.where(Token.remain_quota >= amount)
             values["remain_quota"] = Token.remain_quota - amount
-        if (await session.execute(stmt.values(**values))).rowcount != 1:
+        if rowcount(await session.execute(stmt.values(**values))) != 1:
             raise InsufficientQuota("token")
         result = await session.execute(
             update(User).where(User.id == user_id, User.quota >= amount).values(quota=User.quota - amount))
-        if result.rowcount != 1:
+        if rowcount(result) != 1:
             raise InsufficientQuota("user")   # leaving the block rolls the token update back
 
 

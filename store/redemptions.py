@@ -12,6 +12,7 @@ from store import events, keys
 from store.engine import write_transaction
 from store.models import REDEMPTION_ENABLED, REDEMPTION_USED, Redemption, User
 from store.patterns import page_bounds, starts_with
+from store.results import rowcount
 
 
 class RedeemError(Exception):
@@ -58,12 +59,12 @@ async def update_fields(session: AsyncSession, redemption_id: int, values: dict[
     allowed = {k: v for k, v in values.items() if k in ("name", "quota", "status")}
     async with write_transaction(session):
         stmt = update(Redemption).where(Redemption.id == redemption_id).values(**allowed)
-        return bool((await session.execute(stmt)).rowcount)
+        return bool(rowcount(await session.execute(stmt)))
 
 
 async def delete_one(session: AsyncSession, redemption_id: int) -> bool:
     async with write_transaction(session):
-        return bool((await session.execute(delete(Redemption).where(Redemption.id == redemption_id))).rowcount)
+        return bool(rowcount(await session.execute(delete(Redemption).where(Redemption.id == redemption_id))))
 
 
 async def redeem(session: AsyncSession, key: str, user_id: int) -> int:
@@ -77,11 +78,11 @@ async def redeem(session: AsyncSession, key: str, user_id: int) -> int:
         claimed = await session.execute(update(Redemption).where(
             Redemption.id == code.id, Redemption.status == REDEMPTION_ENABLED).values(
             status=REDEMPTION_USED, redeemed_time=now))
-        if claimed.rowcount != 1:
+        if rowcount(claimed) != 1:
             raise RedeemError("该兑换码已被使用")
         credited = await session.execute(update(User).where(User.id == user_id).values(
             quota=User.quota + code.quota))
-        if credited.rowcount != 1:
+        if rowcount(credited) != 1:
             raise RedeemError("无效的 user id")
         events.record(session, events.USER, user_id)
         return code.quota

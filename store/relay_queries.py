@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from store import channel_notices, events
 from store.engine import write_transaction
 from store.models import CHANNEL_ENABLED, Ability, Channel, Token, User
+from store.results import rowcount
 
 
 async def token_by_key(session: AsyncSession, key: str) -> Token | None:
@@ -39,7 +40,7 @@ async def set_channel_status(session: AsyncSession, channel_id: int, status: int
     async with write_transaction(session):
         result = await session.execute(update(Channel).where(Channel.id == channel_id, Channel.status != status)
                                        .values(status=status))
-        if not result.rowcount:
+        if not rowcount(result):
             return False
         await session.execute(update(Ability).where(Ability.channel_id == channel_id)
                               .values(enabled=status == CHANNEL_ENABLED))

@@ -7,7 +7,8 @@ column is clamped (numbers) or cut (text), and each change is described, so the 
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import BigInteger, Integer, SmallInteger, String, Table, Text
 from sqlalchemy.types import TypeDecorator

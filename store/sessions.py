@@ -21,7 +21,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from store.engine import write_transaction
 from store.models import Base, User
 
-
 MAX_PER_USER = 50   # live sessions a user keeps; a new login beyond this ends the oldest
 
 

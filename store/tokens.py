@@ -12,6 +12,7 @@ from store import events, keys
 from store.engine import write_transaction
 from store.models import TOKEN_ENABLED, Token
 from store.patterns import page_bounds, starts_with
+from store.results import rowcount
 
 _ORDERS = {"remain_quota": (Token.unlimited_quota.desc(), Token.remain_quota.desc()),
            "used_quota": (Token.used_quota.desc(),)}
@@ -51,7 +52,7 @@ async def update_fields(session: AsyncSession, user_id: int, token_id: int, valu
     values = {k: v for k, v in values.items() if k in EDITABLE}
     async with write_transaction(session):
         stmt = update(Token).where(Token.id == token_id, Token.user_id == user_id).values(**values)
-        changed = (await session.execute(stmt)).rowcount
+        changed = rowcount(await session.execute(stmt))
         events.record(session, events.TOKEN, token_id)
     return bool(changed)
 
@@ -60,7 +61,7 @@ async def delete_one(session: AsyncSession, user_id: int, token_id: int) -> bool
     async with write_transaction(session):
         result = await session.execute(delete(Token).where(Token.id == token_id, Token.user_id == user_id))
         events.record(session, events.TOKEN, token_id)
-    return bool(result.rowcount)
+    return bool(rowcount(result))
 
 
 async def system_token(session: AsyncSession, owner_id: int, name: str) -> Token:

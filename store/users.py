@@ -14,6 +14,7 @@ from store import events, keys, sessions
 from store.engine import write_transaction
 from store.models import ROLE_COMMON, ROLE_ROOT, USER_DELETED, USER_DISABLED, USER_ENABLED, Ability, Token, User
 from store.patterns import page_bounds, starts_with
+from store.results import rowcount
 
 IDENTITY_FIELDS = frozenset({"github_id", "wechat_id", "lark_id", "oidc_id"})
 _ORDERS = {"quota": User.quota.desc(), "used_quota": User.used_quota.desc(),
@@ -164,7 +165,7 @@ async def update_fields(session: AsyncSession, user_id: int, values: dict[str, A
         if "username" in values:
             raise UsernameTaken(str(values["username"])) from None
         raise
-    return bool(result.rowcount)
+    return bool(rowcount(result))
 
 
 async def soft_delete(session: AsyncSession, user_id: int) -> bool:
@@ -191,7 +192,7 @@ async def add_quota(session: AsyncSession, user_id: int, amount: int) -> bool:
     async with write_transaction(session):
         result = await session.execute(update(User).where(User.id == user_id).values(quota=User.quota + amount))
         events.record(session, events.USER, user_id)
-    return bool(result.rowcount)
+    return bool(rowcount(result))
 
 
 async def bind_identity(session: AsyncSession, user_id: int, field: str, value: str) -> bool:
