@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
@@ -11,19 +11,31 @@ from aiohttp_session import session_middleware
 
 from admin_api import openapi, web_assets
 from admin_api.auth import Access, session_storage
+from admin_api.change_nudge import publish_changes
 from admin_api.codes import RedisCodes
 from admin_api.jobs.schedule import run_jobs
 from admin_api.ratelimit import RedisLimiter
-from admin_api.routes import channel_checks, channels, choices, logs, mail_links, options, redemptions, site, tokens
-from admin_api.routes import users_admin, users_self
-from admin_api.routes.oauth import binding, common as oauth, providers
+from admin_api.routes import (
+    channel_checks,
+    channels,
+    choices,
+    logs,
+    mail_links,
+    options,
+    redemptions,
+    site,
+    tokens,
+    users_admin,
+    users_self,
+)
+from admin_api.routes.oauth import binding, providers
+from admin_api.routes.oauth import common as oauth
 from admin_api.routing import Route, api_rate_limit, guarded, refusals
-from admin_api.change_nudge import publish_changes
 from admin_api.state import ROUTES_KEY, STATE, AdminState
 from settings import Settings
+from store import Database
 from store.change_counter import open_counter
 from store.redis_client import connect_redis
-from store import Database
 
 P, U, A, R = Access.PUBLIC, Access.USER, Access.ADMIN, Access.ROOT
 

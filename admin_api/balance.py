@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import datetime
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import aiohttp
 
@@ -85,7 +86,7 @@ async def _get_json(state: AdminState, url: str, key: str, auth: str = "bearer")
 
 async def _openai(state: AdminState, base: str, key: str) -> float:
     subscription = await _get_json(state, f"{base}/v1/dashboard/billing/subscription", key)
-    today = datetime.datetime.now(datetime.timezone.utc).date()
+    today = datetime.datetime.now(datetime.UTC).date()
     start = today.replace(day=1) if _dig(subscription, "has_payment_method") else today - datetime.timedelta(days=100)
     usage = await _get_json(state, f"{base}/v1/dashboard/billing/usage?start_date={start}&end_date={today}", key)
     return _number(_dig(subscription, "hard_limit_usd")) - _number(_dig(usage, "total_usage")) / 100

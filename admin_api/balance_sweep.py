@@ -54,7 +54,8 @@ async def refresh_all(state: AdminState) -> BalanceSummary:
         summary.updated += 1
         if value <= 0 and auto_disable:
             async with state.db.session() as s:
-                if await relay_queries.set_channel_status(s, channel.id, CHANNEL_AUTO_DISABLED, f"余额不足（{value:g}）"):
+                reason = f"余额不足（{value:g}）"
+                if await relay_queries.set_channel_status(s, channel.id, CHANNEL_AUTO_DISABLED, reason):
                     summary.disabled += 1
                     log.warning("channel %s (#%d) disabled: balance %s", channel.name, channel.id, value)
     return summary

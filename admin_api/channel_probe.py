@@ -63,7 +63,7 @@ def _read_reply(status: int, raw: bytes) -> tuple[str | None, str, dict[str, Any
         message = (error or {}).get("message") or raw[:200].decode("utf-8", "replace")
         return None, f"http status code {status}, error message: {message}", error
     try:
-        content = body["choices"][0]["message"]["content"]  # type: ignore[index]
+        content = body["choices"][0]["message"]["content"]
     except (TypeError, KeyError, IndexError):
         return None, "响应中没有可用的回复", error
     if not isinstance(content, str):
@@ -96,4 +96,4 @@ async def probe(state: AdminState, channel: Channel, requested_model: str) -> Pr
                else f"渠道 {channel.name} 测试失败，错误：{problem}")
     await audit.record(state, 0, LOG_TEST, content, channel_id=channel.id, model_name=model,
                        elapsed_time=int(elapsed * 1000))
-    return ProbeResult(ok, reply if ok else problem, elapsed, model, error)
+    return ProbeResult(ok, (reply if ok else problem) or "", elapsed, model, error)

@@ -39,7 +39,8 @@ class SweepSummary:
     enabled: int = 0
 
     def text(self) -> str:
-        return (f"渠道测试完成：共测试 {self.tested} 个渠道，成功 {self.passed} 个，失败 {self.tested - self.passed} 个；"
+        return (f"渠道测试完成：共测试 {self.tested} 个渠道，成功 {self.passed} 个，"
+                f"失败 {self.tested - self.passed} 个；"
                 f"自动禁用 {self.disabled} 个，重新启用 {self.enabled} 个。")
 
 

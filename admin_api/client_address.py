@@ -8,7 +8,7 @@ per-IP limits). `TRUSTED_PROXIES` adds front ends behind that hop. One API trust
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from aiohttp import web
 

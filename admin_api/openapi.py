@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from aiohttp import web
 
@@ -97,9 +98,11 @@ def _operation(route: Any) -> dict[str, Any]:
     summary = (route.handler.__doc__ or route.handler.__name__).strip().splitlines()[0]
     params = [{"name": name, "in": "path", "required": True, "schema": _INT}
               for name in re.findall(r"{(\w+)}", route.path)]
-    params += [{"name": name, "in": "query", "required": False, "schema": schema} for name, schema in QUERY.get(key, [])]
+    params += [{"name": name, "in": "query", "required": False, "schema": schema}
+               for name, schema in QUERY.get(key, [])]
+    envelope = {"application/json": {"schema": {"$ref": "#/components/schemas/Envelope"}}}
     responses: dict[str, Any] = {"200": {"description": "One API's envelope (failures too are HTTP 200)",
-                                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Envelope"}}}}}
+                                         "content": envelope}}
     if route.access.name != "PUBLIC":
         responses["401"] = {"description": "not logged in and no access token"}
     if route.critical:
@@ -134,4 +137,5 @@ def document(routes: Iterable[Any]) -> dict[str, Any]:
 
 async def serve(request: web.Request) -> web.Response:
     """GET /api/openapi.json: this document."""
-    return json_body(document(request.app[ROUTES_KEY]))
+    routes: tuple[Any, ...] = request.app[ROUTES_KEY]
+    return json_body(document(routes))

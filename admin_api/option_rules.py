@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 import orjson
 
@@ -28,7 +28,8 @@ URL_KEYS = ("ServerAddress", "OidcWellKnown", "OidcAuthorizationEndpoint", "Oidc
             "OidcUserinfoEndpoint", "WeChatServerAddress", "MessagePusherAddress", *ENDPOINT_DEFAULTS)
 # Enabling the first key needs the second filled in (One API's pre-checks, plus OIDC).
 REQUIRES = {
-    "GitHubOAuthEnabled": ("GitHubClientId", "无法启用 GitHub OAuth，请先填入 GitHub Client Id 以及 GitHub Client Secret！"),
+    "GitHubOAuthEnabled": ("GitHubClientId",
+                           "无法启用 GitHub OAuth，请先填入 GitHub Client Id 以及 GitHub Client Secret！"),
     "EmailDomainRestrictionEnabled": ("EmailDomainWhitelist", "无法启用邮箱域名限制，请先填入限制的邮箱域名！"),
     "WeChatAuthEnabled": ("WeChatServerAddress", "无法启用微信登录，请先填入微信登录相关配置信息！"),
     "TurnstileCheckEnabled": ("TurnstileSiteKey", "无法启用 Turnstile 校验，请先填入 Turnstile 校验相关配置信息！"),

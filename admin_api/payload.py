@@ -21,7 +21,7 @@ class Payload:
         self.data = data
 
     @classmethod
-    async def read(cls, request: web.Request, status: int = 200) -> "Payload":
+    async def read(cls, request: web.Request, status: int = 200) -> Payload:
         raw = await request.read()
         try:
             data = orjson.loads(raw) if raw.strip() else {}

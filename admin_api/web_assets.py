@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -16,7 +17,7 @@ DIST = Path(__file__).resolve().parent.parent / "web" / "dist"
 NO_CACHE = {"Cache-Control": "no-cache"}
 ASSET_CACHE = {"Cache-Control": "max-age=604800"}
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
+Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]   # what @web.middleware makes
 THEME_TAG = '<meta name="one-api-theme" content="default"'
 WEB_WINDOW = 180   # seconds, One API's GLOBAL_WEB_RATE_LIMIT window
 
@@ -80,7 +81,7 @@ def console_middleware(dist: Path = DIST) -> Middleware:
 def frontend_redirect(settings: Any) -> str:
     """One API honours FRONTEND_BASE_URL on slave nodes only (a master logs that it ignores it)."""
     if settings.frontend_base_url and not settings.is_master:
-        return settings.frontend_base_url.rstrip("/")
+        return str(settings.frontend_base_url).rstrip("/")
     return ""
 
 
@@ -90,4 +91,4 @@ def _api_path(path: str) -> bool:
 
 def add_web_console(app: web.Application, dist: Path = DIST) -> None:
     """Serve the console from a middleware, not a route: the route table stays exactly the /api contract."""
-    app.middlewares.append(console_middleware(dist))
+    app.middlewares.append(console_middleware(dist))   # type: ignore[arg-type]  # aiohttp types it as a Protocol

@@ -11,9 +11,10 @@ import signal
 import sys
 import tempfile
 import time
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from multiprocessing.synchronize import Event
-from typing import Any, Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 from launcher.restarts import RestartPolicy
 from launcher.web_console import ensure_web_console
@@ -199,7 +200,7 @@ class Supervisor:
         try:
             from prometheus_client import multiprocess
 
-            multiprocess.mark_process_dead(pid, self.metrics_dir)
+            multiprocess.mark_process_dead(pid, self.metrics_dir)   # type: ignore[no-untyped-call]
         except Exception as e:   # only tidying: never a reason to stop
             log.warning("metrics of pid %s not cleared: %s", pid, e)
 

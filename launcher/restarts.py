@@ -28,7 +28,7 @@ class RestartPolicy:
         self.quick_deaths += 1
         if self.quick_deaths >= MAX_QUICK_DEATHS:
             return None
-        return min(FIRST_DELAY * 2 ** (self.quick_deaths - 1), MAX_DELAY)
+        return float(min(FIRST_DELAY * 2 ** (self.quick_deaths - 1), MAX_DELAY))
 
 
 __all__ = ["HEALTHY_AFTER", "MAX_QUICK_DEATHS", "RestartPolicy"]

@@ -6,13 +6,13 @@ X-Forwarded-For set here because only the proxy (or nginx on the host, when poin
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import aiohttp
 from aiohttp import web
 
-from proxy.core.hop import end_to_end
 from proxy.client_ip import client_ip
+from proxy.core.hop import end_to_end
 
 ADMIN_ORIGIN = "http://admin"    # the Host admin_api sees; the connection itself goes to the unix socket
 

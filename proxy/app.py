@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
@@ -64,7 +64,7 @@ def relay_addons(rt: Runtime, metrics: Metrics | None = None, access: AccessLog 
     return AddonManager([
         TokenAuth(rt.caches),                                             # who: key, token, user, pin
         RequestBody(),                                                    # what: mode, model, stream, checks
-        Route(rt.caches),                                                 # where: channel by group/model/priority/weight
+        Route(rt.caches),                                                 # where: by group/model/priority/weight
         ModelMapping(),                                                   # rewrite: model mapping, system prompt
         Reservation(rt.ledger, rt.current_prices, rt.options, rt.tokenizer,  # hold what the answer can cost
                     load_max_output(), ImageProbe(rt.user_content).sizes if s.image_fetch_enabled else None),
@@ -115,7 +115,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None, access_sink: 
 
     async def drain(_: web.Application) -> None:
         """On stop (after the port closed): relays get SHUTDOWN_GRACE, then cut streams get an error event."""
-        await asyncio.gather(relay.inflight.drain(settings.shutdown_grace), info.inflight.drain(settings.shutdown_grace))
+        grace = settings.shutdown_grace
+        await asyncio.gather(relay.inflight.drain(grace), info.inflight.drain(grace))
     app.on_shutdown.append(drain)
 
     for path in RELAY_POST:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from settings.network import resolve_client_ip
@@ -10,5 +12,5 @@ TRUSTED_KEY = web.AppKey("trusted_proxies", tuple)
 
 
 def client_ip(request: web.Request) -> str:
-    return resolve_client_ip(request.remote or "", request.headers.get("X-Forwarded-For"),
-                             request.app.get(TRUSTED_KEY, ()))
+    trusted: tuple[Any, ...] = request.app.get(TRUSTED_KEY, ())
+    return resolve_client_ip(request.remote or "", request.headers.get("X-Forwarded-For"), trusted)

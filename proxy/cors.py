@@ -6,7 +6,7 @@ OPTIONS request (the router sends it on to a catch-all), so the hot path carries
 
 from __future__ import annotations
 
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -19,7 +19,8 @@ def with_preflight(handler: Handler) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         origin = request.headers.get("Origin")
         if request.method == "OPTIONS" and origin and request.path.startswith(_PREFIXES):
-            return web.Response(status=204, headers=_headers(origin, request.headers.get("Access-Control-Request-Headers")))
+            asked = request.headers.get("Access-Control-Request-Headers")
+            return web.Response(status=204, headers=_headers(origin, asked))
         return await handler(request)
     return handle
 

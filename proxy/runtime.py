@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import logging
-from typing import Mapping
+from collections.abc import Mapping
 
 import aiohttp
 import orjson
 
-from startup.database import database_for
 from proxy.core.upstream_client import UpstreamClient
 from proxy.gateway.cache import Caches
 from proxy.gateway.change_listener import ChangeListener
 from proxy.gateway.guarded_fetch import GuardedFetch
-from proxy.ledger import Ledger, ledger_for
 from proxy.gateway.logwriter import LogWriter
 from proxy.gateway.tokenizer import Tokenizer
 from proxy.gateway.url_guard import FetchPolicy
+from proxy.ledger import Ledger, ledger_for
 from rules import Catalog, PriceTable, load_catalog, load_prices
 from settings import Settings
+from startup.database import database_for
 from store import DEFAULT_OPTIONS, Database, as_bool, events
 from store.change_counter import open_counter
 from store.redis_client import connect_redis
@@ -39,7 +39,9 @@ def _ratio_map(raw: str | None, name: str) -> dict[str, float] | None:
     except orjson.JSONDecodeError:
         log.error("option %s is not valid JSON; using the defaults", name)
         return None
-    return {str(k): float(v) for k, v in value.items() if isinstance(v, (int, float))} if isinstance(value, dict) else None
+    if not isinstance(value, dict):
+        return None
+    return {str(k): float(v) for k, v in value.items() if isinstance(v, (int, float))}
 
 
 class Runtime:
@@ -71,7 +73,7 @@ class Runtime:
                                          settings.user_content_request_timeout)
 
     @classmethod
-    def from_settings(cls, settings: Settings, ledger_owner: str | None = None) -> "Runtime":
+    def from_settings(cls, settings: Settings, ledger_owner: str | None = None) -> Runtime:
         return cls(settings, database_for(settings), ledger_owner)
 
     def options(self) -> Mapping[str, str]:

@@ -10,7 +10,6 @@ from settings import Settings
 from startup.logs import setup_logging
 from startup.serve import run_forever, serve
 
-
 # A request allocates a few thousand container objects; with Python's default first threshold (700) the
 # collector ran several times per request and walked every in-flight request's objects each time (about
 # 10 % of a worker's CPU at 64 concurrent requests). Objects of a finished request die by reference count
@@ -37,9 +36,9 @@ def run(settings: Settings, worker: int = 0, ledger_owner: str | None = None, lo
     setup_logging(settings, REQUEST_ID, log_path)
 
     async def main() -> None:
-        from startup.logs import line_sink
         from proxy.app import create_app
         from proxy.runtime import Runtime
+        from startup.logs import line_sink
 
         runtime = Runtime.from_settings(settings, ledger_owner)
         app = create_app(settings, runtime, access_sink=line_sink("one-api.access"))

@@ -5,8 +5,9 @@ for pre-consumption, images and speech). Float products can land a hair off an i
 prompt tokens of deepseek-chat (ratio 0.07) give 7.000000000000001 in float64, which Go's ceil
 charges as 8. Here every ratio is taken as the shortest decimal that round-trips its float
 (repr), products and sums are computed exactly (with Decimal; the per-request text quota with the
-same decimals as integer fractions), and only the final result is rounded, so it is the quota the written ratios mean. It equals Go's result except in such edge
-cases, where it is one unit lower (ceil) or higher (truncation).
+same decimals as integer fractions), and only the final result is rounded, so it is the quota the
+written ratios mean. It equals Go's result except in such edge cases, where it is one unit lower
+(ceil) or higher (truncation).
 """
 
 from __future__ import annotations

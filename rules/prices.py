@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import Hashable, TypeVar
+from typing import TypeVar
 
 from .exact import Rational, dec, product, rational, text_quota, tokens_quota, trunc_int
 from .gojson import go_json_object
@@ -244,7 +244,8 @@ class PriceTable:
         self, budget: int, prompt_tokens: int, pre_consumed_quota: int, model: str,
         channel_type: int | None, group: str, ceiling: int,
     ) -> int:
-        """The most completion tokens (at most `ceiling`) whose `hold` fits in `budget`; -1 if not even the prompt does."""
+        """The most completion tokens (at most `ceiling`) whose `hold` fits in `budget`; -1 if not even the
+        prompt does."""
         (rn, rd), (cn, cd) = self._text_ratios(model, channel_type, group)
         fixed = pre_consumed_quota + prompt_tokens
         if rn == 0:

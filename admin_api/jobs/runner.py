@@ -16,8 +16,8 @@ import os
 import secrets
 import socket
 import time
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Awaitable, Callable, Iterable
 
 from store import Database, leases
 

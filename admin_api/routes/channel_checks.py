@@ -6,7 +6,8 @@ A run of "all" holds the same job lease as the periodic job of that name, so it 
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 

@@ -7,7 +7,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from admin_api import audit, channel_destination as destination, channel_secrets
+from admin_api import audit, channel_secrets
+from admin_api import channel_destination as destination
 from admin_api.auth import current_user
 from admin_api.envelope import INVALID_PARAMETER, Refusal, json_body, ok, path_id, query_int, query_text
 from admin_api.payload import INT32, INT64, Payload

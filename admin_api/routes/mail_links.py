@@ -74,7 +74,8 @@ async def send_reset_link(request: web.Request) -> web.Response:
     link = f"{server_address(request, options)}/user/reset?email={quote(email)}&token={token}"
     name = options.text("SystemName") or "One API"
     html = (f"<p>您好，你正在进行{name}密码重置。</p><p>点击 <a href='{link}'>此处</a> 进行密码重置。</p>"
-            f"<p>如果链接无法点击，请将其复制到浏览器中打开：<br> {link} </p><p>重置链接 10 分钟内有效，如果不是本人操作，请忽略。</p>")
+            f"<p>如果链接无法点击，请将其复制到浏览器中打开：<br> {link} </p>"
+            "<p>重置链接 10 分钟内有效，如果不是本人操作，请忽略。</p>")
     await _mail(options, email, f"{name}密码重置", html)
     return ok()
 

@@ -18,8 +18,17 @@ from admin_api.shapes import user_json
 from admin_api.state import state_of
 from admin_api.validation import INVALID_INPUT, check_user_fields
 from store import hash_password, users
-from store.models import (LOG_MANAGE, LOG_TOPUP, ROLE_ADMIN, ROLE_COMMON, ROLE_ROOT, USER_DELETED,
-                          USER_DISABLED, USER_ENABLED, User)
+from store.models import (
+    LOG_MANAGE,
+    LOG_TOPUP,
+    ROLE_ADMIN,
+    ROLE_COMMON,
+    ROLE_ROOT,
+    USER_DELETED,
+    USER_DISABLED,
+    USER_ENABLED,
+    User,
+)
 
 NO_RIGHT_UPDATE = "无权更新同权限等级或更高权限等级的用户信息"
 # A deleted user keeps its password and tokens in the row: enabling it again would bring them back to life

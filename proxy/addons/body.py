@@ -59,7 +59,8 @@ class RequestBody:
         if token is not None and token.models is not None and model and model not in token.models:
             raise auth_error(403, f"该令牌无权使用模型：{model}")
         if state.body is not None:
-            state.stream = bool(state.body.get("stream")) and state.mode in (modes.CHAT, modes.COMPLETIONS, modes.RESPONSES)
+            streamable = state.mode in (modes.CHAT, modes.COMPLETIONS, modes.RESPONSES)
+            state.stream = bool(state.body.get("stream")) and streamable
             options = state.body.get("stream_options")
             state.include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
             if state.mode in modes.TEXT_MODES and state.mode != modes.RESPONSES:

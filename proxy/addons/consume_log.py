@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from proxy.core.flow import Flow
 from proxy.gateway import modes
@@ -17,7 +17,8 @@ _NO_COMPLETION_RATIO = frozenset({modes.IMAGES, modes.SPEECH, modes.TRANSCRIPTIO
 
 
 class ConsumeLog:
-    def __init__(self, writer: LogWriter, prices: Callable[[], PriceTable], options: Callable[[], Mapping[str, str]]) -> None:
+    def __init__(self, writer: LogWriter, prices: Callable[[], PriceTable],
+                 options: Callable[[], Mapping[str, str]]) -> None:
         self.writer = writer
         self.prices = prices
         self.options = options

@@ -7,7 +7,8 @@ name the host that could not be reached; the server log keeps the full text unde
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import orjson
 

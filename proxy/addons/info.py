@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import orjson
 
 from proxy.core.flow import Flow, LocalResponse
 from proxy.gateway.cache import Caches
-from proxy.ledger import Ledger
 from proxy.gateway.state import RelayState
+from proxy.ledger import Ledger
 from rules import MODEL_CREATED, Catalog, model_object
 from store import as_bool, as_float
 
@@ -42,7 +43,8 @@ class ModelCatalog:
 class InfoAnswers:
     """Runs after TokenAuth on the info routes; always answers locally."""
 
-    def __init__(self, catalog: Catalog, caches: Caches, ledger: Ledger, options: Callable[[], Mapping[str, str]]) -> None:
+    def __init__(self, catalog: Catalog, caches: Caches, ledger: Ledger,
+                 options: Callable[[], Mapping[str, str]]) -> None:
         self.models = ModelCatalog(catalog)
         self.caches = caches
         self.ledger = ledger
@@ -70,7 +72,8 @@ class InfoAnswers:
         entry = self.models.by_id.get(model)
         if entry is None:   # One API answers 200 here
             return json_answer({"error": {"message": f"The model '{model}' does not exist",
-                                          "type": "invalid_request_error", "param": "model", "code": "model_not_found"}})
+                                          "type": "invalid_request_error", "param": "model",
+                                          "code": "model_not_found"}})
         return json_answer(entry)
 
     def _amount(self, quota: int, unlimited: bool) -> float:

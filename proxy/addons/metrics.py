@@ -15,7 +15,8 @@ import ipaddress
 import logging
 import os
 import time
-from typing import Any, Awaitable, Callable, Protocol, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
 
 from aiohttp import web
 from multidict import CIMultiDictProxy
@@ -173,7 +174,7 @@ class Metrics:
         """The text format: this process's registry, or every worker's files in multiprocess mode."""
         if os.environ.get(MULTIPROC_ENV):
             registry = CollectorRegistry()
-            MultiProcessCollector(registry)
+            MultiProcessCollector(registry)   # type: ignore[no-untyped-call]  # prometheus-client ships no hints here
             return generate_latest(registry)
         return generate_latest(self.registry)
 
@@ -238,7 +239,8 @@ def _is_local_or_trusted(address: str, trusted: Sequence[Any]) -> bool:
     return any(ip in net for net in (*LOOPBACK, *trusted))
 
 
-def scrape_handler(metrics: Metrics, trusted: Sequence[Any], token: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+def scrape_handler(metrics: Metrics, trusted: Sequence[Any],
+                   token: str) -> Callable[[web.Request], Awaitable[web.Response]]:
     """GET /metrics on the proxy port (never passed to admin_api)."""
     async def scrape(request: web.Request) -> web.Response:
         if not scrape_allowed(request.remote or "", request.headers, trusted, token):

@@ -16,7 +16,8 @@ from rules import Catalog, ChannelType
 
 PASS_THROUGH_STYLES = frozenset({"openai", "azure"})
 # error object fields where non-OpenAI upstreams put their message (One API's order)
-_MESSAGE_KEYS = (("message",), ("msg",), ("err",), ("error_msg",), ("header", "message"), ("response", "error", "message"))
+_MESSAGE_KEYS = (("message",), ("msg",), ("err",), ("error_msg",), ("header", "message"),
+                 ("response", "error", "message"))
 
 
 def openai_style_error(status: int, body: bytes) -> UpstreamError:
@@ -96,7 +97,8 @@ class OpenAIUpstream:
         base = channel.base_url or ctype.base_url
         if ctype.api_style == "azure":
             if not base:
-                raise RelayError(400, "this Azure channel has no endpoint (base URL) set", code="convert_request_failed")
+                raise RelayError(400, "this Azure channel has no endpoint (base URL) set",
+                                 code="convert_request_failed")
             version = channel.config.get("api_version") or channel.other or ctype.other_fallback
             # behind a Cloudflare AI Gateway the /openai/deployments prefix goes: the type's base_path_strips
             deployment = ctype.upstream_url(base, azure_path(state.model, state.relay_path)) or ""

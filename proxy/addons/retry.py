@@ -7,7 +7,7 @@ for a pinned channel.
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from proxy.core.flow import Flow
 from proxy.gateway.cache import Caches

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from proxy.addons.auth import auth_error
 from proxy.core.flow import Flow
@@ -25,7 +25,7 @@ def pick(candidates: Sequence[ChannelRecord], exclude: Sequence[int],
     tier = [c for c in left if c.priority == top]
     weights = [c.weight if c.weight > 0 else 1 for c in tier]
     point = rand() * sum(weights)
-    for channel, weight in zip(tier, weights):
+    for channel, weight in zip(tier, weights, strict=True):
         point -= weight
         if point < 0:
             return channel

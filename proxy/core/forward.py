@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import urllib.request
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -38,7 +38,8 @@ class ProxyChooser:
             return self.fixed
         parts = urlsplit(url)
         proxy = self.env.get(parts.scheme)
-        if proxy and urllib.request.proxy_bypass_environment(parts.hostname or ""):
+        # in CPython's urllib.request, missing from typeshed
+        if proxy and urllib.request.proxy_bypass_environment(parts.hostname or ""):  # type: ignore[attr-defined]
             return None
         return proxy
 
@@ -74,7 +75,7 @@ class UpstreamOpener:
                 return await client.request(call.method, target, call.headers, call.body, call.timeout,
                                             self.first_byte, self.idle)
             return await self._through_aiohttp(call, proxy)
-        except asyncio.TimeoutError as e:
+        except TimeoutError as e:
             raise UpstreamError(504, str(e) or "upstream request timed out", type="one_api_error",
                                 code="do_request_failed") from None
         except (aiohttp.ClientError, OSError) as e:
@@ -131,7 +132,7 @@ async def relay_body(request: web.Request, flow: Flow[Any], upstream: UpstreamAn
     except aiohttp.ClientPayloadError as e:
         raise UpstreamError(502, f"upstream stream broken: {e}", type="one_api_error",
                             code="read_response_body_failed", retryable=False) from None
-    except asyncio.TimeoutError as e:   # a time limit (total, first byte or idle) ran out mid-body
+    except TimeoutError as e:   # a time limit (total, first byte or idle) ran out mid-body
         raise UpstreamError(504, str(e) or "upstream stopped sending", type="one_api_error",
                             code="read_response_body_failed", retryable=False) from None
     return response

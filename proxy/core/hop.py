@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
-from typing import Iterable, Mapping
 
 from multidict import CIMultiDict, MultiMapping
 
@@ -22,6 +22,7 @@ def _skipped(connection: str, drop: tuple[str, ...]) -> frozenset[str]:
 
 def end_to_end(headers: Mapping[str, str] | Iterable[tuple[str, str]], drop: tuple[str, ...] = ()) -> CIMultiDict[str]:
     """A copy without hop-by-hop headers, headers named in Connection, and `drop` (repeated headers kept)."""
+    items: Iterable[tuple[str, str]]
     if isinstance(headers, MultiMapping):
         connection, items = ",".join(headers.getall("Connection", ())), headers.items()
     else:

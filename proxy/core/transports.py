@@ -8,7 +8,7 @@ the pipeline, the taps and the transforms work unchanged.
 from __future__ import annotations
 
 import asyncio
-from typing import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
 from multidict import CIMultiDict
@@ -46,7 +46,7 @@ class SyntheticResponse:
     async def read(self) -> bytes:
         return await self.content.read()
 
-    async def __aenter__(self) -> "SyntheticResponse":
+    async def __aenter__(self) -> SyntheticResponse:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -69,9 +69,9 @@ async def open_websocket(session: aiohttp.ClientSession, url: str, headers: dict
         ws = await session.ws_connect(url, headers=headers, proxy=proxy, autoping=True,
                                       timeout=aiohttp.ClientWSTimeout(ws_receive=timeout, ws_close=10))
     except aiohttp.WSServerHandshakeError as e:
-        raise UpstreamError(e.status or 502, f"websocket handshake failed: {e.message}", code="bad_response_status_code",
-                            param=str(e.status)) from None
-    except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as e:
+        raise UpstreamError(e.status or 502, f"websocket handshake failed: {e.message}",
+                            code="bad_response_status_code", param=str(e.status)) from None
+    except (TimeoutError, aiohttp.ClientError, OSError) as e:
         raise UpstreamError(500, f"do request failed: {e}", type="one_api_error", code="do_request_failed") from None
     await ws.send_str(first.decode("utf-8"))
 
@@ -84,8 +84,8 @@ async def open_websocket(session: aiohttp.ClientSession, url: str, headers: dict
                     yield msg.data
                 else:
                     break
-        except asyncio.TimeoutError:   # aiohttp's says nothing; the client's error should
-            raise asyncio.TimeoutError(f"upstream sent nothing for {timeout:g}s") from None
+        except TimeoutError:   # aiohttp's says nothing; the client's error should
+            raise TimeoutError(f"upstream sent nothing for {timeout:g}s") from None
 
     return SyntheticResponse(200, "application/x-websocket-messages", messages(), ws.close)
 

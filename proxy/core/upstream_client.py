@@ -39,7 +39,7 @@ class UpstreamTimeout(asyncio.TimeoutError):
 class _Connection(asyncio.Protocol):
     """One upstream connection: one exchange at a time, parsed by llhttp."""
 
-    def __init__(self, pool: "UpstreamClient", key: tuple[bool, str, int]) -> None:
+    def __init__(self, pool: UpstreamClient, key: tuple[bool, str, int]) -> None:
         self.pool = pool
         self.key = key
         self.loop = pool.loop

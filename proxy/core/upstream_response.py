@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from typing import AsyncIterator, Protocol
+from collections.abc import AsyncIterator
+from typing import Protocol
 
 from multidict import CIMultiDict
 
@@ -123,7 +124,7 @@ class UpstreamResponse:
         """Done with the answer: a finished exchange goes back to the pool, anything else is closed."""
         self._conn.finish()
 
-    async def __aenter__(self) -> "UpstreamResponse":
+    async def __aenter__(self) -> UpstreamResponse:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -53,7 +53,8 @@ class ChannelIndex:
     def without(self, channel_id: int) -> ChannelIndex:
         """A copy that no longer routes to one channel (used right after a disable)."""
         copy = ChannelIndex([])
-        copy._index = {g: {m: [c for c in cs if c.id != channel_id] for m, cs in ms.items()} for g, ms in self._index.items()}
+        copy._index = {g: {m: [c for c in cs if c.id != channel_id] for m, cs in ms.items()}
+                       for g, ms in self._index.items()}
         copy.by_id = {i: c for i, c in self.by_id.items() if i != channel_id}
         return copy
 
@@ -149,7 +150,8 @@ class Caches:
 
     async def _poll(self) -> None:
         while True:
-            await asyncio.sleep(self.poll_interval * (1 + random.random() * 0.2))   # admin changes apply within a second
+            # admin changes reach other nodes within a second
+            await asyncio.sleep(self.poll_interval * (1 + random.random() * 0.2))
             try:
                 await self._apply_events()
                 if time.monotonic() - self._last_full > self.sync_frequency:

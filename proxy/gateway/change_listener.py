@@ -9,8 +9,10 @@ says once that Redis is gone and once that it is back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from proxy.gateway.background import cancel_and_wait
 from store.redis_client import CHANGE_CHANNEL, publish_change
@@ -58,7 +60,5 @@ class ChangeListener:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
             finally:
-                try:
+                with contextlib.suppress(Exception):   # a broken connection may fail to close: it is gone anyway
                     await pubsub.aclose()
-                except Exception:
-                    pass

@@ -11,8 +11,8 @@ itself, the name is resolved and checked here and the proxy is handed the checke
 from __future__ import annotations
 
 import socket
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import AsyncIterator, Callable
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult

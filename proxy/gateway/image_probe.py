@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 import aiohttp
 
@@ -37,7 +37,8 @@ class ImageProbe:
         wanted = list(dict.fromkeys(urls))[:MAX_IMAGES]
         found = {url: self.known.get(url) for url in wanted}
         missing = [url for url, size in found.items() if size is None]
-        for url, size in zip(missing, await asyncio.gather(*(self._fetch(url) for url in missing))):
+        sizes = await asyncio.gather(*(self._fetch(url) for url in missing))
+        for url, size in zip(missing, sizes, strict=True):
             self.known[url] = found[url] = size or UNKNOWN
         return {url: size for url, size in found.items() if size and size != UNKNOWN}
 
@@ -52,7 +53,7 @@ class ImageProbe:
                     size = image_size(head)
                     if size is not None or len(head) >= MAX_HEAD:
                         return size
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError, OSError) as error:
+        except (TimeoutError, aiohttp.ClientError, ValueError, OSError) as error:
             # a FetchRefused (an OSError) comes alone, or, from the resolver, as an aiohttp error's cause
             log.debug("image %s not read: %r %s", url, error, error.__cause__ or "")
             return None

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-CHAT, COMPLETIONS, EMBEDDINGS, MODERATIONS, IMAGES, EDITS = "chat", "completions", "embeddings", "moderations", "images", "edits"
-SPEECH, TRANSCRIPTION, TRANSLATION, RESPONSES, PROXY = "audio_speech", "audio_transcription", "audio_translation", "responses", "proxy"
+CHAT, COMPLETIONS, EMBEDDINGS, MODERATIONS = "chat", "completions", "embeddings", "moderations"
+IMAGES, EDITS, RESPONSES, PROXY = "images", "edits", "responses", "proxy"
+SPEECH, TRANSCRIPTION, TRANSLATION = "audio_speech", "audio_transcription", "audio_translation"
 
 # path prefix → (mode, normalised relay path); first match wins, longest prefixes first
 _BY_PREFIX: tuple[tuple[str, str, str], ...] = (

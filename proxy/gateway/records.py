@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import orjson
 
@@ -25,7 +26,7 @@ class TokenRecord:
     subnet: str
 
     @classmethod
-    def from_row(cls, t: Token) -> "TokenRecord":
+    def from_row(cls, t: Token) -> TokenRecord:
         models = tuple(t.models.split(",")) if t.models else None
         return cls(t.id, t.user_id, t.key, t.status, t.name or "", t.expired_time if t.expired_time is not None else -1,
                    t.remain_quota or 0, bool(t.unlimited_quota), t.used_quota or 0, models, t.subnet or "")
@@ -42,7 +43,7 @@ class UserRecord:
     used_quota: int
 
     @classmethod
-    def from_row(cls, u: User) -> "UserRecord":
+    def from_row(cls, u: User) -> UserRecord:
         return cls(u.id, u.username, u.role or 1, u.status or 1, u.group or "default", u.quota or 0, u.used_quota or 0)
 
 
@@ -74,7 +75,7 @@ class ChannelRecord:
     other: str = ""
 
     @classmethod
-    def from_row(cls, c: Channel) -> "ChannelRecord":
+    def from_row(cls, c: Channel) -> ChannelRecord:
         mapping = {str(k): str(v) for k, v in _json_map(c.model_mapping).items() if isinstance(v, str) and v}
         config = {str(k): str(v) for k, v in _json_map(c.config).items() if v not in (None, "")}
         return cls(c.id, c.type or 0, c.key or "", c.status or 0, c.name or "", c.weight or 0,

@@ -24,11 +24,12 @@ import struct
 import tempfile
 import threading
 import uuid
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 import tiktoken
 import tiktoken.load
@@ -80,7 +81,7 @@ _BLOB = "https://openaipublic.blob.core.windows.net/"
 class _Blob:
     url: str                               # the URL tiktoken_ext/openai_public.py loads
     sha256: str                            # tiktoken's expected_hash for it
-    build: Callable[["_Cache"], bytes]     # its bytes, from installed packages only
+    build: Callable[[_Cache], bytes]     # its bytes, from installed packages only
 
 
 def _package_file(package: str, relpath: str) -> bytes:
@@ -99,7 +100,7 @@ def _tiktoken_format(ranks: dict[bytes, int]) -> bytes:
                     for token, rank in sorted(ranks.items(), key=lambda item: item[1]))
 
 
-def _r50k_from_gpt2(cache: "_Cache") -> bytes:
+def _r50k_from_gpt2(cache: _Cache) -> bytes:
     # r50k_base holds exactly GPT-2's ranks; tiktoken's own converter reads the two GPT-2 files
     # (from the cache, hash-checked) and the result is checked against r50k_base's hash.
     cache.ensure(GPT2_VOCAB)
@@ -110,7 +111,7 @@ def _r50k_from_gpt2(cache: "_Cache") -> bytes:
     return _tiktoken_format(ranks)
 
 
-def _p50k_from_r50k(cache: "_Cache") -> bytes:
+def _p50k_from_r50k(cache: _Cache) -> bytes:
     # p50k_base is r50k_base plus one token for each run of 2..25 spaces (ranks 50257..50280)
     return cache.ensure(R50K) + _tiktoken_format({b" " * n: 50255 + n for n in range(2, 26)})
 
@@ -468,7 +469,8 @@ def remote_image_urls(mode: str, body: dict[str, Any]) -> list[str]:
         messages = body.get("messages")
     elif mode == "responses":
         items = body.get("input")
-        messages = [_chat_message(i) for i in items if isinstance(i, dict) and "role" in i] if isinstance(items, list) else []
+        listed = items if isinstance(items, list) else []
+        messages = [_chat_message(i) for i in listed if isinstance(i, dict) and "role" in i]
     else:
         return []
     urls: list[str] = []

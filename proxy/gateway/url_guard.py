@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -88,7 +88,7 @@ class FetchPolicy:
     domains: tuple[str, ...] = ()            # from "*.example.com": ".example.com" (subdomains only)
 
     @classmethod
-    def allowing(cls, entries: Iterable[str]) -> "FetchPolicy":
+    def allowing(cls, entries: Iterable[str]) -> FetchPolicy:
         """From IMAGE_FETCH_ALLOW_HOSTS entries: addresses and CIDRs, host names, `*.` and a domain."""
         networks: list[IPNetwork] = []
         names: set[str] = set()

@@ -16,7 +16,7 @@ from admin_api.routes.users_self import create_user
 from admin_api.shapes import login_json
 from admin_api.state import state_of
 from store import keys, users
-from store.models import USER_ENABLED
+from store.models import USER_ENABLED, User
 
 BAD_STATE = "state is empty or not same"
 EMPTY_IDENTITY = "返回值非法，用户字段为空，请稍后重试！"
@@ -60,7 +60,7 @@ async def fetch_json(request: web.Request, method: str, url: str, unreachable: s
         raise Refusal(unreachable) from None
 
 
-async def _register(request: web.Request, identity: Identity) -> users.User:
+async def _register(request: web.Request, identity: Identity) -> User:
     state = state_of(request)
     options = await current(state.db)
     if not options.flag("RegisterEnabled"):

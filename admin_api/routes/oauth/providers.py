@@ -9,8 +9,8 @@ from aiohttp import web
 
 from admin_api.envelope import INVALID_PARAMETER, Refusal, query_text
 from admin_api.option_rules import Options, current
-from admin_api.routes.site import server_address
 from admin_api.routes.oauth.common import EMPTY_IDENTITY, Identity, check_state, fetch_json, finish
+from admin_api.routes.site import server_address
 from admin_api.state import state_of
 
 
