@@ -74,9 +74,10 @@ class SharedFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         cached = record.__dict__.get("_one_api_line")
         if cached is not None and cached[0] is self:
-            return cached[1]
+            text: str = cached[1]
+            return text
         line = self.format_once(record)
-        record._one_api_line = (self, line)  # type: ignore[attr-defined]
+        record._one_api_line = (self, line)
         return line
 
     def format_once(self, record: logging.LogRecord) -> str:
@@ -92,7 +93,7 @@ class SharedFormatter(logging.Formatter):
         second = int(created)
         if second != self._second:
             self._second, self._prefix = second, time.strftime(self.default_time_format, self.converter(second))
-        return self.default_msec_format % (self._prefix, int((created - second) * 1000))
+        return (self.default_msec_format or "%s,%03d") % (self._prefix, int((created - second) * 1000))
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         if datefmt is not None:
@@ -242,7 +243,7 @@ def setup_logging(settings: Settings, request_id: ContextVar[str] | None = None,
     for name, level in log_levels(settings).items():
         logging.getLogger(name).setLevel(level)
     # the logging HOWTO's optimisations: no format of ours prints the caller, thread or pid
-    logging._srcfile = None  # type: ignore[attr-defined]
+    logging._srcfile = None
     logging.logThreads = False
     logging.logProcesses = False
     formatter = JsonFormatter() if settings.log_format == "json" else SharedFormatter(FORMAT)

@@ -6,7 +6,8 @@ import asyncio
 import logging
 import os
 import signal
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from aiohttp import web
 
@@ -50,10 +51,10 @@ async def _unix_site(runner: web.AppRunner, path: str) -> None:
     log.info("listening on %s", path)
 
 
-def run_forever(main: Callable[[], Awaitable[None]]) -> None:
+def run_forever(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
     """Entry point body for a child process."""
     try:
-        import uvloop  # type: ignore[import-not-found]
+        import uvloop
 
         uvloop.install()
     except ImportError:

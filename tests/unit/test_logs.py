@@ -10,8 +10,16 @@ from contextvars import ContextVar
 from pathlib import Path
 
 from startup import logs
-from startup.logs import (FORMAT, AppendFileHandler, JsonFormatter, LineHandler, LineSink, RequestIdFilter,
-                           SharedFormatter, SizeRotator)
+from startup.logs import (
+    FORMAT,
+    AppendFileHandler,
+    JsonFormatter,
+    LineHandler,
+    LineSink,
+    RequestIdFilter,
+    SharedFormatter,
+    SizeRotator,
+)
 
 
 def _record(msg: str = "hello", **extra: object) -> logging.LogRecord:

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import AsyncIterator
 
 import pytest
 from sqlalchemy import update
 
+from proxy.gateway.records import TokenRecord
 from proxy.ledger.client import LedgerUnavailable, RemoteLedger
 from proxy.ledger.owner import LedgerOwner
 from proxy.ledger.strategies import MemoryLedger
-from proxy.gateway.records import TokenRecord
 from store import Database, InsufficientQuota
 from store.models import Token, User
 from tests.e2e.harness import Account, add_account, add_channel, balances
