@@ -6,9 +6,10 @@ import argparse
 import ipaddress
 import os
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 VERSION = "0.1.0"
 DEFAULT_TEST_PROMPT = "Output only your specific model name with no additional text."
@@ -149,7 +150,8 @@ class Settings:
     image_fetch_enabled: bool = True           # fetch remote vision images to count their tokens (as One API)
     image_fetch_allow_hosts: tuple[str, ...] = ()   # names/CIDRs image fetches may reach even if internal
     gemini_safety_setting: str = "BLOCK_NONE"
-    gemini_version: str = ""     # unset: the converter picks the API version per model (v1beta, as Google documents today)
+    # unset: the converter picks the API version per model (v1beta, as Google documents today)
+    gemini_version: str = ""
     theme: str = "default"
     enable_metric: bool = False
     metric_queue_size: int = 10
@@ -188,7 +190,7 @@ class Settings:
         """How long the proxies gather balance deltas before one write (BATCH_UPDATE_INTERVAL, or 0.2 s)."""
         return self.batch_update_interval if self.batch_update_enabled else 0.2
 
-    def with_(self, **changes: Any) -> "Settings":
+    def with_(self, **changes: Any) -> Settings:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values.update(changes)
         return Settings(**values)
@@ -307,6 +309,7 @@ def load_settings(environ: Mapping[str, str] | None = None, argv: Sequence[str] 
 def _validate(s: Settings) -> None:
     """Checks of single values; the DSNs are checked by startup.database.check_dsns (their grammar is the store's)."""
     if not 0 <= s.metric_success_rate_threshold <= 1:
-        raise SettingsError(f"METRIC_SUCCESS_RATE_THRESHOLD: must be between 0 and 1, got {s.metric_success_rate_threshold}")
+        raise SettingsError("METRIC_SUCCESS_RATE_THRESHOLD: must be between 0 and 1, "
+                            f"got {s.metric_success_rate_threshold}")
     if s.redis_conn_string and not s.redis_master_name and "://" not in s.redis_conn_string:
         raise SettingsError(f"REDIS_CONN_STRING: expected a redis:// URL, got {s.redis_conn_string!r}")
