@@ -8,8 +8,8 @@ error, not a skip: a store test that only ran on SQLite proves little.
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import AsyncIterator
 
 import pytest
 

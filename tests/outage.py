@@ -18,7 +18,7 @@ class CuttableRelay:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
 
-    async def start(self) -> "CuttableRelay":
+    async def start(self) -> CuttableRelay:
         self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port, reuse_address=True)
         self.port = self._server.sockets[0].getsockname()[1]
         return self

@@ -20,8 +20,20 @@ from typing import Any, cast
 
 from proxy.core.errors import RelayError
 from proxy.gateway.records import TokenRecord
-from proxy.ledger.wire import (BARRIER, FAILED, FORGET, OK, REFUND, RESERVE, SETTLE, TOKEN_REMAIN, USER_QUOTA,
-                               FrameError, FrameReader, frame)
+from proxy.ledger.wire import (
+    BARRIER,
+    FAILED,
+    FORGET,
+    OK,
+    REFUND,
+    RESERVE,
+    SETTLE,
+    TOKEN_REMAIN,
+    USER_QUOTA,
+    FrameError,
+    FrameReader,
+    frame,
+)
 from store import InsufficientQuota
 
 log = logging.getLogger(__name__)
@@ -38,7 +50,7 @@ class _Connection(asyncio.Protocol):
     """Frames sent in one event-loop turn leave in one write: at 64 requests in flight, a system call
     (and an owner wake-up) per message would cost more than the messages themselves."""
 
-    def __init__(self, client: "RemoteLedger") -> None:
+    def __init__(self, client: RemoteLedger) -> None:
         self.client = client
         self.reader = FrameReader()
         self.transport: asyncio.Transport | None = None

@@ -13,11 +13,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from typing import Any, Awaitable, cast
+from collections.abc import Awaitable
+from typing import Any, cast
 
 from proxy.ledger.strategies import MemoryLedger
-from proxy.ledger.wire import (BARRIER, FAILED, FORGET, OK, REFUND, REFUSED, RESERVE, SETTLE, TOKEN_REMAIN, USER_QUOTA,
-                               FrameError, FrameReader, frame)
+from proxy.ledger.wire import (
+    BARRIER,
+    FAILED,
+    FORGET,
+    OK,
+    REFUND,
+    REFUSED,
+    RESERVE,
+    SETTLE,
+    TOKEN_REMAIN,
+    USER_QUOTA,
+    FrameError,
+    FrameReader,
+    frame,
+)
 from store import InsufficientQuota
 
 log = logging.getLogger(__name__)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from settings import Settings
 from startup.logs import setup_logging

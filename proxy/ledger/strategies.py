@@ -105,14 +105,14 @@ class MemoryLedger(_Settling):
         self.tokens: dict[int, int] = {}
 
     async def _load(self, token_id: int | None, user_id: int) -> None:
-        async with self.batcher.lock:   # no flush half-applied while we read
-            async with self.db.session() as s:
-                if user_id not in self.users:
-                    quota = await user_quota_of(s, user_id)
-                    self.users.setdefault(user_id, quota + self.batcher.pending_user_quota(user_id))
-                if token_id is not None and token_id not in self.tokens:
-                    remain = await token_remain_of(s, token_id)
-                    self.tokens.setdefault(token_id, remain + self.batcher.pending_token_remain(token_id))
+        # under the batcher's lock: no flush half-applied while we read
+        async with self.batcher.lock, self.db.session() as s:
+            if user_id not in self.users:
+                quota = await user_quota_of(s, user_id)
+                self.users.setdefault(user_id, quota + self.batcher.pending_user_quota(user_id))
+            if token_id is not None and token_id not in self.tokens:
+                remain = await token_remain_of(s, token_id)
+                self.tokens.setdefault(token_id, remain + self.batcher.pending_token_remain(token_id))
 
     def try_reserve(self, token_id: int, user_id: int, amount: int, limited: bool) -> bool:
         """Check-and-subtract with no await, so no other request can interleave.

@@ -14,8 +14,8 @@ import signal
 import sqlite3
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import AsyncIterator
 
 import aiohttp
 import pytest
@@ -67,7 +67,7 @@ async def gateway(tmp_path: Path) -> AsyncIterator[tuple[str, Path]]:
         proc.send_signal(signal.SIGTERM)
         try:
             await asyncio.wait_for(proc.wait(), 40)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             proc.kill()
             await proc.wait()
         log.close()
@@ -92,7 +92,7 @@ async def test_console_end_to_end(gateway: tuple[str, Path], upstream: MockOpenA
              "CHROMIUM": chromium})
     try:
         out, _ = await asyncio.wait_for(proc.communicate(), FLOW_TIMEOUT)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         proc.kill()
         out, _ = await proc.communicate()
         pytest.fail(f"browser flow did not finish in {FLOW_TIMEOUT} s:\n{out.decode(errors='replace')}")

@@ -35,7 +35,7 @@ class Gateway:
         self.poll_interval = poll_interval
         self.server: TestServer | None = None
 
-    async def start(self) -> "Gateway":
+    async def start(self) -> Gateway:
         addons = relay_addons(self.runtime)
         if self.poll_interval is not None:
             for addon in addons.addons:

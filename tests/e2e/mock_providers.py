@@ -15,8 +15,9 @@ import hmac
 import time
 import traceback
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from email.utils import parsedate_to_datetime
-from typing import Any, Awaitable, Callable
+from typing import Any
 from urllib.parse import parse_qsl, quote
 
 import orjson
@@ -44,7 +45,7 @@ class ProviderMock:
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         self.server = TestServer(app, host="127.0.0.1")
 
-    def route(self, method: str, path: str, handler: Handler) -> "ProviderMock":
+    def route(self, method: str, path: str, handler: Handler) -> ProviderMock:
         self._routes[(method.upper(), path)] = handler
         return self
 
@@ -56,7 +57,7 @@ class ProviderMock:
     def host(self) -> str:
         return f"127.0.0.1:{self.server.port}"
 
-    async def start(self) -> "ProviderMock":
+    async def start(self) -> ProviderMock:
         await self.server.start_server()
         return self
 

@@ -78,7 +78,7 @@ class MockOpenAI:
         assert self.server is not None
         return str(self.server.make_url("")).rstrip("/")
 
-    async def start(self) -> "MockOpenAI":
+    async def start(self) -> MockOpenAI:
         self.server = TestServer(self.app, host="127.0.0.1")
         await self.server.start_server()
         return self

@@ -55,11 +55,10 @@ async def test_provider_through_the_gateway(gateway: Gateway, db: Database, prov
         await add_channel(db, base_url=upstream.url, type=ctype, key=key, models=request["model"],
                           config=orjson.dumps(config).decode() if config else "")
         await gateway.reload()
-        async with aiohttp.ClientSession() as http:
-            async with http.post(gateway.url + _endpoint(request), json=request,
-                                 headers={"Authorization": "Bearer " + acct.key}) as resp:
-                body = await resp.read()
-                assert resp.status == 200, body
+        async with aiohttp.ClientSession() as http, http.post(gateway.url + _endpoint(request), json=request,
+                                                              headers={"Authorization": "Bearer " + acct.key}) as resp:
+            body = await resp.read()
+            assert resp.status == 200, body
         if "expected_openai_stream" in case:
             assert_stream(case["expected_openai_stream"], [body], case.get("optional_trailing_done", False))
         else:

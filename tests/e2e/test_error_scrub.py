@@ -18,10 +18,9 @@ KEY = "upstream-key-0123456789abcdef"
 
 
 async def _chat(gateway: Gateway, key: str, body: dict = CHAT) -> tuple[int, bytes, str]:
-    async with aiohttp.ClientSession() as http:
-        async with http.post(gateway.url + "/v1/chat/completions", json=body,
-                             headers={"Authorization": f"Bearer {key}"}) as r:
-            return r.status, await r.read(), r.headers.get("X-Oneapi-Request-Id", "")
+    async with aiohttp.ClientSession() as http, http.post(gateway.url + "/v1/chat/completions", json=body,
+                                                          headers={"Authorization": f"Bearer {key}"}) as r:
+        return r.status, await r.read(), r.headers.get("X-Oneapi-Request-Id", "")
 
 
 async def test_an_upstream_401_echoing_the_key_reaches_the_client_redacted(

@@ -36,8 +36,7 @@ async def test_master_ignores_it(db: Database) -> None:
     settings = load_settings({**ENV, "NODE_TYPE": "master"}, [])
     gw = await Gateway(db, settings).start()
     try:
-        async with aiohttp.ClientSession() as http:
-            async with http.get(gw.url + "/v1/nope", allow_redirects=False) as r:
-                assert r.status == 404
+        async with aiohttp.ClientSession() as http, http.get(gw.url + "/v1/nope", allow_redirects=False) as r:
+            assert r.status == 404
     finally:
         await gw.close()

@@ -45,9 +45,8 @@ async def _post(gw: Gateway, body: bytes, key: str = "", encoding: str = "gzip")
     headers = {"Content-Type": "application/json", "Content-Encoding": encoding}
     if key:
         headers["Authorization"] = key
-    async with aiohttp.ClientSession() as http:
-        async with http.post(gw.url + "/v1/chat/completions", data=body, headers=headers) as r:
-            return r.status, orjson.loads(await r.read())
+    async with aiohttp.ClientSession() as http, http.post(gw.url + "/v1/chat/completions", data=body, headers=headers) as r:
+        return r.status, orjson.loads(await r.read())
 
 
 async def test_a_gzip_bomb_without_a_key_is_refused_before_inflating(gateway: Gateway) -> None:
@@ -108,9 +107,8 @@ async def test_the_raw_proxy_route_forwards_the_inflated_body_without_its_encodi
     channel = await add_channel(db, base_url=upstream.url)
     await gateway.reload()
     headers = {"Authorization": admin.key, "Content-Type": "application/json", "Content-Encoding": "gzip"}
-    async with aiohttp.ClientSession() as http:
-        async with http.post(f"{gateway.url}/v1/oneapi/proxy/{channel}/v1/chat/completions",
-                             data=gzip.compress(BODY), headers=headers) as r:
-            assert r.status == 200, await r.text()
+    async with aiohttp.ClientSession() as http, http.post(f"{gateway.url}/v1/oneapi/proxy/{channel}/v1/chat/completions",
+                                                          data=gzip.compress(BODY), headers=headers) as r:
+        assert r.status == 200, await r.text()
     [sent] = upstream.requests
     assert sent.body == BODY and "Content-Encoding" not in sent.headers

@@ -5,7 +5,7 @@ an operator's IMAGE_FETCH_ALLOW_HOSTS lets chosen internal hosts through."""
 
 from __future__ import annotations
 
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import openai
 import pytest

@@ -77,7 +77,7 @@ async def test_fields_other_than_content_are_counted_when_no_usage_comes(
     await gateway.reload()
     body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": kind}], "stream": stream}
     async with aiohttp.ClientSession() as http, http.post(gateway.url + "/v1/chat/completions", json=body,
-                         headers={"Authorization": acct.key}) as r:
+                                                          headers={"Authorization": acct.key}) as r:
         assert r.status == 200
         await r.read()
     await gateway.flush()

@@ -46,11 +46,10 @@ async def test_type_sends_what_its_upstream_expects(gateway: Gateway, upstream: 
     await add_channel(db, base_url=upstream.url + base_path, type=ctype.id, key="sk-upstream-secret",
                       models="gpt-4o-mini", config='{"api_version":"2024-10-21"}' if ctype.api_style == "azure" else "")
     await gateway.reload()
-    async with aiohttp.ClientSession() as http:
-        async with http.post(gateway.url + "/v1/chat/completions", data=RAW,
-                             headers={"Authorization": acct.key, "Content-Type": "application/json"}) as resp:
-            assert resp.status == 200, await resp.read()
-            answer = orjson.loads(await resp.read())
+    async with aiohttp.ClientSession() as http, http.post(gateway.url + "/v1/chat/completions", data=RAW,
+                                                          headers={"Authorization": acct.key, "Content-Type": "application/json"}) as resp:
+        assert resp.status == 200, await resp.read()
+        answer = orjson.loads(await resp.read())
     assert answer["choices"][0]["message"]["content"] == "Hello there!"
     sent = upstream.requests[-1]
     assert sent.path == _expected_path(ctype, base_path)

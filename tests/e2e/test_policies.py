@@ -18,10 +18,9 @@ BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
 
 
 async def _post(gw: Gateway, key: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
-    async with aiohttp.ClientSession() as http:
-        async with http.post(gw.url + "/v1/chat/completions", json=BODY,
-                             headers={"Authorization": key, **(headers or {})}) as r:
-            return r.status, (await r.read()).decode()
+    async with aiohttp.ClientSession() as http, http.post(gw.url + "/v1/chat/completions", json=BODY,
+                                                          headers={"Authorization": key, **(headers or {})}) as r:
+        return r.status, (await r.read()).decode()
 
 
 async def test_forwarded_for_is_believed_only_from_trusted_proxies(db: Database, upstream: MockOpenAI) -> None:

@@ -92,12 +92,11 @@ async def test_byte_exact_pass_through(gateway: Gateway, upstream: MockOpenAI, d
     # odd spacing, an unknown field and zero values: all must reach the upstream untouched
     raw = (b'{ "model":"gpt-4o-mini",  "messages":[{"role":"user","content":"hi"}], "seed":0, "n":1,'
            b' "x_vendor_flag":{"a":[1,2]}, "stream":' + (b"true" if stream else b"false") + b"}")
-    async with aiohttp.ClientSession() as http:
-        async with http.post(gateway.url + "/v1/chat/completions", data=raw,
-                             headers={"Authorization": acct.key, "Content-Type": "application/json"}) as resp:
-            received = await resp.read()
-            assert resp.status == 200
-            assert resp.headers.get("X-Oneapi-Request-Id")
+    async with aiohttp.ClientSession() as http, http.post(gateway.url + "/v1/chat/completions", data=raw,
+                                                          headers={"Authorization": acct.key, "Content-Type": "application/json"}) as resp:
+        received = await resp.read()
+        assert resp.status == 200
+        assert resp.headers.get("X-Oneapi-Request-Id")
     assert upstream.requests[-1].body == raw
     assert received == upstream.sent[-1]
 
@@ -107,10 +106,9 @@ async def test_model_mapping_changes_only_the_model(gateway: Gateway, upstream: 
     await add_channel(db, base_url=upstream.url, models="gpt-4", model_mapping='{"gpt-4":"gpt-4o-mini"}')
     await gateway.reload()
     raw = b'{"model":"gpt-4","messages":[{"role":"user","content":"hi"}],"seed":0,"top_k":0,"enable_search":true}'
-    async with aiohttp.ClientSession() as http:
-        async with http.post(gateway.url + "/v1/chat/completions", data=raw,
-                             headers={"Authorization": "Bearer " + acct.key, "Content-Type": "application/json"}) as resp:
-            assert resp.status == 200
+    async with aiohttp.ClientSession() as http, http.post(gateway.url + "/v1/chat/completions", data=raw,
+                                                          headers={"Authorization": "Bearer " + acct.key, "Content-Type": "application/json"}) as resp:
+        assert resp.status == 200
     assert upstream.requests[-1].json() == {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}],
                                             "seed": 0, "top_k": 0, "enable_search": True}
     await gateway.flush()
@@ -243,10 +241,9 @@ async def test_upstream_reset_mid_stream(gateway: Gateway, upstream: MockOpenAI,
     upstream.script.chunks = 6
     upstream.script.reset_after_chunks = 4
     body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "stream": True}
-    async with aiohttp.ClientSession() as http:
-        async with http.post(gateway.url + "/v1/chat/completions", json=body, headers={"Authorization": acct.key}) as r:
-            assert r.status == 200
-            received = await r.read()
+    async with aiohttp.ClientSession() as http, http.post(gateway.url + "/v1/chat/completions", json=body, headers={"Authorization": acct.key}) as r:
+        assert r.status == 200
+        received = await r.read()
     assert received.startswith(upstream.sent[-1])           # every byte the upstream sent, unchanged
     tail = received[len(upstream.sent[-1]):]
     assert tail.startswith(b"data: {\"error\"") and b"read_response_body_failed" in tail

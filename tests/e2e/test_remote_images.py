@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import struct
 import zlib
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import openai
 import pytest

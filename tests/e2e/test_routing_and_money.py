@@ -41,9 +41,8 @@ def test_pick_walks_down_tiers_and_never_repeats() -> None:
 
 
 async def _post(gateway: Gateway, key: str, body: dict = BODY) -> tuple[int, bytes]:
-    async with aiohttp.ClientSession() as http:
-        async with http.post(gateway.url + "/v1/chat/completions", json=body, headers={"Authorization": key}) as r:
-            return r.status, await r.read()
+    async with aiohttp.ClientSession() as http, http.post(gateway.url + "/v1/chat/completions", json=body, headers={"Authorization": key}) as r:
+        return r.status, await r.read()
 
 
 async def test_failing_top_tier_falls_to_the_next(gateway: Gateway, db: Database) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
 import orjson
@@ -13,7 +13,6 @@ import pytest
 from aiohttp import web
 
 from proxy.app import create_app
-
 from settings import load_settings
 from store import Database
 from tests.conftest import BACKENDS
@@ -104,7 +103,7 @@ class ServedGateway(Gateway):
     runner: web.AppRunner | None = None
     port = 0
 
-    async def start(self) -> "ServedGateway":
+    async def start(self) -> ServedGateway:
         self.runner = web.AppRunner(create_app(self.settings, self.runtime), access_log=None)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
@@ -146,10 +145,9 @@ async def test_a_hanging_upstream_ends_at_the_first_byte_limit_and_costs_nothing
     gw, upstream = await gateway_for(db, hang(), scripted, RELAY_FIRST_BYTE_TIMEOUT="0.5")
     try:
         started = time.monotonic()
-        async with aiohttp.ClientSession() as http:
-            async with http.post(gw.url + "/v1/chat/completions", json=CHAT,
-                                 headers={"Authorization": acct.key}) as r:
-                status, body = r.status, await r.json()
+        async with aiohttp.ClientSession() as http, http.post(gw.url + "/v1/chat/completions", json=CHAT,
+                                                              headers={"Authorization": acct.key}) as r:
+            status, body = r.status, await r.json()
         took = time.monotonic() - started
         assert status == 504 and 0.4 < took < 2.0
         assert "no answer within 0.5s" in body["error"]["message"]
@@ -170,11 +168,10 @@ async def test_a_stream_that_pauses_past_the_idle_limit_ends_with_an_error_event
                                      RELAY_IDLE_TIMEOUT="0.5")
     try:
         started = time.monotonic()
-        async with aiohttp.ClientSession() as http:
-            async with http.post(gw.url + "/v1/chat/completions", json={**CHAT, "stream": True},
-                                 headers={"Authorization": acct.key}) as r:
-                assert r.status == 200
-                received = await r.read()
+        async with aiohttp.ClientSession() as http, http.post(gw.url + "/v1/chat/completions", json={**CHAT, "stream": True},
+                                                              headers={"Authorization": acct.key}) as r:
+            assert r.status == 200
+            received = await r.read()
         assert time.monotonic() - started < 2.0
         assert b"w0 " in received and b"w1 " in received and b"w2 " not in received
         events = [line for line in received.split(b"\n\n") if line]
@@ -192,9 +189,8 @@ async def test_a_slow_healthy_stream_is_not_cut_by_the_idle_limit_but_relay_time
     body = {**CHAT, "stream": True}
     gw, _ = await gateway_for(db, stream(7, 0.3), scripted, RELAY_IDLE_TIMEOUT="0.5")
     try:
-        async with aiohttp.ClientSession() as http:
-            async with http.post(gw.url + "/v1/chat/completions", json=body, headers={"Authorization": acct.key}) as r:
-                whole = await r.read()
+        async with aiohttp.ClientSession() as http, http.post(gw.url + "/v1/chat/completions", json=body, headers={"Authorization": acct.key}) as r:
+            whole = await r.read()
         assert whole.count(b"chat.completion.chunk") == 7 and whole.endswith(b"data: [DONE]\n\n")
         assert b'"error"' not in whole
     finally:
@@ -203,10 +199,9 @@ async def test_a_slow_healthy_stream_is_not_cut_by_the_idle_limit_but_relay_time
     gw, _ = await gateway_for(db, stream(7, 0.3), scripted, RELAY_IDLE_TIMEOUT="0.5", RELAY_TIMEOUT="1")
     try:
         started = time.monotonic()
-        async with aiohttp.ClientSession() as http:
-            async with http.post(gw.url + "/v1/chat/completions", json=body, headers={"Authorization": acct.key}) as r:
-                assert r.status == 200
-                cut = await r.read()
+        async with aiohttp.ClientSession() as http, http.post(gw.url + "/v1/chat/completions", json=body, headers={"Authorization": acct.key}) as r:
+            assert r.status == 200
+            cut = await r.read()
         assert 0.9 < time.monotonic() - started < 2.5
         assert 2 <= cut.count(b"chat.completion.chunk") < 7
         error = orjson.loads(cut.rstrip().rsplit(b"\n\n", 1)[-1].removeprefix(b"data: "))["error"]
@@ -330,9 +325,8 @@ async def test_a_non_stream_answer_whose_body_never_comes_is_a_504(db: Database,
     acct = await add_account(db, quota=10_000, token_quota=5_000)
     gw, upstream = await gateway_for(db, head_then_hang(), scripted, RELAY_FIRST_BYTE_TIMEOUT="0.5")
     try:
-        async with aiohttp.ClientSession() as http:
-            async with http.post(gw.url + "/v1/chat/completions", json=CHAT, headers={"Authorization": acct.key}) as r:
-                status, body = r.status, await r.json()
+        async with aiohttp.ClientSession() as http, http.post(gw.url + "/v1/chat/completions", json=CHAT, headers={"Authorization": acct.key}) as r:
+            status, body = r.status, await r.json()
         assert status == 504 and "no answer within 0.5s" in body["error"]["message"]
         await gw.flush()
         assert (await balances(db, acct))["token_remain"] == 5_000

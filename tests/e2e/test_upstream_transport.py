@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 import openai
@@ -14,9 +14,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from proxy.core import pipeline
 from settings import load_settings
 from store import Database
-from proxy.core import pipeline
 from tests.e2e.harness import Gateway, add_account, add_channel, balances, logs
 from tests.e2e.mock_upstream import MockOpenAI
 from tests.unit.converters.vectors import assert_subset, load

@@ -27,7 +27,7 @@ class VectorUpstream:
     def url(self) -> str:
         return str(self.server.make_url("")).rstrip("/")
 
-    async def start(self) -> "VectorUpstream":
+    async def start(self) -> VectorUpstream:
         await self.server.start_server()
         return self
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import orjson
 
-from admin_api import channel_destination as destination, channel_secrets
+from admin_api import channel_destination as destination
+from admin_api import channel_secrets
 from store.models import ROLE_ADMIN, ROLE_ROOT, Channel
 
 

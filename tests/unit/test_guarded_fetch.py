@@ -5,7 +5,7 @@ address is what the proxy is asked for. A fake lookup gives names their answers;
 from __future__ import annotations
 
 import socket
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web

@@ -19,7 +19,11 @@ import tiktoken.load
 
 from proxy.gateway import tokenizer as tk
 from proxy.gateway.tokenizer import (
-    Tokenizer, TokenizerError, image_size_from_data_url, image_tokens_for_part, image_tokens_from_size,
+    Tokenizer,
+    TokenizerError,
+    image_size_from_data_url,
+    image_tokens_for_part,
+    image_tokens_from_size,
 )
 
 REPO = Path(__file__).resolve().parents[2]

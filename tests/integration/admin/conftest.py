@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Callable
+from typing import Any
 
 import pytest
 from aiohttp import CookieJar, web
 from aiohttp.test_utils import TestClient, TestServer, unused_port
 from aiosmtpd.controller import Controller
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from admin_api import create_app
 from admin_api.jobs import JobTiming
 from admin_api.state import STATE
 from settings import Settings
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.engine import make_url
-
 from store import Database, DatabaseURL, PoolSettings, ensure_root, hash_password, users
 from store.models import ROLE_ADMIN, USER_DISABLED, Base, LogBase
 from tests.conftest import _reset, make_database

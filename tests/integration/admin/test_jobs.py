@@ -16,6 +16,7 @@ from store.channel_notices import ChannelNotice
 from .conftest import eventually, fast_jobs, make_settings, start_api
 from .fakes import Recorder, chat_reply, serve
 
+
 async def _lease(db, name: str) -> leases.JobLease | None:
     async with db.session() as s:
         return await leases.read(s, name)

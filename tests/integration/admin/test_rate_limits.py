@@ -16,7 +16,6 @@ from settings.network import LOOPBACK
 
 from .conftest import make_settings, start_api
 
-
 _HOSTS = iter(random.sample(range(1, 255), 254))   # no address twice in a run: a repeat shares its window
 
 
