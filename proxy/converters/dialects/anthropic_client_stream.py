@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from proxy.converters.base import OpenAIError, Usage
+from proxy.converters.base import OpenAIError
 from proxy.converters.dialects.anthropic_client_answer import (
     message_id,
     model_of,
@@ -21,8 +21,8 @@ from proxy.converters.dialects.anthropic_client_answer import (
     usage_to_anthropic,
 )
 from proxy.converters.dialects.anthropic_client_request import thinking_wanted
+from proxy.converters.dialects.hub_stream import HubStream
 from proxy.converters.errors import parse_json
-from proxy.core.sse import SSEDecoder, SSEEvent
 
 __all__ = ["AnthropicStreamFromOpenAI", "event"]
 
@@ -58,7 +58,7 @@ class _Tool:
     closed: bool = False
 
 
-class AnthropicStreamFromOpenAI:
+class AnthropicStreamFromOpenAI(HubStream):
     """`feed(hub SSE bytes, any split) -> list[Anthropic SSE event bytes]`, `flush()` at the end of the hub stream.
 
     One block is open at a time. The first tool call streams its arguments live; a tool call that starts while
@@ -67,12 +67,10 @@ class AnthropicStreamFromOpenAI:
     `error` event, so the client retries rather than keeping a cut answer."""
 
     def __init__(self, request: Mapping[str, Any] | None = None) -> None:
+        super().__init__()
         self._request = request
         self._thinking = thinking_wanted(request)
-        self._sse = SSEDecoder()
-        self._usage = Usage()
         self._cache_write = 0
-        self._error: OpenAIError | None = None
         self._started = False
         self._ended = False
         self._next_index = 0
@@ -82,40 +80,24 @@ class AnthropicStreamFromOpenAI:
         self._finish: Any = None
         self._refused = False
 
-    @property
-    def usage(self) -> Usage:
-        return self._usage
-
-    @property
-    def error(self) -> OpenAIError | None:
-        return self._error
-
-    def feed(self, data: bytes) -> list[bytes]:
-        return self._events(self._sse.feed(data))
-
-    def flush(self) -> list[bytes]:
-        out = self._events(self._sse.flush())
+    def _final(self) -> list[bytes]:
         if self._ended:
-            return out
+            return []
         if self._finish is not None:
-            return out + self._end()
-        return out + self._fail({"message": "the upstream stream ended before it finished", "type": "api_error"})
+            return self._end()
+        return self._fail({"message": "the upstream stream ended before it finished", "type": "api_error"})
 
     # -- hub events ------------------------------------------------------------------------------------------
-    def _events(self, events: list[SSEEvent]) -> list[bytes]:
-        out: list[bytes] = []
-        for item in events:
-            if self._ended:
-                break
-            data = item.data.strip()
-            if data == "[DONE]":
-                out += self._end() if self._started or self._finish is not None else self._fail(
-                    {"message": "the upstream stream ended without an answer", "type": "api_error"})
-                continue
-            chunk = parse_json(data)
-            if isinstance(chunk, dict):
-                out += self._chunk(chunk)
-        return out
+    def _event(self, data: str) -> list[bytes]:
+        if self._ended:
+            return []
+        data = data.strip()
+        if data == "[DONE]":
+            if self._started or self._finish is not None:
+                return self._end()
+            return self._fail({"message": "the upstream stream ended without an answer", "type": "api_error"})
+        chunk = parse_json(data)
+        return self._chunk(chunk) if isinstance(chunk, dict) else []
 
     def _chunk(self, chunk: dict[str, Any]) -> list[bytes]:
         if chunk.get("error"):

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from proxy.converters.base import OpenAIError, Usage
+from proxy.converters.base import OpenAIError
 from proxy.converters.dialects.gemini_client_answer import (
     error_body,
     finish_reason,
@@ -27,8 +27,8 @@ from proxy.converters.dialects.gemini_client_answer import (
     usage_metadata,
     wants_thoughts,
 )
+from proxy.converters.dialects.hub_stream import HubStream
 from proxy.converters.errors import parse_json
-from proxy.core.sse import SSEDecoder
 
 __all__ = ["GeminiClientStream", "stream_from_openai"]
 
@@ -66,43 +66,21 @@ class _Call:
         return call
 
 
-class GeminiClientStream:
+class GeminiClientStream(HubStream):
     """feed(hub SSE bytes, any split) → Gemini SSE events; flush() at the end of the hub stream."""
 
     def __init__(self, *, thoughts: bool) -> None:
+        super().__init__()
         self._thoughts = thoughts
-        self._decoder = SSEDecoder()
         self._model = ""
         self._id = ""
         self._held: list[dict[str, Any]] = []   # the last parts, sent with the next event or the final one
         self._calls: dict[int, _Call] = {}
         self._finish: Any = None
         self._finished = False
-        self._usage = Usage()
         self._total: Any = None
         self._usage_seen = False
-        self._error: OpenAIError | None = None
         self._ended = False
-
-    @property
-    def usage(self) -> Usage:
-        return self._usage
-
-    @property
-    def error(self) -> OpenAIError | None:
-        return self._error
-
-    def feed(self, data: bytes) -> list[bytes]:
-        out: list[bytes] = []
-        for event in self._decoder.feed(data):
-            out += self._event(event.data)
-        return out
-
-    def flush(self) -> list[bytes]:
-        out: list[bytes] = []
-        for event in self._decoder.flush():
-            out += self._event(event.data)
-        return out + self._final()
 
     def _event(self, data: str) -> list[bytes]:
         if self._ended:

@@ -19,7 +19,8 @@ from typing import Any
 
 import orjson
 
-from proxy.converters.base import OpenAIError, Usage
+from proxy.converters.base import OpenAIError
+from proxy.converters.dialects.hub_stream import HubStream
 from proxy.converters.dialects.responses_output import (
     Names,
     as_mapping,
@@ -36,7 +37,6 @@ from proxy.converters.dialects.responses_output import (
     usage_totals,
 )
 from proxy.converters.errors import parse_json, type_for_status
-from proxy.core.sse import SSEDecoder
 
 __all__ = ["ResponsesStream"]
 
@@ -58,13 +58,13 @@ class _Item:
         self.final: dict[str, Any] | None = None   # the item as sent in output_item.done
 
 
-class ResponsesStream:
+class ResponsesStream(HubStream):
     """StreamConverter from hub chat chunks to Responses events; `usage`/`error` are the hub's."""
 
     def __init__(self, request: Mapping[str, Any] | None = None) -> None:
+        super().__init__()
         self._request = request
         self._names = Names(request)
-        self._decoder = SSEDecoder()
         self._seq = 0
         self._started = False
         self._ended = False
@@ -75,34 +75,14 @@ class ResponsesStream:
         self._calls: dict[Any, _Item] = {}
         self._finish: str | None = None
         self._usage_raw: Mapping[str, Any] | None = None
-        self._usage = Usage()
-        self._error: OpenAIError | None = None
 
-    @property
-    def usage(self) -> Usage:
-        return self._usage
-
-    @property
-    def error(self) -> OpenAIError | None:
-        return self._error
-
-    def feed(self, data: bytes) -> list[bytes]:
-        out: list[bytes] = []
-        for event in self._decoder.feed(data):
-            out += self._event(event.data)
-        return out
-
-    def flush(self) -> list[bytes]:
-        out: list[bytes] = []
-        for event in self._decoder.flush():
-            out += self._event(event.data)
-        if not self._ended:
-            if self._finish is None:
-                out += self._fail(OpenAIError(502, "the upstream stream ended before its answer was finished",
-                                              "server_error", code="server_error"))
-            else:
-                out += self._end()
-        return out
+    def _final(self) -> list[bytes]:
+        if self._ended:
+            return []
+        if self._finish is None:
+            return self._fail(OpenAIError(502, "the upstream stream ended before its answer was finished",
+                                          "server_error", code="server_error"))
+        return self._end()
 
     # ------------------------------------------------------------ hub events
 

@@ -1,0 +1,48 @@
+"""The hub side of every client-dialect stream converter: OpenAI chat SSE in, in any split.
+
+Each complete event's data goes to the dialect's `_event`, and `_final` runs once the hub stream ends;
+`usage` and `error` are what the upstream reported, for billing (the StreamConverter Protocol).
+"""
+
+from __future__ import annotations
+
+from proxy.converters.base import OpenAIError, Usage
+from proxy.core.sse import SSEDecoder
+
+
+class HubStream:
+    def __init__(self) -> None:
+        self._decoder = SSEDecoder()
+        self._usage = Usage()
+        self._error: OpenAIError | None = None
+
+    @property
+    def usage(self) -> Usage:
+        return self._usage
+
+    @property
+    def error(self) -> OpenAIError | None:
+        return self._error
+
+    def feed(self, data: bytes) -> list[bytes]:
+        out: list[bytes] = []
+        for event in self._decoder.feed(data):
+            out += self._event(event.data)
+        return out
+
+    def flush(self) -> list[bytes]:
+        out: list[bytes] = []
+        for event in self._decoder.flush():
+            out += self._event(event.data)
+        return out + self._final()
+
+    def _event(self, data: str) -> list[bytes]:
+        """The dialect's bytes for one hub event's data."""
+        raise NotImplementedError
+
+    def _final(self) -> list[bytes]:
+        """What the dialect sends once the hub stream has ended."""
+        return []
+
+
+__all__ = ["HubStream"]
