@@ -8,7 +8,7 @@ import orjson
 
 from proxy.converters.base import Usage
 from proxy.core.flow import Flow
-from proxy.core.sse import SSEDecoder
+from proxy.core.sse import SSEDecoder, SSEEvent
 from proxy.gateway import modes
 from proxy.gateway.state import RelayState
 
@@ -100,17 +100,20 @@ def sse_payloads(raw: bytes) -> list[str]:
 
 
 class UsageTap:
-    """Keeps what the client received (bounded) and reads it once the answer is complete.
+    """Keeps what the client received and reads it once the answer is complete.
 
     Nothing is parsed while bytes flow, so the tap adds no latency to a stream;
     at the end the usage chunk is looked up from the back, and the text is only
-    parsed (to count it) when the upstream gave no usage.
+    parsed (to count it) when the upstream gave no usage. A stream longer than
+    MAX_BODY is read in MAX_BODY pieces as it goes (its events parsed, only an
+    unfinished one kept), so a long answer is billed whole, usage chunk included.
     """
 
     def chunk(self, flow: Flow[RelayState], data: bytes) -> None:
         if not flow.state.billed:
             return
-        metadata = flow.metadata   # "tap_body" is this addon's private scratch (no other module reads it)
+        # "tap_body" and "tap_decoder" are this addon's private scratch (no other module reads them)
+        metadata = flow.metadata
         buf = metadata.get("tap_body")
         if buf is None and type(data) is bytes and len(data) <= MAX_BODY:
             metadata["tap_body"] = data        # the first piece as it is (a whole answer is just that): no copy
@@ -119,10 +122,19 @@ class UsageTap:
             buf = metadata["tap_body"] = bytearray(buf or b"")
         if len(buf) + len(data) <= MAX_BODY:
             buf.extend(data)
+        elif flow.stream:                      # a long stream: read what we hold, keep reading the rest
+            buf.extend(data)
+            decoder = metadata.setdefault("tap_decoder", SSEDecoder())
+            self._events(flow.state, decoder.feed(bytes(buf)))
+            buf.clear()
 
     def done(self, flow: Flow[RelayState]) -> None:
         body = flow.metadata.pop("tap_body", None)
+        decoder = flow.metadata.pop("tap_decoder", None)
         state = flow.state
+        if isinstance(decoder, SSEDecoder):    # a long stream read piece by piece: its last piece
+            self._events(state, decoder.feed(bytes(body or b"")) + decoder.flush())
+            return
         if not body or state.usage is not None:
             return
         if flow.stream:
@@ -141,6 +153,10 @@ class UsageTap:
         if state.usage is None:
             for data in sse_payloads(raw):
                 self._event(state, data, text=True)
+
+    def _events(self, state: RelayState, events: list[SSEEvent]) -> None:
+        for event in events:
+            self._event(state, event.data, text=True)
 
     @staticmethod
     def _whole(state: RelayState, raw: bytes | bytearray) -> None:

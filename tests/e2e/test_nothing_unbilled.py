@@ -118,3 +118,45 @@ async def test_a_huge_prompt_on_a_tiny_balance_is_refused_unread_and_stalls_nobo
     assert max(counted, default=0) < 1_000_000      # the 54 MB text was never handed to the tokenizer
     await gateway.flush()
     assert (await balances(db, poor, cid))["token_remain"] == 1
+
+
+async def test_a_stream_longer_than_the_tap_cap_is_billed_by_its_final_usage(
+        gateway: Gateway, db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """#16: a stream past the usage tap's cap (16 MiB; 64 KiB here) was billed by the text of its first part
+    (868,009 counted tokens for 600,000 reported, measured on 45 MB); its final usage chunk now bills it."""
+    monkeypatch.setattr("proxy.addons.usage_tap.MAX_BODY", 64 * 1024)
+    usage = {"prompt_tokens": 9, "completion_tokens": 600_000, "total_tokens": 600_009}
+
+    async def chat(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        chunk = {"id": "x", "object": "chat.completion.chunk", "model": "gpt-4o-mini",
+                 "choices": [{"index": 0, "delta": {"content": "lorem ipsum dolor sit amet " * 20}}]}
+        for _ in range(400):                                        # about 260 KB
+            await response.write(b"data: " + orjson.dumps(chunk) + b"\n\n")
+        final = {"id": "x", "object": "chat.completion.chunk", "model": "gpt-4o-mini", "choices": [], "usage": usage}
+        await response.write(b"data: " + orjson.dumps(final) + b"\n\ndata: [DONE]\n\n")
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", chat)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        acct = await add_account(db, quota=10**9, token_quota=10**9)
+        await add_channel(db, base_url=str(server.make_url("")).rstrip("/"))
+        await gateway.reload()
+        body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "go"}], "stream": True,
+                "stream_options": {"include_usage": True}}
+        async with aiohttp.ClientSession() as http, http.post(gateway.url + "/v1/chat/completions", json=body,
+                                                              headers={"Authorization": acct.key}) as r:
+            assert r.status == 200
+            received = await r.read()
+        assert len(received) > 4 * 64 * 1024
+        await gateway.flush()
+        [row] = await logs(db)
+        assert (row.prompt_tokens, row.completion_tokens, row.usage_source) == (9, 600_000, "upstream")
+        assert row.quota == gateway.runtime.prices.quota_for(9, 600_000, "gpt-4o-mini", 1, "default")
+    finally:
+        await server.close()

@@ -48,3 +48,32 @@ async def test_usage_tap_reads_streams_split_anywhere() -> None:
     tap.done(flow)
     assert flow.state.usage is None
     assert flow.state.completion_parts == ["Hel", "think", '{"a":1}']
+
+
+def _chunks(n: int) -> list[bytes]:
+    return [b'data: {"choices":[{"delta":{"content":"word%d "}}]}\n\n' % i for i in range(n)]
+
+
+async def test_a_stream_longer_than_the_cap_is_read_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """#16: past MAX_BODY a stream used to be cut from the tap: its final usage chunk was never seen, and with
+    no usage only the first MAX_BODY bytes were counted. Now the tap reads it in MAX_BODY pieces."""
+    monkeypatch.setattr("proxy.addons.usage_tap.MAX_BODY", 1000)
+    usage = b'data: {"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":600000,"total_tokens":600005}}\n\n'
+    raw = b"".join(_chunks(500)) + usage + b"data: [DONE]\n\n"
+    tap = UsageTap()
+    flow = make_flow(billed=True)
+    flow.stream = True
+    for i in range(0, len(raw), 37):                       # split anywhere, events across pieces
+        tap.chunk(flow, raw[i:i + 37])
+    tap.done(flow)
+    assert (flow.state.usage.prompt_tokens, flow.state.usage.completion_tokens) == (5, 600000)
+    assert flow.state.usage_source == "upstream"
+    assert "tap_body" not in flow.metadata and "tap_decoder" not in flow.metadata
+
+    flow = make_flow(billed=True)                          # no usage at all: every piece of text is counted
+    flow.stream = True
+    for piece in _chunks(500):
+        tap.chunk(flow, piece)
+    tap.done(flow)
+    assert flow.state.usage is None
+    assert flow.state.completion_parts == [f"word{i} " for i in range(500)]
