@@ -9,6 +9,7 @@ spends beyond its balance.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping
 
@@ -21,6 +22,7 @@ from proxy.ledger import InsufficientQuota, Ledger
 from rules import PriceTable
 
 log = logging.getLogger(__name__)
+BIG_TEXT = 256 * 1024   # characters of answer text counted off the event loop
 
 
 class Billing:
@@ -40,7 +42,7 @@ class Billing:
             self.ledger.refund(state.token, state.user.id, state.reserved)
             state.billed = False
             return
-        actual = self._actual(state)
+        actual = await self._actual(state)
         if actual > state.reserved:
             await self._top_up(state, actual - state.reserved)
         state.quota = min(actual, state.reserved)
@@ -77,18 +79,25 @@ class Billing:
     def _ctype(self, state: RelayState) -> int | None:
         return state.channel.type if state.channel else None
 
-    def _actual(self, state: RelayState) -> int:
+    async def _count(self, text: str, model: str) -> int:
+        """Tokens of delivered text; a long answer's count runs off the event loop (45 MB of text took the
+        tokenizer seconds, during which every other client of the worker waited)."""
+        if len(text) < BIG_TEXT:
+            return self.tokenizer.count_text(text, model)
+        return await asyncio.to_thread(self.tokenizer.count_text, text, model)
+
+    async def _actual(self, state: RelayState) -> int:
         if state.mode in (modes.IMAGES, modes.SPEECH):
             return state.reserved       # priced up front, charged in full once the upstream said yes
         text = "".join(state.completion_parts)
         if state.mode in (modes.TRANSCRIPTION, modes.TRANSLATION):
             state.usage_source = "counted"
-            return self.tokenizer.count_text(text, "whisper-1")   # One API: transcript tokens, no ratio (§7.7)
-        usage = self._usage(state, text)
+            return await self._count(text, "whisper-1")   # One API: transcript tokens, no ratio (§7.7)
+        usage = await self._usage(state, text)
         return self.prices().quota_for(usage.prompt_tokens, usage.completion_tokens, state.model,
                                        self._ctype(state), state.group)
 
-    def _usage(self, state: RelayState, text: str) -> Usage:
+    async def _usage(self, state: RelayState, text: str) -> Usage:
         converter_usage = state.stream_converter.usage if state.stream_converter is not None else None
         if converter_usage is not None and converter_usage.total_tokens:
             state.usage, state.usage_source = converter_usage, "upstream"
@@ -98,7 +107,7 @@ class Billing:
                 usage = Usage(state.prompt_tokens, max(0, usage.total_tokens - state.prompt_tokens))
             state.usage = usage
             return usage
-        completion = self.tokenizer.count_text(text, state.model) if text else 0
+        completion = await self._count(text, state.model) if text else 0
         state.usage = Usage(state.prompt_tokens, completion)
         state.usage_source = "counted" if text else "estimated"
         return state.usage

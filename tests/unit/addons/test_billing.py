@@ -47,3 +47,28 @@ async def test_billing_reserves_settles_and_refunds() -> None:
     flow.error = UpstreamError(500, "x")
     await billing.done(flow)
     assert ledger.events[-1] == ("refund", flow.state.reserved)
+
+
+async def test_a_long_answer_is_counted_off_the_event_loop() -> None:
+    """A long answer with no usage is counted in a worker thread: the event loop keeps serving meanwhile."""
+    import threading
+
+    threads: list[str] = []
+
+    class Recording(Tokenizer):
+        def count_text(self, text: str, model: str) -> int:
+            threads.append(threading.current_thread().name)
+            return super().count_text(text, model)
+
+    ledger = FakeLedger()
+    reservation = Reservation(ledger, load_prices, lambda: {}, Recording(), load_max_output())
+    billing = Billing(ledger, load_prices, lambda: {}, Recording())
+    for parts, off_loop in ((["Hello there!"], False), (["lorem ipsum " * 40_000], True)):
+        flow = make_flow(body=CHAT, token=token(), user=user(), mode="chat", model="gpt-4o-mini", channel=channel())
+        flow.state.body = dict(CHAT)
+        await reservation.rewrite(flow)
+        flow.state.completion_parts = parts
+        threads.clear()
+        await billing.done(flow)
+        assert flow.state.usage_source == "counted" and flow.state.usage.completion_tokens > 0
+        assert (threads[-1] != threading.main_thread().name) is off_loop, threads
