@@ -11,6 +11,7 @@ from aiohttp import web
 from proxy.addons.auth import TokenAuth
 from proxy.addons.billing import Billing
 from proxy.addons.body import RequestBody
+from proxy.addons.client_dialect import ClientDialect
 from proxy.addons.consume_log import ConsumeLog
 from proxy.addons.converter_upstream import ConverterUpstream
 from proxy.addons.error_scrub import ErrorScrub
@@ -45,7 +46,7 @@ ADMIN_SESSION_KEY = web.AppKey("admin_session", aiohttp.ClientSession)
 
 RELAY_POST = ("/v1/completions", "/v1/chat/completions", "/v1/edits", "/v1/images/generations", "/v1/embeddings",
               "/v1/engines/{model}/embeddings", "/v1/audio/transcriptions", "/v1/audio/translations",
-              "/v1/audio/speech", "/v1/moderations", "/v1/responses")
+              "/v1/audio/speech", "/v1/moderations", "/v1/responses", "/v1/messages")
 NOT_IMPLEMENTED = (
     ("POST", "/v1/images/edits"), ("POST", "/v1/images/variations"), ("*", "/v1/files{tail:.*}"),
     ("*", "/v1/fine_tuning{tail:.*}"), ("DELETE", "/v1/models/{model}"), ("*", "/v1/assistants{tail:.*}"),
@@ -62,6 +63,7 @@ def relay_addons(rt: Runtime, metrics: Metrics | None = None, access: AccessLog 
     if s.gemini_version:
         options["GEMINI_VERSION"] = s.gemini_version
     return AddonManager([
+        ClientDialect(),                                                  # a client's dialect ↔ the hub (chat)
         TokenAuth(rt.caches),                                             # who: key, token, user, pin
         RequestBody(),                                                    # what: mode, model, stream, checks
         Route(rt.caches),                                                 # where: by group/model/priority/weight

@@ -51,7 +51,10 @@ class TokenAuth:
     async def requestheaders(self, flow: Flow[RelayState]) -> None:
         """Before the body is read: a refused request costs no body reading or inflating."""
         state = flow.state
-        key, pin = parse_key(flow.request.headers.get("Authorization", ""))
+        headers = flow.request.headers
+        # Anthropic clients send the key as x-api-key (Claude Code: ANTHROPIC_API_KEY) or as a Bearer token
+        header = headers.get("Authorization") or (headers.get("x-api-key") if state.dialect == "anthropic" else "")
+        key, pin = parse_key(header or "")
         if not key:
             raise auth_error(401, "未提供令牌")
         token = await self.caches.token(key)

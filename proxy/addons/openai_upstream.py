@@ -103,9 +103,11 @@ class OpenAIUpstream:
             # behind a Cloudflare AI Gateway the /openai/deployments prefix goes: the type's base_path_strips
             deployment = ctype.upstream_url(base, azure_path(state.model, state.relay_path)) or ""
             return f"{deployment}?{azure_query(flow.request.query_string, version)}"
-        path = state.relay_path if ctype.paths else flow.request.path
+        # a dialect client's request was converted to chat: chat's path, not the client's path or query
+        path = state.relay_path if ctype.paths or state.dialect else flow.request.path
+        query = "" if state.dialect else flow.request.query_string
         # URL quirks such as OpenAI behind a Cloudflare AI Gateway are the type's base_path_strips
-        url = ctype.upstream_url(base, path, flow.request.query_string)
+        url = ctype.upstream_url(base, path, query)
         if url is None or not base:
             raise RelayError(400, f"channel type {ctype.name} does not support {flow.request.path}",
                              code="convert_request_failed")

@@ -29,6 +29,10 @@ class RelayError(Exception):
             error["code"] = self.code
         return orjson.dumps({"error": error})
 
+    def stream_event(self, request_id: str = "") -> bytes:
+        """The error as an event inside a stream that already started (OpenAI's: a `data:` line)."""
+        return b"data: " + self.body(request_id) + b"\n\n"
+
 
 class UpstreamError(RelayError):
     """The upstream answered with an error (or could not be reached)."""

@@ -21,7 +21,6 @@ from proxy.core.hop import holds_break, unsendable_header
 from proxy.core.inflight import InFlight, cancelled
 from proxy.core.opener import Opener, UpstreamAnswer
 from proxy.core.request_body import MAX_BODY, read_body
-from proxy.core.sse import encode_data
 
 log = logging.getLogger(__name__)
 REQUEST_ID_HEADER = "X-Oneapi-Request-Id"
@@ -216,7 +215,7 @@ class Pipeline:
         response = flow.stream_response
         if flow.stream and response is not None and not flow.client_disconnected:
             try:
-                await response.write(encode_data(err.body(flow.request_id)))
+                await response.write(err.stream_event(flow.request_id))
                 await response.write_eof()
             except (ConnectionResetError, RuntimeError):
                 pass

@@ -92,6 +92,11 @@ def encode_data(payload: bytes) -> bytes:
     return b"data: " + payload + b"\n\n"
 
 
+def encode_event(name: str, payload: bytes) -> bytes:
+    """One named event (`event:` then `data:`), as Anthropic's streams send every event."""
+    return b"event: " + name.encode() + b"\ndata: " + payload + b"\n\n"
+
+
 DONE = b"data: [DONE]\n\n"
 
 

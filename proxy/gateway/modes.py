@@ -17,6 +17,7 @@ _BY_PREFIX: tuple[tuple[str, str, str], ...] = (
     ("/v1/audio/transcriptions", TRANSCRIPTION, "/v1/audio/transcriptions"),
     ("/v1/audio/translations", TRANSLATION, "/v1/audio/translations"),
     ("/v1/responses", RESPONSES, "/v1/responses"),
+    ("/v1/messages", CHAT, "/v1/chat/completions"),   # Anthropic clients, converted (proxy.addons.client_dialect)
     ("/v1/oneapi/proxy", PROXY, ""),
 )
 

@@ -26,6 +26,8 @@ class ConverterCall:
 @dataclass(slots=True)
 class RelayState:
     mode: str = ""                      # see proxy.gateway.modes
+    dialect: str = ""                   # the client's dialect from its route ("anthropic"); "": OpenAI's own
+    client_body: dict[str, Any] | None = None   # a dialect client's own request (state.body is the hub's)
     relay_path: str = ""                # normalised relay path, e.g. /v1/embeddings
     token: TokenRecord | None = None
     user: UserRecord | None = None

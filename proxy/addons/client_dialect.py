@@ -1,0 +1,124 @@
+"""Client dialects on their own routes (issue #15): `/v1/messages` speaks Anthropic Messages.
+
+The client's request becomes the hub's (OpenAI chat) before the rest of the pipeline reads it, so auth, routing,
+mapping, the reservation, billing, retries and logs are chat's; the hub's answer goes back into the client's
+dialect after any provider converter (provider → hub → client), and every error is answered in the client's
+error shape. Listed first: its `requestheaders` must name the dialect before TokenAuth reads the key, its
+`request` must convert before RequestBody reads the body, and its `response` must chain before ErrorScrub wraps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import orjson
+
+from proxy.addons.usage_tap import usage_from
+from proxy.converters.base import ConversionError, OpenAIError
+from proxy.converters.registry import DIALECTS
+from proxy.core.errors import RelayError
+from proxy.core.flow import BodyTransform, Flow
+from proxy.core.sse import encode_event
+from proxy.gateway.state import RelayState
+
+# route path → client dialect (proxy.converters.registry.DIALECTS)
+DIALECT_PATHS: Mapping[str, str] = {"/v1/messages": "anthropic"}
+
+
+class DialectError(RelayError):
+    """A relay error answered in the client's dialect; its message is read when it is written, so ErrorScrub's
+    redaction (which edits `message`) still applies."""
+
+    def __init__(self, err: RelayError, to_client: Callable[[OpenAIError], tuple[int, bytes]]) -> None:
+        super().__init__(err.status, err.message, type=err.type, code=err.code, param=err.param, full=err.full,
+                         retryable=err.retryable)
+        self.to_client = to_client
+        self.status = to_client(self._hub())[0]
+
+    def _hub(self) -> OpenAIError:
+        return OpenAIError(self.status, self.message, self.type, self.code, self.param)
+
+    def body(self, request_id: str = "") -> bytes:
+        message = f"{self.message} (request id: {request_id})" if request_id else self.message
+        return self.to_client(OpenAIError(self.status, message, self.type, self.code, self.param))[1]
+
+    def stream_event(self, request_id: str = "") -> bytes:
+        """Anthropic's SDKs and Claude Code dispatch on the event name: `event: error`, then its data."""
+        return encode_event("error", self.body(request_id))
+
+
+def invalid_request(message: str) -> RelayError:
+    return RelayError(400, message, type="invalid_request_error", code="invalid_request")
+
+
+class ClientDialect:
+    def requestheaders(self, flow: Flow[RelayState]) -> None:
+        flow.state.dialect = DIALECT_PATHS.get(flow.request.path, "")
+
+    def request(self, flow: Flow[RelayState]) -> None:
+        """The client's body into the hub's; what the hub cannot carry is a 400 before any upstream call."""
+        state = flow.state
+        if not state.dialect:
+            return
+        try:
+            body = orjson.loads(flow.request.body) if flow.request.body else None
+        except orjson.JSONDecodeError as e:
+            raise invalid_request(f"the request body is not JSON: {e}") from None
+        if not isinstance(body, dict):
+            raise invalid_request("the request body must be a JSON object")
+        try:
+            hub = DIALECTS[state.dialect].request_to_openai(body)
+        except ConversionError as e:
+            raise RelayError(e.status, e.message, type="invalid_request_error", code=e.code) from None
+        state.client_body = body
+        flow.request.body = orjson.dumps(hub)
+
+    def response(self, flow: Flow[RelayState]) -> None:
+        """The hub's answer (the upstream's bytes, or a provider converter's output) into the client's dialect."""
+        state = flow.state
+        if not state.dialect:
+            return
+        dialect, inner = DIALECTS[state.dialect], flow.transform
+        if flow.stream:
+            converter = dialect.stream_from_openai(request=state.client_body)
+            state.stream_converter = converter   # billing reads the hub usage it saw
+            flow.transform = _chained(inner, converter.feed, converter.flush)
+            return
+        parts: list[bytes] = []
+
+        def collect(data: bytes) -> list[bytes]:
+            parts.append(data)
+            return []
+
+        def answer() -> list[bytes]:
+            hub = orjson.loads(b"".join(parts))
+            if state.usage is None:   # a provider converter may have read it already
+                state.usage = usage_from(hub.get("usage"))
+                state.usage_source = "upstream" if state.usage is not None else ""
+            return [orjson.dumps(dialect.response_from_openai(hub, request=state.client_body))]
+
+        flow.buffer_response = True
+        flow.transform = _chained(inner, collect, answer)
+
+    def error(self, flow: Flow[RelayState]) -> None:
+        state, err = flow.state, flow.error
+        if state.dialect and err is not None and not isinstance(err, DialectError):
+            flow.error = DialectError(err, DIALECTS[state.dialect].error_from_openai)
+
+
+def _chained(inner: BodyTransform | None, feed: Callable[[bytes], list[bytes]],
+             flush: Callable[[], list[bytes]]) -> BodyTransform:
+    """`inner`'s output (provider → hub) fed to the dialect's (hub → client); no inner: the bytes go straight in."""
+    if inner is None:
+        return BodyTransform(feed, flush)
+
+    def chained_feed(data: bytes) -> list[bytes]:
+        return [out for piece in inner.feed(data) for out in feed(piece)]
+
+    def chained_flush() -> list[bytes]:
+        return [out for piece in inner.flush() for out in feed(piece)] + flush()
+
+    return BodyTransform(chained_feed, chained_flush)
+
+
+__all__ = ["DIALECT_PATHS", "ClientDialect", "DialectError"]

@@ -1,0 +1,275 @@
+"""`POST /v1/messages` end to end with the `anthropic` SDK: an OpenAI-compatible channel and a Gemini channel
+behind the gateway, a tool round trip created and streamed, errors raised as the SDK's classes, and the money
+(quota before and after, the log row) of each answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import anthropic
+import orjson
+import pytest
+from aiohttp import web
+
+from rules import load_prices
+from store import Database
+from tests.e2e.harness import Account, Gateway, add_account, add_channel, balances, logs
+from tests.e2e.mock_providers import ProviderMock, json_response, send_stream
+from tests.e2e.mock_upstream import Recorded
+
+MODEL = "gpt-4o-mini"
+TOOL = {"name": "get_weather", "description": "The weather of a city",
+        "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
+ASK = [{"role": "user", "content": "Weather in Paris?"}]
+
+
+def _chunk(delta: dict[str, Any], finish: str | None = None, usage: dict[str, int] | None = None) -> bytes:
+    obj: dict[str, Any] = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": MODEL,
+                           "choices": [] if usage else [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    if usage:
+        obj["usage"] = usage
+    return b"data: " + orjson.dumps(obj) + b"\n\n"
+
+
+def _hub_answer(payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int]]:
+    """The first turn calls the tool; the turn that carries its result answers with text."""
+    if any(m.get("role") == "tool" for m in payload["messages"]):
+        return {"role": "assistant", "content": "Sunny, 21 C."}, {"prompt_tokens": 40, "completion_tokens": 6,
+                                                                  "total_tokens": 46}
+    call = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}
+    return {"role": "assistant", "content": None, "tool_calls": [call]}, {"prompt_tokens": 30, "completion_tokens": 9,
+                                                                         "total_tokens": 39}
+
+
+async def _openai_chat(request: web.Request, rec: Recorded) -> web.StreamResponse:
+    payload = rec.json()
+    message, usage = _hub_answer(payload)
+    finish = "tool_calls" if message.get("tool_calls") else "stop"
+    if not payload.get("stream"):
+        return json_response({"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": MODEL,
+                              "choices": [{"index": 0, "message": message, "finish_reason": finish}], "usage": usage})
+    events = _chunk({"role": "assistant", "content": ""})
+    if message.get("tool_calls"):
+        call = message["tool_calls"][0]
+        events += _chunk({"tool_calls": [{"index": 0, "id": call["id"], "type": "function",
+                                          "function": {"name": "get_weather", "arguments": ""}}]})
+        events += _chunk({"tool_calls": [{"index": 0, "function": {"arguments": call["function"]["arguments"]}}]})
+    else:
+        events += _chunk({"content": "Sunny, "}) + _chunk({"content": "21 C."})
+    events += _chunk({}, finish)
+    if (payload.get("stream_options") or {}).get("include_usage"):
+        events += _chunk({}, usage=usage)
+    return await send_stream(request, events + b"data: [DONE]\n\n", "text/event-stream")
+
+
+@pytest.fixture
+async def mock() -> Any:
+    server = await ProviderMock().start()
+    yield server
+    await server.close()
+
+
+async def _setup(db: Database, gateway: Gateway, mock: ProviderMock, ctype: int = 1, models: str = MODEL,
+                 **account: Any) -> Account:
+    acct = await add_account(db, **account)
+    await add_channel(db, base_url=mock.url, type=ctype, key="sk-channel-key", models=models)
+    await gateway.reload()
+    return acct
+
+
+_OPEN: list[anthropic.AsyncAnthropic] = []
+
+
+@pytest.fixture(autouse=True)
+async def _close_clients() -> Any:
+    """The SDK's clients are closed while the test's event loop runs (not collected after it closed)."""
+    yield
+    while _OPEN:
+        await _OPEN.pop().close()
+
+
+def _client(gateway: Gateway, key: str, *, bearer: bool = False) -> anthropic.AsyncAnthropic:
+    auth = {"auth_token": key} if bearer else {"api_key": key}
+    client = anthropic.AsyncAnthropic(**auth, base_url=gateway.url, max_retries=0)  # type: ignore[arg-type]
+    _OPEN.append(client)
+    return client
+
+
+def _second_turn(first: anthropic.types.Message) -> list[dict[str, Any]]:
+    [call] = [b for b in first.content if b.type == "tool_use"]
+    return [*ASK, {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "sunny, 21"}]}]
+
+
+async def _billed(gateway: Gateway, db: Database, acct: Account, before: dict[str, Any],
+                  usages: list[tuple[int, int]], stream: bool, ctype: int = 1, model: str = MODEL) -> None:
+    """Each answer has its log row with the upstream's usage, and the token paid exactly their price."""
+    await gateway.flush()
+    rows = await logs(db)
+    assert [(r.prompt_tokens, r.completion_tokens) for r in rows] == usages
+    prices = load_prices()
+    for row, (prompt, completion) in zip(rows, usages, strict=True):
+        assert row.model_name == model and row.usage_source == "upstream" and bool(row.is_stream) is stream
+        assert row.quota == prices.quota_for(prompt, completion, model, ctype, "default") > 0
+    after = await balances(db, acct)
+    assert before["token_remain"] - after["token_remain"] == sum(r.quota for r in rows)
+
+
+async def test_create_with_a_tool_round_trip_on_an_openai_channel(gateway: Gateway, db: Database,
+                                                                   mock: ProviderMock) -> None:
+    mock.route("POST", "/v1/chat/completions", _openai_chat)
+    acct = await _setup(db, gateway, mock)
+    before = await balances(db, acct)
+    client = _client(gateway, acct.key)
+    first = await client.messages.create(model=MODEL, max_tokens=256, messages=ASK, tools=[TOOL])
+    assert first.stop_reason == "tool_use" and first.model == MODEL
+    [call] = [b for b in first.content if b.type == "tool_use"]
+    assert (call.name, call.input) == ("get_weather", {"city": "Paris"})
+    assert (first.usage.input_tokens, first.usage.output_tokens) == (30, 9)
+    second = await client.messages.create(model=MODEL, max_tokens=256, messages=_second_turn(first), tools=[TOOL])
+    assert second.stop_reason == "end_turn" and second.content[0].text == "Sunny, 21 C."
+    assert not mock.failures
+    sent = [r for r in mock.requests]
+    assert [r.path for r in sent] == ["/v1/chat/completions"] * 2 and all(not r.query for r in sent)
+    assert all(r.headers["Authorization"] == "Bearer sk-channel-key" for r in sent)   # never the user's token
+    assert all("x-api-key" not in {k.lower() for k in r.headers} for r in sent)
+    hub = sent[1].json()
+    assert hub["tools"][0]["function"]["name"] == "get_weather"
+    assert hub["messages"][-1] == {"role": "tool", "tool_call_id": call.id, "content": "sunny, 21"}
+    await _billed(gateway, db, acct, before, [(30, 9), (40, 6)], stream=False)
+
+
+async def test_stream_with_a_tool_round_trip_and_bearer_auth(gateway: Gateway, db: Database,
+                                                              mock: ProviderMock) -> None:
+    mock.route("POST", "/v1/chat/completions", _openai_chat)
+    acct = await _setup(db, gateway, mock)
+    before = await balances(db, acct)
+    client = _client(gateway, acct.key, bearer=True)
+    async with client.messages.stream(model=MODEL, max_tokens=256, messages=ASK, tools=[TOOL]) as stream:
+        first = await stream.get_final_message()
+    [call] = [b for b in first.content if b.type == "tool_use"]
+    assert (first.stop_reason, call.input) == ("tool_use", {"city": "Paris"})
+    async with client.messages.stream(model=MODEL, max_tokens=256, messages=_second_turn(first),
+                                      tools=[TOOL]) as stream:
+        text = "".join([piece async for piece in stream.text_stream])
+        second = await stream.get_final_message()
+    assert text == "Sunny, 21 C." and second.stop_reason == "end_turn"
+    assert second.usage.output_tokens == 6
+    assert all(r.json()["stream_options"] == {"include_usage": True} for r in mock.requests)
+    await _billed(gateway, db, acct, before, [(30, 9), (40, 6)], stream=True)
+
+
+async def test_raw_stream_events_are_named(gateway: Gateway, db: Database, mock: ProviderMock) -> None:
+    """Claude Code ignores events without an `event:` line: every event is named, and the query is accepted."""
+    mock.route("POST", "/v1/chat/completions", _openai_chat)
+    acct = await _setup(db, gateway, mock)
+    body = {"model": MODEL, "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    async with aiohttp.ClientSession() as http, http.post(gateway.url + "/v1/messages?beta=true", json=body,
+                                                          headers={"x-api-key": acct.key}) as resp:
+        raw = await resp.read()
+    assert resp.status == 200 and resp.content_type == "text/event-stream"
+    events = [e for e in raw.split(b"\n\n") if e.strip()]
+    names = [e.split(b"\n")[0] for e in events]
+    assert names[0] == b"event: message_start" and names[-1] == b"event: message_stop"
+    assert all(n.startswith(b"event: ") for n in names)
+
+
+GEMINI_MODEL = "gemini-2.0-flash"
+
+
+def _gemini_answer(payload: dict[str, Any]) -> dict[str, Any]:
+    replied = any("functionResponse" in p for c in payload["contents"] for p in c.get("parts", []))
+    part = {"text": "Sunny, 21 C."} if replied else {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}}
+    usage = {"promptTokenCount": 40, "candidatesTokenCount": 6, "totalTokenCount": 46} if replied else \
+        {"promptTokenCount": 30, "candidatesTokenCount": 9, "totalTokenCount": 39}
+    return {"candidates": [{"content": {"role": "model", "parts": [part]}, "finishReason": "STOP", "index": 0}],
+            "usageMetadata": usage, "modelVersion": GEMINI_MODEL}
+
+
+async def _gemini_generate(request: web.Request, rec: Recorded) -> web.StreamResponse:
+    return json_response(_gemini_answer(rec.json()))
+
+
+async def _gemini_stream(request: web.Request, rec: Recorded) -> web.StreamResponse:
+    data = b"data: " + orjson.dumps(_gemini_answer(rec.json())) + b"\r\n\r\n"
+    return await send_stream(request, data, "text/event-stream")
+
+
+async def test_a_converter_family_gemini(gateway: Gateway, db: Database, mock: ProviderMock) -> None:
+    """Anthropic client → hub → Gemini and back, whole and streamed, billed from Gemini's usage."""
+    base = f"/v1beta/models/{GEMINI_MODEL}"
+    mock.route("POST", f"{base}:generateContent", _gemini_generate)
+    mock.route("POST", f"{base}:streamGenerateContent", _gemini_stream)
+    acct = await _setup(db, gateway, mock, ctype=24, models=GEMINI_MODEL)
+    before = await balances(db, acct)
+    client = _client(gateway, acct.key)
+    first = await client.messages.create(model=GEMINI_MODEL, max_tokens=256, messages=ASK, tools=[TOOL])
+    [call] = [b for b in first.content if b.type == "tool_use"]
+    assert (first.stop_reason, call.input) == ("tool_use", {"city": "Paris"})
+    async with client.messages.stream(model=GEMINI_MODEL, max_tokens=256, messages=_second_turn(first),
+                                      tools=[TOOL]) as stream:
+        second = await stream.get_final_message()
+    assert second.content[0].text == "Sunny, 21 C." and second.stop_reason == "end_turn"
+    assert not mock.failures
+    assert mock.requests[0].headers.get("x-goog-api-key") == "sk-channel-key"
+    tool_turn = mock.requests[1].json()["contents"][-1]["parts"][0]["functionResponse"]
+    assert tool_turn["name"] == "get_weather"
+    await gateway.flush()
+    rows = await logs(db)
+    assert [(r.prompt_tokens, r.completion_tokens, bool(r.is_stream)) for r in rows] == [(30, 9, False),
+                                                                                       (40, 6, True)]
+    after = await balances(db, acct)
+    assert before["token_remain"] - after["token_remain"] == sum(r.quota for r in rows) > 0
+
+
+async def test_errors_in_anthropic_shape(gateway: Gateway, db: Database, mock: ProviderMock) -> None:
+    async def failing(request: web.Request, rec: Recorded) -> web.StreamResponse:
+        return json_response({"error": {"message": "upstream exploded", "type": "server_error"}}, status=500)
+
+    mock.route("POST", "/v1/chat/completions", failing)
+    acct = await _setup(db, gateway, mock)
+    other = await add_account(db, username="bob", models="some-other-model")
+    before = await balances(db, acct)
+    ask = {"max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
+    with pytest.raises(anthropic.AuthenticationError) as auth:
+        await _client(gateway, "sk-not-a-key").messages.create(model=MODEL, **ask)
+    assert auth.value.status_code == 401 and auth.value.body["error"]["type"] == "authentication_error"  # type: ignore[index]
+    with pytest.raises(anthropic.PermissionDeniedError):   # the token may not use this model
+        await _client(gateway, other.key).messages.create(model=MODEL, **ask)
+    with pytest.raises(anthropic.InternalServerError) as none:   # 503: no channel serves the model
+        await _client(gateway, acct.key).messages.create(model="no-such-model", **ask)
+    assert none.value.status_code == 503
+    with pytest.raises(anthropic.BadRequestError) as refused:   # a server tool the hub cannot carry
+        await _client(gateway, acct.key).messages.create(
+            model=MODEL, tools=[{"type": "web_search_20250305", "name": "web_search"}], **ask)  # type: ignore[list-item]
+    assert refused.value.body["error"]["type"] == "invalid_request_error"   # type: ignore[index]
+    assert mock.requests == []   # none of these reached the upstream
+    with pytest.raises(anthropic.InternalServerError) as upstream:
+        await _client(gateway, acct.key).messages.create(model=MODEL, **ask)
+    assert upstream.value.status_code == 500 and "upstream exploded" in upstream.value.message
+    assert upstream.value.body["type"] == "error"   # type: ignore[index]
+    await gateway.flush()
+    assert await balances(db, acct) == {**before, "requests": (await balances(db, acct))["requests"]}
+
+
+async def test_a_stream_cut_mid_way_ends_with_an_error_event(gateway: Gateway, db: Database,
+                                                               mock: ProviderMock) -> None:
+    async def cut(request: web.Request, rec: Recorded) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(_chunk({"role": "assistant", "content": "Hel"}))
+        assert request.transport is not None
+        request.transport.abort()
+        return response
+
+    mock.route("POST", "/v1/chat/completions", cut)
+    acct = await _setup(db, gateway, mock)
+    body = {"model": MODEL, "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    async with aiohttp.ClientSession() as http, http.post(gateway.url + "/v1/messages", json=body,
+                                                          headers={"x-api-key": acct.key}) as resp:
+        raw = await resp.read()
+    events = [e for e in raw.split(b"\n\n") if e.strip()]
+    assert events[0].startswith(b"event: message_start")
+    assert events[-1].startswith(b"event: error\ndata: ")
+    assert orjson.loads(events[-1].split(b"data: ", 1)[1])["type"] == "error"
