@@ -14,6 +14,7 @@ from proxy.addons.body import RequestBody
 from proxy.addons.client_dialect import ClientDialect
 from proxy.addons.consume_log import ConsumeLog
 from proxy.addons.converter_upstream import ConverterUpstream
+from proxy.addons.dialect_upstream import DialectUpstream
 from proxy.addons.error_scrub import ErrorScrub
 from proxy.addons.health import ChannelHealth
 from proxy.addons.info import InfoAnswers
@@ -24,6 +25,7 @@ from proxy.addons.raw_proxy import RawProxy
 from proxy.addons.reservation import Reservation
 from proxy.addons.retry import RetryPolicy
 from proxy.addons.route import Route
+from proxy.addons.token_count import MessageTokens
 from proxy.addons.usage_tap import UsageTap
 from proxy.admin_passthrough import AdminPassthrough, admin_session
 from proxy.client_ip import TRUSTED_KEY, client_ip
@@ -73,6 +75,7 @@ def relay_addons(rt: Runtime, metrics: Metrics | None = None, access: AccessLog 
         OpenAIUpstream(rt.catalog, s.relay_timeout, s.enforce_include_usage),  # rewrite: pass-through upstreams
         ConverterUpstream(rt.catalog, rt.http, options, s.relay_timeout, s.relay_proxy,   # rewrite: converted upstreams
                           read_timeout=max(s.relay_first_byte_timeout, s.relay_idle_timeout)),
+        DialectUpstream(rt.catalog, s.relay_timeout),                     # rewrite: a client's own dialect
         RawProxy(rt.catalog, s.relay_timeout),                            # rewrite: the raw proxy route
         UsageTap(),                                                       # taps: usage and text from the bytes
         Billing(rt.ledger, rt.current_prices, rt.options, rt.tokenizer),  # settle / refund
@@ -83,6 +86,11 @@ def relay_addons(rt: Runtime, metrics: Metrics | None = None, access: AccessLog 
         access or AccessLog(),                                            # one access-log line
         metrics or Metrics(),                                             # Prometheus counters (last: sees it all)
     ])
+
+
+def count_addons(rt: Runtime) -> AddonManager:
+    """Anthropic's count_tokens: the key checked, the prompt counted here, errors in Anthropic's shape."""
+    return AddonManager([ClientDialect(convert=False), TokenAuth(rt.caches), MessageTokens(rt.tokenizer)])
 
 
 def info_addons(rt: Runtime) -> AddonManager:
@@ -114,15 +122,17 @@ def create_app(settings: Settings, runtime: Runtime | None = None, access_sink: 
         metrics = next((a for a in addons.addons if isinstance(a, Metrics)), Metrics())
     relay = Pipeline(addons, opener, RelayState, request_id, client_ip, unavailable=is_outage)
     info = Pipeline(info_addons(rt), opener, RelayState, request_id, client_ip, unavailable=is_outage)
+    count = Pipeline(count_addons(rt), opener, RelayState, request_id, client_ip, unavailable=is_outage)
 
     async def drain(_: web.Application) -> None:
         """On stop (after the port closed): relays get SHUTDOWN_GRACE, then cut streams get an error event."""
         grace = settings.shutdown_grace
-        await asyncio.gather(relay.inflight.drain(grace), info.inflight.drain(grace))
+        await asyncio.gather(relay.inflight.drain(grace), info.inflight.drain(grace), count.inflight.drain(grace))
     app.on_shutdown.append(drain)
 
     for path in RELAY_POST:
         app.router.add_post(path, relay.handle)
+    app.router.add_post("/v1/messages/count_tokens", count.handle)
     # OPTIONS reaches only "*" routes: those answer CORS preflights (proxy.cors)
     app.router.add_route("*", "/v1/oneapi/proxy/{channelid}/{target:.*}", with_preflight(relay.handle))
     for path in ("/v1/models", "/v1/models/{model}", "/dashboard/billing/subscription", "/dashboard/billing/usage",

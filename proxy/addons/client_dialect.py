@@ -10,6 +10,7 @@ error shape. Listed first: its `requestheaders` must name the dialect before Tok
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import orjson
 
@@ -22,7 +23,7 @@ from proxy.core.sse import encode_event
 from proxy.gateway.state import RelayState
 
 # route path → client dialect (proxy.converters.registry.DIALECTS)
-DIALECT_PATHS: Mapping[str, str] = {"/v1/messages": "anthropic"}
+DIALECT_PATHS: Mapping[str, str] = {"/v1/messages": "anthropic", "/v1/messages/count_tokens": "anthropic"}
 
 
 class DialectError(RelayError):
@@ -52,13 +53,17 @@ def invalid_request(message: str) -> RelayError:
 
 
 class ClientDialect:
+    def __init__(self, convert: bool = True) -> None:
+        """`convert`: the request goes to an upstream (False: it is answered locally, as count_tokens is)."""
+        self.convert = convert
+
     def requestheaders(self, flow: Flow[RelayState]) -> None:
         flow.state.dialect = DIALECT_PATHS.get(flow.request.path, "")
 
     def request(self, flow: Flow[RelayState]) -> None:
         """The client's body into the hub's; what the hub cannot carry is a 400 before any upstream call."""
         state = flow.state
-        if not state.dialect:
+        if not state.dialect or not self.convert:
             return
         try:
             body = orjson.loads(flow.request.body) if flow.request.body else None
@@ -66,17 +71,19 @@ class ClientDialect:
             raise invalid_request(f"the request body is not JSON: {e}") from None
         if not isinstance(body, dict):
             raise invalid_request("the request body must be a JSON object")
+        state.client_body, state.client_raw = body, flow.request.body
         try:
             hub = DIALECTS[state.dialect].request_to_openai(body)
         except ConversionError as e:
-            raise RelayError(e.status, e.message, type="invalid_request_error", code=e.code) from None
-        state.client_body = body
+            # a channel of the client's own dialect can still serve it (DialectUpstream refuses it elsewhere)
+            state.dialect_refusal = RelayError(e.status, e.message, type="invalid_request_error", code=e.code)
+            hub = stand_in(body)
         flow.request.body = orjson.dumps(hub)
 
     def response(self, flow: Flow[RelayState]) -> None:
         """The hub's answer (the upstream's bytes, or a provider converter's output) into the client's dialect."""
         state = flow.state
-        if not state.dialect:
+        if not state.dialect or state.dialect_passthrough:
             return
         dialect, inner = DIALECTS[state.dialect], flow.transform
         if flow.stream:
@@ -106,6 +113,19 @@ class ClientDialect:
             flow.error = DialectError(err, DIALECTS[state.dialect].error_from_openai)
 
 
+def stand_in(body: dict[str, Any]) -> dict[str, Any]:
+    """The hub request for routing and the reservation when the real one cannot be made: the model, the output
+    limit and the whole request as the prompt's text (it holds at least what the prompt costs)."""
+    prompt = {k: body.get(k) for k in ("system", "messages", "tools") if k in body}
+    out: dict[str, Any] = {"model": body.get("model"), "messages": [{"role": "user", "content": orjson.dumps(
+        prompt).decode()}]}
+    if isinstance(body.get("max_tokens"), int):
+        out["max_tokens"] = body["max_tokens"]
+    if body.get("stream") is True:
+        out["stream"] = True
+    return out
+
+
 def _chained(inner: BodyTransform | None, feed: Callable[[bytes], list[bytes]],
              flush: Callable[[], list[bytes]]) -> BodyTransform:
     """`inner`'s output (provider → hub) fed to the dialect's (hub → client); no inner: the bytes go straight in."""
@@ -121,4 +141,4 @@ def _chained(inner: BodyTransform | None, feed: Callable[[bytes], list[bytes]],
     return BodyTransform(chained_feed, chained_flush)
 
 
-__all__ = ["DIALECT_PATHS", "ClientDialect", "DialectError"]
+__all__ = ["DIALECT_PATHS", "ClientDialect", "DialectError", "invalid_request", "stand_in"]

@@ -28,6 +28,9 @@ class RelayState:
     mode: str = ""                      # see proxy.gateway.modes
     dialect: str = ""                   # the client's dialect from its route ("anthropic"); "": OpenAI's own
     client_body: dict[str, Any] | None = None   # a dialect client's own request (state.body is the hub's)
+    client_raw: bytes = b""             # its bytes, passed as they are to a channel of its dialect
+    dialect_refusal: RelayError | None = None   # why the hub cannot carry it (raised unless the channel is its own)
+    dialect_passthrough: bool = False   # this attempt's channel speaks the client's dialect: bytes pass through
     relay_path: str = ""                # normalised relay path, e.g. /v1/embeddings
     token: TokenRecord | None = None
     user: UserRecord | None = None

@@ -273,3 +273,113 @@ async def test_a_stream_cut_mid_way_ends_with_an_error_event(gateway: Gateway, d
     assert events[0].startswith(b"event: message_start")
     assert events[-1].startswith(b"event: error\ndata: ")
     assert orjson.loads(events[-1].split(b"data: ", 1)[1])["type"] == "error"
+
+
+# ---------------------------------------------------------------- Anthropic channel: bytes pass through
+
+CLAUDE = "claude-sonnet-4-5"
+ANTHROPIC_ANSWER = orjson.dumps({
+    "id": "msg_01", "type": "message", "role": "assistant", "model": CLAUDE, "content": [{"type": "text", "text": "Hi!"}],
+    "stop_reason": "end_turn", "stop_sequence": None, "future_field": {"kept": True},
+    "usage": {"input_tokens": 12, "output_tokens": 5, "cache_read_input_tokens": 100,
+              "cache_creation_input_tokens": 20}})
+ANTHROPIC_STREAM = b"".join(b"event: %s\ndata: %s\n\n" % (name.encode(), orjson.dumps(data)) for name, data in [
+    ("message_start", {"type": "message_start", "message": {
+        "id": "msg_02", "type": "message", "role": "assistant", "model": CLAUDE, "content": [], "stop_reason": None,
+        "usage": {"input_tokens": 12, "output_tokens": 1, "cache_read_input_tokens": 100,
+                  "cache_creation_input_tokens": 20}}}),
+    ("content_block_start", {"type": "content_block_start", "index": 0,
+                             "content_block": {"type": "thinking", "thinking": "", "signature": ""}}),
+    ("content_block_delta", {"type": "content_block_delta", "index": 0,
+                             "delta": {"type": "thinking_delta", "thinking": "hmm"}}),
+    ("content_block_delta", {"type": "content_block_delta", "index": 0,
+                             "delta": {"type": "signature_delta", "signature": "EqQBCkYIBxgCKkD"}}),
+    ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+    ("content_block_start", {"type": "content_block_start", "index": 1, "content_block": {"type": "text", "text": ""}}),
+    ("ping", {"type": "ping"}),
+    ("content_block_delta", {"type": "content_block_delta", "index": 1, "delta": {"type": "text_delta", "text": "Hi!"}}),
+    ("content_block_stop", {"type": "content_block_stop", "index": 1}),
+    ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                       "usage": {"output_tokens": 7}}),
+    ("message_stop", {"type": "message_stop"}),
+])
+# what Claude Code sends and the hub cannot carry: a server tool, thinking with a signature, cache_control
+CLAUDE_CODE_BODY = orjson.dumps({
+    "model": CLAUDE, "max_tokens": 1024, "thinking": {"type": "adaptive"}, "context_management": {"edits": []},
+    "system": [{"type": "text", "text": "You are Claude Code.", "cache_control": {"type": "ephemeral"}}],
+    "tools": [{"type": "web_search_20250305", "name": "web_search"}],
+    "messages": [{"role": "user", "content": "hi"},
+                 {"role": "assistant", "content": [{"type": "thinking", "thinking": "x", "signature": "sig=="},
+                                                   {"type": "text", "text": "hello"}]},
+                 {"role": "user", "content": [{"type": "text", "text": "again", "cache_control": {"type": "ephemeral"}}]}],
+}, option=orjson.OPT_INDENT_2)   # indented: any re-encoding would show
+
+
+async def _anthropic(request: web.Request, rec: Recorded) -> web.StreamResponse:
+    if rec.json().get("stream"):
+        return await send_stream(request, ANTHROPIC_STREAM, "text/event-stream")
+    return web.Response(body=ANTHROPIC_ANSWER, content_type="application/json")
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_anthropic_channel_passes_bytes_through(gateway: Gateway, db: Database, mock: ProviderMock,
+                                                      stream: bool) -> None:
+    mock.route("POST", "/v1/messages", _anthropic)
+    acct = await _setup(db, gateway, mock, ctype=14, models=CLAUDE)
+    before = await balances(db, acct)
+    body = CLAUDE_CODE_BODY.replace(b'"max_tokens": 1024', b'"max_tokens": 1024,\n  "stream": true') if stream \
+        else CLAUDE_CODE_BODY
+    headers = {"x-api-key": acct.key, "anthropic-version": "2023-06-01", "Content-Type": "application/json",
+               "anthropic-beta": "claude-code-20250219,context-management-2025-06-27"}
+    async with aiohttp.ClientSession() as http, http.post(gateway.url + "/v1/messages?beta=true", data=body,
+                                                          headers=headers) as resp:
+        raw = await resp.read()
+    assert resp.status == 200 and not mock.failures
+    assert raw == (ANTHROPIC_STREAM if stream else ANTHROPIC_ANSWER)   # the upstream's bytes, unchanged
+    [sent] = mock.requests
+    assert sent.body == body and sent.query == "beta=true"              # the client's bytes, unchanged
+    assert sent.headers["x-api-key"] == "sk-channel-key" and "Authorization" not in sent.headers
+    assert sent.headers["anthropic-beta"] == headers["anthropic-beta"]
+    assert sent.headers["anthropic-version"] == "2023-06-01"
+    # billed from Anthropic's own usage: cache reads and writes as prompt (until #16 prices them apart)
+    await _billed(gateway, db, acct, before, [(132, 7 if stream else 5)], stream=stream, ctype=14, model=CLAUDE)
+
+
+async def test_anthropic_channel_with_the_sdk_and_a_mapped_model(gateway: Gateway, db: Database,
+                                                                  mock: ProviderMock) -> None:
+    """The model is the one field that changes (mapped); the SDK reads the passed-through answer and stream."""
+    mock.route("POST", "/v1/messages", _anthropic)
+    acct = await add_account(db)
+    await add_channel(db, base_url=mock.url, type=14, key="sk-channel-key", models="claude-x",
+                      model_mapping=orjson.dumps({"claude-x": CLAUDE}).decode())
+    await gateway.reload()
+    client = _client(gateway, acct.key)
+    answer = await client.messages.create(model="claude-x", max_tokens=64, messages=ASK)
+    assert answer.content[0].text == "Hi!" and answer.usage.cache_read_input_tokens == 100
+    async with client.messages.stream(model="claude-x", max_tokens=64, messages=ASK) as stream:
+        final = await stream.get_final_message()
+    assert [b.type for b in final.content] == ["thinking", "text"] and final.usage.output_tokens == 7
+    assert [r.json()["model"] for r in mock.requests] == [CLAUDE, CLAUDE]
+    assert mock.requests[0].json()["messages"] == ASK
+
+
+# ---------------------------------------------------------------- count_tokens
+
+async def test_count_tokens_locally_for_every_channel(gateway: Gateway, db: Database, mock: ProviderMock) -> None:
+    acct = await _setup(db, gateway, mock)
+    before = await balances(db, acct)
+    client = _client(gateway, acct.key)
+    short = await client.messages.count_tokens(model=MODEL, messages=ASK)
+    with_tool = await client.messages.count_tokens(model=MODEL, messages=ASK, tools=[TOOL], system="Be brief.")
+    server_tool = await client.messages.count_tokens(   # the hub cannot carry it: counted as text
+        model=MODEL, messages=ASK, tools=[{"type": "web_search_20250305", "name": "web_search"}])  # type: ignore[list-item]
+    assert 0 < short.input_tokens < with_tool.input_tokens and server_tool.input_tokens > short.input_tokens
+    with pytest.raises(anthropic.AuthenticationError):
+        await _client(gateway, "sk-not-a-key").messages.count_tokens(model=MODEL, messages=ASK)
+    with pytest.raises(anthropic.BadRequestError) as bad:
+        await client.messages.count_tokens(model="", messages=ASK)
+    assert bad.value.body["error"]["type"] == "invalid_request_error"   # type: ignore[index]
+    assert mock.requests == []   # no upstream, nothing billed, no log row
+    await gateway.flush()
+    assert await logs(db) == []
+    assert (await balances(db, acct))["token_remain"] == before["token_remain"]

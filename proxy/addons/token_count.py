@@ -1,0 +1,51 @@
+"""`POST /v1/messages/count_tokens`: an Anthropic request's input tokens counted locally with the tokenizer, for
+every channel (no upstream is called, nothing is billed): the request as the hub's chat prompt, plus its tool
+definitions as text. An estimate, as the tokenizer's count of any non-OpenAI model is."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+
+from proxy.addons.client_dialect import invalid_request, stand_in
+from proxy.converters.base import ConversionError
+from proxy.converters.registry import DIALECTS
+from proxy.core.flow import Flow, LocalResponse
+from proxy.gateway import modes
+from proxy.gateway.state import RelayState
+from proxy.gateway.tokenizer import Tokenizer
+
+BIG_BODY = 256 * 1024   # bytes of a request counted off the event loop
+
+
+class MessageTokens:
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        self.tokenizer = tokenizer
+
+    async def request(self, flow: Flow[RelayState]) -> None:
+        raw = flow.request.body
+        try:
+            body = orjson.loads(raw) if raw else None
+        except orjson.JSONDecodeError as e:
+            raise invalid_request(f"the request body is not JSON: {e}") from None
+        if not isinstance(body, dict):
+            raise invalid_request("the request body must be a JSON object")
+        model = body.get("model")
+        if not isinstance(model, str) or not model:
+            raise invalid_request("model: a model name is required")
+        try:   # count_tokens takes no max_tokens; the converter needs one
+            hub = DIALECTS["anthropic"].request_to_openai({**body, "max_tokens": 1, "stream": False})
+        except ConversionError:   # server tools and the like: the whole request counted as text
+            hub = stand_in(body)
+        count = await asyncio.to_thread(self._count, hub, model) if len(raw) > BIG_BODY else self._count(hub, model)
+        flow.response = LocalResponse(200, orjson.dumps({"input_tokens": count}))
+
+    def _count(self, hub: dict[str, Any], model: str) -> int:
+        tools = hub.get("tools")
+        extra = self.tokenizer.count_text(orjson.dumps(tools).decode(), model) if tools else 0
+        return self.tokenizer.count_prompt(modes.CHAT, hub, model) + extra
+
+
+__all__ = ["MessageTokens"]

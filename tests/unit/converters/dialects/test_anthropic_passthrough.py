@@ -1,0 +1,45 @@
+"""The usage reader of a passed-through Anthropic answer: bytes out as they came in, usage and errors read in any
+split (cache reads and writes counted as prompt, message_delta's counts replacing message_start's)."""
+
+from __future__ import annotations
+
+import orjson
+
+from proxy.converters.base import Usage
+from proxy.converters.dialects.anthropic_passthrough import AnthropicUsageReader, answer_usage
+
+START = {"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant", "content": [],
+                                              "usage": {"input_tokens": 12, "output_tokens": 1,
+                                                        "cache_read_input_tokens": 100,
+                                                        "cache_creation_input_tokens": 20}}}
+DELTA = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "usage \"error\" é"}}
+END = {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 7}}
+ERROR = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+
+
+def _stream(*events: dict[str, object]) -> bytes:
+    return b"".join(b"event: %s\ndata: %s\n\n" % (str(e["type"]).encode(), orjson.dumps(e)) for e in events)
+
+
+def test_bytes_unchanged_and_usage_read_in_every_split() -> None:
+    raw = _stream(START, DELTA, END)
+    for size in (1, 2, 7, len(raw)):
+        reader = AnthropicUsageReader()
+        out = [o for i in range(0, len(raw), size) for o in reader.feed(raw[i:i + size])] + reader.flush()
+        assert b"".join(out) == raw
+        assert reader.usage == Usage(prompt_tokens=132, completion_tokens=7, cached_tokens=100)
+        assert reader.error is None
+
+
+def test_an_error_event_is_read() -> None:
+    reader = AnthropicUsageReader()
+    reader.feed(_stream(START, ERROR))
+    assert reader.error is not None and (reader.error.status, reader.error.message) == (529, "Overloaded")
+    assert reader.usage.prompt_tokens == 132
+
+
+def test_whole_answer_usage() -> None:
+    body = orjson.dumps({"type": "message", "usage": {"input_tokens": 3, "output_tokens": 4,
+                                                      "cache_creation_input_tokens": 5}})
+    assert answer_usage(body) == Usage(prompt_tokens=8, completion_tokens=4)
+    assert answer_usage(b"not json") is None and answer_usage(b"[]") is None
