@@ -1,0 +1,121 @@
+"""The real Claude Code CLI (npm `@anthropic-ai/claude-code`) through the gateway to an OpenAI-compatible channel:
+it calls its `Read` tool on a file and answers with what the file holds; the upstream received the channel's key
+and the converted tools, and the turns are billed. Skipped when the CLI is not installed (CLAUDE_CODE_BIN, or
+`npm install --prefix ~/.cache/one-api/claude-code @anthropic-ai/claude-code`)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp import web
+
+from store import Database
+from tests.e2e.harness import Gateway, add_account, add_channel, balances, logs
+from tests.e2e.mock_providers import ProviderMock, json_response
+from tests.e2e.mock_upstream import Recorded
+
+MODEL = "gpt-4o-mini"
+SECRET = "The treasure is under the old oak tree 4711."
+
+
+def _claude() -> str | None:
+    configured = os.environ.get("CLAUDE_CODE_BIN")
+    default = Path.home() / ".cache/one-api/claude-code/node_modules/.bin/claude"
+    for candidate in (configured, str(default), shutil.which("claude")):
+        if candidate and Path(candidate).exists():
+            return candidate
+    return None
+
+
+CLAUDE = _claude()
+pytestmark = pytest.mark.skipif(CLAUDE is None, reason="Claude Code CLI not installed")
+
+
+def _answer(payload: dict[str, Any], path: str) -> dict[str, Any]:
+    """Read the file when the Read tool is offered and no tool result came yet; then say what it holds."""
+    messages = payload.get("messages") or []
+    results = [m for m in messages if m.get("role") == "tool"]
+    names = {t.get("function", {}).get("name") for t in payload.get("tools") or []}
+    if results:
+        message: dict[str, Any] = {"role": "assistant", "content": "The file says: " + str(results[-1]["content"])}
+        finish = "stop"
+    elif "Read" in names:
+        call = {"id": "call_read_1", "type": "function",
+                "function": {"name": "Read", "arguments": orjson.dumps({"file_path": path}).decode()}}
+        message, finish = {"role": "assistant", "content": None, "tool_calls": [call]}, "tool_calls"
+    else:
+        message, finish = {"role": "assistant", "content": "ok"}, "stop"
+    return {"id": "chatcmpl-cc", "object": "chat.completion", "created": 1, "model": MODEL,
+            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+            "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110}}
+
+
+async def test_claude_code_reads_a_file_through_an_openai_channel(gateway: Gateway, db: Database,
+                                                                  tmp_path: Path) -> None:
+    assert CLAUDE is not None
+    secret_file = tmp_path / "work" / "notes.txt"
+    secret_file.parent.mkdir()
+    secret_file.write_text(SECRET + "\n")
+
+    async def chat(request: web.Request, rec: Recorded) -> web.StreamResponse:
+        payload = rec.json()
+        answer = _answer(payload, str(secret_file))
+        if not payload.get("stream"):
+            return json_response(answer)
+        return await _as_stream(request, answer)
+
+    mock = await ProviderMock().route("POST", "/v1/chat/completions", chat).start()
+    try:
+        acct = await add_account(db)
+        await add_channel(db, base_url=mock.url, key="sk-channel-key", models=MODEL)
+        await gateway.reload()
+        before = await balances(db, acct)
+        home = tmp_path / "home"
+        home.mkdir()
+        env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "ANTHROPIC_BASE_URL": gateway.url,
+               "ANTHROPIC_API_KEY": acct.key, "ANTHROPIC_MODEL": MODEL, "ANTHROPIC_SMALL_FAST_MODEL": MODEL,
+               "ANTHROPIC_DEFAULT_HAIKU_MODEL": MODEL, "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+               "DISABLE_AUTOUPDATER": "1", "DISABLE_TELEMETRY": "1", "DISABLE_ERROR_REPORTING": "1"}
+        proc = await asyncio.create_subprocess_exec(
+            CLAUDE, "-p", "What does notes.txt say? Use the Read tool.", "--allowedTools", "Read",
+            cwd=secret_file.parent, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=90)
+        assert proc.returncode == 0, (out, err, mock.failures)
+        assert SECRET in out.decode(), (out, err)
+        assert not mock.failures
+        assert all(r.headers["Authorization"] == "Bearer sk-channel-key" for r in mock.requests)
+        turns = [r.json() for r in mock.requests if any(m.get("role") == "tool" for m in r.json()["messages"])]
+        assert turns and SECRET in str(turns[-1]["messages"])   # the tool's result went upstream
+        assert turns[-1]["stream"] is True and any(t["function"]["name"] == "Read" for t in turns[-1]["tools"])
+        await gateway.flush()
+        rows = await logs(db)
+        assert len(rows) == len(mock.requests) and all(r.prompt_tokens == 100 for r in rows)
+        after = await balances(db, acct)
+        assert before["token_remain"] - after["token_remain"] == sum(r.quota for r in rows) > 0
+    finally:
+        await mock.close()
+
+
+async def _as_stream(request: web.Request, answer: dict[str, Any]) -> web.StreamResponse:
+    """The same answer as an OpenAI chat stream with a usage chunk."""
+    message, finish = answer["choices"][0]["message"], answer["choices"][0]["finish_reason"]
+    delta: dict[str, Any] = {"role": "assistant", "content": message.get("content") or ""}
+    if message.get("tool_calls"):
+        delta["tool_calls"] = [{"index": 0, **message["tool_calls"][0]}]
+    chunks = [{"choices": [{"index": 0, "delta": delta, "finish_reason": None}]},
+              {"choices": [{"index": 0, "delta": {}, "finish_reason": finish}]},
+              {"choices": [], "usage": answer["usage"]}]
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await response.prepare(request)
+    for chunk in chunks:
+        obj = {"id": "chatcmpl-cc", "object": "chat.completion.chunk", "created": 1, "model": MODEL, **chunk}
+        await response.write(b"data: " + orjson.dumps(obj) + b"\n\n")
+    await response.write(b"data: [DONE]\n\n")
+    await response.write_eof()
+    return response
