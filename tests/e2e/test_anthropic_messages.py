@@ -383,3 +383,19 @@ async def test_count_tokens_locally_for_every_channel(gateway: Gateway, db: Data
     await gateway.flush()
     assert await logs(db) == []
     assert (await balances(db, acct))["token_remain"] == before["token_remain"]
+
+
+async def test_quota_refusal_and_a_capped_output_in_anthropic_terms(gateway: Gateway, db: Database,
+                                                                     mock: ProviderMock) -> None:
+    """A user with nothing left is refused in Anthropic's shape; one who affords a few tokens gets them, the cap
+    written into the passed-through request's own max_tokens."""
+    mock.route("POST", "/v1/messages", _anthropic)
+    broke = await _setup(db, gateway, mock, ctype=14, models=CLAUDE, quota=0)
+    with pytest.raises(anthropic.PermissionDeniedError) as refused:
+        await _client(gateway, broke.key).messages.create(model=CLAUDE, max_tokens=64, messages=ASK)
+    assert refused.value.body["type"] == "error" and mock.requests == []   # type: ignore[index]
+    poor = await add_account(db, username="bob", quota=20_000)
+    answer = await _client(gateway, poor.key).messages.create(model=CLAUDE, max_tokens=20_000, messages=ASK)
+    assert answer.content[0].text == "Hi!"
+    [sent] = mock.requests
+    assert 0 < sent.json()["max_tokens"] < 20_000
