@@ -93,6 +93,28 @@ def responses_event_parts(obj: dict[str, Any]) -> list[str]:
     return []
 
 
+def anthropic_parts(obj: dict[str, Any]) -> list[str]:
+    """The text of an Anthropic Messages answer or stream event (what /v1/messages clients receive): text,
+    thinking, tool names and their input."""
+    kind = obj.get("type")
+    if kind == "content_block_delta":
+        delta = obj.get("delta")
+        if not isinstance(delta, dict):
+            return []
+        return [v for v in (delta.get(k) for k in ("text", "partial_json", "thinking")) if isinstance(v, str) and v]
+    blocks = [obj.get("content_block")] if kind == "content_block_start" else obj.get("content") if kind == "message" \
+        else None
+    parts: list[str] = []
+    for block in blocks if isinstance(blocks, list) else ():
+        if not isinstance(block, dict):
+            continue
+        texts = (block.get("text"), block.get("thinking"), block.get("name"))
+        parts.extend(v for v in texts if isinstance(v, str) and v)
+        if block.get("type") == "tool_use" and block.get("input"):
+            parts.append(orjson.dumps(block["input"]).decode())
+    return parts
+
+
 def sse_payloads(raw: bytes) -> list[str]:
     """Every event's data of a complete (or cut) SSE byte stream."""
     decoder = SSEDecoder()
@@ -150,7 +172,7 @@ class UsageTap:
             event = raw[start:end if end >= 0 else len(raw)]
             for data in sse_payloads(event + b"\n\n"):
                 self._event(state, data, text=False)
-        if state.usage is None:
+        if state.usage is None or not state.usage.total_tokens:   # none, or all zero (a converter's without any)
             for data in sse_payloads(raw):
                 self._event(state, data, text=True)
 
@@ -173,6 +195,7 @@ class UsageTap:
             return                                  # the text is only needed to count it (transcripts: always)
         state.completion_parts.extend(text_parts(obj))
         state.completion_parts.extend(responses_output_parts(obj))
+        state.completion_parts.extend(anthropic_parts(obj))
         if isinstance(obj.get("text"), str):        # audio transcription json
             state.completion_parts.append(obj["text"])
 
@@ -195,3 +218,4 @@ class UsageTap:
             return
         state.completion_parts.extend(text_parts(obj))
         state.completion_parts.extend(responses_event_parts(obj))   # Responses API stream
+        state.completion_parts.extend(anthropic_parts(obj))         # Anthropic Messages (/v1/messages)

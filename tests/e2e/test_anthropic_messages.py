@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 
 from rules import load_prices
-from store import Database
+from store import Database, save_option
 from tests.e2e.harness import Account, Gateway, add_account, add_channel, balances, logs
 from tests.e2e.mock_providers import ProviderMock, json_response, send_stream
 from tests.e2e.mock_upstream import Recorded
@@ -399,3 +399,55 @@ async def test_quota_refusal_and_a_capped_output_in_anthropic_terms(gateway: Gat
     assert answer.content[0].text == "Hi!"
     [sent] = mock.requests
     assert 0 < sent.json()["max_tokens"] < 20_000
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_an_answer_without_usage_is_counted(gateway: Gateway, db: Database, mock: ProviderMock,
+                                                  stream: bool) -> None:
+    """An upstream that reports no usage: what the client received (text, tool calls) is counted and billed."""
+    async def no_usage(request: web.Request, rec: Recorded) -> web.StreamResponse:
+        payload = rec.json()
+        if not payload.get("stream"):
+            return json_response({"id": "c", "object": "chat.completion", "created": 1, "model": MODEL,
+                                  "choices": [{"index": 0, "finish_reason": "stop", "message": {
+                                      "role": "assistant", "content": "Sunny, 21 degrees in Paris today."}}]})
+        events = _chunk({"role": "assistant", "content": "Sunny, 21 degrees "}) + _chunk({"content": "in Paris today."})
+        return await send_stream(request, events + _chunk({}, "stop") + b"data: [DONE]\n\n", "text/event-stream")
+
+    mock.route("POST", "/v1/chat/completions", no_usage)
+    acct = await _setup(db, gateway, mock)
+    client = _client(gateway, acct.key)
+    if stream:
+        async with client.messages.stream(model=MODEL, max_tokens=64, messages=ASK) as s:
+            await s.get_final_message()
+    else:
+        await client.messages.create(model=MODEL, max_tokens=64, messages=ASK)
+    await gateway.flush()
+    [row] = await logs(db)
+    assert row.usage_source == "counted" and row.completion_tokens == 9   # "Sunny, 21 degrees in Paris today."
+    assert row.prompt_tokens > 0 and row.quota > 0
+
+
+async def test_a_failed_anthropic_channel_is_retried_on_a_converted_one(gateway: Gateway, db: Database,
+                                                                        mock: ProviderMock) -> None:
+    """Retries cross families: the pass-through attempt fails (529), the next channel converts and serves."""
+    async def overloaded(request: web.Request, rec: Recorded) -> web.StreamResponse:
+        return json_response({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}, 529)
+
+    mock.route("POST", "/v1/messages", overloaded).route("POST", "/v1/chat/completions", _openai_chat)
+    acct = await add_account(db)
+    await add_channel(db, base_url=mock.url, type=14, key="sk-ant", models=MODEL, priority=10, name="claude")
+    await add_channel(db, base_url=mock.url, type=1, key="sk-oai", models=MODEL, priority=0, name="openai")
+    async with db.session() as s:
+        await save_option(s, "RetryTimes", "1")
+    await gateway.runtime.caches.reload_options()
+    await gateway.reload()
+    async with _client(gateway, acct.key).messages.stream(model=MODEL, max_tokens=64, messages=ASK,
+                                                          tools=[TOOL]) as stream:
+        answer = await stream.get_final_message()
+    assert answer.stop_reason == "tool_use"
+    assert [r.path for r in mock.requests] == ["/v1/messages", "/v1/chat/completions"]
+    assert mock.requests[0].headers["x-api-key"] == "sk-ant" and mock.requests[1].json()["stream"] is True
+    await gateway.flush()
+    [row] = await logs(db)
+    assert (row.prompt_tokens, row.completion_tokens, row.usage_source) == (30, 9, "upstream")
