@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from proxy.addons.usage_tap import responses_event_parts, text_parts
+from proxy.addons.usage_tap import anthropic_parts, responses_event_parts, text_parts
 from proxy.core.errors import RelayError
 from proxy.core.flow import Flow
 from proxy.core.sse import SSEDecoder
@@ -26,14 +26,16 @@ Take = Callable[[RelayState, int], Awaitable[str | None]]
 
 
 def visible_parts(data: str) -> list[str]:
-    """The billable text of one OpenAI chat/completions or Responses stream event."""
+    """The billable text of one OpenAI chat/completions, Responses or Anthropic Messages stream event."""
     if not data or data == "[DONE]":
         return []
     try:
         obj: Any = orjson.loads(data)
     except orjson.JSONDecodeError:
         return []
-    return text_parts(obj) + responses_event_parts(obj) if isinstance(obj, dict) else []
+    if not isinstance(obj, dict):
+        return []
+    return text_parts(obj) + responses_event_parts(obj) + anthropic_parts(obj)
 
 
 class OutputMeter:

@@ -451,3 +451,36 @@ async def test_a_failed_anthropic_channel_is_retried_on_a_converted_one(gateway:
     await gateway.flush()
     [row] = await logs(db)
     assert (row.prompt_tokens, row.completion_tokens, row.usage_source) == (30, 9, "upstream")
+
+
+async def test_a_capped_stream_that_ignores_its_cap_is_cut_at_the_balance(gateway: Gateway, db: Database,
+                                                                          mock: ProviderMock) -> None:
+    """An Anthropic upstream that ignores the capped max_tokens: the stream is metered as it goes and ends with
+    an error event when the balance cannot pay for more; the balance never goes below zero."""
+    many = [("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                     "delta": {"type": "text_delta", "text": "lorem "}})] * 3000
+    events = [("message_start", {"type": "message_start", "message": {
+        "id": "m", "type": "message", "role": "assistant", "model": CLAUDE, "content": [],
+        "usage": {"input_tokens": 10, "output_tokens": 1}}}),
+        ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        *many, ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 3000}}),
+        ("message_stop", {"type": "message_stop"})]
+    data = b"".join(b"event: %s\ndata: %s\n\n" % (n.encode(), orjson.dumps(d)) for n, d in events)
+
+    async def greedy(request: web.Request, rec: Recorded) -> web.StreamResponse:
+        return await send_stream(request, data, "text/event-stream", piece=4096)
+
+    mock.route("POST", "/v1/messages", greedy)
+    acct = await _setup(db, gateway, mock, ctype=14, models=CLAUDE, quota=20_000)
+    body = {"model": CLAUDE, "max_tokens": 8000, "stream": True, "messages": ASK}
+    async with aiohttp.ClientSession() as http, http.post(gateway.url + "/v1/messages", json=body,
+                                                          headers={"x-api-key": acct.key}) as resp:
+        raw = await resp.read()
+    assert mock.requests, raw
+    assert mock.requests[0].json()["max_tokens"] < 8000              # the cap was asked for
+    assert raw.count(b"lorem") < 3000                                 # and enforced when ignored
+    assert raw.rstrip().rsplit(b"\n\n", 1)[-1].startswith(b"event: error\ndata: ")
+    await gateway.flush()
+    after = await balances(db, acct)
+    assert after["user_quota"] >= 0 and after["token_remain"] >= 0
