@@ -1,6 +1,6 @@
-"""The real Claude Code CLI (npm `@anthropic-ai/claude-code`) through the gateway to an OpenAI-compatible channel:
-it calls its `Read` tool on a file and answers with what the file holds; the upstream received the channel's key
-and the converted tools, and the turns are billed. Skipped when the CLI is not installed (CLAUDE_CODE_BIN, or
+"""The real Claude Code CLI (npm `@anthropic-ai/claude-code`) through the gateway, to an OpenAI-compatible channel
+(converted) and to an Anthropic channel (passed through): it calls its `Read` tool on a file and answers with what
+the file holds; the upstream received the channel's key and the tools, and the turns are billed. Skipped when the CLI is not installed (CLAUDE_CODE_BIN, or
 `npm install --prefix ~/.cache/one-api/claude-code @anthropic-ai/claude-code`)."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from aiohttp import web
 
 from store import Database
 from tests.e2e.harness import Gateway, add_account, add_channel, balances, logs
-from tests.e2e.mock_providers import ProviderMock, json_response
+from tests.e2e.mock_providers import ProviderMock, json_response, send_stream
 from tests.e2e.mock_upstream import Recorded
 
 MODEL = "gpt-4o-mini"
@@ -76,18 +76,9 @@ async def test_claude_code_reads_a_file_through_an_openai_channel(gateway: Gatew
         await add_channel(db, base_url=mock.url, key="sk-channel-key", models=MODEL)
         await gateway.reload()
         before = await balances(db, acct)
-        home = tmp_path / "home"
-        home.mkdir()
-        env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "ANTHROPIC_BASE_URL": gateway.url,
-               "ANTHROPIC_API_KEY": acct.key, "ANTHROPIC_MODEL": MODEL, "ANTHROPIC_SMALL_FAST_MODEL": MODEL,
-               "ANTHROPIC_DEFAULT_HAIKU_MODEL": MODEL, "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-               "DISABLE_AUTOUPDATER": "1", "DISABLE_TELEMETRY": "1", "DISABLE_ERROR_REPORTING": "1"}
-        proc = await asyncio.create_subprocess_exec(
-            CLAUDE, "-p", "What does notes.txt say? Use the Read tool.", "--allowedTools", "Read",
-            cwd=secret_file.parent, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        out, err = await asyncio.wait_for(proc.communicate(), timeout=90)
-        assert proc.returncode == 0, (out, err, mock.failures)
-        assert SECRET in out.decode(), (out, err)
+        out, err, code = await _run_claude(gateway, acct.key, MODEL, tmp_path, secret_file.parent)
+        assert code == 0, (out, err, mock.failures)
+        assert SECRET in out, (out, err)
         assert not mock.failures
         assert all(r.headers["Authorization"] == "Bearer sk-channel-key" for r in mock.requests)
         turns = [r.json() for r in mock.requests if any(m.get("role") == "tool" for m in r.json()["messages"])]
@@ -119,3 +110,85 @@ async def _as_stream(request: web.Request, answer: dict[str, Any]) -> web.Stream
     await response.write(b"data: [DONE]\n\n")
     await response.write_eof()
     return response
+
+
+def _anthropic_events(payload: dict[str, Any], path: str) -> bytes:
+    """Anthropic's own stream: a Read tool_use on the first turn, then text with what the tool returned."""
+    last = payload["messages"][-1]["content"]
+    results = [b for b in last if isinstance(b, dict) and b.get("type") == "tool_result"] if isinstance(last, list) \
+        else []
+    names = {t.get("name") for t in payload.get("tools") or []}
+    start = {"type": "message_start", "message": {"id": "msg_cc", "type": "message", "role": "assistant",
+                                                  "model": payload["model"], "content": [], "stop_reason": None,
+                                                  "usage": {"input_tokens": 90, "output_tokens": 1,
+                                                            "cache_read_input_tokens": 10}}}
+    if results:
+        text = "The file says: " + str(results[-1]["content"])
+        block, delta = {"type": "text", "text": ""}, {"type": "text_delta", "text": text}
+        stop = "end_turn"
+    elif "Read" in names:
+        block = {"type": "tool_use", "id": "toolu_1", "name": "Read", "input": {}}
+        delta = {"type": "input_json_delta", "partial_json": orjson.dumps({"file_path": path}).decode()}
+        stop = "tool_use"
+    else:
+        block, delta, stop = {"type": "text", "text": ""}, {"type": "text_delta", "text": "ok"}, "end_turn"
+    events = [start, {"type": "content_block_start", "index": 0, "content_block": block},
+              {"type": "content_block_delta", "index": 0, "delta": delta},
+              {"type": "content_block_stop", "index": 0},
+              {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None},
+               "usage": {"output_tokens": 10}},
+              {"type": "message_stop"}]
+    return b"".join(b"event: %s\ndata: %s\n\n" % (e["type"].encode(), orjson.dumps(e)) for e in events)
+
+
+async def test_claude_code_reads_a_file_through_an_anthropic_channel(gateway: Gateway, db: Database,
+                                                                     tmp_path: Path) -> None:
+    """Same dialect: Claude Code's requests reach the Anthropic channel as it sent them (its betas, its thinking
+    and cache fields), with the channel's key; billed from Anthropic's usage (cache reads as prompt)."""
+    assert CLAUDE is not None
+    secret_file = tmp_path / "work" / "notes.txt"
+    secret_file.parent.mkdir()
+    secret_file.write_text(SECRET + "\n")
+
+    async def messages(request: web.Request, rec: Recorded) -> web.StreamResponse:
+        payload = rec.json()
+        data = _anthropic_events(payload, str(secret_file))
+        if payload.get("stream"):
+            return await send_stream(request, data, "text/event-stream")
+        return json_response({"type": "error", "error": {"type": "invalid_request_error", "message": "stream only"}},
+                             400)
+
+    mock = await ProviderMock().route("POST", "/v1/messages", messages).start()
+    try:
+        acct = await add_account(db)
+        await add_channel(db, base_url=mock.url, type=14, key="sk-ant-channel", models="claude-sonnet-4-5")
+        await gateway.reload()
+        out, err, code = await _run_claude(gateway, acct.key, "claude-sonnet-4-5", tmp_path, secret_file.parent)
+        assert code == 0, (out, err, mock.failures)
+        assert SECRET in out, (out, err)
+        assert not mock.failures
+        assert all(r.headers["x-api-key"] == "sk-ant-channel" and "Authorization" not in r.headers
+                   for r in mock.requests)
+        assert all("claude-code" in r.headers.get("anthropic-beta", "") for r in mock.requests)
+        assert any(r.query == "beta=true" for r in mock.requests)
+        await gateway.flush()
+        rows = await logs(db)
+        assert len(rows) == len(mock.requests) and all(
+            (r.prompt_tokens, r.completion_tokens) == (100, 10) for r in rows)
+    finally:
+        await mock.close()
+
+
+async def _run_claude(gateway: Gateway, key: str, model: str, tmp_path: Path, cwd: Path) -> tuple[str, bytes, int]:
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "ANTHROPIC_BASE_URL": gateway.url,
+           "ANTHROPIC_API_KEY": key, "ANTHROPIC_MODEL": model, "ANTHROPIC_SMALL_FAST_MODEL": model,
+           "ANTHROPIC_DEFAULT_HAIKU_MODEL": model, "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+           "DISABLE_AUTOUPDATER": "1", "DISABLE_TELEMETRY": "1", "DISABLE_ERROR_REPORTING": "1"}
+    assert CLAUDE is not None
+    proc = await asyncio.create_subprocess_exec(
+        CLAUDE, "-p", "What does notes.txt say? Use the Read tool.", "--allowedTools", "Read",
+        cwd=cwd, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=90)
+    return out.decode(), err, proc.returncode or 0
