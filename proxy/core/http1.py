@@ -1,4 +1,5 @@
-"""HTTP/1.1 requests as bytes, and the URLs that can be sent as they are: pure functions, no I/O."""
+"""HTTP/1.1 requests as bytes, the URLs that can be sent as they are, and what an answer's headers say about
+its body: pure functions, no I/O."""
 
 from __future__ import annotations
 
@@ -79,3 +80,14 @@ def request_head(method: str, target: Target, headers: CIMultiDict[str], body: b
         raise ValueError("a header name or value holds a line break")
     return text.encode("utf-8")
 
+
+def content_type_of(headers: CIMultiDict[str]) -> str:
+    """The media type of an answer's body, without parameters, lower case (RFC 9110's default when absent)."""
+    raw = headers.get("Content-Type")
+    return raw.partition(";")[0].strip().lower() if raw else "application/octet-stream"
+
+
+def content_length_of(headers: CIMultiDict[str]) -> int | None:
+    """An answer's declared body length; None when absent or not a plain number."""
+    raw = headers.get("Content-Length")
+    return int(raw) if raw is not None and raw.isdigit() else None

@@ -14,6 +14,7 @@ from multidict import CIMultiDict
 
 from proxy.core.errors import RelayError
 from proxy.core.flow import Flow, UpstreamCall
+from proxy.core.http1 import content_length_of, content_type_of
 
 
 @dataclass(frozen=True)
@@ -59,13 +60,11 @@ class MemoryAnswer:
 
     @property
     def content_type(self) -> str:
-        raw = self.headers.get("Content-Type")
-        return raw.partition(";")[0].strip().lower() if raw else "application/octet-stream"
+        return content_type_of(self.headers)
 
     @property
     def content_length(self) -> int | None:
-        raw = self.headers.get("Content-Length")
-        return int(raw) if raw is not None and raw.isdigit() else None
+        return content_length_of(self.headers)
 
     async def read(self) -> bytes:
         return b"".join([piece async for piece in self.content.iter_any()])

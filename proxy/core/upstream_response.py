@@ -13,6 +13,8 @@ from typing import Protocol
 
 from multidict import CIMultiDict
 
+from proxy.core.http1 import content_length_of, content_type_of
+
 HIGH_WATER = 1 << 18   # buffered body bytes at which reading from the upstream pauses (slow client)
 
 
@@ -109,13 +111,11 @@ class UpstreamResponse:
 
     @property
     def content_type(self) -> str:
-        raw = self.headers.get("Content-Type")
-        return raw.partition(";")[0].strip().lower() if raw else "application/octet-stream"
+        return content_type_of(self.headers)
 
     @property
     def content_length(self) -> int | None:
-        raw = self.headers.get("Content-Length")
-        return int(raw) if raw is not None and raw.isdigit() else None
+        return content_length_of(self.headers)
 
     async def read(self) -> bytes:
         return await self.content.read()
