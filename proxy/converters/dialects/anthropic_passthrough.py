@@ -8,51 +8,35 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
-from proxy.converters.base import OpenAIError, Usage
+from proxy.converters.base import Usage
+from proxy.converters.dialects.hub_stream import HubStream
+from proxy.converters.errors import parse_json
 from proxy.converters.providers.anthropic_stream import USAGE_FIELDS, error_object_to_openai, usage_to_openai
-from proxy.core.sse import SSEDecoder
 
 __all__ = ["AnthropicUsageReader", "answer_usage"]
 
 
-class AnthropicUsageReader:
-    """A StreamConverter whose output is its input: `feed` returns the bytes as they came."""
+class AnthropicUsageReader(HubStream):
+    """A StreamConverter whose output is its input: `feed` returns the bytes as they came, having read the
+    usage and error events among them (the SSE reading, usage and error are HubStream's)."""
 
     def __init__(self) -> None:
-        self._decoder = SSEDecoder()
+        super().__init__()
         self._raw: dict[str, int] = {}
-        self._usage = Usage()
-        self._error: OpenAIError | None = None
-
-    @property
-    def usage(self) -> Usage:
-        return self._usage
-
-    @property
-    def error(self) -> OpenAIError | None:
-        return self._error
 
     def feed(self, data: bytes) -> list[bytes]:
-        for event in self._decoder.feed(data):
-            self._read(event.data)
+        super().feed(data)
         return [data]
 
-    def flush(self) -> list[bytes]:
-        for event in self._decoder.flush():
-            self._read(event.data)
+    def _event(self, data: str) -> list[bytes]:
+        if '"usage"' not in data and '"error"' not in data:   # content deltas: most events, not parsed
+            return []
+        obj = parse_json(data)
+        if isinstance(obj, dict):
+            self._read(obj)
         return []
 
-    def _read(self, data: str) -> None:
-        if '"usage"' not in data and '"error"' not in data:   # content deltas: most events, not parsed
-            return
-        try:
-            obj = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            return
-        if not isinstance(obj, dict):
-            return
+    def _read(self, obj: dict[str, Any]) -> None:
         kind = obj.get("type")
         if kind == "message_start" and isinstance(obj.get("message"), dict):
             self._update(obj["message"].get("usage"))
@@ -74,9 +58,6 @@ class AnthropicUsageReader:
 
 def answer_usage(body: bytes) -> Usage | None:
     """A whole Messages answer's usage; None when it has none."""
-    try:
-        obj = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
+    obj = parse_json(body)
     usage = obj.get("usage") if isinstance(obj, dict) else None
     return usage_to_openai(usage) if isinstance(usage, dict) else None

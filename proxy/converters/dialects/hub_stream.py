@@ -1,6 +1,7 @@
-"""The hub side of every client-dialect stream converter: OpenAI chat SSE in, in any split.
+"""The reading side of a client-dialect stream converter: SSE in, in any split (the hub's OpenAI chat
+stream, or an Anthropic channel's own stream passed through).
 
-Each complete event's data goes to the dialect's `_event`, and `_final` runs once the hub stream ends;
+Each complete event's data goes to the dialect's `_event`, and `_final` runs once the stream ends;
 `usage` and `error` are what the upstream reported, for billing (the StreamConverter Protocol).
 """
 
