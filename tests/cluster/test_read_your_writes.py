@@ -4,9 +4,7 @@ settings reads the database on every request, so its changes are immediate too).
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,6 +15,7 @@ import pytest
 
 from store import Database
 from tests.cluster.test_nodes import ACCESS_TOKEN, BODY, Node, _seed_root
+from tests.cluster.test_sqlite_workers import _log_text, _two_workers
 from tests.e2e.harness import add_account, add_channel, balances
 from tests.e2e.mock_upstream import MockOpenAI
 
@@ -36,17 +35,7 @@ async def _node(backend: str, workdir: Path, db: Database) -> Node:
 
     env = ({"SQLITE_PATH": str(db.url.url).split("///", 1)[1]} if backend == "sqlite"
            else {"SQL_DSN": str(backend_dsn(backend))})
-    node = Node(workdir, env, "--workers", "2").wait()
-    deadline = time.monotonic() + 60
-    while not all(re.search(rf" proxy-{n} \[-\] startup.serve: listening", _log_text(workdir / "logs"))
-                  for n in (0, 1)):
-        assert time.monotonic() < deadline, "a worker never started listening"
-        await asyncio.sleep(0.1)
-    return node
-
-
-def _log_text(log_dir: Path) -> str:
-    return "".join(p.read_text() for p in log_dir.glob("*.log*"))
+    return await _two_workers(workdir, db, env)
 
 
 async def _api(http: aiohttp.ClientSession, node: Node, method: str, path: str, body: dict[str, Any]) -> None:

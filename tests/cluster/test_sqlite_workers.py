@@ -25,9 +25,10 @@ async def upstream() -> AsyncIterator[MockOpenAI]:
     await mock.close()
 
 
-async def _two_workers(workdir: Path, db: Database) -> Node:
-    """Start `one-api --workers 2` on the test's SQLite file; return once both workers listen."""
-    node = Node(workdir, {"SQLITE_PATH": str(db.url.url).split("///", 1)[1]}, "--workers", "2").wait()
+async def _two_workers(workdir: Path, db: Database, env: dict[str, str] | None = None) -> Node:
+    """Start `one-api --workers 2` on the test's SQLite file (or the database `env` names); return once both
+    workers listen."""
+    node = Node(workdir, env or {"SQLITE_PATH": str(db.url.url).split("///", 1)[1]}, "--workers", "2").wait()
     deadline = time.monotonic() + 60
     while not all(re.search(rf" proxy-{n} \[-\] startup.serve: listening", _log_text(workdir / "logs"))
                   for n in (0, 1)):

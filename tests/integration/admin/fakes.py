@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.policy
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -59,3 +60,15 @@ class SmtpInbox:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append(message_from_bytes(envelope.content, policy=email.policy.default))  # type: ignore[arg-type]
         return "250 OK"
+
+
+async def sweep_finished(api: Any) -> None:
+    """Wait until the channel sweep ("test all") that a request started has finished."""
+    from admin_api.state import STATE
+
+    state = api.server.app[STATE]
+    for _ in range(200):
+        if not state.running:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("test-all did not finish")

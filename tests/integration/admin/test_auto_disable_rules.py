@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from aiohttp import web
 
-from admin_api.state import STATE
 from store import channels
 
-from .fakes import Recorder, chat_reply, serve
-
-
-async def _settled(api) -> None:
-    state = api.server.app[STATE]
-    for _ in range(200):
-        if not state.running:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("test-all did not finish")
+from .fakes import Recorder, chat_reply, serve, sweep_finished
 
 
 async def test_test_all_disables_on_the_relay_phrases(api):
@@ -48,7 +36,7 @@ async def test_test_all_disables_on_the_relay_phrases(api):
     try:
         _, body = await api.call("GET", "/api/channel/test?scope=all", who="admin")
         assert body == {"success": True, "message": ""}
-        await _settled(api)
+        await sweep_finished(api)
     finally:
         await proxy.close()
     async with api.db.session() as s:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import orjson
 from aiohttp import web
 
-from admin_api.state import STATE
 from store import channels, logs, tokens
 from store.models import LOG_TEST
 
-from .fakes import Recorder, chat_reply, replying, serve
+from .fakes import Recorder, chat_reply, replying, serve, sweep_finished
 
 
 async def _channel(api, **fields) -> int:
@@ -70,15 +67,6 @@ async def test_failed_test_reports_the_error(api):
     assert body["success"] is False and body["message"].startswith("请求代理失败")
 
 
-async def _settled(api) -> None:
-    state = api.server.app[STATE]
-    for _ in range(200):
-        if not state.running:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("test-all did not finish")
-
-
 async def test_test_all_disables_and_re_enables_by_the_rules(api):
     for key in ("AutomaticDisableChannelEnabled", "AutomaticEnableChannelEnabled"):
         await api.call("PUT", "/api/option/", who="root", json={"key": key, "value": "true"})
@@ -96,7 +84,7 @@ async def test_test_all_disables_and_re_enables_by_the_rules(api):
         _, body = await api.call("GET", "/api/channel/test?scope=all", who="admin")
         assert body == {"success": True, "message": ""}
         _, again = await api.call("GET", "/api/channel/test", who="admin")
-        await _settled(api)
+        await sweep_finished(api)
     finally:
         await proxy.close()
     assert again in ({"success": False, "message": "测试已在运行中"}, {"success": True, "message": ""})
@@ -132,7 +120,7 @@ async def test_balances_from_fake_providers(api):
         assert body == {"success": False, "message": "尚未实现"}
         _, body = await api.call("GET", "/api/channel/update_balance", who="admin")
         assert body == {"success": True, "message": ""}
-        await _settled(api)
+        await sweep_finished(api)
     finally:
         await provider.close()
     paths = [p for _, p, _, _ in recorder.seen]
