@@ -18,7 +18,7 @@ from proxy.core.flow import Flow
 from proxy.gateway import modes
 from proxy.gateway.state import RelayState
 from proxy.gateway.tokenizer import Tokenizer
-from proxy.ledger import InsufficientQuota, Ledger
+from proxy.ledger import InsufficientQuota, Ledger, spendable
 from rules import PriceTable
 
 log = logging.getLogger(__name__)
@@ -60,8 +60,7 @@ class Billing:
             try:
                 await self.ledger.reserve(state.token, state.user.id, extra)
             except InsufficientQuota:
-                user = await self.ledger.user_quota(state.user.id)
-                left = user if state.token.unlimited_quota else min(user, await self.ledger.token_remain(state.token))
+                left = await spendable(self.ledger, state.token, state.user.id)
                 if left <= 0:
                     return
                 extra = min(extra, left)

@@ -23,7 +23,7 @@ from proxy.core.flow import Flow
 from proxy.gateway import modes
 from proxy.gateway.state import RelayState
 from proxy.gateway.tokenizer import PromptOverBudget, Tokenizer, image_tokens_for_part, remote_image_urls
-from proxy.ledger import InsufficientQuota, Ledger
+from proxy.ledger import InsufficientQuota, Ledger, spendable
 from rules import MaxOutput, PriceTable
 from store import as_int
 
@@ -155,12 +155,8 @@ class Reservation:
                            lambda tokens: prices.hold(prompt, tokens, *args), self._take)
 
     async def _available(self, state: RelayState) -> int:
-        """What the token and the user can still hold (the smaller of the two)."""
         assert state.token is not None and state.user is not None
-        user = await self.ledger.user_quota(state.user.id)
-        if state.token.unlimited_quota:
-            return max(0, user)
-        return max(0, min(user, await self.ledger.token_remain(state.token)))
+        return await spendable(self.ledger, state.token, state.user.id)
 
     async def _short_pool(self, state: RelayState) -> str:
         """Which balance cannot pay: the token's when it is the smaller one (One API's two messages)."""

@@ -7,8 +7,8 @@ Its SQL lives in `store.quota`.
 """
 
 from proxy.ledger.client import LedgerUnavailable, RemoteLedger
-from proxy.ledger.strategies import DatabaseLedger, Ledger, MemoryLedger, ledger_for
+from proxy.ledger.strategies import DatabaseLedger, Ledger, MemoryLedger, ledger_for, spendable
 from store import InsufficientQuota
 
 __all__ = ["DatabaseLedger", "InsufficientQuota", "Ledger", "LedgerUnavailable", "MemoryLedger", "RemoteLedger",
-           "ledger_for"]
+           "ledger_for", "spendable"]

@@ -38,6 +38,15 @@ class Ledger(Protocol):
     async def close(self) -> None: ...
 
 
+async def spendable(ledger: Ledger, token: TokenRecord, user_id: int) -> int:
+    """What a request of this token can still hold: the smaller of the token's and the user's balance
+    (the user's alone for an unlimited token), never below zero."""
+    user = await ledger.user_quota(user_id)
+    if token.unlimited_quota:
+        return max(0, user)
+    return max(0, min(user, await ledger.token_remain(token)))
+
+
 class _Settling:
     """Settlement and refunds as batched deltas (shared by every strategy that owns a batcher).
 
