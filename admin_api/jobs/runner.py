@@ -32,6 +32,7 @@ class JobTiming:
     lease_ttl: float = 30.0    # seconds a lease lives unless renewed (renewed every third of it)
     poll: float = 5.0          # longest wait between two looks at a job's row
     notice_every: float = 2.0  # seconds between two looks for undelivered channel notices
+    stop_within: float = 10.0  # longest wait in stop() for loops and runs to end (a stuck one is abandoned)
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class JobRunner:
         self.holder = holder or holder_name()
         self._jobs: dict[str, Job] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = False
 
     def start(self, jobs: Iterable[Job]) -> None:
         """Start one loop per job (call from the running event loop)."""
@@ -82,11 +84,24 @@ class JobRunner:
         return True
 
     async def stop(self) -> None:
-        """Cancel every loop and run; each run releases its lease on the way out."""
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        """Cancel every loop and run; each run releases its lease on the way out.
+
+        A cancellation can be swallowed below us (a database driver's cancelled query, a timeout racing it), so
+        the loops also see `_stopping`, tasks still alive are cancelled again, and after `stop_within` seconds
+        the rest are abandoned with a warning: a stop never hangs (their leases expire by themselves).
+        """
+        self._stopping = True
+        deadline = time.monotonic() + self.timing.stop_within
+        pending = set(self._tasks)
+        while pending:
+            for task in pending:
+                task.cancel()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                log.warning("jobs: %d task(s) did not stop within %.0f s: %s", len(pending),
+                            self.timing.stop_within, ", ".join(t.get_name() for t in pending))
+                return
+            _, pending = await asyncio.wait(pending, timeout=min(0.5, left))
 
     def _spawn(self, coro: Awaitable[None], name: str) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
@@ -95,7 +110,7 @@ class JobRunner:
         task.add_done_callback(self._tasks.discard)
 
     async def _loop(self, job: Job) -> None:
-        while True:
+        while not self._stopping:
             try:
                 wait = await self._turn(job)
             except Exception:   # the database may be down for a while: keep the loop alive
@@ -134,8 +149,8 @@ class JobRunner:
             finished = await self._watch(name, task)
         finally:
             if not task.done():
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+                task.cancel()   # bounded: work that swallows its cancellation is left behind, not waited for
+                await asyncio.wait({task}, timeout=self.timing.stop_within)
             next_due = leases.now_ms() + _ms(every) if finished and every is not None else None
             try:
                 async with self.db.session() as s:
@@ -145,10 +160,10 @@ class JobRunner:
         log.info("job %s %s on %s", name, "finished" if finished else "stopped", self.holder)
 
     async def _watch(self, name: str, task: asyncio.Future[object]) -> bool:
-        """Renew the lease until the task ends: True when it ended, False when the lease was lost first."""
+        """Renew the lease until the task ends: True when it ended, False when the lease was lost or we stop."""
         ttl = self.timing.lease_ttl
         held_until = time.monotonic() + ttl
-        while True:
+        while not self._stopping:
             done, _ = await asyncio.wait({task}, timeout=ttl / 3)
             if done:
                 if not task.cancelled() and task.exception() is not None:
@@ -156,7 +171,8 @@ class JobRunner:
                 return True
             asked = time.monotonic()
             try:
-                renewed = await asyncio.wait_for(self._renew(name), timeout=ttl / 3)
+                async with asyncio.timeout(ttl / 3):   # not wait_for: on 3.11 it can swallow our cancellation
+                    renewed = await self._renew(name)
             except Exception:   # includes the timeout: a database that hangs must not keep us running
                 log.exception("job %s: could not renew its lease", name)
                 renewed = time.monotonic() + ttl / 3 < held_until   # keep going while it surely lasts
@@ -168,6 +184,7 @@ class JobRunner:
                 log.warning("job %s: lease taken over by another node, stopping here", name)
                 return False
             held_until = asked + ttl
+        return False   # stopping
 
     async def _renew(self, name: str) -> bool:
         async with self.db.session() as s:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from aiohttp import web
 from sqlalchemy import select
@@ -120,6 +121,27 @@ async def test_a_run_stops_when_its_lease_is_taken_over(db):
         assert row.holder == "thief" and row.due_at <= leases.now_ms()   # still due: the run never finished
     finally:
         await runner.stop()
+
+
+async def test_stop_ends_even_when_a_cancellation_is_swallowed(db):
+    """CI hung for 90 minutes in `server.close()`: on Python 3.11 `asyncio.wait_for` (and a database driver's
+    cancelled query) can swallow a cancellation, and the job loop went on forever while stop() waited for it.
+    Here the run swallows every cancellation: stop() must still return, and the loops must end."""
+    started, finish = asyncio.Event(), asyncio.Event()
+
+    async def stubborn() -> None:
+        started.set()
+        while not finish.is_set():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(finish.wait(), 30)
+
+    runner = JobRunner(db, JobTiming(lease_ttl=0.6, poll=0.05, stop_within=1.0))
+    runner.start([Job("stubborn", every=60, run=stubborn, first_after=0)])
+    await asyncio.wait_for(started.wait(), 5)
+    async with asyncio.timeout(10):   # before the fix: forever
+        await runner.stop()
+    assert not runner._tasks   # every loop ended; only the stubborn work itself is left behind
+    finish.set()
 
 
 async def test_balance_job_refreshes_and_disables_channels_that_ran_out(db):
