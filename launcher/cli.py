@@ -16,6 +16,7 @@ from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import Any
 
+from launcher.privileges import drop_privileges
 from launcher.restarts import RestartPolicy
 from launcher.web_console import ensure_web_console
 from settings import IGNORED, VERSION, Settings, SettingsError, load_settings
@@ -251,7 +252,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     log_path = log_file_path(settings) if settings.log_dir else None   # one file for every process, named once
     setup_logging(settings, path=log_path)
-    log.info("One API (Python) %s starting on port %d", VERSION, settings.port)
+    try:   # before the database, the console build and the ports: everything after runs as RUN_AS
+        dropped = drop_privileges(settings)
+    except (SettingsError, OSError) as e:
+        print(f"one-api: {e}", file=sys.stderr)
+        return 2
+    log.info("One API (Python) %s starting on port %d%s", VERSION, settings.port,
+             f" as {dropped.uid}:{dropped.gid}" if dropped else "")
     announce_ignored(settings)
     if os.environ.get("ADMIN_PORT"):     # an nginx pointed at port + 1 would get no answer: say why
         log.warning("ADMIN_PORT is no longer used: admin_api listens on a unix socket (ADMIN_SOCKET); "

@@ -169,6 +169,7 @@ class Settings:
     shutdown_grace: int = 30     # seconds streams may take to finish on SIGTERM
     metrics_token: str = ""      # Bearer token for /metrics from other peers; "" = loopback and TRUSTED_PROXIES only
     log_format: str = "text"     # "json": one JSON object per log line
+    run_as: str = ""             # "uid[:gid]" or "user[:group]": started as root, adopt the data folder and drop to it
     change_counter: str = ""     # set by `one-api`, not read from the environment: the node's change counter file
     ignored: tuple[str, ...] = ()   # the IGNORED variables that were set (read, then only mentioned at start-up)
 
@@ -252,6 +253,7 @@ _ENV: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "SHUTDOWN_GRACE": ("shutdown_grace", _int),
     "METRICS_TOKEN": ("metrics_token", _str),
     "LOG_FORMAT": ("log_format", _choice("text", "json")),
+    "RUN_AS": ("run_as", _str),
 }
 
 ENV_NAMES: tuple[str, ...] = tuple(_ENV)
