@@ -1,4 +1,5 @@
-"""Client dialects on their own routes (issue #15): `/v1/messages` speaks Anthropic Messages.
+"""Client dialects on their own routes (issue #15): `/v1/messages` speaks Anthropic Messages, `/v1/responses`
+OpenAI's Responses API.
 
 The client's request becomes the hub's (OpenAI chat) before the rest of the pipeline reads it, so auth, routing,
 mapping, the reservation, billing, retries and logs are chat's; the hub's answer goes back into the client's
@@ -23,17 +24,25 @@ from proxy.core.sse import encode_event
 from proxy.gateway.state import RelayState
 
 # route path → client dialect (proxy.converters.registry.DIALECTS)
-DIALECT_PATHS: Mapping[str, str] = {"/v1/messages": "anthropic", "/v1/messages/count_tokens": "anthropic"}
+DIALECT_PATHS: Mapping[str, str] = {"/v1/messages": "anthropic", "/v1/messages/count_tokens": "anthropic",
+                                    "/v1/responses": "responses"}
+# dialect → (the request fields that hold its prompt, its output limit field): what a stand-in hub request reads
+_STAND_IN: Mapping[str, tuple[tuple[str, ...], str]] = {
+    "anthropic": (("system", "messages", "tools"), "max_tokens"),
+    "responses": (("instructions", "input", "tools"), "max_output_tokens"),
+}
 
 
 class DialectError(RelayError):
     """A relay error answered in the client's dialect; its message is read when it is written, so ErrorScrub's
     redaction (which edits `message`) still applies."""
 
-    def __init__(self, err: RelayError, to_client: Callable[[OpenAIError], tuple[int, bytes]]) -> None:
+    def __init__(self, err: RelayError, to_client: Callable[[OpenAIError], tuple[int, bytes]],
+                 dialect: str = "anthropic") -> None:
         super().__init__(err.status, err.message, type=err.type, code=err.code, param=err.param, full=err.full,
                          retryable=err.retryable)
         self.to_client = to_client
+        self.dialect = dialect
         self.status = to_client(self._hub())[0]
 
     def _hub(self) -> OpenAIError:
@@ -44,7 +53,12 @@ class DialectError(RelayError):
         return self.to_client(OpenAIError(self.status, message, self.type, self.code, self.param))[1]
 
     def stream_event(self, request_id: str = "") -> bytes:
-        """Anthropic's SDKs and Claude Code dispatch on the event name: `event: error`, then its data."""
+        """Anthropic's SDKs and Claude Code dispatch on the event name: `event: error`, then its data. A
+        Responses stream ends with its own `error` event (client-dialects.md §3.6), which the openai SDK raises."""
+        if self.dialect == "responses":
+            message = f"{self.message} (request id: {request_id})" if request_id else self.message
+            return encode_event("error", orjson.dumps({"type": "error", "code": self.code, "message": message,
+                                                       "param": self.param, "sequence_number": 0}))
         return encode_event("error", self.body(request_id))
 
 
@@ -77,7 +91,7 @@ class ClientDialect:
         except ConversionError as e:
             # a channel of the client's own dialect can still serve it (DialectUpstream refuses it elsewhere)
             state.dialect_refusal = RelayError(e.status, e.message, type="invalid_request_error", code=e.code)
-            hub = stand_in(body)
+            hub = stand_in(body, state.dialect)
         flow.request.body = orjson.dumps(hub)
 
     def response(self, flow: Flow[RelayState]) -> None:
@@ -110,17 +124,18 @@ class ClientDialect:
     def error(self, flow: Flow[RelayState]) -> None:
         state, err = flow.state, flow.error
         if state.dialect and err is not None and not isinstance(err, DialectError):
-            flow.error = DialectError(err, DIALECTS[state.dialect].error_from_openai)
+            flow.error = DialectError(err, DIALECTS[state.dialect].error_from_openai, state.dialect)
 
 
-def stand_in(body: dict[str, Any]) -> dict[str, Any]:
+def stand_in(body: dict[str, Any], dialect: str = "anthropic") -> dict[str, Any]:
     """The hub request for routing and the reservation when the real one cannot be made: the model, the output
     limit and the whole request as the prompt's text (it holds at least what the prompt costs)."""
-    prompt = {k: body.get(k) for k in ("system", "messages", "tools") if k in body}
+    fields, limit = _STAND_IN[dialect]
+    prompt = {k: body.get(k) for k in fields if k in body}
     out: dict[str, Any] = {"model": body.get("model"), "messages": [{"role": "user", "content": orjson.dumps(
         prompt).decode()}]}
-    if isinstance(body.get("max_tokens"), int):
-        out["max_tokens"] = body["max_tokens"]
+    if isinstance(body.get(limit), int):
+        out["max_tokens"] = body[limit]
     if body.get("stream") is True:
         out["stream"] = True
     return out
