@@ -11,7 +11,7 @@ error shape. Listed first: its `requestheaders` must name the dialect before Tok
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import orjson
 
@@ -33,16 +33,25 @@ _STAND_IN: Mapping[str, tuple[tuple[str, ...], str]] = {
 }
 
 
+@runtime_checkable
+class EndsInStream(Protocol):
+    """A client-dialect stream converter that can end its own stream with a failure (Responses: `response.failed`
+    under the response id the client already has), used when the relay fails after the stream started."""
+
+    def fail(self, error: OpenAIError) -> list[bytes]: ...
+
+
 class DialectError(RelayError):
     """A relay error answered in the client's dialect; its message is read when it is written, so ErrorScrub's
     redaction (which edits `message`) still applies."""
 
     def __init__(self, err: RelayError, to_client: Callable[[OpenAIError], tuple[int, bytes]],
-                 dialect: str = "anthropic") -> None:
+                 dialect: str = "anthropic", ends_in_stream: EndsInStream | None = None) -> None:
         super().__init__(err.status, err.message, type=err.type, code=err.code, param=err.param, full=err.full,
                          retryable=err.retryable)
         self.to_client = to_client
         self.dialect = dialect
+        self.ends_in_stream = ends_in_stream
         self.status = to_client(self._hub())[0]
 
     def _hub(self) -> OpenAIError:
@@ -53,10 +62,14 @@ class DialectError(RelayError):
         return self.to_client(OpenAIError(self.status, message, self.type, self.code, self.param))[1]
 
     def stream_event(self, request_id: str = "") -> bytes:
-        """Anthropic's SDKs and Claude Code dispatch on the event name: `event: error`, then its data. A
-        Responses stream ends with its own `error` event (client-dialects.md §3.6), which the openai SDK raises."""
+        """Anthropic's SDKs and Claude Code dispatch on the event name: `event: error`, then its data. A converted
+        Responses stream ends with `response.failed` (Codex retries it), a passed-through one with Responses' own
+        `error` event (client-dialects.md §3.6, §3.7)."""
+        message = f"{self.message} (request id: {request_id})" if request_id else self.message
+        if self.ends_in_stream is not None:
+            return b"".join(self.ends_in_stream.fail(OpenAIError(self.status, message, self.type, self.code,
+                                                                 self.param)))
         if self.dialect == "responses":
-            message = f"{self.message} (request id: {request_id})" if request_id else self.message
             return encode_event("error", orjson.dumps({"type": "error", "code": self.code, "message": message,
                                                        "param": self.param, "sequence_number": 0}))
         return encode_event("error", self.body(request_id))
@@ -124,7 +137,8 @@ class ClientDialect:
     def error(self, flow: Flow[RelayState]) -> None:
         state, err = flow.state, flow.error
         if state.dialect and err is not None and not isinstance(err, DialectError):
-            flow.error = DialectError(err, DIALECTS[state.dialect].error_from_openai, state.dialect)
+            converter = state.stream_converter if isinstance(state.stream_converter, EndsInStream) else None
+            flow.error = DialectError(err, DIALECTS[state.dialect].error_from_openai, state.dialect, converter)
 
 
 def stand_in(body: dict[str, Any], dialect: str = "anthropic") -> dict[str, Any]:
