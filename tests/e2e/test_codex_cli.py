@@ -106,6 +106,7 @@ async def test_codex_runs_its_shell_tool_through_an_openai_channel(gateway: Gate
         assert all(r.headers["Authorization"] == f"Bearer {KEY}" for r in mock.requests)
         bodies: list[dict[str, Any]] = [r.json() for r in mock.requests]
         assert all(b["store"] is False and b["stream"] is True for b in bodies)
+        assert {"namespace", "web_search"} <= {t["type"] for t in bodies[0]["tools"]}   # passed as Codex sent them
         outputs = [i for i in bodies[-1]["input"] if i.get("type") == "function_call_output"]
         assert outputs and SECRET in str(outputs[-1]["output"])   # the tool's output went upstream
         await _billed(gateway, db, acct, before, len(mock.requests))
