@@ -69,7 +69,7 @@ def relay_addons(rt: Runtime, metrics: Metrics | None = None, access: AccessLog 
         ClientDialect(),                                                  # a client's dialect ↔ the hub (chat)
         TokenAuth(rt.caches),                                             # who: key, token, user, pin
         RequestBody(),                                                    # what: mode, model, stream, checks
-        Route(rt.caches),                                                 # where: by group/model/priority/weight
+        Route(rt.caches, catalog=rt.catalog),                             # where: by group/model/priority/weight
         ModelMapping(),                                                   # rewrite: model mapping, system prompt
         Reservation(rt.ledger, rt.current_prices, rt.options, rt.tokenizer,  # hold what the answer can cost
                     load_max_output(), ImageProbe(rt.user_content).sizes if s.image_fetch_enabled else None),

@@ -128,7 +128,8 @@ async def test_function_tool_round_trip(gateway: Gateway, db: Database, mock: Pr
     [call] = [item for item in first.output if item.type == "function_call"]
     assert (call.name, orjson.loads(call.arguments)) == ("get_weather", {"city": "Paris"})
     assert first.usage is not None and (first.usage.input_tokens, first.usage.output_tokens) == (30, 9)
-    history = [*ASK, call.model_dump(exclude_none=True),
+    reasoning = {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "opaque=="}   # as Codex echoes
+    history = [*ASK, reasoning, call.model_dump(exclude_none=True),
                {"type": "function_call_output", "call_id": call.call_id, "output": "sunny, 21"}]
     async with client.responses.stream(model=family.model, input=history, tools=[TOOL]) as stream:  # type: ignore[arg-type]
         text = "".join([e.delta async for e in stream if e.type == "response.output_text.delta"])
@@ -276,3 +277,22 @@ async def test_a_converted_stream_cut_mid_way_fails_in_the_stream(gateway: Gatew
     with pytest.raises(RuntimeError, match="response.completed"):   # the SDK's own word for a failed stream
         async with _client(gateway, acct.key).responses.stream(model="deepseek-chat", input="hi") as stream:
             await stream.get_final_response()
+
+
+async def test_previous_response_id_goes_to_the_openai_channel_of_a_mixed_group(gateway: Gateway, db: Database,
+                                                                              mock: ProviderMock) -> None:
+    """Only OpenAI holds the state: the request skips a higher-priority converted channel instead of failing."""
+    mock.route("POST", "/v1/responses", openai_responses(Script()))
+    deepseek = await ProviderMock().start()
+    try:
+        acct = await add_account(db)
+        await add_channel(db, base_url=deepseek.url, type=36, key="sk-deepseek", models="gpt-4o-mini", priority=10)
+        await add_channel(db, base_url=mock.url, type=1, key=KEY, models="gpt-4o-mini")
+        await gateway.reload()
+        reply = await _client(gateway, acct.key).responses.create(model="gpt-4o-mini", input="and now?",
+                                                                  previous_response_id="resp_earlier")
+        assert reply.output_text == "Hello from the upstream."
+        [rec] = mock.requests
+        assert rec.json()["previous_response_id"] == "resp_earlier" and deepseek.requests == []
+    finally:
+        await deepseek.close()
