@@ -5,6 +5,9 @@ the gateway's converters): OpenAI Responses, OpenAI chat, Anthropic Messages, Ge
 
 from __future__ import annotations
 
+import base64
+import struct
+import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -170,32 +173,68 @@ def _anthropic_output(body: dict[str, Any]) -> str | None:
     return str(content)
 
 
+def anthropic_answer(script: Script, body: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A whole Messages answer and the same as stream events."""
+    output = _anthropic_output(body)
+    tool, text = script.reply({str(t.get("name")) for t in body.get("tools") or []}, output)
+    prompt, completion = script.text_usage if output is not None else script.call_usage
+    block: dict[str, Any] = {"type": "tool_use", "id": "toolu_up_1", "name": tool, "input": script.arguments} \
+        if tool else {"type": "text", "text": text}
+    stop = "tool_use" if tool else "end_turn"
+    message = {"id": "msg_up", "type": "message", "role": "assistant", "model": body.get("model", ""),
+               "stop_reason": stop, "stop_sequence": None}
+    whole = {**message, "content": [block], "usage": {"input_tokens": prompt, "output_tokens": completion}}
+    empty = {**block, "input": {}} if tool else {"type": "text", "text": ""}
+    delta = {"type": "input_json_delta", "partial_json": orjson.dumps(script.arguments).decode()} if tool \
+        else {"type": "text_delta", "text": text}
+    events = [{"type": "message_start", "message": {**message, "content": [], "stop_reason": None,
+                                                    "usage": {"input_tokens": prompt, "output_tokens": 1}}},
+              {"type": "content_block_start", "index": 0, "content_block": empty},
+              {"type": "content_block_delta", "index": 0, "delta": delta},
+              {"type": "content_block_stop", "index": 0},
+              {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None},
+               "usage": {"output_tokens": completion}},
+              {"type": "message_stop"}]
+    return whole, events
+
+
 def anthropic_messages(script: Script) -> Handler:
     async def handle(request: web.Request, rec: Recorded) -> web.StreamResponse:
         body = rec.json()
-        output = _anthropic_output(body)
-        tool, text = script.reply({str(t.get("name")) for t in body.get("tools") or []}, output)
-        prompt, completion = script.text_usage if output is not None else script.call_usage
-        block: dict[str, Any] = {"type": "tool_use", "id": "toolu_up_1", "name": tool, "input": script.arguments} \
-            if tool else {"type": "text", "text": text}
-        stop = "tool_use" if tool else "end_turn"
-        message = {"id": "msg_up", "type": "message", "role": "assistant", "model": body.get("model"),
-                   "stop_reason": stop, "stop_sequence": None}
+        whole, events = anthropic_answer(script, body)
         if not body.get("stream"):
-            return json_response({**message, "content": [block],
-                                  "usage": {"input_tokens": prompt, "output_tokens": completion}})
-        empty = {**block, "input": {}} if tool else {"type": "text", "text": ""}
-        delta = {"type": "input_json_delta", "partial_json": orjson.dumps(script.arguments).decode()} if tool \
-            else {"type": "text_delta", "text": text}
-        events = [{"type": "message_start", "message": {**message, "content": [], "stop_reason": None,
-                                                        "usage": {"input_tokens": prompt, "output_tokens": 1}}},
-                  {"type": "content_block_start", "index": 0, "content_block": empty},
-                  {"type": "content_block_delta", "index": 0, "delta": delta},
-                  {"type": "content_block_stop", "index": 0},
-                  {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None},
-                   "usage": {"output_tokens": completion}},
-                  {"type": "message_stop"}]
+            return json_response(whole)
         return await send_stream(request, b"".join(_sse(e["type"], e) for e in events), "text/event-stream")
+    return handle
+
+
+# ---------------------------------------------------------------- AWS Bedrock (Anthropic bodies, event-stream frames)
+
+def _frame_header(name: str, value: str) -> bytes:
+    """One string header of AWS's event-stream encoding (type 7)."""
+    raw_name, raw_value = name.encode(), value.encode()
+    return bytes([len(raw_name)]) + raw_name + b"\x07" + struct.pack(">H", len(raw_value)) + raw_value
+
+
+def eventstream_frame(payload: bytes) -> bytes:
+    """An `application/vnd.amazon.eventstream` message: prelude (lengths, CRC), headers, payload, CRC."""
+    headers = b"".join(_frame_header(n, v) for n, v in ((":event-type", "chunk"),
+                                                         (":content-type", "application/json"),
+                                                         (":message-type", "event")))
+    prelude = struct.pack(">II", 16 + len(headers) + len(payload), len(headers))
+    message = prelude + struct.pack(">I", zlib.crc32(prelude)) + headers + payload
+    return message + struct.pack(">I", zlib.crc32(message))
+
+
+def bedrock(script: Script) -> Handler:
+    """InvokeModel answers a whole Messages body; InvokeModelWithResponseStream each event base64'd in a frame."""
+    async def handle(request: web.Request, rec: Recorded) -> web.StreamResponse:
+        whole, events = anthropic_answer(script, rec.json())
+        if not request.path.endswith("/invoke-with-response-stream"):
+            return json_response(whole)
+        frames = b"".join(eventstream_frame(orjson.dumps({"bytes": base64.b64encode(orjson.dumps(e)).decode()}))
+                          for e in events)
+        return await send_stream(request, frames, "application/vnd.amazon.eventstream", piece=29)
     return handle
 
 
@@ -224,5 +263,5 @@ def gemini(script: Script, model: str) -> Handler:
     return handle
 
 
-__all__ = ["ANSWER_PREFIX", "Script", "anthropic_messages", "gemini", "openai_chat", "openai_responses",
+__all__ = ["ANSWER_PREFIX", "Script", "anthropic_answer", "anthropic_messages", "bedrock", "eventstream_frame", "gemini", "openai_chat", "openai_responses",
            "responses_answer", "responses_object", "responses_stream"]

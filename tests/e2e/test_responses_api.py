@@ -1,5 +1,5 @@
 """`POST /v1/responses` end to end with the `openai` SDK on every channel family: OpenAI (its own Responses API,
-bytes passed through), Anthropic, Gemini, DeepSeek and Azure (converted through chat): a function tool round
+bytes passed through), Anthropic, Gemini, DeepSeek, Azure and Bedrock Claude (converted through chat): a function tool round
 trip created and streamed, what each upstream received (the channel's key, the converted tools, the tool's
 output on the second turn), the log rows and the quota to the unit; errors raised as the SDK's classes."""
 
@@ -18,13 +18,14 @@ from aiohttp import web
 from rules import load_prices
 from store import Database
 from tests.e2e.harness import Account, Gateway, add_account, add_channel, balances, logs
-from tests.e2e.mock_providers import ProviderMock, json_response
+from tests.e2e.mock_providers import ProviderMock, check_sigv4, json_response
 from tests.e2e.mock_upstream import Recorded
 from tests.e2e.responses_upstreams import (
     ANSWER_PREFIX,
     Handler,
     Script,
     anthropic_messages,
+    bedrock,
     gemini,
     openai_chat,
     openai_responses,
@@ -45,30 +46,41 @@ class Family:
     ctype: int
     model: str
     routes: Callable[[Script, str], list[tuple[str, Handler]]]   # (path, handler) on the mock
-    key: Callable[[Recorded], str | None]                         # the credential the upstream received
+    credential: Callable[[Recorded], None]                        # asserts the upstream got the channel's key
     tools: Callable[[dict[str, Any]], list[str]]                  # the tool names in its own format
+    key: str = "sk-channel-key"
+
+
+def _header(name: str, value: str) -> Callable[[Recorded], None]:
+    def check(rec: Recorded) -> None:
+        assert rec.headers.get(name) == value, (name, rec.headers)
+    return check
+
+
+AWS_AK, AWS_SK, AWS_REGION = "AKIDLOCALTEST", "local/test+secret", "us-east-1"
+BEDROCK_ID = "anthropic.claude-3-5-haiku-20241022-v1:0"
 
 
 FAMILIES = [
     Family("openai", 1, "gpt-4o-mini", lambda s, m: [("/v1/responses", openai_responses(s))],
-           lambda r: r.headers.get("Authorization"), lambda b: [t["name"] for t in b["tools"]]),
+           _header("Authorization", f"Bearer {KEY}"), lambda b: [t["name"] for t in b["tools"]]),
     Family("anthropic", 14, "claude-sonnet-4-5", lambda s, m: [("/v1/messages", anthropic_messages(s))],
-           lambda r: r.headers.get("x-api-key"), lambda b: [t["name"] for t in b["tools"]]),
+           _header("x-api-key", KEY), lambda b: [t["name"] for t in b["tools"]]),
     Family("gemini", 24, "gemini-2.0-flash",
            lambda s, m: [(f"/v1beta/models/{m}:generateContent", gemini(s, m)),
                          (f"/v1beta/models/{m}:streamGenerateContent", gemini(s, m))],
-           lambda r: r.headers.get("x-goog-api-key"),
-           lambda b: [f["name"] for t in b["tools"] for f in t["functionDeclarations"]]),
+           _header("x-goog-api-key", KEY), lambda b: [f["name"] for t in b["tools"] for f in t["functionDeclarations"]]),
     Family("deepseek", 36, "deepseek-chat", lambda s, m: [("/v1/chat/completions", openai_chat(s))],
-           lambda r: r.headers.get("Authorization"), lambda b: [t["function"]["name"] for t in b["tools"]]),
+           _header("Authorization", f"Bearer {KEY}"), lambda b: [t["function"]["name"] for t in b["tools"]]),
     Family("azure", 3, "gpt-4o-mini",
            lambda s, m: [(f"/openai/deployments/{m}/chat/completions", openai_chat(s, m))],
-           lambda r: r.headers.get("api-key"), lambda b: [t["function"]["name"] for t in b["tools"]]),
+           _header("api-key", KEY), lambda b: [t["function"]["name"] for t in b["tools"]]),
+    Family("bedrock", 33, "claude-3-5-haiku-20241022",
+           lambda s, m: [(f"/model/{BEDROCK_ID}/invoke", bedrock(s)),
+                         (f"/model/{BEDROCK_ID}/invoke-with-response-stream", bedrock(s))],
+           lambda r: check_sigv4(r, AWS_AK, AWS_SK, AWS_REGION, "bedrock"), lambda b: [t["name"] for t in b["tools"]],
+           key=f"{AWS_AK}|{AWS_SK}|{AWS_REGION}"),
 ]
-
-
-def _expected_key(family: Family) -> str:
-    return f"Bearer {KEY}" if family.key(Recorded("", "", "", {"Authorization": "x"}, b"")) == "x" else KEY
 
 
 @pytest.fixture
@@ -98,7 +110,7 @@ async def _setup(db: Database, gateway: Gateway, mock: ProviderMock, family: Fam
     for path, handler in family.routes(script, family.model):
         mock.route("POST", path, handler)
     acct = await add_account(db)
-    await add_channel(db, base_url=mock.url, type=family.ctype, key=KEY, models=family.model)
+    await add_channel(db, base_url=mock.url, type=family.ctype, key=family.key, models=family.model)
     await gateway.reload()
     return acct
 
@@ -138,7 +150,9 @@ async def test_function_tool_round_trip(gateway: Gateway, db: Database, mock: Pr
     assert second.status == "completed" and second.usage is not None and second.usage.output_tokens == 6
     assert not mock.failures
     sent = mock.requests
-    assert len(sent) == 2 and all(family.key(r) == _expected_key(family) for r in sent)   # never the user's token
+    assert len(sent) == 2
+    for rec in sent:
+        family.credential(rec)   # the channel's own key, never the user's token
     assert all(acct.key.removeprefix("sk-") not in str(r.headers) for r in sent)
     assert family.tools(sent[0].json()) == ["get_weather"] and family.tools(sent[1].json()) == ["get_weather"]
     assert b"sunny, 21" in sent[1].body and b"sunny, 21" not in sent[0].body
