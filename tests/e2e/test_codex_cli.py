@@ -1,7 +1,7 @@
 """The real Codex CLI (npm `@openai/codex`, a Rust binary) through the gateway, offline: `codex exec` with a
 custom model provider (`wire_api = "responses"`, base URL = the gateway's /v1, the gateway token in its env key)
 runs its shell tool on a file of a tmp workspace and answers with what the tool printed — to an OpenAI channel
-(its Responses requests passed through) and to an Anthropic channel (converted through chat). The upstream
+(its Responses requests passed through) and to Anthropic, Gemini and DeepSeek channels (converted through chat). The upstream
 received the channel's key, never the user's token, and the tool's output on the second turn; each turn has
 its log row and the token paid their sum. Skipped when the CLI is not installed (CODEX_BIN, or
 `npm install --prefix ~/.cache/one-api/codex @openai/codex`, which .ci/run does); under CI=true it must be."""
@@ -14,13 +14,19 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 from store import Database
 from tests.e2e.harness import Account, Gateway, add_account, add_channel, balances, logs
 from tests.e2e.mock_providers import ProviderMock
-from tests.e2e.responses_upstreams import ANSWER_PREFIX, Script, anthropic_messages, openai_responses
+from tests.e2e.responses_upstreams import (
+    ANSWER_PREFIX,
+    Script,
+    anthropic_messages,
+    gemini,
+    openai_chat,
+    openai_responses,
+)
 
 SECRET = "The treasure is under the old oak tree 4711."
 KEY = "sk-channel-key"
@@ -114,26 +120,39 @@ async def test_codex_runs_its_shell_tool_through_an_openai_channel(gateway: Gate
         await mock.close()
 
 
-async def test_codex_runs_its_shell_tool_through_an_anthropic_channel(gateway: Gateway, db: Database,
-                                                                      tmp_path: Path) -> None:
-    """Converted: Codex's tools reach Anthropic as Anthropic tools, the shell's output as a tool_result."""
+# converted families: (channel type, model, routes on the mock, the header holding the channel's key)
+CONVERTED = {
+    "anthropic": (14, "claude-sonnet-4-5", lambda s, m: [("/v1/messages", anthropic_messages(s))], "x-api-key"),
+    "gemini": (24, "gemini-2.5-flash", lambda s, m: [(f"/v1beta/models/{m}:streamGenerateContent", gemini(s, m))],
+               "x-goog-api-key"),
+    "deepseek": (36, "deepseek-chat", lambda s, m: [("/v1/chat/completions", openai_chat(s))], "Authorization"),
+}
+
+
+@pytest.mark.parametrize("family", sorted(CONVERTED))
+async def test_codex_runs_its_shell_tool_through_a_converted_channel(gateway: Gateway, db: Database,
+                                                                     tmp_path: Path, family: str) -> None:
+    """Converted: Codex's tools reach the provider in its own format, the shell's output as its tool result."""
+    ctype, model, routes, header = CONVERTED[family]
     work = _workspace(tmp_path)
-    mock = await ProviderMock().route("POST", "/v1/messages", anthropic_messages(_script())).start()
+    mock = ProviderMock()
+    for path, handler in routes(_script(), model):
+        mock.route("POST", path, handler)
+    await mock.start()
     try:
         acct = await add_account(db)
-        await add_channel(db, base_url=mock.url, type=14, key=KEY, models="claude-sonnet-4-5")
+        await add_channel(db, base_url=mock.url, type=ctype, key=KEY, models=model)
         await gateway.reload()
         before = await balances(db, acct)
-        out, err, code = await _run_codex(gateway, acct.key, "claude-sonnet-4-5", tmp_path, work)
+        out, err, code = await _run_codex(gateway, acct.key, model, tmp_path, work)
         assert code == 0, (out, err, mock.failures)
         assert SECRET in out and ANSWER_PREFIX in out, (out, err)
         assert not mock.failures
-        assert all(r.headers["x-api-key"] == KEY and "Authorization" not in r.headers for r in mock.requests)
-        bodies = [r.json() for r in mock.requests]
-        assert all("exec_command" in {t["name"] for t in b["tools"]} for b in bodies)
-        results = [blk for m in bodies[-1]["messages"] if isinstance(m["content"], list) for blk in m["content"]
-                   if blk.get("type") == "tool_result"]
-        assert results and SECRET in orjson.dumps(results[-1]).decode()
+        expected = f"Bearer {KEY}" if header == "Authorization" else KEY
+        assert all(r.headers.get(header) == expected for r in mock.requests)
+        assert all(acct.key.removeprefix("sk-") not in str(r.headers) for r in mock.requests)
+        assert all(b'"exec_command"' in r.body for r in mock.requests)        # its tools, converted
+        assert SECRET in mock.requests[-1].body.decode() and SECRET not in mock.requests[0].body.decode()
         await _billed(gateway, db, acct, before, len(mock.requests))
     finally:
         await mock.close()
