@@ -25,6 +25,7 @@ from proxy.addons.raw_proxy import RawProxy
 from proxy.addons.reservation import Reservation
 from proxy.addons.retry import RetryPolicy
 from proxy.addons.route import Route
+from proxy.addons.stored_responses import COUNT_PATH, StoredResponses
 from proxy.addons.token_count import MessageTokens
 from proxy.addons.usage_tap import UsageTap
 from proxy.admin_passthrough import AdminPassthrough, admin_session
@@ -68,7 +69,7 @@ def relay_addons(rt: Runtime, metrics: Metrics | None = None, access: AccessLog 
         ClientDialect(),                                                  # a client's dialect ↔ the hub (chat)
         TokenAuth(rt.caches),                                             # who: key, token, user, pin
         RequestBody(),                                                    # what: mode, model, stream, checks
-        Route(rt.caches),                                                 # where: by group/model/priority/weight
+        Route(rt.caches, catalog=rt.catalog),                             # where: by group/model/priority/weight
         ModelMapping(),                                                   # rewrite: model mapping, system prompt
         Reservation(rt.ledger, rt.current_prices, rt.options, rt.tokenizer,  # hold what the answer can cost
                     load_max_output(), ImageProbe(rt.user_content).sizes if s.image_fetch_enabled else None),
@@ -91,6 +92,12 @@ def relay_addons(rt: Runtime, metrics: Metrics | None = None, access: AccessLog 
 def count_addons(rt: Runtime) -> AddonManager:
     """Anthropic's count_tokens: the key checked, the prompt counted here, errors in Anthropic's shape."""
     return AddonManager([ClientDialect(convert=False), TokenAuth(rt.caches), MessageTokens(rt.tokenizer)])
+
+
+def stored_response_addons(rt: Runtime) -> AddonManager:
+    """The Responses API's stored responses and input_tokens: passed to a channel that speaks it, never billed."""
+    return AddonManager([TokenAuth(rt.caches), StoredResponses(rt.catalog, rt.caches, rt.settings.relay_timeout),
+                         ErrorScrub(rt.catalog)])
 
 
 def info_addons(rt: Runtime) -> AddonManager:
@@ -123,16 +130,22 @@ def create_app(settings: Settings, runtime: Runtime | None = None, access_sink: 
     relay = Pipeline(addons, opener, RelayState, request_id, client_ip, unavailable=is_outage)
     info = Pipeline(info_addons(rt), opener, RelayState, request_id, client_ip, unavailable=is_outage)
     count = Pipeline(count_addons(rt), opener, RelayState, request_id, client_ip, unavailable=is_outage)
+    stored = Pipeline(stored_response_addons(rt), opener, RelayState, request_id, client_ip, unavailable=is_outage)
 
     async def drain(_: web.Application) -> None:
         """On stop (after the port closed): relays get SHUTDOWN_GRACE, then cut streams get an error event."""
         grace = settings.shutdown_grace
-        await asyncio.gather(relay.inflight.drain(grace), info.inflight.drain(grace), count.inflight.drain(grace))
+        await asyncio.gather(relay.inflight.drain(grace), info.inflight.drain(grace), count.inflight.drain(grace),
+                             stored.inflight.drain(grace))
     app.on_shutdown.append(drain)
 
     for path in RELAY_POST:
         app.router.add_post(path, relay.handle)
     app.router.add_post("/v1/messages/count_tokens", count.handle)
+    app.router.add_post(COUNT_PATH, stored.handle)
+    for method, path in (("GET", "/v1/responses/{id}"), ("DELETE", "/v1/responses/{id}"),
+                         ("POST", "/v1/responses/{id}/cancel"), ("GET", "/v1/responses/{id}/input_items")):
+        app.router.add_route(method, path, stored.handle)
     # OPTIONS reaches only "*" routes: those answer CORS preflights (proxy.cors)
     app.router.add_route("*", "/v1/oneapi/proxy/{channelid}/{target:.*}", with_preflight(relay.handle))
     for path in ("/v1/models", "/v1/models/{model}", "/dashboard/billing/subscription", "/dashboard/billing/usage",

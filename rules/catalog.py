@@ -24,6 +24,10 @@ API_STYLES: frozenset[str] = frozenset({
     "gemini", "ollama", "aws", "coze", "cohere", "cloudflare", "deepl", "vertexai", "replicate",
 })
 
+#: Client dialects (proxy.converters.abilities.CLIENT_DIALECTS) a type's API may speak natively besides its
+#: api_style: a client of such a dialect has its bytes passed through instead of converted.
+CLIENT_DIALECTS: frozenset[str] = frozenset({"anthropic", "responses", "gemini"})
+
 #: How the channel key reaches the upstream.
 AUTH_STYLES: frozenset[str] = frozenset({
     "bearer",             # Authorization: Bearer <key>
@@ -43,7 +47,7 @@ AUTH_STYLES: frozenset[str] = frozenset({
 _TYPE_FIELDS = frozenset({
     "id", "name", "base_url", "api_style", "owned_by", "models", "auth", "headers", "paths",
     "strip_v1", "base_path_strips", "always_convert", "balance", "requires_base_url",
-    "placeholder", "key_hint", "form",
+    "placeholder", "key_hint", "form", "dialects",
 })
 _PASS_THROUGH_STYLES = frozenset({"openai", "azure"})
 
@@ -73,6 +77,7 @@ class ChannelType:
     placeholder: bool = False
     key_hint: str = ""
     form: ChannelForm = field(default_factory=ChannelForm)
+    dialects: frozenset[str] = frozenset()   # client dialects answered natively besides the api_style's own
 
     @property
     def balance(self) -> bool:
@@ -88,6 +93,11 @@ class ChannelType:
     def can_pass_through(self) -> bool:
         """Whether the client's body bytes may be forwarded unchanged (no converter, no forced re-encode)."""
         return self.api_style in _PASS_THROUGH_STYLES and not self.always_convert
+
+    def speaks(self, dialect: str) -> bool:
+        """Whether a client of this dialect ("anthropic", "responses", "gemini") is passed through unchanged:
+        the type's api_style is that dialect, or the type declares it in `dialects`."""
+        return bool(dialect) and (dialect == self.api_style or dialect in self.dialects)
 
     @property
     def forwards_query(self) -> bool:
@@ -177,6 +187,10 @@ def _channel_type(entry: Entry, model_lists: Mapping[str, tuple[str, ...]]) -> C
     for relay, upstream in paths.items():
         if not relay.startswith("/") or not upstream.startswith("/"):
             entry.fail(f"paths entry {relay!r} = {upstream!r}: both sides must start with '/'")
+    dialects = entry.strings("dialects")
+    unknown = sorted(set(dialects) - CLIENT_DIALECTS)
+    if unknown:
+        entry.fail(f"dialects names unknown client dialects {unknown} (expected some of {sorted(CLIENT_DIALECTS)})")
     strip_v1 = entry.boolean("strip_v1")
     if strip_v1 and paths:
         entry.fail("strip_v1 and paths cannot be combined")
@@ -198,6 +212,7 @@ def _channel_type(entry: Entry, model_lists: Mapping[str, tuple[str, ...]]) -> C
         placeholder=entry.boolean("placeholder"),
         key_hint=entry.string("key_hint", ""),
         form=parse_form(entry),
+        dialects=frozenset(dialects),
     )
 
 

@@ -1,4 +1,5 @@
-"""Client dialects on their own routes (issue #15): `/v1/messages` speaks Anthropic Messages.
+"""Client dialects on their own routes (issue #15): `/v1/messages` speaks Anthropic Messages, `/v1/responses`
+OpenAI's Responses API.
 
 The client's request becomes the hub's (OpenAI chat) before the rest of the pipeline reads it, so auth, routing,
 mapping, the reservation, billing, retries and logs are chat's; the hub's answer goes back into the client's
@@ -10,7 +11,7 @@ error shape. Listed first: its `requestheaders` must name the dialect before Tok
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import orjson
 
@@ -23,17 +24,34 @@ from proxy.core.sse import encode_event
 from proxy.gateway.state import RelayState
 
 # route path → client dialect (proxy.converters.registry.DIALECTS)
-DIALECT_PATHS: Mapping[str, str] = {"/v1/messages": "anthropic", "/v1/messages/count_tokens": "anthropic"}
+DIALECT_PATHS: Mapping[str, str] = {"/v1/messages": "anthropic", "/v1/messages/count_tokens": "anthropic",
+                                    "/v1/responses": "responses"}
+# dialect → (the request fields that hold its prompt, its output limit field): what a stand-in hub request reads
+_STAND_IN: Mapping[str, tuple[tuple[str, ...], str]] = {
+    "anthropic": (("system", "messages", "tools"), "max_tokens"),
+    "responses": (("instructions", "input", "tools"), "max_output_tokens"),
+}
+
+
+@runtime_checkable
+class EndsInStream(Protocol):
+    """A client-dialect stream converter that can end its own stream with a failure (Responses: `response.failed`
+    under the response id the client already has), used when the relay fails after the stream started."""
+
+    def fail(self, error: OpenAIError) -> list[bytes]: ...
 
 
 class DialectError(RelayError):
     """A relay error answered in the client's dialect; its message is read when it is written, so ErrorScrub's
     redaction (which edits `message`) still applies."""
 
-    def __init__(self, err: RelayError, to_client: Callable[[OpenAIError], tuple[int, bytes]]) -> None:
+    def __init__(self, err: RelayError, to_client: Callable[[OpenAIError], tuple[int, bytes]],
+                 dialect: str = "anthropic", ends_in_stream: EndsInStream | None = None) -> None:
         super().__init__(err.status, err.message, type=err.type, code=err.code, param=err.param, full=err.full,
                          retryable=err.retryable)
         self.to_client = to_client
+        self.dialect = dialect
+        self.ends_in_stream = ends_in_stream
         self.status = to_client(self._hub())[0]
 
     def _hub(self) -> OpenAIError:
@@ -44,7 +62,16 @@ class DialectError(RelayError):
         return self.to_client(OpenAIError(self.status, message, self.type, self.code, self.param))[1]
 
     def stream_event(self, request_id: str = "") -> bytes:
-        """Anthropic's SDKs and Claude Code dispatch on the event name: `event: error`, then its data."""
+        """Anthropic's SDKs and Claude Code dispatch on the event name: `event: error`, then its data. A converted
+        Responses stream ends with `response.failed` (Codex retries it), a passed-through one with Responses' own
+        `error` event (client-dialects.md §3.6, §3.7)."""
+        message = f"{self.message} (request id: {request_id})" if request_id else self.message
+        if self.ends_in_stream is not None:
+            return b"".join(self.ends_in_stream.fail(OpenAIError(self.status, message, self.type, self.code,
+                                                                 self.param)))
+        if self.dialect == "responses":
+            return encode_event("error", orjson.dumps({"type": "error", "code": self.code, "message": message,
+                                                       "param": self.param, "sequence_number": 0}))
         return encode_event("error", self.body(request_id))
 
 
@@ -77,7 +104,7 @@ class ClientDialect:
         except ConversionError as e:
             # a channel of the client's own dialect can still serve it (DialectUpstream refuses it elsewhere)
             state.dialect_refusal = RelayError(e.status, e.message, type="invalid_request_error", code=e.code)
-            hub = stand_in(body)
+            hub = stand_in(body, state.dialect)
         flow.request.body = orjson.dumps(hub)
 
     def response(self, flow: Flow[RelayState]) -> None:
@@ -110,17 +137,19 @@ class ClientDialect:
     def error(self, flow: Flow[RelayState]) -> None:
         state, err = flow.state, flow.error
         if state.dialect and err is not None and not isinstance(err, DialectError):
-            flow.error = DialectError(err, DIALECTS[state.dialect].error_from_openai)
+            converter = state.stream_converter if isinstance(state.stream_converter, EndsInStream) else None
+            flow.error = DialectError(err, DIALECTS[state.dialect].error_from_openai, state.dialect, converter)
 
 
-def stand_in(body: dict[str, Any]) -> dict[str, Any]:
+def stand_in(body: dict[str, Any], dialect: str = "anthropic") -> dict[str, Any]:
     """The hub request for routing and the reservation when the real one cannot be made: the model, the output
     limit and the whole request as the prompt's text (it holds at least what the prompt costs)."""
-    prompt = {k: body.get(k) for k in ("system", "messages", "tools") if k in body}
+    fields, limit = _STAND_IN[dialect]
+    prompt = {k: body.get(k) for k in fields if k in body}
     out: dict[str, Any] = {"model": body.get("model"), "messages": [{"role": "user", "content": orjson.dumps(
         prompt).decode()}]}
-    if isinstance(body.get("max_tokens"), int):
-        out["max_tokens"] = body["max_tokens"]
+    if isinstance(body.get(limit), int):
+        out["max_tokens"] = body[limit]
     if body.get("stream") is True:
         out["stream"] = True
     return out

@@ -64,7 +64,7 @@ class ConverterUpstream:
             return
         ctype = self.catalog.get(channel.type) if channel.type in self.catalog else self.catalog.get(0)
         converters = converters_for(ctype.api_style)
-        if converters is None or ctype.api_style == state.dialect:   # openai, azure, proxy; a client's own dialect
+        if converters is None or ctype.speaks(state.dialect):   # openai, azure, proxy; a client's own dialect
             return
         if state.mode not in _CONVERTER_MODE or state.body is None:
             raise RelayError(400, f"channel type {ctype.name} does not support {flow.request.path}",

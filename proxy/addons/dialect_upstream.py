@@ -1,7 +1,8 @@
-"""Builds the upstream call when the client's dialect is the channel's own (an Anthropic client, an Anthropic
-channel): the client's bytes pass through, only the credential and the fields the gateway must change (the
-mapped model, a forced system prompt, a capped output limit) differ; `anthropic-version` and `anthropic-beta`
-go along. The answer's bytes reach the client as sent, read on the way for billing.
+"""Builds the upstream call when the channel speaks the client's dialect (an Anthropic client and an Anthropic
+channel, a Responses client and an OpenAI channel: `ChannelType.speaks`): the client's bytes pass through, only
+the credential and the fields the gateway must change (the mapped model, a forced system prompt, a capped output
+limit) differ; `anthropic-version` and `anthropic-beta` go along. The answer's bytes reach the client as sent,
+read on the way for billing.
 
 A request the hub could not carry (server tools, say) was kept by ClientDialect: it is refused here, with its
 400, when this attempt's channel is not of the client's dialect.
@@ -9,24 +10,49 @@ A request the hub could not carry (server tools, say) was kept by ClientDialect:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from multidict import CIMultiDict
 
+from proxy.addons.openai_upstream import auth_headers
 from proxy.converters.base import StreamConverter, Usage
-from proxy.converters.dialects.anthropic_passthrough import AnthropicUsageReader, answer_usage
+from proxy.converters.dialects import anthropic_passthrough, responses_passthrough
 from proxy.core.flow import BodyTransform, Flow, UpstreamCall
 from proxy.gateway import modes
 from proxy.gateway.state import RelayState
-from rules import Catalog
+from rules import Catalog, ChannelType
 
 ANTHROPIC_VERSION = "2023-06-01"   # what the SDKs send; a client's own value is passed instead
-_PASSED_HEADERS = ("anthropic-version", "anthropic-beta", "Content-Type", "Accept")
-# dialect → (its stream's usage reader, its whole answer's usage)
-READERS: dict[str, tuple[Callable[[], StreamConverter], Callable[[bytes], Usage | None]]] = {
-    "anthropic": (AnthropicUsageReader, answer_usage),
+
+
+def _anthropic_auth(ctype: ChannelType, key: str) -> dict[str, str]:
+    return {"x-api-key": key}
+
+
+@dataclass(frozen=True, slots=True)
+class NativeDialect:
+    """How one client dialect passes through to a channel that speaks it."""
+
+    reader: Callable[[], StreamConverter]          # its stream's usage reader (bytes out as they came in)
+    answer_usage: Callable[[bytes], Usage | None]  # a whole answer's usage
+    output_field: str                              # the body field a capped output limit goes into
+    system_field: str                              # the body field a channel's forced system prompt goes into
+    headers: tuple[str, ...]                       # the client's headers that go along
+    auth: Callable[[ChannelType, str], dict[str, str]]
+    default_headers: Mapping[str, str]             # sent when the client did not send its own
+
+
+READERS: dict[str, NativeDialect] = {
+    "anthropic": NativeDialect(anthropic_passthrough.AnthropicUsageReader, anthropic_passthrough.answer_usage,
+                               "max_tokens", "system",
+                               ("anthropic-version", "anthropic-beta", "Content-Type", "Accept"),
+                               _anthropic_auth, {"anthropic-version": ANTHROPIC_VERSION}),
+    "responses": NativeDialect(responses_passthrough.ResponsesUsageReader, responses_passthrough.answer_usage,
+                               "max_output_tokens", "instructions", ("OpenAI-Beta", "Content-Type", "Accept"),
+                               auth_headers, {}),
 }
 
 
@@ -42,53 +68,57 @@ class DialectUpstream:
         if not state.dialect or channel is None or state.mode == modes.PROXY:
             return
         ctype = self.catalog.get(channel.type) if channel.type in self.catalog else self.catalog.get(0)
-        if ctype.api_style != state.dialect or state.dialect not in READERS:
+        native = READERS.get(state.dialect)
+        if native is None or not ctype.speaks(state.dialect):
             if state.dialect_refusal is not None:
                 raise state.dialect_refusal
             return
         state.dialect_passthrough = True
+        state.converter = None
         base = (channel.base_url or ctype.base_url).rstrip("/")
-        query = flow.request.query_string
-        url = f"{base}{flow.request.path}" + (f"?{query}" if query else "")
-        flow.upstream = UpstreamCall("POST", url, self._headers(flow, channel.key, ctype.headers),
-                                     self._body(flow, channel.system_prompt or ""), self.timeout)
-        self._read_usage(flow)
+        path, query = flow.request.path, flow.request.query_string
+        # the type's URL quirks (a Cloudflare AI Gateway in front) apply as to its other pass-through calls
+        url = ctype.upstream_url(base, path, query) or f"{base}{path}" + (f"?{query}" if query else "")
+        flow.upstream = UpstreamCall("POST", url, self._headers(flow, native, ctype, channel.key),
+                                     self._body(flow, native, channel.system_prompt or ""), self.timeout)
+        self._read_usage(flow, native)
 
     @staticmethod
-    def _headers(flow: Flow[RelayState], key: str, extra: Any) -> CIMultiDict[str]:
+    def _headers(flow: Flow[RelayState], native: NativeDialect, ctype: ChannelType, key: str) -> CIMultiDict[str]:
         incoming = flow.request.headers
         headers: CIMultiDict[str] = CIMultiDict()
-        for name in _PASSED_HEADERS:
+        for name in native.headers:
             if name in incoming:
                 headers[name] = incoming[name]
-        headers.setdefault("anthropic-version", ANTHROPIC_VERSION)
+        for name, value in native.default_headers.items():
+            headers.setdefault(name, value)
         headers.setdefault("Content-Type", "application/json")
         headers["Accept-Encoding"] = "identity"   # bytes pass through as sent, and the usage reader can read them
-        headers["x-api-key"] = key
-        headers.update(extra)
+        headers.update(native.auth(ctype, key))
+        headers.update(ctype.headers)
         return headers
 
     @staticmethod
-    def _body(flow: Flow[RelayState], system_prompt: str) -> bytes:
+    def _body(flow: Flow[RelayState], native: NativeDialect, system_prompt: str) -> bytes:
         """The client's bytes, re-encoded only when a field must change (and then only that field)."""
         state = flow.state
         changes: dict[str, Any] = {}
         if state.model != state.requested_model:
             changes["model"] = state.model
         if state.system_prompt_reset and system_prompt:
-            changes["system"] = system_prompt
+            changes[native.system_field] = system_prompt
         if state.output_cap:
-            changes["max_tokens"] = state.output_cap
+            changes[native.output_field] = state.output_cap
         if not changes or state.client_body is None:
             return state.client_raw
         return orjson.dumps({**state.client_body, **changes})
 
     @staticmethod
-    def _read_usage(flow: Flow[RelayState]) -> None:
+    def _read_usage(flow: Flow[RelayState], native: NativeDialect) -> None:
         state = flow.state
-        stream_reader, whole = READERS[state.dialect]
+        whole = native.answer_usage
         if flow.stream:
-            reader = stream_reader()
+            reader = native.reader()
             state.stream_converter = reader
             flow.transform = BodyTransform(reader.feed, reader.flush)
             return
@@ -108,4 +138,4 @@ class DialectUpstream:
         flow.transform = BodyTransform(feed, flush)
 
 
-__all__ = ["DialectUpstream"]
+__all__ = ["READERS", "DialectUpstream", "NativeDialect"]

@@ -79,7 +79,7 @@ class OpenAIUpstream:
         if state.mode == modes.PROXY:
             return
         ctype = self.catalog.get(channel.type) if channel.type in self.catalog else self.catalog.get(0)
-        if ctype.api_style not in PASS_THROUGH_STYLES:
+        if ctype.api_style not in PASS_THROUGH_STYLES or ctype.speaks(state.dialect):   # DialectUpstream's
             return
         flow.upstream = UpstreamCall(flow.request.method, self._url(flow, ctype, channel),
                                      self._headers(flow, ctype, channel), self._body(flow, ctype), self.timeout)

@@ -10,6 +10,7 @@ from proxy.core.flow import Flow
 from proxy.gateway.cache import Caches
 from proxy.gateway.records import ChannelRecord
 from proxy.gateway.state import RelayState
+from rules import Catalog
 from store.models import CHANNEL_ENABLED, ROLE_ROOT
 
 
@@ -33,9 +34,13 @@ def pick(candidates: Sequence[ChannelRecord], exclude: Sequence[int],
 
 
 class Route:
-    def __init__(self, caches: Caches, rand: Callable[[], float] = random.random) -> None:
+    def __init__(self, caches: Caches, rand: Callable[[], float] = random.random,
+                 catalog: Catalog | None = None) -> None:
+        """`catalog`: to send a request only a channel of the client's own dialect can serve (one the hub cannot
+        carry, e.g. a Responses `previous_response_id`) to such a channel first."""
         self.caches = caches
         self.rand = rand
+        self.catalog = catalog
 
     async def route(self, flow: Flow[RelayState]) -> None:
         state = flow.state
@@ -43,7 +48,8 @@ class Route:
             is_root = state.user is not None and state.user.role >= ROLE_ROOT
             state.channel = await self._pinned(state.pinned_channel_id, allow_disabled=is_root)
         else:
-            candidates = self.caches.index.candidates(state.group, state.requested_model)
+            candidates = self._own_dialect_first(state, self.caches.index.candidates(state.group,
+                                                                                      state.requested_model))
             channel = pick(candidates, state.tried_channels, self.rand)
             if channel is None:
                 if state.last_error is not None:
@@ -51,6 +57,14 @@ class Route:
                 raise auth_error(503, f"当前分组 {state.group} 下对于模型 {state.requested_model} 无可用渠道")
             state.channel = channel
         state.tried_channels.append(state.channel.id)
+
+    def _own_dialect_first(self, state: RelayState, candidates: list[ChannelRecord]) -> list[ChannelRecord]:
+        """Only the channels that speak the client's dialect when the request needs one (and some are left)."""
+        if state.dialect_refusal is None or self.catalog is None:
+            return candidates
+        catalog = self.catalog
+        own = [c for c in candidates if c.type in catalog and catalog.get(c.type).speaks(state.dialect)]
+        return own if any(c.id not in state.tried_channels for c in own) else candidates
 
     async def _pinned(self, channel_id: int, allow_disabled: bool) -> ChannelRecord:
         """Root may pin a disabled channel: that is how admin_api's channel test reaches one (to re-enable it)."""

@@ -50,6 +50,14 @@ class ChannelIndex:
     def models(self, group: str) -> list[str]:
         return sorted(self._index.get(group, {}))
 
+    def channels(self, group: str) -> list[ChannelRecord]:
+        """Every channel serving the group (whatever the model), each once, highest priority first."""
+        seen: dict[int, ChannelRecord] = {}
+        for channels in self._index.get(group, {}).values():
+            for channel in channels:
+                seen.setdefault(channel.id, channel)
+        return sorted(seen.values(), key=lambda c: (-c.priority, c.id))
+
     def without(self, channel_id: int) -> ChannelIndex:
         """A copy that no longer routes to one channel (used right after a disable)."""
         copy = ChannelIndex([])

@@ -16,7 +16,7 @@ _BY_PREFIX: tuple[tuple[str, str, str], ...] = (
     ("/v1/audio/speech", SPEECH, "/v1/audio/speech"),
     ("/v1/audio/transcriptions", TRANSCRIPTION, "/v1/audio/transcriptions"),
     ("/v1/audio/translations", TRANSLATION, "/v1/audio/translations"),
-    ("/v1/responses", RESPONSES, "/v1/responses"),
+    ("/v1/responses", CHAT, "/v1/chat/completions"),  # Responses clients, converted (proxy.addons.client_dialect)
     ("/v1/messages", CHAT, "/v1/chat/completions"),   # Anthropic clients, converted (proxy.addons.client_dialect)
     ("/v1/oneapi/proxy", PROXY, ""),
 )

@@ -263,6 +263,11 @@ class ResponsesStream(HubStream):
         kind = "response.completed" if status == "completed" else "response.incomplete"
         return out + [self._emit(kind, response=response)]
 
+    def fail(self, error: OpenAIError) -> list[bytes]:
+        """The end of a stream the relay lost after it started (the upstream cut it, a time limit ran out):
+        `response.failed` with this response's id and the next sequence number; nothing once it has ended."""
+        return [] if self._ended else self._fail(error)
+
     def _fail(self, error: OpenAIError) -> list[bytes]:
         out = [] if self._started else self._start({})
         self._ended = True
