@@ -1,7 +1,8 @@
 """Builds the upstream call when the client's dialect is the channel's own (an Anthropic client, an Anthropic
-channel): the client's bytes pass through, only the credential and the fields the gateway must change (the
-mapped model, a forced system prompt, a capped output limit) differ; `anthropic-version` and `anthropic-beta`
-go along. The answer's bytes reach the client as sent, read on the way for billing.
+channel; a Gemini client, a Gemini channel): the client's bytes pass through, only the credential and the fields
+the gateway must change (the mapped model, a forced system prompt, a capped output limit) differ; Anthropic's
+`anthropic-version` and `anthropic-beta` go along. The answer's bytes reach the client as sent, read on the way
+for billing.
 
 A request the hub could not carry (server tools, say) was kept by ClientDialect: it is refused here, with its
 400, when this attempt's channel is not of the client's dialect.
@@ -16,17 +17,21 @@ import orjson
 from multidict import CIMultiDict
 
 from proxy.converters.base import StreamConverter, Usage
-from proxy.converters.dialects.anthropic_passthrough import AnthropicUsageReader, answer_usage
+from proxy.converters.dialects import anthropic_passthrough, gemini_passthrough
 from proxy.core.flow import BodyTransform, Flow, UpstreamCall
 from proxy.gateway import modes
+from proxy.gateway.gemini_calls import without_key
+from proxy.gateway.records import ChannelRecord
 from proxy.gateway.state import RelayState
 from rules import Catalog
 
 ANTHROPIC_VERSION = "2023-06-01"   # what the SDKs send; a client's own value is passed instead
-_PASSED_HEADERS = ("anthropic-version", "anthropic-beta", "Content-Type", "Accept")
+_PASSED_HEADERS = {"anthropic": ("anthropic-version", "anthropic-beta", "Content-Type", "Accept"),
+                   "gemini": ("Content-Type", "Accept")}
 # dialect → (its stream's usage reader, its whole answer's usage)
 READERS: dict[str, tuple[Callable[[], StreamConverter], Callable[[bytes], Usage | None]]] = {
-    "anthropic": (AnthropicUsageReader, answer_usage),
+    "anthropic": (anthropic_passthrough.AnthropicUsageReader, anthropic_passthrough.answer_usage),
+    "gemini": (gemini_passthrough.GeminiUsageReader, gemini_passthrough.answer_usage),
 }
 
 
@@ -48,38 +53,58 @@ class DialectUpstream:
             return
         state.dialect_passthrough = True
         base = (channel.base_url or ctype.base_url).rstrip("/")
-        query = flow.request.query_string
-        url = f"{base}{flow.request.path}" + (f"?{query}" if query else "")
-        flow.upstream = UpstreamCall("POST", url, self._headers(flow, channel.key, ctype.headers),
-                                     self._body(flow, channel.system_prompt or ""), self.timeout)
+        headers = self._headers(flow, channel.key, ctype.headers)
+        flow.upstream = UpstreamCall("POST", base + self._target(flow), headers, self._body(flow, channel),
+                                     self.timeout)
         self._read_usage(flow)
 
     @staticmethod
+    def _target(flow: Flow[RelayState]) -> str:
+        """The client's path and query; a Gemini call with the channel's model and without the client's key."""
+        state = flow.state
+        call = state.gemini
+        if call is None:
+            query = flow.request.query_string
+            return flow.request.path + (f"?{query}" if query else "")
+        query = without_key(flow.request.query_string)
+        return f"/{call.version}/models/{state.model}:{call.method}" + (f"?{query}" if query else "")
+
+    @staticmethod
     def _headers(flow: Flow[RelayState], key: str, extra: Any) -> CIMultiDict[str]:
-        incoming = flow.request.headers
+        incoming, dialect = flow.request.headers, flow.state.dialect
         headers: CIMultiDict[str] = CIMultiDict()
-        for name in _PASSED_HEADERS:
+        for name in _PASSED_HEADERS[dialect]:
             if name in incoming:
                 headers[name] = incoming[name]
-        headers.setdefault("anthropic-version", ANTHROPIC_VERSION)
         headers.setdefault("Content-Type", "application/json")
         headers["Accept-Encoding"] = "identity"   # bytes pass through as sent, and the usage reader can read them
-        headers["x-api-key"] = key
+        if dialect == "gemini":
+            headers["x-goog-api-key"] = key   # as the Gemini provider converter authenticates
+        else:
+            headers.setdefault("anthropic-version", ANTHROPIC_VERSION)
+            headers["x-api-key"] = key
         headers.update(extra)
         return headers
 
     @staticmethod
-    def _body(flow: Flow[RelayState], system_prompt: str) -> bytes:
+    def _body(flow: Flow[RelayState], channel: ChannelRecord) -> bytes:
         """The client's bytes, re-encoded only when a field must change (and then only that field)."""
         state = flow.state
-        changes: dict[str, Any] = {}
-        if state.model != state.requested_model:
-            changes["model"] = state.model
-        if state.system_prompt_reset and system_prompt:
-            changes["system"] = system_prompt
-        if state.output_cap:
-            changes["max_tokens"] = state.output_cap
-        if not changes or state.client_body is None:
+        if state.client_body is None:
+            return state.client_raw
+        system_prompt = (channel.system_prompt or "") if state.system_prompt_reset else ""
+        if state.gemini is not None:
+            changes = gemini_changes(state.client_body, state.model if state.model != state.requested_model else "",
+                                     system_prompt, state.output_cap)
+        else:
+            changes = {}
+            if state.model != state.requested_model:
+                changes["model"] = state.model
+            if system_prompt:
+                changes["system"] = system_prompt
+            if state.output_cap:
+                changes["max_tokens"] = state.output_cap
+        if not changes:
             return state.client_raw
         return orjson.dumps({**state.client_body, **changes})
 
@@ -108,4 +133,24 @@ class DialectUpstream:
         flow.transform = BodyTransform(feed, flush)
 
 
-__all__ = ["DialectUpstream"]
+def gemini_changes(body: dict[str, Any], model: str, system_prompt: str, output_cap: int) -> dict[str, Any]:
+    """The top-level fields of a Gemini request that change (the model is in the URL; a batch's requests name
+    it too), in the spelling the client used."""
+    changes: dict[str, Any] = {}
+    requests = body.get("requests")
+    if model and isinstance(requests, list):
+        changes["requests"] = [{**r, "model": f"models/{model}"} if isinstance(r, dict) and "model" in r else r
+                               for r in requests]
+    if system_prompt:
+        name = "system_instruction" if "system_instruction" in body else "systemInstruction"
+        changes[name] = {"parts": [{"text": system_prompt}]}
+    if output_cap:
+        name = "generation_config" if "generation_config" in body else "generationConfig"
+        given = body.get(name)
+        config: dict[str, Any] = given if isinstance(given, dict) else {}
+        limit = "max_output_tokens" if "max_output_tokens" in config else "maxOutputTokens"
+        changes[name] = {**config, limit: output_cap}
+    return changes
+
+
+__all__ = ["DialectUpstream", "gemini_changes"]
