@@ -5,6 +5,7 @@ and the money (quota before and after, the log rows) of each answer."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -408,3 +409,86 @@ async def test_a_stream_error_after_the_start_is_a_gemini_error_event(gateway: G
                                                                                                 contents="hi"):
             got += chunk.text or ""
     assert "overloaded" in (failed.value.message or "") and got.startswith("Sunny")
+
+
+# ---------------------------------------------------------------- Gemini CLI's own requests (captures)
+
+def _capture(name: str) -> tuple[bytes, bytes]:
+    """A recorded Gemini CLI request body (as bytes) and the answer it accepted (tests/fixtures/captures)."""
+    folder = Path(__file__).parent.parent / "fixtures" / "captures"
+    recorded = orjson.loads((folder / f"{name}.json").read_bytes())
+    return orjson.dumps(recorded["body"]), (folder / f"{name}.answer.txt").read_bytes()
+
+
+async def _post_cli(gateway: Gateway, key: str, model: str, body: bytes) -> tuple[int, bytes]:
+    headers = {"x-goog-api-key": key, "Content-Type": "application/json", "accept": "*/*",
+               "x-goog-api-client": "google-genai-sdk/1.30.0 gl-node/v20.20.2"}
+    async with aiohttp.ClientSession() as http, http.post(
+            f"{gateway.url}/v1beta/models/{model}:streamGenerateContent?alt=sse", data=body, headers=headers) as r:
+        return r.status, await r.read()
+
+
+async def test_a_recorded_gemini_cli_turn_passes_through(gateway: Gateway, db: Database, mock: ProviderMock) -> None:
+    """Turn 2 of Gemini CLI's tool round trip (its thoughtSignature, its call ids) reaches a Gemini channel as
+    sent, and the answer it accepted comes back byte for byte."""
+    body, answer = _capture("gemini-3")
+
+    async def stream(request: web.Request, rec: Recorded) -> web.StreamResponse:
+        return await send_stream(request, answer, "text/event-stream")
+
+    mock.route("POST", f"/v1beta/models/{GEMINI}:streamGenerateContent", stream)
+    acct = await add_account(db, quota=10**10, token_quota=10**10)   # the model's whole output limit is held
+    await add_channel(db, base_url=mock.url, type=24, key="sk-channel-key", models=GEMINI)
+    await gateway.reload()
+    status, raw = await _post_cli(gateway, acct.key, GEMINI, body)
+    assert status == 200 and raw == answer and not mock.failures
+    [sent] = mock.requests
+    assert sent.body == body and sent.query == "alt=sse" and sent.headers["x-goog-api-key"] == "sk-channel-key"
+    await gateway.flush()
+    [row] = await logs(db)
+    assert (row.prompt_tokens, row.completion_tokens) == (300, 30)   # prompt incl. cached; candidates + thoughts
+
+
+async def test_a_recorded_gemini_cli_turn_through_the_hub(gateway: Gateway, db: Database, mock: ProviderMock) -> None:
+    """The same turn to an OpenAI channel: its system instruction, its 8 tools and the read_file result as the
+    hub's, answered as a Gemini stream the CLI accepts (data lines only, a finishReason, usage)."""
+    body, _ = _capture("gemini-3")
+    mock.route("POST", "/v1/chat/completions", _openai_chat)
+    acct = await _setup(db, gateway, mock)
+    status, raw = await _post_cli(gateway, acct.key, MODEL, body)
+    assert status == 200 and not mock.failures, raw
+    [sent] = mock.requests
+    hub = sent.json()
+    assert hub["model"] == MODEL and hub["stream"] is True and hub["messages"][0]["role"] == "system"
+    assert len(hub["tools"]) == 8 and "read_file" in {t["function"]["name"] for t in hub["tools"]}
+    call = hub["messages"][-2]["tool_calls"][0]
+    assert call["id"] == "read_file_1796587654132_0" and call["function"]["name"] == "read_file"
+    assert hub["messages"][-1] == {"role": "tool", "tool_call_id": call["id"],
+                                   "content": orjson.dumps({"output": "The magic word is: pelican\n"}).decode()}
+    events = [e for e in raw.split(b"\r\n\r\n") if e]
+    assert all(e.startswith(b"data: {") and b"\n" not in e for e in events)
+    final = orjson.loads(events[-1].removeprefix(b"data: "))
+    text = "".join(p.get("text", "") for e in events for c in orjson.loads(e[6:])["candidates"]
+                   for p in c["content"]["parts"])
+    assert text == "Sunny, 21 C." and final["candidates"][0]["finishReason"] == "STOP"
+    assert final["usageMetadata"]["promptTokenCount"] == 40
+
+
+async def test_a_capped_output_limit_reaches_a_gemini_channel(gateway: Gateway, db: Database,
+                                                              mock: ProviderMock) -> None:
+    """A balance that cannot pay the whole answer caps generationConfig.maxOutputTokens in the passed-through
+    body (only that field changes) and the hold is what the balance affords."""
+    mock.route("POST", f"/v1beta/models/{GEMINI}:generateContent", _gemini_generate)
+    acct = await add_account(db, token_quota=20_000)
+    await add_channel(db, base_url=mock.url, type=24, key="sk-channel-key", models=GEMINI)
+    await gateway.reload()
+    body = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}],
+            "generationConfig": {"temperature": 0.5, "maxOutputTokens": 60000}}
+    answer = await _client(gateway, acct.key).aio.models.generate_content(
+        model=GEMINI, contents="hi", config=types.GenerateContentConfig(temperature=0.5, max_output_tokens=60000))
+    assert answer.text == "Sunny, 21 C."
+    [sent] = mock.requests
+    got = sent.json()
+    cap = got["generationConfig"]["maxOutputTokens"]
+    assert 0 < cap < 60000 and got["generationConfig"]["temperature"] == 0.5
+    assert got["contents"] == body["contents"]
