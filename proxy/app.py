@@ -16,6 +16,7 @@ from proxy.addons.consume_log import ConsumeLog
 from proxy.addons.converter_upstream import ConverterUpstream
 from proxy.addons.dialect_upstream import DialectUpstream
 from proxy.addons.error_scrub import ErrorScrub
+from proxy.addons.gemini_count import GeminiCountRoute
 from proxy.addons.health import ChannelHealth
 from proxy.addons.info import InfoAnswers
 from proxy.addons.mapping import ModelMapping
@@ -92,9 +93,11 @@ def relay_addons(rt: Runtime, metrics: Metrics | None = None, access: AccessLog 
 
 
 def count_addons(rt: Runtime) -> AddonManager:
-    """Anthropic's count_tokens and Gemini's countTokens: the key checked, the prompt counted here, errors in
-    the client's shape."""
-    return AddonManager([ClientDialect(convert=False), TokenAuth(rt.caches), MessageTokens(rt.tokenizer)])
+    """Anthropic's count_tokens and Gemini's countTokens: the key checked, the prompt counted here (a Gemini
+    channel counts Gemini's itself), errors in the client's shape; nothing billed."""
+    return AddonManager([ClientDialect(convert=False), TokenAuth(rt.caches),
+                         GeminiCountRoute(rt.caches, rt.catalog), MessageTokens(rt.tokenizer),
+                         ModelMapping(), DialectUpstream(rt.catalog, rt.settings.relay_timeout)])
 
 
 def info_addons(rt: Runtime) -> AddonManager:

@@ -141,6 +141,9 @@ def gemini_changes(body: dict[str, Any], model: str, system_prompt: str, output_
     if model and isinstance(requests, list):
         changes["requests"] = [{**r, "model": f"models/{model}"} if isinstance(r, dict) and "model" in r else r
                                for r in requests]
+    inner = body.get("generateContentRequest")   # countTokens' whole-request form
+    if model and isinstance(inner, dict) and "model" in inner:
+        changes["generateContentRequest"] = {**inner, "model": f"models/{model}"}
     if system_prompt:
         name = "system_instruction" if "system_instruction" in body else "systemInstruction"
         changes[name] = {"parts": [{"text": system_prompt}]}

@@ -26,6 +26,8 @@ class MessageTokens:
         self.tokenizer = tokenizer
 
     async def request(self, flow: Flow[RelayState]) -> None:
+        if flow.state.channel is not None:   # a Gemini channel counts it (proxy.addons.gemini_count)
+            return
         raw = flow.request.body
         try:
             body = orjson.loads(raw) if raw else None

@@ -492,3 +492,22 @@ async def test_a_capped_output_limit_reaches_a_gemini_channel(gateway: Gateway, 
     cap = got["generationConfig"]["maxOutputTokens"]
     assert 0 < cap < 60000 and got["generationConfig"]["temperature"] == 0.5
     assert got["contents"] == body["contents"]
+
+
+async def test_count_tokens_on_a_gemini_channel_is_the_channels_own(gateway: Gateway, db: Database,
+                                                                   mock: ProviderMock) -> None:
+    """countTokens goes to a Gemini channel as the client sent it (channel key, mapped model); not billed."""
+    async def count(request: web.Request, rec: Recorded) -> web.StreamResponse:
+        return json_response({"totalTokens": 42, "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 42}]})
+
+    mock.route("POST", f"/v1beta/models/{GEMINI}:countTokens", count)
+    acct = await _setup(db, gateway, mock, ctype=24, models="gemini-x",
+                        model_mapping=orjson.dumps({"gemini-x": GEMINI}).decode())
+    before = await balances(db, acct)
+    counted = await _client(gateway, acct.key).aio.models.count_tokens(model="gemini-x", contents="hi there")
+    assert counted.total_tokens == 42 and not mock.failures
+    [sent] = mock.requests
+    assert sent.headers["x-goog-api-key"] == "sk-channel-key" and not sent.query
+    assert sent.json()["contents"][0]["parts"] == [{"text": "hi there"}]
+    await gateway.flush()
+    assert await logs(db) == [] and (await balances(db, acct))["token_remain"] == before["token_remain"]
