@@ -511,3 +511,21 @@ async def test_count_tokens_on_a_gemini_channel_is_the_channels_own(gateway: Gat
     assert sent.json()["contents"][0]["parts"] == [{"text": "hi there"}]
     await gateway.flush()
     assert await logs(db) == [] and (await balances(db, acct))["token_remain"] == before["token_remain"]
+
+
+async def test_a_gemini_channels_error_reaches_the_sdk_as_its_own(gateway: Gateway, db: Database,
+                                                                  mock: ProviderMock) -> None:
+    """An upstream Gemini error keeps its status, message and rpc status; nothing is billed."""
+    async def refuse(request: web.Request, rec: Recorded) -> web.StreamResponse:
+        return json_response({"error": {"code": 400, "message": "Request contains an invalid argument.",
+                                        "status": "INVALID_ARGUMENT"}}, status=400)
+
+    mock.route("POST", f"/v1beta/models/{GEMINI}:generateContent", refuse)
+    acct = await _setup(db, gateway, mock, ctype=24, models=GEMINI)
+    before = await balances(db, acct)
+    with pytest.raises(errors.ClientError) as refused:
+        await _client(gateway, acct.key).aio.models.generate_content(model=GEMINI, contents="hi")
+    assert (refused.value.code, refused.value.status) == (400, "INVALID_ARGUMENT")
+    assert "Request contains an invalid argument." in (refused.value.message or "")
+    await gateway.flush()
+    assert (await balances(db, acct))["token_remain"] == before["token_remain"]
