@@ -18,7 +18,7 @@ from aiohttp import web
 
 from store import Database
 from tests.e2e.harness import Gateway, add_account, add_channel, balances, logs
-from tests.e2e.mock_providers import ProviderMock, send_stream
+from tests.e2e.mock_providers import ProviderMock, json_response, send_stream
 from tests.e2e.mock_upstream import Recorded
 
 SECRET = "The treasure is under the old oak tree 4711."
@@ -161,6 +161,51 @@ async def test_gemini_cli_reads_a_file_through_an_openai_channel(gateway: Gatewa
         await mock.close()
 
 
+# Gemini CLI 0.61.0's default (auto) routing: a non-streamed classifier call on a flash-lite model asking for JSON
+# (responseJsonSchema with Gemini's upper-case type names), then the chosen pro or flash model
+AUTO_MODELS = ("gemini-3.5-flash-lite", "gemini-3.8-flash", "gemini-3.1-pro-preview", "gemini-3-flash-preview")
+
+
+async def test_gemini_cli_in_auto_mode_through_an_openai_channel(gateway: Gateway, db: Database,
+                                                                 tmp_path: Path) -> None:
+    """Without `-m` the CLI's every model is served by one OpenAI channel (mapped): its classifier's JSON schema
+    arrives as JSON Schema, and the task is done on the model it picks."""
+    work = _workspace(tmp_path)
+    classified: list[dict[str, Any]] = []
+
+    async def chat(request: web.Request, rec: Recorded) -> web.StreamResponse:
+        payload = rec.json()
+        if payload.get("response_format"):
+            classified.append(payload)
+            content = orjson.dumps({"complexity_reasoning": "A small task.", "complexity_score": 5}).decode()
+            return json_response({"id": "chatcmpl-c", "object": "chat.completion", "created": 1,
+                                  "model": payload["model"], "choices": [{"index": 0, "finish_reason": "stop",
+                                  "message": {"role": "assistant", "content": content}}],
+                                  "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110}})
+        return await send_stream(request, _chat_chunks(payload, str(work / "notes.txt")), "text/event-stream")
+
+    mock = await ProviderMock().route("POST", "/v1/chat/completions", chat).start()
+    try:
+        acct = await add_account(db)
+        mapping = orjson.dumps(dict.fromkeys(AUTO_MODELS, "gpt-4o-mini")).decode()
+        await add_channel(db, base_url=mock.url, key="sk-channel-key", models=",".join(AUTO_MODELS),
+                          model_mapping=mapping)
+        await gateway.reload()
+        out, err, code = await _run_gemini(gateway, acct.key, None, tmp_path, work)
+        assert code == 0, (out, err, mock.failures)
+        assert SECRET in out and b"Routing" not in err, (out, err)   # no "[Routing] … failed" fallback
+        assert not mock.failures and classified
+        schema = classified[0]["response_format"]["json_schema"]["schema"]
+        assert schema["type"] == "object" and schema["properties"]["complexity_score"]["type"] == "integer"
+        assert all(r.json()["model"] == "gpt-4o-mini" for r in mock.requests)
+        await gateway.flush()
+        rows = await logs(db)
+        assert len(rows) == len(mock.requests) == 3   # classifier, read_file call, answer
+        assert all(r.model_name == "gpt-4o-mini" and r.quota > 0 for r in rows)   # logged as the mapped model
+    finally:
+        await mock.close()
+
+
 # ---------------------------------------------------------------- running the CLI
 
 def _workspace(tmp_path: Path) -> Path:
@@ -170,7 +215,9 @@ def _workspace(tmp_path: Path) -> Path:
     return work
 
 
-async def _run_gemini(gateway: Gateway, key: str, model: str, tmp_path: Path, cwd: Path) -> tuple[str, bytes, int]:
+async def _run_gemini(gateway: Gateway, key: str, model: str | None, tmp_path: Path,
+                      cwd: Path) -> tuple[str, bytes, int]:
+    """`model` None: the CLI's default, auto routing (a classifier call picks the model of each prompt)."""
     home = tmp_path / "home"
     (home / ".gemini").mkdir(parents=True)
     (home / ".gemini" / "settings.json").write_bytes(orjson.dumps(SETTINGS))
@@ -181,10 +228,10 @@ async def _run_gemini(gateway: Gateway, key: str, model: str, tmp_path: Path, cw
            "NO_BROWSER": "true", "CI": "true"}
     assert GEMINI_CLI is not None
     proc = await asyncio.create_subprocess_exec(
-        GEMINI_CLI, "-m", model, "-p", PROMPT, cwd=cwd, env=env, stdin=asyncio.subprocess.DEVNULL,
+        GEMINI_CLI, *(("-m", model) if model else ()), "-p", PROMPT, cwd=cwd, env=env, stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=float(os.environ.get("GEMINI_CLI_TIMEOUT", "120")))
     except TimeoutError:
         proc.kill()
         await proc.wait()

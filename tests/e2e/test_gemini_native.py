@@ -365,9 +365,9 @@ async def test_errors_in_gemini_shape(gateway: Gateway, db: Database, mock: Prov
     with pytest.raises(errors.ClientError) as denied:   # the token may not use this model
         await _client(gateway, other.key).aio.models.generate_content(model=MODEL, contents="hi")
     assert denied.value.code == 403 and denied.value.status == "PERMISSION_DENIED"
-    with pytest.raises(errors.ServerError) as none:   # no channel serves the model
+    with pytest.raises(errors.ClientError) as none:   # no channel serves the model: Gemini's 404, not retried
         await _client(gateway, acct.key).aio.models.generate_content(model="no-such-model", contents="hi")
-    assert none.value.code == 503
+    assert none.value.code == 404 and none.value.status == "NOT_FOUND"
     with pytest.raises(errors.ClientError) as refused:   # a tool the hub cannot carry
         await _client(gateway, acct.key).aio.models.generate_content(
             model=MODEL, contents="hi", config=types.GenerateContentConfig(
