@@ -16,7 +16,7 @@ from google import genai
 from google.genai import errors, types
 
 from rules import load_prices
-from store import Database
+from store import Database, save_option
 from tests.e2e.harness import Account, Gateway, add_account, add_channel, balances, logs
 from tests.e2e.mock_providers import ProviderMock, check_hs256_jwt, json_response, send_stream
 from tests.e2e.mock_upstream import Recorded
@@ -529,3 +529,31 @@ async def test_a_gemini_channels_error_reaches_the_sdk_as_its_own(gateway: Gatew
     assert "Request contains an invalid argument." in (refused.value.message or "")
     await gateway.flush()
     assert (await balances(db, acct))["token_remain"] == before["token_remain"]
+
+
+async def test_a_failed_gemini_channel_is_retried_on_a_converted_one(gateway: Gateway, db: Database,
+                                                                     mock: ProviderMock) -> None:
+    """Retries cross families: the pass-through attempt fails (503), the next channel converts and serves."""
+    async def unavailable(request: web.Request, rec: Recorded) -> web.StreamResponse:
+        return json_response({"error": {"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}},
+                             503)
+
+    mock.route("POST", f"/v1beta/models/{MODEL}:streamGenerateContent", unavailable)
+    mock.route("POST", "/v1/chat/completions", _openai_chat)
+    acct = await add_account(db)
+    await add_channel(db, base_url=mock.url, type=24, key="gemini-key", models=MODEL, priority=10, name="gemini")
+    await add_channel(db, base_url=mock.url, type=1, key="sk-oai", models=MODEL, priority=0, name="openai")
+    async with db.session() as s:
+        await save_option(s, "RetryTimes", "1")
+    await gateway.runtime.caches.reload_options()
+    await gateway.reload()
+    chunks = [c async for c in await _client(gateway, acct.key).aio.models.generate_content_stream(
+        model=MODEL, contents=ASK, config=CONFIG)]   # type: ignore[arg-type]
+    assert [(c.name, c.args) for chunk in chunks for c in chunk.function_calls or []] == [
+        ("get_weather", {"city": "Paris"})]
+    assert [r.path for r in mock.requests] == [f"/v1beta/models/{MODEL}:streamGenerateContent", "/v1/chat/completions"]
+    assert mock.requests[0].headers["x-goog-api-key"] == "gemini-key"
+    assert mock.requests[1].headers["Authorization"] == "Bearer sk-oai" and mock.requests[1].json()["stream"] is True
+    await gateway.flush()
+    [row] = await logs(db)
+    assert (row.prompt_tokens, row.completion_tokens, row.usage_source) == (30, 9, "upstream")
