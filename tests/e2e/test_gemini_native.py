@@ -557,3 +557,35 @@ async def test_a_failed_gemini_channel_is_retried_on_a_converted_one(gateway: Ga
     await gateway.flush()
     [row] = await logs(db)
     assert (row.prompt_tokens, row.completion_tokens, row.usage_source) == (30, 9, "upstream")
+
+
+async def test_embed_content_with_bearer_auth_and_a_gemini_channels_batch(gateway: Gateway, db: Database,
+                                                                          mock: ProviderMock) -> None:
+    """`:embedContent` (as REST callers send it, the key as a Bearer token) through the hub; google-genai's
+    `:batchEmbedContents` to a Gemini channel passed through with the mapped model in the URL and in every
+    request of the batch."""
+    async def batch(request: web.Request, rec: Recorded) -> web.StreamResponse:
+        return json_response({"embeddings": [{"values": [0.1, 0.2]} for _ in rec.json()["requests"]]})
+
+    mock.route("POST", "/v1/embeddings", _embed)
+    mock.route("POST", "/v1beta/models/gemini-embedding-001:batchEmbedContents", batch)
+    acct = await add_account(db)
+    await add_channel(db, base_url=mock.url, key="sk-channel-key", models="text-embedding-3-small")
+    await add_channel(db, base_url=mock.url, type=24, key="gemini-key", models="embed-x",
+                      model_mapping=orjson.dumps({"embed-x": "gemini-embedding-001"}).decode())
+    await gateway.reload()
+    async with aiohttp.ClientSession() as http, http.post(
+            f"{gateway.url}/v1beta/models/text-embedding-3-small:embedContent",
+            json={"content": {"parts": [{"text": "one"}, {"text": "two"}]}, "outputDimensionality": 2},
+            headers={"Authorization": f"Bearer {acct.key}"}) as r:
+        assert r.status == 200 and await r.json() == {"embedding": {"values": [0.0, 0.25]}}
+    assert mock.requests[0].json() == {"model": "text-embedding-3-small", "input": ["one\ntwo"], "dimensions": 2}
+    answer = await _client(gateway, acct.key).aio.models.embed_content(model="embed-x", contents=["a", "b"])
+    assert [e.values for e in answer.embeddings or []] == [[0.1, 0.2], [0.1, 0.2]]
+    sent = mock.requests[1]
+    assert sent.headers["x-goog-api-key"] == "gemini-key"
+    assert [r["model"] for r in sent.json()["requests"]] == ["models/gemini-embedding-001"] * 2
+    await gateway.flush()
+    rows = await logs(db)
+    assert [r.model_name for r in rows] == ["text-embedding-3-small", "gemini-embedding-001"]
+    assert rows[0].prompt_tokens == 8 and rows[1].prompt_tokens > 0   # Gemini's batch has no usage: counted
