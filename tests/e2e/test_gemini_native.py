@@ -589,3 +589,32 @@ async def test_embed_content_with_bearer_auth_and_a_gemini_channels_batch(gatewa
     rows = await logs(db)
     assert [r.model_name for r in rows] == ["text-embedding-3-small", "gemini-embedding-001"]
     assert rows[0].prompt_tokens == 8 and rows[1].prompt_tokens > 0   # Gemini's batch has no usage: counted
+
+
+async def test_a_gemini_channel_that_ignores_a_capped_limit_is_cut_at_the_balance(gateway: Gateway, db: Database,
+                                                                                  mock: ProviderMock) -> None:
+    """A passed-through Gemini stream is metered from its text parts: an upstream that ignores the capped
+    maxOutputTokens is ended with a Gemini error event when the balance cannot pay more, never below zero."""
+    event = {"candidates": [{"content": {"role": "model", "parts": [{"text": "lorem " * 20}]}, "index": 0}]}
+    data = (b"data: " + orjson.dumps(event) + b"\r\n\r\n") * 300
+
+    async def greedy(request: web.Request, rec: Recorded) -> web.StreamResponse:
+        return await send_stream(request, data, "text/event-stream", piece=4096)
+
+    mock.route("POST", f"/v1beta/models/{GEMINI}:streamGenerateContent", greedy)
+    acct = await add_account(db, quota=20_000)
+    await add_channel(db, base_url=mock.url, type=24, key="sk-channel-key", models=GEMINI)
+    await gateway.reload()
+    body = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}], "generationConfig": {"maxOutputTokens": 8000}}
+    async with aiohttp.ClientSession() as http, http.post(
+            f"{gateway.url}/v1beta/models/{GEMINI}:streamGenerateContent?alt=sse", json=body,
+            headers={"x-goog-api-key": acct.key}) as resp:
+        raw = await resp.read()
+    assert mock.requests, raw
+    assert mock.requests[0].json()["generationConfig"]["maxOutputTokens"] < 8000   # the cap was asked for
+    assert raw.count(b"lorem") < 300 * 20                                        # and enforced when ignored
+    last = raw.rstrip().rsplit(b"\r\n\r\n", 1)[-1]
+    assert last.startswith(b'data: {"error":') and orjson.loads(last[6:])["error"]["code"] == 403
+    await gateway.flush()
+    after = await balances(db, acct)
+    assert after["user_quota"] >= 0 and after["token_remain"] >= 0
