@@ -618,3 +618,22 @@ async def test_a_gemini_channel_that_ignores_a_capped_limit_is_cut_at_the_balanc
     await gateway.flush()
     after = await balances(db, acct)
     assert after["user_quota"] >= 0 and after["token_remain"] >= 0
+
+
+async def test_what_the_hub_cannot_carry_still_reaches_a_gemini_channel(gateway: Gateway, db: Database,
+                                                                        mock: ProviderMock) -> None:
+    """Google Search grounding cannot be converted: refused before an OpenAI channel (400), passed through to a
+    Gemini channel, and reserved and billed as any request."""
+    mock.route("POST", f"/v1beta/models/{GEMINI}:generateContent", _gemini_generate)
+    acct = await add_account(db)
+    await add_channel(db, base_url=mock.url, type=24, key="sk-channel-key", models=GEMINI)
+    await gateway.reload()
+    before = await balances(db, acct)
+    grounded = types.GenerateContentConfig(tools=[types.Tool(google_search=types.GoogleSearch())],
+                                           max_output_tokens=512)
+    answer = await _client(gateway, acct.key).aio.models.generate_content(model=GEMINI, contents="news?",
+                                                                          config=grounded)
+    assert answer.text == "Sunny, 21 C."
+    [sent] = mock.requests
+    assert sent.json()["tools"] == [{"googleSearch": {}}]
+    await _billed(gateway, db, acct, before, [(40, 10, False)], 24, GEMINI)
