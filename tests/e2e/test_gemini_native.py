@@ -420,11 +420,15 @@ def _capture(name: str) -> tuple[bytes, bytes]:
     return orjson.dumps(recorded["body"]), (folder / f"{name}.answer.txt").read_bytes()
 
 
-async def _post_cli(gateway: Gateway, key: str, model: str, body: bytes) -> tuple[int, bytes]:
-    headers = {"x-goog-api-key": key, "Content-Type": "application/json", "accept": "*/*",
+async def _post_cli(gateway: Gateway, key: str, model: str, body: bytes, *, key_in_query: bool = False
+                    ) -> tuple[int, bytes]:
+    headers = {"Content-Type": "application/json", "accept": "*/*",
                "x-goog-api-client": "google-genai-sdk/1.30.0 gl-node/v20.20.2"}
+    query = f"alt=sse&key={key}" if key_in_query else "alt=sse"
+    if not key_in_query:
+        headers["x-goog-api-key"] = key
     async with aiohttp.ClientSession() as http, http.post(
-            f"{gateway.url}/v1beta/models/{model}:streamGenerateContent?alt=sse", data=body, headers=headers) as r:
+            f"{gateway.url}/v1beta/models/{model}:streamGenerateContent?{query}", data=body, headers=headers) as r:
         return r.status, await r.read()
 
 
@@ -455,9 +459,10 @@ async def test_a_recorded_gemini_cli_turn_through_the_hub(gateway: Gateway, db: 
     body, _ = _capture("gemini-3")
     mock.route("POST", "/v1/chat/completions", _openai_chat)
     acct = await _setup(db, gateway, mock)
-    status, raw = await _post_cli(gateway, acct.key, MODEL, body)
+    status, raw = await _post_cli(gateway, acct.key, MODEL, body, key_in_query=True)
     assert status == 200 and not mock.failures, raw
     [sent] = mock.requests
+    assert not sent.query and sent.headers["Authorization"] == "Bearer sk-channel-key"   # no ?key= onwards
     hub = sent.json()
     assert hub["model"] == MODEL and hub["stream"] is True and hub["messages"][0]["role"] == "system"
     assert len(hub["tools"]) == 8 and "read_file" in {t["function"]["name"] for t in hub["tools"]}
