@@ -16,6 +16,7 @@ from proxy.addons.consume_log import ConsumeLog
 from proxy.addons.converter_upstream import ConverterUpstream
 from proxy.addons.dialect_upstream import DialectUpstream
 from proxy.addons.error_scrub import ErrorScrub
+from proxy.addons.gemini_count import GeminiCountRoute
 from proxy.addons.health import ChannelHealth
 from proxy.addons.info import InfoAnswers
 from proxy.addons.mapping import ModelMapping
@@ -30,12 +31,15 @@ from proxy.addons.token_count import MessageTokens
 from proxy.addons.usage_tap import UsageTap
 from proxy.admin_passthrough import AdminPassthrough, admin_session
 from proxy.client_ip import TRUSTED_KEY, client_ip
+from proxy.converters.base import OpenAIError
+from proxy.converters.dialects.gemini_client_answer import error_from_openai as gemini_error
 from proxy.core.addon_manager import AddonManager
 from proxy.core.forward import UpstreamOpener
 from proxy.core.opener import Opener
 from proxy.core.pipeline import Pipeline
 from proxy.core.request_body import MAX_BODY
 from proxy.cors import add_cors_headers, with_preflight
+from proxy.gateway.gemini_calls import COUNT, parse_call
 from proxy.gateway.image_probe import ImageProbe
 from proxy.gateway.state import RelayState
 from proxy.runtime import Runtime
@@ -90,8 +94,11 @@ def relay_addons(rt: Runtime, metrics: Metrics | None = None, access: AccessLog 
 
 
 def count_addons(rt: Runtime) -> AddonManager:
-    """Anthropic's count_tokens: the key checked, the prompt counted here, errors in Anthropic's shape."""
-    return AddonManager([ClientDialect(convert=False), TokenAuth(rt.caches), MessageTokens(rt.tokenizer)])
+    """Anthropic's count_tokens and Gemini's countTokens: the key checked, the prompt counted here (a Gemini
+    channel counts Gemini's itself), errors in the client's shape; nothing billed."""
+    return AddonManager([ClientDialect(convert=False), TokenAuth(rt.caches),
+                         GeminiCountRoute(rt.caches, rt.catalog), MessageTokens(rt.tokenizer),
+                         ModelMapping(), DialectUpstream(rt.catalog, rt.settings.relay_timeout)])
 
 
 def stored_response_addons(rt: Runtime) -> AddonManager:
@@ -101,13 +108,20 @@ def stored_response_addons(rt: Runtime) -> AddonManager:
 
 
 def info_addons(rt: Runtime) -> AddonManager:
-    return AddonManager([TokenAuth(rt.caches), InfoAnswers(rt.catalog, rt.caches, rt.ledger, rt.options)])
+    return AddonManager([ClientDialect(convert=False),   # Gemini's model list: its errors in Gemini's shape
+                         TokenAuth(rt.caches), InfoAnswers(rt.catalog, rt.caches, rt.ledger, rt.options)])
 
 
 def invalid_url(request: web.Request) -> web.Response:
     """One API's answer for unknown /v1 and /api paths."""
     return web.json_response({"error": {"message": f"Invalid URL ({request.method} {request.path})",
                                         "type": "invalid_request_error", "param": "", "code": ""}}, status=404)
+
+
+def gemini_not_found(request: web.Request) -> web.Response:
+    """Gemini's answer for a path it does not serve."""
+    status, body = gemini_error(OpenAIError(404, f"Invalid URL ({request.method} {request.path})", "not_found"))
+    return web.Response(body=body, status=status, content_type="application/json")
 
 
 def create_app(settings: Settings, runtime: Runtime | None = None, access_sink: LineWriter | None = None, *,
@@ -146,6 +160,18 @@ def create_app(settings: Settings, runtime: Runtime | None = None, access_sink: 
     for method, path in (("GET", "/v1/responses/{id}"), ("DELETE", "/v1/responses/{id}"),
                          ("POST", "/v1/responses/{id}/cancel"), ("GET", "/v1/responses/{id}/input_items")):
         app.router.add_route(method, path, stored.handle)
+
+    async def gemini_call(request: web.Request) -> web.StreamResponse:
+        """`POST /{v1beta|v1}/models/{model}:{method}`: counted here, or relayed as chat or embeddings."""
+        call = parse_call(request.path)
+        if call is None:
+            return invalid_url(request) if request.path.startswith("/v1/") else gemini_not_found(request)
+        return await (count.handle if call.method == COUNT else relay.handle)(request)
+
+    for prefix in ("/v1beta/models/", "/v1/models/"):
+        app.router.add_post(prefix + "{call:.+}", gemini_call)
+    for path in ("/v1beta/models", "/v1beta/models/{model:.+}"):
+        app.router.add_get(path, info.handle)
     # OPTIONS reaches only "*" routes: those answer CORS preflights (proxy.cors)
     app.router.add_route("*", "/v1/oneapi/proxy/{channelid}/{target:.*}", with_preflight(relay.handle))
     for path in ("/v1/models", "/v1/models/{model}", "/dashboard/billing/subscription", "/dashboard/billing/usage",
@@ -166,6 +192,10 @@ def create_app(settings: Settings, runtime: Runtime | None = None, access_sink: 
 
     app.router.add_get("/metrics", scrape_handler(metrics, settings.trusted_proxies, settings.metrics_token))
     app.router.add_route("*", "/v1/{tail:.*}", with_preflight(v1_unknown))
+    async def v1beta_unknown(request: web.Request) -> web.Response:
+        return gemini_not_found(request)
+
+    app.router.add_route("*", "/v1beta/{tail:.*}", with_preflight(v1beta_unknown))
     app.router.add_route("*", "/{tail:.*}", with_preflight(to_admin))
     return app
 

@@ -9,6 +9,7 @@ from typing import Any
 from proxy.core.errors import RelayError
 from proxy.core.flow import Flow
 from proxy.gateway.cache import Caches
+from proxy.gateway.gemini_calls import query_param
 from proxy.gateway.state import RelayState
 from store.models import ROLE_ADMIN, TOKEN_ENABLED, TOKEN_EXHAUSTED, TOKEN_EXPIRED, USER_ENABLED
 
@@ -51,10 +52,7 @@ class TokenAuth:
     async def requestheaders(self, flow: Flow[RelayState]) -> None:
         """Before the body is read: a refused request costs no body reading or inflating."""
         state = flow.state
-        headers = flow.request.headers
-        # Anthropic clients send the key as x-api-key (Claude Code: ANTHROPIC_API_KEY) or as a Bearer token
-        header = headers.get("Authorization") or (headers.get("x-api-key") if state.dialect == "anthropic" else "")
-        key, pin = parse_key(header or "")
+        key, pin = parse_key(self._credential(flow))
         if not key:
             raise auth_error(401, "未提供令牌")
         token = await self.caches.token(key)
@@ -78,6 +76,20 @@ class TokenAuth:
             if not (pin.isascii() and pin.isdigit() and int(pin) < 2**31):
                 raise auth_error(400, "无效的渠道 Id")
             state.pinned_channel_id = int(pin)
+
+    @staticmethod
+    def _credential(flow: Flow[RelayState]) -> str:
+        """A Bearer token, else the dialect's own place: Anthropic clients send x-api-key (Claude Code:
+        ANTHROPIC_API_KEY), Gemini clients x-goog-api-key (Gemini CLI, google-genai) or `?key=`."""
+        headers, dialect = flow.request.headers, flow.state.dialect
+        header = headers.get("Authorization")
+        if header:
+            return header
+        if dialect == "anthropic":
+            return headers.get("x-api-key", "")
+        if dialect == "gemini":
+            return headers.get("x-goog-api-key") or query_param(flow.request.query_string, "key")
+        return ""
 
     @staticmethod
     def _check_token(token: Any) -> None:

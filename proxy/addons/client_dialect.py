@@ -1,5 +1,6 @@
 """Client dialects on their own routes (issue #15): `/v1/messages` speaks Anthropic Messages, `/v1/responses`
-OpenAI's Responses API.
+OpenAI's Responses API, `/v1beta/models/{model}:{method}` (and the same under `/v1/models/`) Gemini, whose model
+and stream-ness come from the path.
 
 The client's request becomes the hub's (OpenAI chat) before the rest of the pipeline reads it, so auth, routing,
 mapping, the reservation, billing, retries and logs are chat's; the hub's answer goes back into the client's
@@ -15,17 +16,24 @@ from typing import Any, Protocol, runtime_checkable
 
 import orjson
 
+from proxy.addons.route import NO_CHANNEL
 from proxy.addons.usage_tap import usage_from
 from proxy.converters.base import ConversionError, OpenAIError
+from proxy.converters.dialects.gemini_client_embed import (
+    embeddings_request_to_openai,
+    embeddings_response_from_openai,
+)
 from proxy.converters.registry import DIALECTS
 from proxy.core.errors import RelayError
 from proxy.core.flow import BodyTransform, Flow
 from proxy.core.sse import encode_event
+from proxy.gateway.gemini_calls import BATCH_EMBED, GeminiCall, parse_call, query_param
 from proxy.gateway.state import RelayState
 
-# route path → client dialect (proxy.converters.registry.DIALECTS)
+# route path → client dialect (proxy.converters.registry.DIALECTS); Gemini's paths are read by parse_call
 DIALECT_PATHS: Mapping[str, str] = {"/v1/messages": "anthropic", "/v1/messages/count_tokens": "anthropic",
                                     "/v1/responses": "responses"}
+GEMINI_PREFIXES = ("/v1beta/", "/v1/models/")
 # dialect → (the request fields that hold its prompt, its output limit field): what a stand-in hub request reads
 _STAND_IN: Mapping[str, tuple[tuple[str, ...], str]] = {
     "anthropic": (("system", "messages", "tools"), "max_tokens"),
@@ -39,6 +47,29 @@ class EndsInStream(Protocol):
     under the response id the client already has), used when the relay fails after the stream started."""
 
     def fail(self, error: OpenAIError) -> list[bytes]: ...
+
+
+def anthropic_stream_error(body: bytes) -> bytes:
+    """Anthropic's SDKs and Claude Code dispatch on the event name: `event: error`, then its data."""
+    return encode_event("error", body)
+
+
+def gemini_stream_error(body: bytes) -> bytes:
+    """Gemini's SDKs read only `data:` lines (an `event:` line stalls the JS parser); a `{"error": ...}` payload
+    is raised as an API error."""
+    return b"data: " + body + b"\r\n\r\n"
+
+
+# dialect → how an error is written inside its stream once the answer started
+STREAM_ERRORS: Mapping[str, Callable[[bytes], bytes]] = {"gemini": gemini_stream_error}
+
+
+def dialect_of(path: str) -> tuple[str, GeminiCall | None]:
+    """The client dialect a route speaks, and a Gemini call's model and method."""
+    if path.startswith(GEMINI_PREFIXES):
+        call = parse_call(path)
+        return ("gemini", call) if call is not None else ("gemini" if path.startswith("/v1beta/") else "", None)
+    return DIALECT_PATHS.get(path, ""), None
 
 
 class DialectError(RelayError):
@@ -62,9 +93,9 @@ class DialectError(RelayError):
         return self.to_client(OpenAIError(self.status, message, self.type, self.code, self.param))[1]
 
     def stream_event(self, request_id: str = "") -> bytes:
-        """Anthropic's SDKs and Claude Code dispatch on the event name: `event: error`, then its data. A converted
-        Responses stream ends with `response.failed` (Codex retries it), a passed-through one with Responses' own
-        `error` event (client-dialects.md §3.6, §3.7)."""
+        """How the error ends a stream that started: Anthropic's `event: error` (its SDKs and Claude Code dispatch on
+        the event name), Gemini's bare `data:` error. A converted Responses stream ends with `response.failed` (Codex
+        retries it), a passed-through one with Responses' own `error` event (client-dialects.md §3.6, §3.7)."""
         message = f"{self.message} (request id: {request_id})" if request_id else self.message
         if self.ends_in_stream is not None:
             return b"".join(self.ends_in_stream.fail(OpenAIError(self.status, message, self.type, self.code,
@@ -72,7 +103,7 @@ class DialectError(RelayError):
         if self.dialect == "responses":
             return encode_event("error", orjson.dumps({"type": "error", "code": self.code, "message": message,
                                                        "param": self.param, "sequence_number": 0}))
-        return encode_event("error", self.body(request_id))
+        return STREAM_ERRORS.get(self.dialect, anthropic_stream_error)(self.body(request_id))
 
 
 def invalid_request(message: str) -> RelayError:
@@ -85,7 +116,12 @@ class ClientDialect:
         self.convert = convert
 
     def requestheaders(self, flow: Flow[RelayState]) -> None:
-        flow.state.dialect = DIALECT_PATHS.get(flow.request.path, "")
+        state = flow.state
+        state.dialect, state.gemini = dialect_of(flow.request.path)
+        call = state.gemini
+        if call is not None and call.streams and query_param(flow.request.query_string, "alt") != "sse":
+            raise invalid_request("streamGenerateContent is served as server-sent events only: call it with "
+                                  "?alt=sse (as Google's SDKs and Gemini CLI do)")
 
     def request(self, flow: Flow[RelayState]) -> None:
         """The client's body into the hub's; what the hub cannot carry is a 400 before any upstream call."""
@@ -100,11 +136,11 @@ class ClientDialect:
             raise invalid_request("the request body must be a JSON object")
         state.client_body, state.client_raw = body, flow.request.body
         try:
-            hub = DIALECTS[state.dialect].request_to_openai(body)
+            hub = to_hub(state.dialect, state.gemini, body)
         except ConversionError as e:
             # a channel of the client's own dialect can still serve it (DialectUpstream refuses it elsewhere)
             state.dialect_refusal = RelayError(e.status, e.message, type="invalid_request_error", code=e.code)
-            hub = stand_in(body, state.dialect)
+            hub = stand_in(body, state.dialect) if state.gemini is None else gemini_stand_in(body, state.gemini)
         flow.request.body = orjson.dumps(hub)
 
     def response(self, flow: Flow[RelayState]) -> None:
@@ -129,6 +165,9 @@ class ClientDialect:
             if state.usage is None:   # a provider converter may have read it already
                 state.usage = usage_from(hub.get("usage"))
                 state.usage_source = "upstream" if state.usage is not None else ""
+            call = state.gemini
+            if call is not None and call.embeds:
+                return [orjson.dumps(embeddings_response_from_openai(hub, batch=call.method == BATCH_EMBED))]
             return [orjson.dumps(dialect.response_from_openai(hub, request=state.client_body))]
 
         flow.buffer_response = True
@@ -137,8 +176,20 @@ class ClientDialect:
     def error(self, flow: Flow[RelayState]) -> None:
         state, err = flow.state, flow.error
         if state.dialect and err is not None and not isinstance(err, DialectError):
+            if state.dialect == "gemini" and err.code == NO_CHANNEL:
+                # Gemini's word for a model it does not serve; its clients retry a 503 for minutes
+                err = RelayError(404, err.message, type="not_found_error", code="NOT_FOUND", full=err.full)
             converter = state.stream_converter if isinstance(state.stream_converter, EndsInStream) else None
             flow.error = DialectError(err, DIALECTS[state.dialect].error_from_openai, state.dialect, converter)
+
+
+def to_hub(dialect: str, call: GeminiCall | None, body: dict[str, Any]) -> dict[str, Any]:
+    """The client's request as the hub's: chat, or embeddings for Gemini's embed calls (model from the path)."""
+    if call is None:
+        return DIALECTS[dialect].request_to_openai(body)
+    if call.embeds:
+        return embeddings_request_to_openai(body, model=call.model, batch=call.method == BATCH_EMBED)
+    return DIALECTS[dialect].request_to_openai(body, model=call.model, stream=call.streams)
 
 
 def stand_in(body: dict[str, Any], dialect: str = "anthropic") -> dict[str, Any]:
@@ -152,6 +203,24 @@ def stand_in(body: dict[str, Any], dialect: str = "anthropic") -> dict[str, Any]
         out["max_tokens"] = body[limit]
     if body.get("stream") is True:
         out["stream"] = True
+    return out
+
+
+def gemini_stand_in(body: dict[str, Any], call: GeminiCall) -> dict[str, Any]:
+    """stand_in for a Gemini request: the model and stream-ness from the path, the output limit from
+    generationConfig, the request as the prompt (embed calls: as the input)."""
+    if call.embeds:
+        return {"model": call.model, "input": [orjson.dumps(body).decode()]}
+    prompt = {k: v for k, v in body.items() if k not in ("generationConfig", "generation_config")}
+    out: dict[str, Any] = {"model": call.model, "messages": [{"role": "user", "content": orjson.dumps(
+        prompt).decode()}]}
+    config = body.get("generationConfig") or body.get("generation_config")
+    limit = config.get("maxOutputTokens", config.get("max_output_tokens")) if isinstance(config, dict) else None
+    if isinstance(limit, int):
+        out["max_tokens"] = limit
+    if call.streams:
+        out["stream"] = True
+        out["stream_options"] = {"include_usage": True}
     return out
 
 
@@ -170,4 +239,5 @@ def _chained(inner: BodyTransform | None, feed: Callable[[bytes], list[bytes]],
     return BodyTransform(chained_feed, chained_flush)
 
 
-__all__ = ["DIALECT_PATHS", "ClientDialect", "DialectError", "invalid_request", "stand_in"]
+__all__ = ["DIALECT_PATHS", "ClientDialect", "DialectError", "dialect_of", "gemini_stand_in", "invalid_request",
+           "stand_in", "to_hub"]

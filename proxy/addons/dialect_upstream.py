@@ -1,8 +1,8 @@
-"""Builds the upstream call when the channel speaks the client's dialect (an Anthropic client and an Anthropic
-channel, a Responses client and an OpenAI channel: `ChannelType.speaks`): the client's bytes pass through, only
-the credential and the fields the gateway must change (the mapped model, a forced system prompt, a capped output
-limit) differ; `anthropic-version` and `anthropic-beta` go along. The answer's bytes reach the client as sent,
-read on the way for billing.
+"""Builds the upstream call when the channel speaks the client's dialect (`ChannelType.speaks`: an Anthropic client
+and an Anthropic channel, a Responses client and an OpenAI channel, a Gemini client and a Gemini channel): the
+client's bytes pass through, only the credential and the fields the gateway must change (the mapped model, a forced
+system prompt, a capped output limit) differ; Anthropic's `anthropic-version` and `anthropic-beta` go along, a
+Gemini client's `?key=` does not. The answer's bytes reach the client as sent, read on the way for billing.
 
 A request the hub could not carry (server tools, say) was kept by ClientDialect: it is refused here, with its
 400, when this attempt's channel is not of the client's dialect.
@@ -19,9 +19,10 @@ from multidict import CIMultiDict
 
 from proxy.addons.openai_upstream import auth_headers
 from proxy.converters.base import StreamConverter, Usage
-from proxy.converters.dialects import anthropic_passthrough, responses_passthrough
+from proxy.converters.dialects import anthropic_passthrough, gemini_passthrough, responses_passthrough
 from proxy.core.flow import BodyTransform, Flow, UpstreamCall
 from proxy.gateway import modes
+from proxy.gateway.gemini_calls import without_key
 from proxy.gateway.state import RelayState
 from rules import Catalog, ChannelType
 
@@ -30,6 +31,45 @@ ANTHROPIC_VERSION = "2023-06-01"   # what the SDKs send; a client's own value is
 
 def _anthropic_auth(ctype: ChannelType, key: str) -> dict[str, str]:
     return {"x-api-key": key}
+
+
+def _gemini_auth(ctype: ChannelType, key: str) -> dict[str, str]:
+    return {"x-goog-api-key": key}   # as the Gemini provider converter authenticates
+
+
+def _client_target(flow: Flow[RelayState]) -> tuple[str, str]:
+    return flow.request.path, flow.request.query_string
+
+
+def _gemini_target(flow: Flow[RelayState]) -> tuple[str, str]:
+    """A Gemini call's path names the model: the channel's (mapped) one; the client's `?key=` stays here."""
+    call = flow.state.gemini
+    if call is None:
+        return _client_target(flow)
+    return f"/{call.version}/models/{flow.state.model}:{call.method}", without_key(flow.request.query_string)
+
+
+def gemini_changes(body: dict[str, Any], model: str, system_prompt: str, output_cap: int) -> dict[str, Any]:
+    """The top-level fields of a Gemini request that change (the model is in the URL; a batch's requests name
+    it too), in the spelling the client used."""
+    changes: dict[str, Any] = {}
+    requests = body.get("requests")
+    if model and isinstance(requests, list):
+        changes["requests"] = [{**r, "model": f"models/{model}"} if isinstance(r, dict) and "model" in r else r
+                               for r in requests]
+    inner = body.get("generateContentRequest")   # countTokens' whole-request form
+    if model and isinstance(inner, dict) and "model" in inner:
+        changes["generateContentRequest"] = {**inner, "model": f"models/{model}"}
+    if system_prompt:
+        name = "system_instruction" if "system_instruction" in body else "systemInstruction"
+        changes[name] = {"parts": [{"text": system_prompt}]}
+    if output_cap:
+        name = "generation_config" if "generation_config" in body else "generationConfig"
+        given = body.get(name)
+        config: dict[str, Any] = given if isinstance(given, dict) else {}
+        limit = "max_output_tokens" if "max_output_tokens" in config else "maxOutputTokens"
+        changes[name] = {**config, limit: output_cap}
+    return changes
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +83,10 @@ class NativeDialect:
     headers: tuple[str, ...]                       # the client's headers that go along
     auth: Callable[[ChannelType, str], dict[str, str]]
     default_headers: Mapping[str, str]             # sent when the client did not send its own
+    target: Callable[[Flow[RelayState]], tuple[str, str]] = _client_target   # upstream (path, query)
+    # the fields that change: (body, mapped model or "", forced system prompt or "", output cap or 0) → changes;
+    # None: the model, system and output fields above, top level
+    changes: Callable[[dict[str, Any], str, str, int], dict[str, Any]] | None = None
 
 
 READERS: dict[str, NativeDialect] = {
@@ -53,6 +97,9 @@ READERS: dict[str, NativeDialect] = {
     "responses": NativeDialect(responses_passthrough.ResponsesUsageReader, responses_passthrough.answer_usage,
                                "max_output_tokens", "instructions", ("OpenAI-Beta", "Content-Type", "Accept"),
                                auth_headers, {}),
+    "gemini": NativeDialect(gemini_passthrough.GeminiUsageReader, gemini_passthrough.answer_usage,
+                            "generationConfig", "systemInstruction", ("Content-Type", "Accept"), _gemini_auth, {},
+                            _gemini_target, gemini_changes),
 }
 
 
@@ -76,7 +123,7 @@ class DialectUpstream:
         state.dialect_passthrough = True
         state.converter = None
         base = (channel.base_url or ctype.base_url).rstrip("/")
-        path, query = flow.request.path, flow.request.query_string
+        path, query = native.target(flow)
         # the type's URL quirks (a Cloudflare AI Gateway in front) apply as to its other pass-through calls
         url = ctype.upstream_url(base, path, query) or f"{base}{path}" + (f"?{query}" if query else "")
         flow.upstream = UpstreamCall("POST", url, self._headers(flow, native, ctype, channel.key),
@@ -102,14 +149,21 @@ class DialectUpstream:
     def _body(flow: Flow[RelayState], native: NativeDialect, system_prompt: str) -> bytes:
         """The client's bytes, re-encoded only when a field must change (and then only that field)."""
         state = flow.state
-        changes: dict[str, Any] = {}
-        if state.model != state.requested_model:
-            changes["model"] = state.model
-        if state.system_prompt_reset and system_prompt:
-            changes[native.system_field] = system_prompt
-        if state.output_cap:
-            changes[native.output_field] = state.output_cap
-        if not changes or state.client_body is None:
+        if state.client_body is None:
+            return state.client_raw
+        model = state.model if state.model != state.requested_model else ""
+        system = system_prompt if state.system_prompt_reset else ""
+        if native.changes is not None:
+            changes = native.changes(state.client_body, model, system, state.output_cap)
+        else:
+            changes = {}
+            if model:
+                changes["model"] = model
+            if system:
+                changes[native.system_field] = system
+            if state.output_cap:
+                changes[native.output_field] = state.output_cap
+        if not changes:
             return state.client_raw
         return orjson.dumps({**state.client_body, **changes})
 
@@ -138,4 +192,4 @@ class DialectUpstream:
         flow.transform = BodyTransform(feed, flush)
 
 
-__all__ = ["READERS", "DialectUpstream", "NativeDialect"]
+__all__ = ["READERS", "DialectUpstream", "NativeDialect", "gemini_changes"]

@@ -7,11 +7,14 @@ from typing import Any
 
 import orjson
 
+from proxy.converters.dialects.gemini_client_models import model_list, model_resource, page_size
+from proxy.core.errors import RelayError
 from proxy.core.flow import Flow, LocalResponse
 from proxy.gateway.cache import Caches
+from proxy.gateway.gemini_calls import query_param
 from proxy.gateway.state import RelayState
 from proxy.ledger import Ledger
-from rules import MODEL_CREATED, Catalog, model_object
+from rules import MODEL_CREATED, Catalog, load_max_output, model_object
 from store import as_bool, as_float
 
 NOT_IMPLEMENTED = orjson.dumps({"error": {"message": "API not implemented", "type": "one_api_error", "param": "",
@@ -46,13 +49,16 @@ class InfoAnswers:
     def __init__(self, catalog: Catalog, caches: Caches, ledger: Ledger,
                  options: Callable[[], Mapping[str, str]]) -> None:
         self.models = ModelCatalog(catalog)
+        self.max_output = load_max_output()
         self.caches = caches
         self.ledger = ledger
         self.options = options
 
     async def request(self, flow: Flow[RelayState]) -> None:
         path = flow.request.path
-        if path.rstrip("/") == "/v1/models":
+        if path.startswith("/v1beta/models"):
+            flow.response = self._gemini(flow)
+        elif path.rstrip("/") == "/v1/models":
             flow.response = self._list(flow.state)
         elif path.startswith("/v1/models/"):
             flow.response = self._one(flow.request.match_info.get("model", path.rsplit("/", 1)[-1]))
@@ -63,10 +69,30 @@ class InfoAnswers:
         else:
             flow.response = LocalResponse(501, NOT_IMPLEMENTED)
 
-    def _list(self, state: RelayState) -> LocalResponse:
+    def _usable(self, state: RelayState) -> list[str]:
         token = state.token
-        models = list(token.models) if token and token.models else self.caches.index.models(state.group)
-        return json_answer({"object": "list", "data": self.models.visible(models)})
+        return list(token.models) if token and token.models else self.caches.index.models(state.group)
+
+    def _list(self, state: RelayState) -> LocalResponse:
+        return json_answer({"object": "list", "data": self.models.visible(self._usable(state))})
+
+    def _gemini(self, flow: Flow[RelayState]) -> LocalResponse:
+        """Gemini's model list and model (the token's models, as /v1/models lists them); errors in Gemini's
+        shape (ClientDialect)."""
+        usable = sorted(set(self._usable(flow.state)))
+        model = flow.request.match_info.get("model", "").removeprefix("models/")
+        if model:
+            if model not in usable:
+                raise RelayError(404, f"models/{model} is not found for this token, or is not supported",
+                                 type="invalid_request_error", code="model_not_found")
+            return json_answer(model_resource(model, self.max_output.tokens(model)))
+        query = flow.request.query_string
+        try:
+            size = page_size(query_param(query, "pageSize"))
+            return json_answer(model_list([model_resource(m, self.max_output.tokens(m)) for m in usable], size,
+                                          query_param(query, "pageToken")))
+        except ValueError as e:
+            raise RelayError(400, str(e), type="invalid_request_error", code="invalid_request") from None
 
     def _one(self, model: str) -> LocalResponse:
         entry = self.models.by_id.get(model)

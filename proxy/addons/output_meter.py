@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from proxy.addons.usage_tap import anthropic_parts, responses_event_parts, text_parts
+from proxy.addons.usage_tap import anthropic_parts, gemini_parts, responses_event_parts, text_parts
 from proxy.core.errors import RelayError
 from proxy.core.flow import Flow
 from proxy.core.sse import SSEDecoder
@@ -26,7 +26,7 @@ Take = Callable[[RelayState, int], Awaitable[str | None]]
 
 
 def visible_parts(data: str) -> list[str]:
-    """The billable text of one OpenAI chat/completions, Responses or Anthropic Messages stream event."""
+    """The billable text of one OpenAI chat/completions, Responses, Anthropic Messages or Gemini stream event."""
     if not data or data == "[DONE]":
         return []
     try:
@@ -35,7 +35,7 @@ def visible_parts(data: str) -> list[str]:
         return []
     if not isinstance(obj, dict):
         return []
-    return text_parts(obj) + responses_event_parts(obj) + anthropic_parts(obj)
+    return text_parts(obj) + responses_event_parts(obj) + anthropic_parts(obj) + gemini_parts(obj)
 
 
 class OutputMeter:

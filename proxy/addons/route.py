@@ -6,12 +6,15 @@ import random
 from collections.abc import Callable, Sequence
 
 from proxy.addons.auth import auth_error
+from proxy.core.errors import RelayError
 from proxy.core.flow import Flow
 from proxy.gateway.cache import Caches
 from proxy.gateway.records import ChannelRecord
 from proxy.gateway.state import RelayState
 from rules import Catalog
 from store.models import CHANNEL_ENABLED, ROLE_ROOT
+
+NO_CHANNEL = "model_not_served"   # no channel of the group serves the model (the code is not in One API's body)
 
 
 def pick(candidates: Sequence[ChannelRecord], exclude: Sequence[int],
@@ -54,7 +57,8 @@ class Route:
             if channel is None:
                 if state.last_error is not None:
                     raise state.last_error
-                raise auth_error(503, f"当前分组 {state.group} 下对于模型 {state.requested_model} 无可用渠道")
+                raise RelayError(503, f"当前分组 {state.group} 下对于模型 {state.requested_model} 无可用渠道",
+                                 type="one_api_error", code=NO_CHANNEL, full=False)
             state.channel = channel
         state.tried_channels.append(state.channel.id)
 

@@ -1,6 +1,6 @@
-"""`POST /v1/messages/count_tokens`: an Anthropic request's input tokens counted locally with the tokenizer, for
-every channel (no upstream is called, nothing is billed): the request as the hub's chat prompt, plus its tool
-definitions as text. An estimate, as the tokenizer's count of any non-OpenAI model is."""
+"""`POST /v1/messages/count_tokens` and Gemini's `:countTokens`: a request's input tokens counted locally with the
+tokenizer, for every channel (no upstream is called, nothing is billed): the request as the hub's chat prompt,
+plus its tool definitions as text. An estimate, as the tokenizer's count of any non-OpenAI model is."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from typing import Any
 
 import orjson
 
-from proxy.addons.client_dialect import invalid_request, stand_in
+from proxy.addons.client_dialect import gemini_stand_in, invalid_request, stand_in
 from proxy.converters.base import ConversionError
+from proxy.converters.dialects.gemini_client_embed import count_tokens_request_to_openai, count_tokens_response
 from proxy.converters.registry import DIALECTS
 from proxy.core.flow import Flow, LocalResponse
 from proxy.gateway import modes
@@ -25,6 +26,8 @@ class MessageTokens:
         self.tokenizer = tokenizer
 
     async def request(self, flow: Flow[RelayState]) -> None:
+        if flow.state.channel is not None:   # a Gemini channel counts it (proxy.addons.gemini_count)
+            return
         raw = flow.request.body
         try:
             body = orjson.loads(raw) if raw else None
@@ -32,6 +35,15 @@ class MessageTokens:
             raise invalid_request(f"the request body is not JSON: {e}") from None
         if not isinstance(body, dict):
             raise invalid_request("the request body must be a JSON object")
+        call = flow.state.gemini
+        if call is not None:
+            try:
+                hub = count_tokens_request_to_openai(body, model=call.model)
+            except ConversionError:   # parts the hub cannot carry: the whole request counted as text
+                hub = gemini_stand_in(body, call)
+            count = await self._counted(hub, call.model, len(raw))
+            flow.response = LocalResponse(200, orjson.dumps(count_tokens_response(count)))
+            return
         model = body.get("model")
         if not isinstance(model, str) or not model:
             raise invalid_request("model: a model name is required")
@@ -39,8 +51,11 @@ class MessageTokens:
             hub = DIALECTS["anthropic"].request_to_openai({**body, "max_tokens": 1, "stream": False})
         except ConversionError:   # server tools and the like: the whole request counted as text
             hub = stand_in(body)
-        count = await asyncio.to_thread(self._count, hub, model) if len(raw) > BIG_BODY else self._count(hub, model)
+        count = await self._counted(hub, model, len(raw))
         flow.response = LocalResponse(200, orjson.dumps({"input_tokens": count}))
+
+    async def _counted(self, hub: dict[str, Any], model: str, size: int) -> int:
+        return await asyncio.to_thread(self._count, hub, model) if size > BIG_BODY else self._count(hub, model)
 
     def _count(self, hub: dict[str, Any], model: str) -> int:
         tools = hub.get("tools")

@@ -115,6 +115,23 @@ def anthropic_parts(obj: dict[str, Any]) -> list[str]:
     return parts
 
 
+def gemini_parts(obj: dict[str, Any]) -> list[str]:
+    """The text of a Gemini generateContent answer or stream event (what Gemini clients receive): text and
+    thought parts, function names and their arguments."""
+    parts: list[str] = []
+    for candidate in obj.get("candidates") or () if isinstance(obj.get("candidates"), list) else ():
+        content = candidate.get("content") if isinstance(candidate, dict) else None
+        for part in content.get("parts") or () if isinstance(content, dict) else ():
+            if not isinstance(part, dict):
+                continue
+            if isinstance(part.get("text"), str) and part["text"]:
+                parts.append(part["text"])
+            call = part.get("functionCall")
+            if isinstance(call, dict):
+                parts.append(str(call.get("name") or "") + orjson.dumps(call.get("args") or {}).decode())
+    return parts
+
+
 def sse_payloads(raw: bytes) -> list[str]:
     """Every event's data of a complete (or cut) SSE byte stream."""
     decoder = SSEDecoder()
@@ -196,6 +213,7 @@ class UsageTap:
         state.completion_parts.extend(text_parts(obj))
         state.completion_parts.extend(responses_output_parts(obj))
         state.completion_parts.extend(anthropic_parts(obj))
+        state.completion_parts.extend(gemini_parts(obj))
         if isinstance(obj.get("text"), str):        # audio transcription json
             state.completion_parts.append(obj["text"])
 
@@ -219,3 +237,4 @@ class UsageTap:
         state.completion_parts.extend(text_parts(obj))
         state.completion_parts.extend(responses_event_parts(obj))   # Responses API stream
         state.completion_parts.extend(anthropic_parts(obj))         # Anthropic Messages (/v1/messages)
+        state.completion_parts.extend(gemini_parts(obj))            # Gemini (/v1beta/models/…)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from proxy.gateway.gemini_calls import parse_call
+
 CHAT, COMPLETIONS, EMBEDDINGS, MODERATIONS = "chat", "completions", "embeddings", "moderations"
 IMAGES, EDITS, RESPONSES, PROXY = "images", "edits", "responses", "proxy"
 SPEECH, TRANSCRIPTION, TRANSLATION = "audio_speech", "audio_transcription", "audio_translation"
@@ -36,6 +38,9 @@ MULTIPART_MODES = frozenset({TRANSCRIPTION, TRANSLATION})
 
 def mode_for(path: str) -> tuple[str, str]:
     """(mode, normalised relay path); "" mode for unknown paths."""
+    gemini = parse_call(path)   # Gemini clients, converted to chat or embeddings (proxy.addons.client_dialect)
+    if gemini is not None:
+        return (EMBEDDINGS, "/v1/embeddings") if gemini.embeds else (CHAT, "/v1/chat/completions")
     for prefix, mode, relay_path in _BY_PREFIX:
         if path.startswith(prefix):
             return mode, relay_path or path

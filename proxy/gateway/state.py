@@ -12,6 +12,7 @@ from typing import Any
 from proxy.converters.base import ConvertContext, StreamConverter, Usage
 from proxy.converters.registry import Converters
 from proxy.core.errors import RelayError
+from proxy.gateway.gemini_calls import GeminiCall
 from proxy.gateway.records import ChannelRecord, TokenRecord, UserRecord
 
 
@@ -27,6 +28,7 @@ class ConverterCall:
 class RelayState:
     mode: str = ""                      # see proxy.gateway.modes
     dialect: str = ""                   # the client's dialect from its route ("anthropic"); "": OpenAI's own
+    gemini: GeminiCall | None = None    # a Gemini client's call: model, method and version from its path
     client_body: dict[str, Any] | None = None   # a dialect client's own request (state.body is the hub's)
     client_raw: bytes = b""             # its bytes, passed as they are to a channel of its dialect
     dialect_refusal: RelayError | None = None   # why the hub cannot carry it (raised unless the channel is its own)

@@ -19,7 +19,8 @@ camelCase or snake_case as the API does (gemini_client_names):
   `extra_content.google.thought_signature` (the Gemini provider and Google's OpenAI surface use it; Gemini 3
   refuses replayed calls without it); the gateway's own sentinel and signatures on other parts are dropped.
 - tools: functionDeclarations → functions; `parameters` (OpenAPI subset) as JSON Schema (types lowercased,
-  `nullable` → a "null" type), `parametersJsonSchema` as is; `response`/`responseJsonSchema`/`behavior`
+  `nullable` → a "null" type), `parametersJsonSchema` as is but for Gemini's upper-case type names (OBJECT),
+  lowercased as in responseJsonSchema (Gemini CLI's classifier sends them); `response`/`responseJsonSchema`/`behavior`
   dropped (no chat field; they do not change what the model may call). A name OpenAI cannot take (not
   [A-Za-z0-9_-]{1,64}) is refused; googleSearch, codeExecution, urlContext and every other tool kind too.
 - toolConfig.functionCallingConfig: AUTO/VALIDATED/unset → auto, NONE → none, ANY → required, ANY with one
@@ -286,7 +287,7 @@ def _function(declaration: Mapping[str, Any]) -> dict[str, Any]:
     if not _OPENAI_NAME.fullmatch(name):
         raise ConversionError(f"function name {name!r} is not supported: letters, digits, _ and - (at most 64)")
     if "parametersJsonSchema" in declaration:
-        parameters = declaration["parametersJsonSchema"]
+        parameters = json_schema_case(declaration["parametersJsonSchema"])
     elif "parameters" in declaration:
         parameters = _json_schema(declaration["parameters"])
     else:
@@ -295,6 +296,39 @@ def _function(declaration: Mapping[str, Any]) -> dict[str, Any]:
     if declaration.get("description"):
         fn["description"] = declaration["description"]
     return {"type": "function", "function": fn}
+
+
+_JSON_TYPES = frozenset({"object", "array", "string", "integer", "number", "boolean", "null"})
+# JSON Schema keywords whose value is a schema, a list of schemas, or a name → schema map
+_SUBSCHEMA = frozenset({"items", "additionalProperties", "not", "if", "then", "else", "contains",
+                        "propertyNames", "additionalItems", "unevaluatedItems", "unevaluatedProperties"})
+_SUBSCHEMAS = frozenset({"anyOf", "oneOf", "allOf", "prefixItems"})
+_SCHEMA_MAPS = frozenset({"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"})
+
+
+def _type_name(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) and value.lower() in _JSON_TYPES else value
+
+
+def json_schema_case(schema: Any) -> Any:
+    """A JSON Schema (`parametersJsonSchema`, `responseJsonSchema`) with Gemini's upper-case type names
+    (OBJECT, STRING: Gemini takes them, Gemini CLI sends them) lowercased for JSON Schema readers; nothing else
+    changes (a property named "type" stays a property)."""
+    if isinstance(schema, list):
+        return [json_schema_case(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "type":
+            out[key] = [_type_name(v) for v in value] if isinstance(value, list) else _type_name(value)
+        elif key in _SUBSCHEMA or key in _SUBSCHEMAS:
+            out[key] = json_schema_case(value)
+        elif key in _SCHEMA_MAPS and isinstance(value, dict):
+            out[key] = {name: json_schema_case(sub) for name, sub in value.items()}
+        else:
+            out[key] = value
+    return out
 
 
 def _json_schema(schema: Any) -> Any:
@@ -363,7 +397,7 @@ def _generation(config: Mapping[str, Any], stream: bool) -> dict[str, Any]:
 
 def _response_format(config: Mapping[str, Any]) -> dict[str, Any]:
     mime = config.get("responseMimeType") or "text/plain"
-    schema = config.get("responseJsonSchema")
+    schema = json_schema_case(config.get("responseJsonSchema"))
     if schema is None and config.get("responseSchema") is not None:
         schema = _json_schema(config["responseSchema"])
     if mime == "text/plain" and schema is None:

@@ -507,3 +507,28 @@ def test_google_genai_requests_convert() -> None:
         "tool_choice": "required"}]
     assert result.text == "Checking."
     assert [(c.id, c.name, c.args) for c in result.function_calls] == [("call_9", "get_weather", {"city": "Paris"})]
+
+
+def test_gemini_cli_routing_classifier_schema_in_json_schema_case() -> None:
+    """Gemini CLI's auto-model classifier (0.61.0, `generateContent` on a flash-lite model) sends its
+    responseJsonSchema with Gemini's upper-case type names, which Gemini takes and JSON Schema (OpenAI) does
+    not: they reach the hub lower-cased, property names and other keywords untouched; same for tool schemas."""
+    schema = {"type": "OBJECT", "properties": {
+        "complexity_reasoning": {"type": "STRING", "description": "Brief explanation for the score."},
+        "complexity_score": {"type": "INTEGER", "description": "Complexity score from 1-100."},
+        "TYPE": {"type": ["ARRAY", "NULL"], "items": {"anyOf": [{"type": "NUMBER"}, {"type": "BOOLEAN"}]}}},
+        "required": ["complexity_reasoning", "complexity_score"], "additionalProperties": {"type": "STRING"}}
+    body = {"contents": [{"role": "user", "parts": [{"text": "rate this"}]}],
+            "generationConfig": {"temperature": 1, "topP": 0.95, "topK": 64, "responseMimeType": "application/json",
+                                 "responseJsonSchema": schema,
+                                 "thinkingConfig": {"includeThoughts": True, "thinkingLevel": "HIGH"}},
+            "tools": [{"functionDeclarations": [{"name": "f", "parametersJsonSchema": schema}]}]}
+    hub = request_to_openai(body, model="gemini-3.5-flash-lite")
+    expected = {"type": "object", "properties": {
+        "complexity_reasoning": {"type": "string", "description": "Brief explanation for the score."},
+        "complexity_score": {"type": "integer", "description": "Complexity score from 1-100."},
+        "TYPE": {"type": ["array", "null"], "items": {"anyOf": [{"type": "number"}, {"type": "boolean"}]}}},
+        "required": ["complexity_reasoning", "complexity_score"], "additionalProperties": {"type": "string"}}
+    assert hub["response_format"] == {"type": "json_schema", "json_schema": {"name": "response", "schema": expected}}
+    assert hub["tools"][0]["function"]["parameters"] == expected
+    assert body["generationConfig"]["responseJsonSchema"]["type"] == "OBJECT"   # the client's request unchanged
