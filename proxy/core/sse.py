@@ -37,13 +37,24 @@ class SSEDecoder:
         if self._pending_cr and chunk.startswith(b"\n"):
             chunk = chunk[1:]
         self._pending_cr = False
-        buf = self._buf + chunk
+        buf = self._buf + chunk if self._buf else chunk
         events: list[SSEEvent] = []
+        if b"\r" not in buf:                  # the usual stream: LF only, split in C
+            lines = buf.split(b"\n")
+            self._buf = lines.pop()
+            for line in lines:
+                self._line(line.decode("utf-8", "replace"), events)
+            return events
         start = 0
         n = len(buf)
+        # each search runs once per line ending found, never again over the same bytes: a buffer of many
+        # lines without a CR was scanned to its end for every line (quadratic: a 16 MiB piece took seconds)
+        lf = cr = -2                           # -2: not searched yet; -1: none in the rest of buf
         while start < n:
-            lf = buf.find(b"\n", start)
-            cr = buf.find(b"\r", start)
+            if lf != -1 and lf < start:
+                lf = buf.find(b"\n", start)
+            if cr != -1 and cr < start:
+                cr = buf.find(b"\r", start)
             if lf < 0 and cr < 0:
                 break
             if cr >= 0 and (lf < 0 or cr < lf):

@@ -40,3 +40,18 @@ def test_json_or_sse_decides_on_the_first_non_blank_byte() -> None:
     stream = JsonOrSSE()
     assert stream.feed(b"\n") == [] and stream.feed(b"data: 1\n\n") == [SSEEvent("1")]
     assert stream.json is None
+
+
+def test_a_big_piece_of_many_events_is_decoded_in_linear_time() -> None:
+    """#16: each line end used to be searched for (a CR) to the end of the piece, so one piece of n events cost
+    n × its size: 16 MiB of chat chunks blocked the event loop for tens of seconds (a stream 41 s late).
+    Without the fix this piece (about 12 MB, 120,000 events, one CR at its very end) takes minutes."""
+    import time
+
+    event = b'data: {"choices":[{"delta":{"content":"lorem ipsum dolor sit amet, consectetur"}}]}\n\n'
+    for tail in (b"", b"data: end\r\n\r\n"):       # LF only, and the same with a CR somewhere
+        piece = event * 120_000 + tail
+        start = time.monotonic()
+        events = SSEDecoder().feed(piece)
+        assert len(events) == 120_000 + (1 if tail else 0)
+        assert time.monotonic() - start < 10      # linear: under a second; quadratic: a minute
