@@ -77,7 +77,7 @@ def relay_addons(rt: Runtime, metrics: Metrics | None = None, access: AccessLog 
                           read_timeout=max(s.relay_first_byte_timeout, s.relay_idle_timeout)),
         DialectUpstream(rt.catalog, s.relay_timeout),                     # rewrite: a client's own dialect
         RawProxy(rt.catalog, s.relay_timeout),                            # rewrite: the raw proxy route
-        UsageTap(),                                                       # taps: usage and text from the bytes
+        UsageTap(rt.tokenizer.count_text),                                # taps: usage and text from the bytes
         Billing(rt.ledger, rt.current_prices, rt.options, rt.tokenizer),  # settle / refund
         health,                                                           # auto-disable, success rate
         RetryPolicy(rt.caches, rt.options),                               # another channel, or stop
