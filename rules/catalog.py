@@ -43,7 +43,7 @@ AUTH_STYLES: frozenset[str] = frozenset({
 _TYPE_FIELDS = frozenset({
     "id", "name", "base_url", "api_style", "owned_by", "models", "auth", "headers", "paths",
     "strip_v1", "base_path_strips", "always_convert", "balance", "requires_base_url",
-    "placeholder", "key_hint", "form",
+    "placeholder", "key_hint", "form", "rerank",
 })
 _PASS_THROUGH_STYLES = frozenset({"openai", "azure"})
 
@@ -73,6 +73,7 @@ class ChannelType:
     placeholder: bool = False
     key_hint: str = ""
     form: ChannelForm = field(default_factory=ChannelForm)
+    rerank: str = ""    # the upstream path of POST /v1/rerank after the base URL; "": the type has no rerank
 
     @property
     def balance(self) -> bool:
@@ -177,6 +178,9 @@ def _channel_type(entry: Entry, model_lists: Mapping[str, tuple[str, ...]]) -> C
     for relay, upstream in paths.items():
         if not relay.startswith("/") or not upstream.startswith("/"):
             entry.fail(f"paths entry {relay!r} = {upstream!r}: both sides must start with '/'")
+    rerank = entry.string("rerank", "")
+    if rerank and not rerank.startswith("/"):
+        entry.fail(f"rerank {rerank!r} must start with '/'")
     strip_v1 = entry.boolean("strip_v1")
     if strip_v1 and paths:
         entry.fail("strip_v1 and paths cannot be combined")
@@ -198,6 +202,7 @@ def _channel_type(entry: Entry, model_lists: Mapping[str, tuple[str, ...]]) -> C
         placeholder=entry.boolean("placeholder"),
         key_hint=entry.string("key_hint", ""),
         form=parse_form(entry),
+        rerank=rerank,
     )
 
 

@@ -86,7 +86,7 @@ class Billing:
         return await asyncio.to_thread(self.tokenizer.count_text, text, model)
 
     async def _actual(self, state: RelayState) -> int:
-        if state.mode in (modes.IMAGES, modes.SPEECH):
+        if state.mode in (modes.IMAGES, modes.IMAGE_EDITS, modes.SPEECH):
             return state.reserved       # priced up front, charged in full once the upstream said yes
         text = "".join(state.completion_parts)
         if state.mode in (modes.TRANSCRIPTION, modes.TRANSLATION):

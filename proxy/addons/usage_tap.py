@@ -37,6 +37,22 @@ def usage_from(obj: Any) -> Usage | None:
     return Usage(prompt_tokens=prompt, completion_tokens=completion if isinstance(completion, int) else 0)
 
 
+def rerank_usage(obj: dict[str, Any]) -> Usage | None:
+    """A rerank answer's tokens: Jina's `usage.total_tokens`, or the `meta.billed_units` / `meta.tokens` input and
+    output tokens of Cohere-shaped answers (SiliconFlow, Cohere). None when it reports only search units."""
+    usage = obj.get("usage")
+    if isinstance(usage, dict) and isinstance(usage.get("total_tokens"), int) and usage["total_tokens"] > 0:
+        return Usage(prompt_tokens=usage["total_tokens"], completion_tokens=0)
+    meta = obj.get("meta")
+    for key in ("billed_units", "tokens"):
+        units = meta.get(key) if isinstance(meta, dict) else None
+        if isinstance(units, dict) and isinstance(units.get("input_tokens"), int | float) and units["input_tokens"] > 0:
+            output = units.get("output_tokens")
+            return Usage(prompt_tokens=int(units["input_tokens"]),
+                         completion_tokens=int(output) if isinstance(output, int | float) else 0)
+    return None
+
+
 _TEXT_FIELDS = ("content", "reasoning_content", "reasoning", "refusal")
 
 
@@ -297,7 +313,7 @@ class UsageTap:
             return
         if not isinstance(obj, dict):
             return
-        state.usage = usage_from(obj.get("usage"))
+        state.usage = usage_from(obj.get("usage")) or (rerank_usage(obj) if state.mode == modes.RERANK else None)
         state.usage_source = "upstream" if state.usage else ""
         if state.usage is not None and state.usage.total_tokens and state.mode not in modes.MULTIPART_MODES:
             return                                  # the text is only needed to count it (transcripts: always)
