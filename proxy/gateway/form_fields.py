@@ -64,6 +64,32 @@ def form_files(content_type: str, body: bytes) -> list[str]:
             if headers.get_filename() is not None and payload]
 
 
+def with_field(content_type: str, body: bytes, name: str, value: str) -> bytes:
+    """The multipart body with its text field `name` set to `value` (added before the closing delimiter when
+    absent); every other byte as it was. The body unchanged when it has no boundary or closing delimiter."""
+    boundary = boundary_of(content_type)
+    if boundary is None:
+        return body
+    delimiter = b"--" + boundary
+    pieces = body.split(delimiter)
+    for i in range(1, len(pieces)):
+        part = pieces[i]
+        if part.startswith(b"--"):             # the closing delimiter: the field was not there
+            added = b'\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n' % (name.encode(), value.encode())
+            return delimiter.join([*pieces[:i], added, *pieces[i:]])
+        lead = b"\r\n" if part.startswith(b"\r\n") else b""
+        head, separator, payload = part.removeprefix(b"\r\n").partition(b"\r\n\r\n")
+        if not separator:
+            continue
+        headers = _HEADERS.parsebytes(head + b"\r\n\r\n", headersonly=True)
+        if headers.get_param("name", header="content-disposition") == name and headers.get_filename() is None \
+                and not headers.get("Content-Transfer-Encoding"):
+            trail = b"\r\n" if payload.endswith(b"\r\n") else b""
+            pieces[i] = lead + head + b"\r\n\r\n" + value.encode() + trail
+            return delimiter.join(pieces)
+    return body
+
+
 def _decoded(payload: bytes, transfer_encoding: str) -> str:
     encoding = transfer_encoding.strip().lower()
     try:

@@ -194,6 +194,20 @@ async def test_image_edits_with_the_openai_sdk(gateway: Gateway, db: Database, m
     assert len(mock.requests) == calls
 
 
+async def test_image_edits_with_a_mapped_model_send_the_mapped_model(gateway: Gateway, db: Database,
+                                                                      mock: Upstream) -> None:
+    acct = await add_account(db, quota=10**8, token_quota=10**8)
+    await add_channel(db, base_url=mock.url, type=1, models="my-edit", model_mapping='{"my-edit": "dall-e-2"}')
+    await gateway.reload()
+    client = openai.AsyncOpenAI(api_key=acct.key, base_url=gateway.url + "/v1", max_retries=0)
+    await client.images.edit(image=("a.png", PNG, "image/png"), prompt="hat", model="my-edit", size="256x256")
+    _, _, _, form = mock.requests[-1]
+    assert (form["model"], form["prompt"], form["image"]) == ("dall-e-2", "hat", ("a.png", PNG))
+    await gateway.flush()
+    [row] = await logs(db)
+    assert row.quota == gateway.runtime.prices.image_cost("dall-e-2", "256x256", "", 1, "default", 1)
+
+
 async def test_image_edits_are_refused_by_channels_that_are_not_openai(gateway: Gateway, db: Database,
                                                                        mock: Upstream) -> None:
     acct = await add_account(db, quota=10**8, token_quota=10**8)
