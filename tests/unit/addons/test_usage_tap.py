@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from proxy.addons.usage_tap import UsageTap, usage_in_tail, word_cut
+from proxy.addons.usage_tap import UsageTap, rerank_usage, usage_in_tail, word_cut
+from proxy.converters.base import Usage
 from proxy.gateway.tokenizer import Tokenizer
 from tests.unit.addons.fakes import make_flow
 
@@ -121,3 +122,15 @@ def test_a_word_cut_keeps_the_count() -> None:
     assert text[cut:] == " abc"
     assert word_cut("nospaceshere") == len("nospaceshere")
     assert word_cut("a  ") == 3                           # no single space starting a word
+
+
+def test_rerank_usage_in_each_providers_shape() -> None:
+    jina = {"results": [], "usage": {"total_tokens": 42}}
+    siliconflow = {"results": [], "meta": {"billed_units": {"input_tokens": 30, "output_tokens": 2, "search_units": 0},
+                                           "tokens": {"input_tokens": 30, "output_tokens": 2}}}
+    tokens_only = {"results": [], "meta": {"tokens": {"input_tokens": 7}}}
+    cohere = {"results": [], "meta": {"billed_units": {"search_units": 1}}}
+    assert rerank_usage(jina) == Usage(42, 0)
+    assert rerank_usage(siliconflow) == Usage(30, 2)
+    assert rerank_usage(tokens_only) == Usage(7, 0)
+    assert rerank_usage(cohere) is None and rerank_usage({}) is None
