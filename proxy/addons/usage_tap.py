@@ -81,6 +81,20 @@ def _holder_parts(holder: dict[str, Any]) -> list[str]:
     return parts
 
 
+def _only_content(choices: Any) -> str | None:
+    """The content of a chunk whose one choice's delta holds `content` and at most a role; None for any other
+    shape (text_parts reads those)."""
+    if type(choices) is not list or len(choices) != 1 or type(choices[0]) is not dict:
+        return None
+    choice = choices[0]
+    delta = choice.get("delta")
+    if type(delta) is not dict or "content" not in delta or "message" in choice or "text" in choice \
+            or len(delta) > (2 if "role" in delta else 1):
+        return None
+    content = delta["content"]
+    return "" if content is None else content if type(content) is str else None
+
+
 def text_parts(obj: dict[str, Any]) -> list[str]:
     """Everything billable a client receives in a chunk or answer: content, reasoning, refusals, tool and
     function calls, audio transcripts, completions text (#14: none of it may go unbilled)."""
@@ -342,7 +356,12 @@ class UsageTap:
         if not text:
             return
         if "choices" in obj:
-            state.completion_parts.extend(text_parts(obj))
+            content = _only_content(obj["choices"])
+            if content is not None:       # nearly every chunk of a long chat stream
+                if content:
+                    state.completion_parts.append(content)
+            else:
+                state.completion_parts.extend(text_parts(obj))
         if "type" in obj:
             state.completion_parts.extend(responses_event_parts(obj))   # Responses API stream
             state.completion_parts.extend(anthropic_parts(obj))         # Anthropic Messages (/v1/messages)

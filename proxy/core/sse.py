@@ -42,8 +42,7 @@ class SSEDecoder:
         if b"\r" not in buf:                  # the usual stream: LF only, split in C
             lines = buf.split(b"\n")
             self._buf = lines.pop()
-            for line in lines:
-                self._line(line.decode("utf-8", "replace"), events)
+            self._lf_lines(lines, events)
             return events
         start = 0
         n = len(buf)
@@ -69,6 +68,22 @@ class SSEDecoder:
             start = nxt
         self._buf = buf[start:]
         return events
+
+    def _lf_lines(self, lines: list[bytes], events: list[SSEEvent]) -> None:
+        """_line for each line, with the two lines of nearly every event (`data: ...`, then a blank one) done
+        inline: a 45 MB stream has 450,000 of them."""
+        data = self._data
+        for line in lines:
+            if not line:
+                if data or self._event:
+                    events.append(SSEEvent("\n".join(data), self._event, self._id))
+                    data = self._data = []
+                    self._event = ""
+            elif line.startswith(b"data:"):
+                data.append(line[6 if line.startswith(b"data: ") else 5:].decode("utf-8", "replace"))
+            else:
+                self._line(line.decode("utf-8", "replace"), events)
+                data = self._data
 
     def flush(self) -> list[SSEEvent]:
         """End of stream: a trailing event without its blank line still counts."""

@@ -55,3 +55,13 @@ def test_a_big_piece_of_many_events_is_decoded_in_linear_time() -> None:
         events = SSEDecoder().feed(piece)
         assert len(events) == 120_000 + (1 if tail else 0)
         assert time.monotonic() - start < 10      # linear: under a second; quadratic: a minute
+
+
+def test_lf_only_streams_in_any_split() -> None:
+    stream = (b'event: a\nid: 1\ndata: {"x":1}\ndata:two\n\n: comment\ndata\n\ndata:  spaced\n\n'
+              b'event: only\n\ndata: \xe4\xbd\xa0\xe5\xa5\xbd\n\ndata: tail')
+    expected = [SSEEvent('{"x":1}\ntwo', "a", "1"), SSEEvent("", "", "1"), SSEEvent(" spaced", "", "1"),
+                SSEEvent("", "only", "1"), SSEEvent("你好", "", "1"), SSEEvent("tail", "", "1")]
+    assert decode([stream]) == expected
+    for cut in range(len(stream)):
+        assert decode([stream[:cut], stream[cut:]]) == expected
