@@ -35,9 +35,11 @@ class LongUpstream:
 
     def __init__(self) -> None:
         app = web.Application()
-        app.router.add_post("/v1/chat/completions", self.chat)
+        app.router.add_post("/{tail:.*}", self.chat)
         self.server = TestServer(app, host="127.0.0.1")
         self.endless = False
+        self.body = BODY                 # what a finite answer streams
+        self.paths: list[str] = []
         self.sent = 0
         self.ended = asyncio.Event()     # the last answer's handler returned (finished or cut off)
 
@@ -47,6 +49,7 @@ class LongUpstream:
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
         await request.read()
+        self.paths.append(request.path)
         self.sent = 0
         self.ended.clear()
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
@@ -58,9 +61,10 @@ class LongUpstream:
                     await response.write(piece)
                     self.sent += len(piece)
             else:
-                for i in range(0, len(BODY), PIECE):
-                    await response.write(BODY[i:i + PIECE])
-                    self.sent += min(PIECE, len(BODY) - i)
+                body = self.body
+                for i in range(0, len(body), PIECE):
+                    await response.write(body[i:i + PIECE])
+                    self.sent += min(PIECE, len(body) - i)
             await response.write_eof()
         except (ConnectionResetError, aiohttp.ClientConnectionResetError):
             pass
@@ -176,3 +180,64 @@ async def test_a_slow_client_holds_the_upstream_back_and_a_client_gone_pays_what
     assert delivered_at_least * 0.99 <= row.completion_tokens <= sent_at_most * 1.01
     assert row.quota == gateway.runtime.prices.quota_for(row.prompt_tokens, row.completion_tokens,
                                                          "gpt-4o-mini", 1, "default")
+
+
+def _anthropic_events(deltas: int) -> bytes:
+    """An Anthropic Messages stream: `deltas` text deltas of WORDS, 600,000 output tokens by its message_delta."""
+    def event(name: str, obj: dict[str, object]) -> bytes:
+        return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(obj) + b"\n\n"
+    delta = event("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                          "delta": {"type": "text_delta", "text": WORDS}})
+    return (event("message_start", {"type": "message_start", "message": {
+                "id": "msg_long", "type": "message", "role": "assistant", "model": "claude-long", "content": [],
+                "stop_reason": None, "usage": {"input_tokens": 9, "output_tokens": 1}}})
+            + event("content_block_start", {"type": "content_block_start", "index": 0,
+                                            "content_block": {"type": "text", "text": ""}})
+            + delta * deltas
+            + event("content_block_stop", {"type": "content_block_stop", "index": 0})
+            + event("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+                                      "usage": {"output_tokens": 600_000}})
+            + event("message_stop", {"type": "message_stop"}))
+
+
+async def test_a_long_stream_from_a_converted_provider_is_billed_from_its_final_usage(
+        gateway: Gateway, db: Database, long_upstream: LongUpstream) -> None:
+    """A chat client on an Anthropic channel: 20,000 deltas converted to OpenAI chunks (past the tap's 1 MiB
+    window), billed from the usage of the provider's message_start and message_delta."""
+    long_upstream.body = _anthropic_events(20_000)
+    acct = await add_account(db, quota=10**12, token_quota=10**12)
+    await add_channel(db, base_url=long_upstream.url, type=14, models="claude-long")
+    await gateway.reload()
+    body = {**_request(), "model": "claude-long"}
+    async with aiohttp.ClientSession() as http, http.post(gateway.url + "/v1/chat/completions", json=body,
+                                                          headers={"Authorization": acct.key}) as r:
+        assert r.status == 200
+        received = await r.read()
+    assert long_upstream.paths == ["/v1/messages"]
+    assert received.count(WORDS.encode()) == 20_000 and len(received) > 2 * 1024 * 1024
+    [row] = await _log_rows(gateway, db, 1)
+    assert (row.prompt_tokens, row.completion_tokens, row.usage_source) == (9, 600_000, "upstream")
+    assert row.quota == gateway.runtime.prices.quota_for(9, 600_000, "claude-long", 14, "default")
+
+
+async def test_a_long_stream_to_an_anthropic_client_without_usage_is_counted_in_pieces(
+        gateway: Gateway, db: Database, long_upstream: LongUpstream, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An Anthropic client on an OpenAI channel that reports no usage: the delivered text is counted in pieces
+    as it streams (64 Ki characters here, 1 Mi by default) and let go; the pieces add up to the whole count."""
+    monkeypatch.setattr("proxy.addons.usage_tap.TEXT_KEEP", 64 * 1024)
+    chunks = 20_000
+    long_upstream.body = CHUNK * chunks + b"data: [DONE]\n\n"       # no usage chunk
+    acct = await add_account(db, quota=10**12, token_quota=10**12)
+    await add_channel(db, base_url=long_upstream.url)
+    await gateway.reload()
+    body = {"model": "gpt-4o-mini", "max_tokens": 1_000_000, "stream": True,
+            "messages": [{"role": "user", "content": "go"}]}
+    async with aiohttp.ClientSession() as http, http.post(gateway.url + "/v1/messages", json=body,
+                                                          headers={"x-api-key": acct.key}) as r:
+        assert r.status == 200
+        received = await r.read()
+    assert received.count(WORDS.encode()) == chunks and b"event: message_stop" in received
+    [row] = await _log_rows(gateway, db, 1)
+    expected = gateway.runtime.tokenizer.count_text(WORDS * chunks, "gpt-4o-mini")
+    assert (row.completion_tokens, row.usage_source) == (expected, "counted")
+    assert row.quota == gateway.runtime.prices.quota_for(row.prompt_tokens, expected, "gpt-4o-mini", 1, "default")
