@@ -43,7 +43,7 @@ class Upstream:
         form: dict[str, Any] = {}
         if request.content_type == "multipart/form-data":
             form = await _form(request.headers["Content-Type"], raw)
-        self.requests.append((request.path, dict(request.headers), raw, form))
+        self.requests.append((request.path_qs, dict(request.headers), raw, form))
         if request.path.endswith("/rerank"):
             body = orjson.loads(raw)
             results = [{"index": i, "relevance_score": 1 - i / 10} for i in range(len(body["documents"]))]
@@ -206,6 +206,21 @@ async def test_image_edits_with_a_mapped_model_send_the_mapped_model(gateway: Ga
     await gateway.flush()
     [row] = await logs(db)
     assert row.quota == gateway.runtime.prices.image_cost("dall-e-2", "256x256", "", 1, "default", 1)
+
+
+async def test_image_edits_on_an_azure_channel_go_to_the_deployment(gateway: Gateway, db: Database,
+                                                                     mock: Upstream) -> None:
+    acct = await add_account(db, quota=10**8, token_quota=10**8)
+    await add_channel(db, base_url=mock.url, type=3, models="dall-e-2", key="azure-key",
+                      config='{"api_version":"2025-04-01-preview"}')
+    await gateway.reload()
+    client = openai.AsyncOpenAI(api_key=acct.key, base_url=gateway.url + "/v1", max_retries=0)
+    result = await client.images.edit(image=("a.png", PNG, "image/png"), prompt="hat", model="dall-e-2")
+    assert len(result.data) == 1
+    path, headers, _, form = mock.requests[-1]
+    assert path == "/openai/deployments/dall-e-2/images/edits?api-version=2025-04-01-preview"
+    assert headers["api-key"] == "azure-key"
+    assert form["prompt"] == "hat" and form["image"] == ("a.png", PNG)
 
 
 async def test_image_edits_are_refused_by_channels_that_are_not_openai(gateway: Gateway, db: Database,
