@@ -1,4 +1,5 @@
-"""A fast OpenAI-style upstream for benchmarks: a fixed JSON answer, or a 20-chunk stream with usage.
+"""A fast OpenAI-style upstream for benchmarks: a fixed JSON answer, or a 20-chunk stream with usage; a request
+with `"bench_long": <bytes>` gets a stream of that many bytes of chunks ending with 600,000 completion tokens.
 
 A bare asyncio protocol (HTTP/1.1 keep-alive, Content-Length bodies) rather than an aiohttp app: the
 mock shares the machine's two cores with the proxy under test, so the less CPU it needs per request,
@@ -26,6 +27,19 @@ USAGE = b"data: " + orjson.dumps({"id": "chatcmpl-bench", "object": "chat.comple
                                   "usage": {"prompt_tokens": 12, "completion_tokens": 20,
                                             "total_tokens": 32}}) + b"\n\n"
 STREAM = CHUNK * 20 + USAGE + b"data: [DONE]\n\n"
+
+LONG_CHUNK = CHUNK.replace(b'"tok "', b'"lorem ipsum dolor sit amet, "')
+LONG_USAGE = USAGE.replace(b'"completion_tokens":20,"total_tokens":32',
+                           b'"completion_tokens":600000,"total_tokens":600012')
+_LONG: dict[int, bytes] = {}
+
+
+def long_stream(size: int) -> bytes:
+    """About `size` bytes of chat chunks, the usage chunk and [DONE] (built once per size)."""
+    if size not in _LONG:
+        _LONG[size] = LONG_CHUNK * max(1, size // len(LONG_CHUNK)) + LONG_USAGE + b"data: [DONE]\n\n"
+    return _LONG[size]
+
 
 WHOLE = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(ANSWER)) + ANSWER
 STREAM_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -65,8 +79,10 @@ class Upstream(asyncio.Protocol):
     def _answer(self, head: bytes, body: bytes) -> None:
         if not head.startswith(b"post /v1/chat/completions"):
             self.transport.write(NOT_FOUND)
-        elif not orjson.loads(body).get("stream"):
+        elif not (request := orjson.loads(body)).get("stream"):
             self.transport.write(WHOLE)
+        elif request.get("bench_long"):
+            self.transport.write(STREAM_HEAD + _chunked(long_stream(int(request["bench_long"]))) + b"0\r\n\r\n")
         else:
             self.transport.write(STREAM_HEAD)
             for _ in range(20):

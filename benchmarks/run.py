@@ -5,6 +5,7 @@
     python benchmarks/run.py --scaling 2     # one worker vs two at concurrency 64: the throughput ratio
     python benchmarks/run.py --memory 20000  # RSS of the gateway before/after N streamed requests
     python benchmarks/run.py --client python # the load from an aiohttp client instead of wrk
+    python benchmarks/run.py --long-streams 4  # 45 MB streams in a row: time, stalls, gateway RSS (only this)
 
 Everything runs on 127.0.0.1 in one process tree; the figures that matter are the ratios. The load
 comes from wrk (Debian's package `wrk`) when it is installed: written in C, it needs a few percent of
@@ -187,6 +188,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=5, help="seconds per scenario with wrk")
     ap.add_argument("--rounds", type=int, default=3, help="turns per scenario (wrk, and --scaling); the median counts")
     ap.add_argument("--scaling", type=int, default=0, help="compare one worker with this many (concurrency 64)")
+    ap.add_argument("--long-streams", type=int, default=0, help="only this: N streams of 45 MB in a row, a fast "
+                                                                  "then a slow client: time, stalls, gateway RSS")
     args = ap.parse_args()
     if args.scaling:
         scaling(args.scaling, args)
@@ -205,6 +208,9 @@ def main() -> None:
         targets = {"direct": mock_url, "bare": f"http://127.0.0.1:{ports['bare']}", "gateway": gateway_url}
         for base in targets.values():
             wait_ready(base + "/v1/chat/completions")
+        if args.long_streams:
+            asyncio.run(long_streams(procs[2].pid, gateway_url, key, args.long_streams))
+            return
         if args.client == "wrk":
             results = run_all_wrk(targets, key, args.seconds, workdir, args.rounds)
         else:
@@ -348,6 +354,55 @@ def memory(pid: int, base: str, key: str, total: int) -> None:
         done += min(5000, total - done)
         print(f"  after {done:>6} streamed requests: gateway RSS {rss_kb(pid) / 1024:.1f} MiB")
     print(f"memory: {before / 1024:.1f} MiB after warm-up → {rss_kb(pid) / 1024:.1f} MiB after {total} more streams")
+
+
+LONG_SIZE = 45_000_000
+
+
+async def _long_stream(http: aiohttp.ClientSession, url: str, key: str, rate: float) -> tuple[float, float, int]:
+    """One 45 MB stream read at most at `rate` bytes/s (0: as fast as it comes): seconds, longest gap, bytes."""
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "go"}], "stream": True,
+            "stream_options": {"include_usage": True}, "bench_long": LONG_SIZE}
+    start = last = time.monotonic()
+    got, gap = 0, 0.0
+    async with http.post(url, json=body, headers={"Authorization": f"Bearer {key}"}) as resp:
+        async for piece in resp.content.iter_any():
+            now = time.monotonic()
+            gap, last = max(gap, now - last), now
+            got += len(piece)
+            if rate:
+                await asyncio.sleep(max(0.0, start + got / rate - time.monotonic()))
+    return time.monotonic() - start, gap, got
+
+
+async def long_streams(pid: int, base: str, key: str, count: int) -> None:
+    """#16: streams of 45 MB (600,000 tokens by their final usage) in a row on one kept connection, first read
+    as fast as they come, then by a client reading 10 MB/s: time, the longest pause, and the gateway's RSS
+    (sampled every 50 ms) before, at its peak and after."""
+    url = base + "/v1/chat/completions"
+    peak = 0
+
+    async def sample() -> None:
+        nonlocal peak
+        while True:
+            peak = max(peak, rss_kb(pid))
+            await asyncio.sleep(0.05)
+
+    print(f"\n{'45 MB streams':<34}{'seconds':>9}{'MB/s':>7}{'longest pause':>15}{'gateway CPU':>13}"
+          f"{'gateway RSS (MiB)':>20}")
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as http:
+        for label, rate in (("as fast as it comes", 0.0), ("a client reading 10 MB/s", 10e6)):
+            before, peak = rss_kb(pid), 0
+            sampler = asyncio.create_task(sample())
+            for i in range(count):
+                cpu = cpu_seconds(tree_pids(pid))
+                seconds, gap, got = await _long_stream(http, url, key, rate)
+                cpu = cpu_seconds(tree_pids(pid)) - cpu
+                assert got >= LONG_SIZE, f"stream {i} ended after {got} bytes"
+                print(f"{label + f' #{i + 1}':<34}{seconds:>9.2f}{got / seconds / 1e6:>7.1f}{gap:>14.2f}s"
+                      f"{cpu:>12.2f}s{f'{before / 1024:.0f} → peak {peak / 1024:.0f}':>20}")
+            sampler.cancel()
+            print(f"{'':<34}after: {rss_kb(pid) / 1024:.0f} MiB")
 
 
 if __name__ == "__main__":

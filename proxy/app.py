@@ -23,6 +23,7 @@ from proxy.addons.mapping import ModelMapping
 from proxy.addons.metrics import AccessLog, LineWriter, Metrics, scrape_handler
 from proxy.addons.openai_upstream import OpenAIUpstream
 from proxy.addons.raw_proxy import RawProxy
+from proxy.addons.rerank_upstream import RerankUpstream
 from proxy.addons.reservation import Reservation
 from proxy.addons.retry import RetryPolicy
 from proxy.addons.route import Route
@@ -53,9 +54,9 @@ ADMIN_SESSION_KEY = web.AppKey("admin_session", aiohttp.ClientSession)
 
 RELAY_POST = ("/v1/completions", "/v1/chat/completions", "/v1/edits", "/v1/images/generations", "/v1/embeddings",
               "/v1/engines/{model}/embeddings", "/v1/audio/transcriptions", "/v1/audio/translations",
-              "/v1/audio/speech", "/v1/moderations", "/v1/responses", "/v1/messages")
+              "/v1/audio/speech", "/v1/moderations", "/v1/responses", "/v1/messages", "/v1/images/edits", "/v1/rerank")
 NOT_IMPLEMENTED = (
-    ("POST", "/v1/images/edits"), ("POST", "/v1/images/variations"), ("*", "/v1/files{tail:.*}"),
+    ("POST", "/v1/images/variations"), ("*", "/v1/files{tail:.*}"),
     ("*", "/v1/fine_tuning{tail:.*}"), ("DELETE", "/v1/models/{model}"), ("*", "/v1/assistants{tail:.*}"),
     ("*", "/v1/threads{tail:.*}"),
 )
@@ -77,12 +78,13 @@ def relay_addons(rt: Runtime, metrics: Metrics | None = None, access: AccessLog 
         ModelMapping(),                                                   # rewrite: model mapping, system prompt
         Reservation(rt.ledger, rt.current_prices, rt.options, rt.tokenizer,  # hold what the answer can cost
                     load_max_output(), ImageProbe(rt.user_content).sizes if s.image_fetch_enabled else None),
+        RerankUpstream(rt.catalog, s.relay_timeout),                      # rewrite: rerank to types that have it
         OpenAIUpstream(rt.catalog, s.relay_timeout, s.enforce_include_usage),  # rewrite: pass-through upstreams
         ConverterUpstream(rt.catalog, rt.http, options, s.relay_timeout, s.relay_proxy,   # rewrite: converted upstreams
                           read_timeout=max(s.relay_first_byte_timeout, s.relay_idle_timeout)),
         DialectUpstream(rt.catalog, s.relay_timeout),                     # rewrite: a client's own dialect
         RawProxy(rt.catalog, s.relay_timeout),                            # rewrite: the raw proxy route
-        UsageTap(),                                                       # taps: usage and text from the bytes
+        UsageTap(rt.tokenizer.count_text),                                # taps: usage and text from the bytes
         Billing(rt.ledger, rt.current_prices, rt.options, rt.tokenizer),  # settle / refund
         health,                                                           # auto-disable, success rate
         RetryPolicy(rt.caches, rt.options),                               # another channel, or stop

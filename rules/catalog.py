@@ -47,7 +47,7 @@ AUTH_STYLES: frozenset[str] = frozenset({
 _TYPE_FIELDS = frozenset({
     "id", "name", "base_url", "api_style", "owned_by", "models", "auth", "headers", "paths",
     "strip_v1", "base_path_strips", "always_convert", "balance", "requires_base_url",
-    "placeholder", "key_hint", "form", "dialects",
+    "placeholder", "key_hint", "form", "dialects", "rerank",
 })
 _PASS_THROUGH_STYLES = frozenset({"openai", "azure"})
 
@@ -78,6 +78,7 @@ class ChannelType:
     key_hint: str = ""
     form: ChannelForm = field(default_factory=ChannelForm)
     dialects: frozenset[str] = frozenset()   # client dialects answered natively besides the api_style's own
+    rerank: str = ""    # the upstream path of POST /v1/rerank after the base URL; "": the type has no rerank
 
     @property
     def balance(self) -> bool:
@@ -191,6 +192,9 @@ def _channel_type(entry: Entry, model_lists: Mapping[str, tuple[str, ...]]) -> C
     unknown = sorted(set(dialects) - CLIENT_DIALECTS)
     if unknown:
         entry.fail(f"dialects names unknown client dialects {unknown} (expected some of {sorted(CLIENT_DIALECTS)})")
+    rerank = entry.string("rerank", "")
+    if rerank and not rerank.startswith("/"):
+        entry.fail(f"rerank {rerank!r} must start with '/'")
     strip_v1 = entry.boolean("strip_v1")
     if strip_v1 and paths:
         entry.fail("strip_v1 and paths cannot be combined")
@@ -213,6 +217,7 @@ def _channel_type(entry: Entry, model_lists: Mapping[str, tuple[str, ...]]) -> C
         key_hint=entry.string("key_hint", ""),
         form=parse_form(entry),
         dialects=frozenset(dialects),
+        rerank=rerank,
     )
 
 

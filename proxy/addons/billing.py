@@ -73,7 +73,7 @@ class Billing:
         """A converted stream whose only content was the provider's error (sent inside HTTP 200) costs nothing."""
         converter = state.stream_converter
         failed = converter is not None and converter.error is not None
-        return failed and not any(state.completion_parts) and state.usage is None
+        return failed and not any(state.completion_parts) and not _let_go(state) and state.usage is None
 
     def _ctype(self, state: RelayState) -> int | None:
         return state.channel.type if state.channel else None
@@ -86,7 +86,7 @@ class Billing:
         return await asyncio.to_thread(self.tokenizer.count_text, text, model)
 
     async def _actual(self, state: RelayState) -> int:
-        if state.mode in (modes.IMAGES, modes.SPEECH):
+        if state.mode in (modes.IMAGES, modes.IMAGE_EDITS, modes.SPEECH):
             return state.reserved       # priced up front, charged in full once the upstream said yes
         text = "".join(state.completion_parts)
         if state.mode in (modes.TRANSCRIPTION, modes.TRANSLATION):
@@ -107,9 +107,16 @@ class Billing:
             state.usage = usage
             return usage
         completion = await self._count(text, state.model) if text else 0
+        if _let_go(state):     # a long stream's text counted in pieces as it went (proxy.addons.usage_tap)
+            completion += state.completion_counted + sum(await asyncio.gather(*state.completion_counting))
         state.usage = Usage(state.prompt_tokens, completion)
-        state.usage_source = "counted" if text else "estimated"
+        state.usage_source = "counted" if text or _let_go(state) else "estimated"
         return state.usage
+
+
+def _let_go(state: RelayState) -> bool:
+    """Whether text of the answer was counted and let go while it streamed."""
+    return bool(state.completion_counted or state.completion_counting)
 
 
 __all__ = ["Billing"]

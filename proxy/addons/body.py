@@ -10,7 +10,7 @@ from proxy.addons.auth import auth_error
 from proxy.core.errors import RelayError
 from proxy.core.flow import Flow
 from proxy.gateway import modes
-from proxy.gateway.form_fields import form_fields
+from proxy.gateway.form_fields import form_fields, form_files
 from proxy.gateway.state import RelayState
 
 MAX_TOKENS_LIMIT = 1_073_741_823
@@ -37,6 +37,40 @@ def validate_text(mode: str, body: dict[str, Any]) -> None:
         raise invalid("instruction is required")
 
 
+def validate_rerank(body: dict[str, Any]) -> None:
+    """The Cohere/Jina rerank shape: model, a query, documents (texts or {"text": ...}), top_n, return_documents."""
+    if not body.get("model"):
+        raise invalid("model is required")
+    query = body.get("query")
+    if not isinstance(query, str) or not query:
+        raise invalid("query is required: a non-empty string")
+    documents = body.get("documents")
+    if not isinstance(documents, list) or not documents:
+        raise invalid("documents is required: a non-empty array of strings or {\"text\": ...} objects")
+    for i, doc in enumerate(documents):
+        if not isinstance(doc, str) and not (isinstance(doc, dict) and isinstance(doc.get("text"), str)):
+            raise invalid(f"documents[{i}] must be a string or an object with a string \"text\"")
+    top_n = body.get("top_n")
+    if top_n is not None and (not isinstance(top_n, int) or isinstance(top_n, bool) or top_n < 1):
+        raise invalid("top_n must be a positive integer")
+    if not isinstance(body.get("return_documents", False), bool):
+        raise invalid("return_documents must be a boolean")
+
+
+def validate_image_edit(content_type: str, raw: bytes, form: dict[str, str]) -> None:
+    """OpenAI's images/edits form: at least one image file and a prompt; n and size checked when given."""
+    if not content_type.startswith("multipart/form-data"):
+        raise invalid("images/edits takes a multipart/form-data body (image files, mask, prompt, model, n, size)")
+    files = form_files(content_type, raw)
+    if not any(name in ("image", "image[]") for name in files):
+        raise invalid("image is required: one or more image files in the form field \"image\" (or \"image[]\")")
+    if not form.get("prompt"):
+        raise invalid("prompt is required")
+    n = form.get("n", "1").strip() or "1"
+    if not n.isdigit() or not 1 <= int(n) <= 10:
+        raise invalid(f"n must be an integer from 1 to 10, got {n!r}")
+
+
 class RequestBody:
     """Runs after TokenAuth: fills mode, model, body, stream flags."""
 
@@ -44,9 +78,12 @@ class RequestBody:
         state = flow.state
         state.mode, state.relay_path = modes.mode_for(flow.request.path)
         content_type = flow.request.headers.get("Content-Type", "")
-        if state.mode in modes.MULTIPART_MODES or content_type.startswith("multipart/form-data"):
+        if state.mode in modes.FORM_ONLY or state.mode in modes.MULTIPART_MODES \
+                or content_type.startswith("multipart/form-data"):
             state.form = form_fields(content_type, flow.request.body) if flow.request.body else {}
             model = state.form.get("model", "")
+            if state.mode == modes.IMAGE_EDITS:
+                validate_image_edit(content_type, flow.request.body, state.form)
         else:
             model = self._parse_json(flow, state)
         if not model:
@@ -65,6 +102,8 @@ class RequestBody:
             state.include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
             if state.mode in modes.TEXT_MODES and state.mode != modes.RESPONSES:
                 validate_text(state.mode, state.body)
+            elif state.mode == modes.RERANK:
+                validate_rerank(state.body)
         flow.stream = state.stream
 
     @staticmethod

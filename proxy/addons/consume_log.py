@@ -13,7 +13,8 @@ from rules import PriceTable
 from store import as_bool
 from store.models import LOG_CONSUME
 
-_NO_COMPLETION_RATIO = frozenset({modes.IMAGES, modes.SPEECH, modes.TRANSCRIPTION, modes.TRANSLATION})
+_NO_COMPLETION_RATIO = frozenset({modes.IMAGES, modes.IMAGE_EDITS, modes.SPEECH, modes.TRANSCRIPTION,
+                                  modes.TRANSLATION})
 
 
 class ConsumeLog:

@@ -60,7 +60,7 @@ class ConverterUpstream:
         state = flow.state
         channel = state.channel
         assert channel is not None
-        if state.mode == modes.PROXY:
+        if state.mode in (modes.PROXY, modes.RERANK):   # rerank: proxy.addons.rerank_upstream
             return
         ctype = self.catalog.get(channel.type) if channel.type in self.catalog else self.catalog.get(0)
         converters = converters_for(ctype.api_style)

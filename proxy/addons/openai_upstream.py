@@ -10,6 +10,7 @@ from multidict import CIMultiDict
 from proxy.core.errors import RelayError, UpstreamError
 from proxy.core.flow import Flow, UpstreamCall
 from proxy.gateway import modes
+from proxy.gateway.form_fields import with_field
 from proxy.gateway.records import ChannelRecord
 from proxy.gateway.state import RelayState
 from rules import Catalog, ChannelType
@@ -76,7 +77,7 @@ class OpenAIUpstream:
         state = flow.state
         channel = state.channel
         assert channel is not None
-        if state.mode == modes.PROXY:
+        if state.mode in (modes.PROXY, modes.RERANK):   # rerank: proxy.addons.rerank_upstream
             return
         ctype = self.catalog.get(channel.type) if channel.type in self.catalog else self.catalog.get(0)
         if ctype.api_style not in PASS_THROUGH_STYLES or ctype.speaks(state.dialect):   # DialectUpstream's
@@ -133,6 +134,9 @@ class OpenAIUpstream:
         state = flow.state
         changes: dict[str, Any] = dict(state.body_changes)
         if state.body is None:
+            if state.mode == modes.IMAGE_EDITS and "model" in changes:   # a mapped model: that field only
+                return with_field(flow.request.headers.get("Content-Type", ""), flow.request.body, "model",
+                                  str(changes["model"]))
             return flow.request.body      # multipart and bodiless requests pass through as they are
         if self.enforce_include_usage and state.stream and state.mode in (modes.CHAT, modes.COMPLETIONS) \
                 and not state.include_usage:

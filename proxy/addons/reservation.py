@@ -31,7 +31,7 @@ REFUSAL = {"token": "令牌额度不足", "user": "用户额度不足"}
 OUTPUT_LIMIT_FIELDS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
 # modes whose answers are text priced per completion token (the others are priced up front or have no answer)
 ANSWER_MODES = frozenset({modes.CHAT, modes.COMPLETIONS, modes.RESPONSES, modes.EDITS})
-PRICED_UP_FRONT = frozenset({modes.IMAGES, modes.SPEECH, modes.TRANSCRIPTION, modes.TRANSLATION})
+PRICED_UP_FRONT = frozenset({modes.IMAGES, modes.IMAGE_EDITS, modes.SPEECH, modes.TRANSCRIPTION, modes.TRANSLATION})
 BIG_PROMPT = 256 * 1024      # a body this large is checked against the balance before its prompt is counted
 RACE_TRIES = 3               # a capped hold that loses a race for the balance is recomputed this often
 # model families that take `max_completion_tokens` and refuse `max_tokens` (OpenAI's reasoning models)
@@ -196,6 +196,11 @@ class Reservation:
         prices, body, group = self.prices(), state.body or {}, state.group
         if state.mode == modes.IMAGES:
             return self._image_cost(state, prices, body)
+        if state.mode == modes.IMAGE_EDITS:     # priced as generations (One API's image ratio), from the form
+            form = state.form
+            fields = {"prompt": form.get("prompt"), "size": form.get("size") or "1024x1024",
+                      "n": int(form.get("n", "1").strip() or "1"), "quality": form.get("quality", "")}
+            return self._image_cost(state, prices, fields)
         if state.mode == modes.SPEECH:
             text = _field(body, "input", str, "")
             if len(text.encode()) > prices.audio.speech_max_input_bytes:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -12,7 +14,13 @@ from proxy.core.sse import SSEDecoder, SSEEvent
 from proxy.gateway import modes
 from proxy.gateway.state import RelayState
 
-MAX_BODY = 16 * 1024 * 1024
+WINDOW = 1 << 20            # bytes of a stream held unparsed; past them it is parsed as it goes
+MAX_BODY = 16 * 1024 * 1024  # bytes of a non-stream answer held whole; past them only its last WINDOW bytes
+TEXT_KEEP = 1 << 20         # characters of a stream's text held; past them counted in pieces and let go
+MAX_COUNTING = 2            # piece counts running off the loop at once per stream; more are counted in place
+CUT_SEARCH = 1 << 16        # characters searched back for a word boundary to cut the text at
+
+Count = Callable[[str, str], int]   # (text, model) -> tokens
 
 
 def usage_from(obj: Any) -> Usage | None:
@@ -29,6 +37,22 @@ def usage_from(obj: Any) -> Usage | None:
     return Usage(prompt_tokens=prompt, completion_tokens=completion if isinstance(completion, int) else 0)
 
 
+def rerank_usage(obj: dict[str, Any]) -> Usage | None:
+    """A rerank answer's tokens: Jina's `usage.total_tokens`, or the `meta.billed_units` / `meta.tokens` input and
+    output tokens of Cohere-shaped answers (SiliconFlow, Cohere). None when it reports only search units."""
+    usage = obj.get("usage")
+    if isinstance(usage, dict) and isinstance(usage.get("total_tokens"), int) and usage["total_tokens"] > 0:
+        return Usage(prompt_tokens=usage["total_tokens"], completion_tokens=0)
+    meta = obj.get("meta")
+    for key in ("billed_units", "tokens"):
+        units = meta.get(key) if isinstance(meta, dict) else None
+        if isinstance(units, dict) and isinstance(units.get("input_tokens"), int | float) and units["input_tokens"] > 0:
+            output = units.get("output_tokens")
+            return Usage(prompt_tokens=int(units["input_tokens"]),
+                         completion_tokens=int(output) if isinstance(output, int | float) else 0)
+    return None
+
+
 _TEXT_FIELDS = ("content", "reasoning_content", "reasoning", "refusal")
 
 
@@ -41,14 +65,34 @@ def _call_parts(call: Any) -> list[str]:
 
 
 def _holder_parts(holder: dict[str, Any]) -> list[str]:
-    parts = [v for v in (holder.get(key) for key in _TEXT_FIELDS) if isinstance(v, str) and v]
-    for call in holder.get("tool_calls") or ():
-        parts.extend(_call_parts(call))
-    parts.extend(_call_parts(holder.get("function_call")))
+    parts = []
+    for key in _TEXT_FIELDS:        # a loop, not a comprehension: this runs for every event of a long stream
+        v = holder.get(key)
+        if v and isinstance(v, str):
+            parts.append(v)
+    if "tool_calls" in holder:
+        for call in holder["tool_calls"] or ():
+            parts.extend(_call_parts(call))
+    if "function_call" in holder:
+        parts.extend(_call_parts(holder["function_call"]))
     audio = holder.get("audio")
     if isinstance(audio, dict) and isinstance(audio.get("transcript"), str) and audio["transcript"]:
         parts.append(audio["transcript"])
     return parts
+
+
+def _only_content(choices: Any) -> str | None:
+    """The content of a chunk whose one choice's delta holds `content` and at most a role; None for any other
+    shape (text_parts reads those)."""
+    if type(choices) is not list or len(choices) != 1 or type(choices[0]) is not dict:
+        return None
+    choice = choices[0]
+    delta = choice.get("delta")
+    if type(delta) is not dict or "content" not in delta or "message" in choice or "text" in choice \
+            or len(delta) > (2 if "role" in delta else 1):
+        return None
+    content = delta["content"]
+    return "" if content is None else content if type(content) is str else None
 
 
 def text_parts(obj: dict[str, Any]) -> list[str]:
@@ -138,42 +182,116 @@ def sse_payloads(raw: bytes) -> list[str]:
     return [e.data for e in decoder.feed(raw) + decoder.flush()]
 
 
-class UsageTap:
-    """Keeps what the client received and reads it once the answer is complete.
+def word_cut(text: str) -> int:
+    """Where to cut `text` so that its two sides counted apart make the count of the whole: before a single
+    space that starts a word (tiktoken's encodings begin a piece there, so no piece spans the cut). The end of
+    the text when none is near it (text without spaces: a piece may then be split, a token or two apart)."""
+    i = len(text) - 1
+    floor = max(0, len(text) - CUT_SEARCH)
+    while True:
+        i = text.rfind(" ", floor + 1, i)
+        if i <= floor:
+            return len(text)
+        if not text[i - 1].isspace() and not text[i + 1].isspace():
+            return i
 
-    Nothing is parsed while bytes flow, so the tap adds no latency to a stream;
-    at the end the usage chunk is looked up from the back, and the text is only
-    parsed (to count it) when the upstream gave no usage. A stream longer than
-    MAX_BODY is read in MAX_BODY pieces as it goes (its events parsed, only an
-    unfinished one kept), so a long answer is billed whole, usage chunk included.
+
+def usage_in_tail(tail: bytes) -> Usage | None:
+    """The last `"usage": {...}` object of a JSON answer's tail (OpenAI writes usage last), read without the
+    rest of the document."""
+    at = tail.rfind(b'"usage"')
+    start = tail.find(b"{", at) if at >= 0 else -1
+    if start < 0 or tail[at + 7:start].strip() != b":":
+        return None
+    depth, in_string, escaped = 0, False, False
+    for i in range(start, len(tail)):
+        c = tail[i]
+        if in_string:
+            escaped, in_string = (False, True) if escaped else (c == 0x5C, c != 0x22)
+        elif c == 0x22:
+            in_string = True
+        elif c == 0x7B:
+            depth += 1
+        elif c == 0x7D:
+            depth -= 1
+            if depth == 0:
+                try:
+                    return usage_from(orjson.loads(tail[start:i + 1]))
+                except orjson.JSONDecodeError:
+                    return None
+    return None
+
+
+class _Reading:
+    """One answer's reading (the tap's private scratch): what it holds is bounded whatever the answer's length."""
+
+    __slots__ = ("held", "decoder", "tail", "chars")
+
+    def __init__(self) -> None:
+        self.held: bytes | bytearray | None = None   # bytes not parsed yet: a stream's first WINDOW, an answer's
+        self.decoder: SSEDecoder | None = None       # a stream past WINDOW: parsed piece by piece from there
+        self.tail: bytes | None = None               # a non-stream answer past MAX_BODY: its last WINDOW bytes
+        self.chars = 0                               # characters in state.completion_parts
+
+
+class UsageTap:
+    """Reads usage and text from what the client received, holding a bounded part of it.
+
+    Nothing is parsed while the first WINDOW bytes flow, so a usual answer costs no latency: at its end the
+    usage chunk is looked up from the back, and the text parsed (to count it) only when no usage came. A
+    longer stream is parsed as it goes, holding one unfinished event; its text past TEXT_KEEP characters is
+    counted in pieces (off the event loop) and let go, so a stream of any length is billed whole from its
+    final usage event, or counted, with memory bounded. A non-stream answer is held whole up to MAX_BODY; past
+    it only its tail is held, and its usage read from there.
     """
+
+    def __init__(self, count: Count | None = None) -> None:
+        self.count = count      # the tokenizer's count_text; None: a long stream's text is held, not counted
 
     def chunk(self, flow: Flow[RelayState], data: bytes) -> None:
         if not flow.state.billed:
             return
-        # "tap_body" and "tap_decoder" are this addon's private scratch (no other module reads them)
-        metadata = flow.metadata
-        buf = metadata.get("tap_body")
-        if buf is None and type(data) is bytes and len(data) <= MAX_BODY:
-            metadata["tap_body"] = data        # the first piece as it is (a whole answer is just that): no copy
+        reading = flow.metadata.get("tap")     # "tap": this addon's private scratch (no other module reads it)
+        if reading is None:
+            reading = flow.metadata["tap"] = _Reading()
+        if reading.decoder is not None:
+            self._events(flow, reading, reading.decoder.feed(data))
             return
-        if not isinstance(buf, bytearray):
-            buf = metadata["tap_body"] = bytearray(buf or b"")
-        if len(buf) + len(data) <= MAX_BODY:
-            buf.extend(data)
-        elif flow.stream:                      # a long stream: read what we hold, keep reading the rest
-            buf.extend(data)
-            decoder = metadata.setdefault("tap_decoder", SSEDecoder())
-            self._events(flow.state, decoder.feed(bytes(buf)))
-            buf.clear()
+        if reading.tail is not None:
+            reading.tail = (reading.tail + data)[-WINDOW:]
+            return
+        held = reading.held
+        limit = WINDOW if flow.stream else MAX_BODY
+        size = len(held) if held is not None else 0
+        if size + len(data) <= limit:
+            if held is None:
+                reading.held = data if type(data) is bytes else bytes(data)   # a whole answer as it is: no copy
+            else:
+                if not isinstance(held, bytearray):
+                    held = reading.held = bytearray(held)
+                held.extend(data)
+            return
+        reading.held = None
+        if flow.stream:                        # a long stream: parsed from here on
+            reading.decoder = SSEDecoder()
+            self._events(flow, reading, reading.decoder.feed(bytes(held or b"")) + reading.decoder.feed(data))
+        else:
+            reading.tail = (bytes(held or b"") + data)[-WINDOW:]
 
     def done(self, flow: Flow[RelayState]) -> None:
-        body = flow.metadata.pop("tap_body", None)
-        decoder = flow.metadata.pop("tap_decoder", None)
-        state = flow.state
-        if isinstance(decoder, SSEDecoder):    # a long stream read piece by piece: its last piece
-            self._events(state, decoder.feed(bytes(body or b"")) + decoder.flush())
+        reading = flow.metadata.pop("tap", None)
+        if not isinstance(reading, _Reading):
             return
+        state = flow.state
+        if reading.decoder is not None:        # a long stream read piece by piece: its unfinished end
+            self._events(flow, reading, reading.decoder.flush())
+            return
+        if reading.tail is not None:
+            if state.usage is None and flow.error is None:
+                state.usage = usage_in_tail(reading.tail)
+                state.usage_source = "upstream" if state.usage else ""
+            return
+        body = reading.held
         if not body or state.usage is not None:
             return
         if flow.stream:
@@ -193,9 +311,29 @@ class UsageTap:
             for data in sse_payloads(raw):
                 self._event(state, data, text=True)
 
-    def _events(self, state: RelayState, events: list[SSEEvent]) -> None:
+    def _events(self, flow: Flow[RelayState], reading: _Reading, events: list[SSEEvent]) -> None:
+        state = flow.state
+        parts = state.completion_parts
+        before = len(parts)
         for event in events:
             self._event(state, event.data, text=True)
+        reading.chars += sum(len(part) for part in parts[before:])
+        if reading.chars > TEXT_KEEP and self.count is not None:
+            self._let_go(state, reading, self.count)
+
+    @staticmethod
+    def _let_go(state: RelayState, reading: _Reading, count: Count) -> None:
+        """Count the text held so far (up to a word boundary) and keep only its count."""
+        text = "".join(state.completion_parts)
+        cut = word_cut(text)
+        state.completion_parts[:] = [text[cut:]] if cut < len(text) else []
+        reading.chars = len(text) - cut
+        piece, model = text[:cut], state.model
+        running = [f for f in state.completion_counting if not f.done()]
+        if len(running) >= MAX_COUNTING:       # the tokenizer is behind the stream: this piece waits for it
+            state.completion_counted += count(piece, model)
+            return
+        state.completion_counting.append(asyncio.get_running_loop().run_in_executor(None, count, piece, model))
 
     @staticmethod
     def _whole(state: RelayState, raw: bytes | bytearray) -> None:
@@ -206,7 +344,7 @@ class UsageTap:
             return
         if not isinstance(obj, dict):
             return
-        state.usage = usage_from(obj.get("usage"))
+        state.usage = usage_from(obj.get("usage")) or (rerank_usage(obj) if state.mode == modes.RERANK else None)
         state.usage_source = "upstream" if state.usage else ""
         if state.usage is not None and state.usage.total_tokens and state.mode not in modes.MULTIPART_MODES:
             return                                  # the text is only needed to count it (transcripts: always)
@@ -227,14 +365,23 @@ class UsageTap:
             return
         if not isinstance(obj, dict):
             return
-        response = obj.get("response")
-        nested = response.get("usage") if isinstance(response, dict) else None   # Responses API events
-        usage = usage_from(obj.get("usage")) or usage_from(nested)
-        if usage is not None:
-            state.usage, state.usage_source = usage, "upstream"
+        if "usage" in obj or "response" in obj:   # tested first: most events of a long stream carry neither
+            response = obj.get("response")
+            nested = response.get("usage") if isinstance(response, dict) else None   # Responses API events
+            usage = usage_from(obj.get("usage")) or usage_from(nested)
+            if usage is not None:
+                state.usage, state.usage_source = usage, "upstream"
         if not text:
             return
-        state.completion_parts.extend(text_parts(obj))
-        state.completion_parts.extend(responses_event_parts(obj))   # Responses API stream
-        state.completion_parts.extend(anthropic_parts(obj))         # Anthropic Messages (/v1/messages)
-        state.completion_parts.extend(gemini_parts(obj))            # Gemini (/v1beta/models/…)
+        if "choices" in obj:
+            content = _only_content(obj["choices"])
+            if content is not None:       # nearly every chunk of a long chat stream
+                if content:
+                    state.completion_parts.append(content)
+            else:
+                state.completion_parts.extend(text_parts(obj))
+        if "type" in obj:
+            state.completion_parts.extend(responses_event_parts(obj))   # Responses API stream
+            state.completion_parts.extend(anthropic_parts(obj))         # Anthropic Messages (/v1/messages)
+        if "candidates" in obj:
+            state.completion_parts.extend(gemini_parts(obj))            # Gemini (/v1beta/models/…)

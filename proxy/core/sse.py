@@ -37,13 +37,23 @@ class SSEDecoder:
         if self._pending_cr and chunk.startswith(b"\n"):
             chunk = chunk[1:]
         self._pending_cr = False
-        buf = self._buf + chunk
+        buf = self._buf + chunk if self._buf else chunk
         events: list[SSEEvent] = []
+        if b"\r" not in buf:                  # the usual stream: LF only, split in C
+            lines = buf.split(b"\n")
+            self._buf = lines.pop()
+            self._lf_lines(lines, events)
+            return events
         start = 0
         n = len(buf)
+        # each search runs once per line ending found, never again over the same bytes: a buffer of many
+        # lines without a CR was scanned to its end for every line (quadratic: a 16 MiB piece took seconds)
+        lf = cr = -2                           # -2: not searched yet; -1: none in the rest of buf
         while start < n:
-            lf = buf.find(b"\n", start)
-            cr = buf.find(b"\r", start)
+            if lf != -1 and lf < start:
+                lf = buf.find(b"\n", start)
+            if cr != -1 and cr < start:
+                cr = buf.find(b"\r", start)
             if lf < 0 and cr < 0:
                 break
             if cr >= 0 and (lf < 0 or cr < lf):
@@ -58,6 +68,22 @@ class SSEDecoder:
             start = nxt
         self._buf = buf[start:]
         return events
+
+    def _lf_lines(self, lines: list[bytes], events: list[SSEEvent]) -> None:
+        """_line for each line, with the two lines of nearly every event (`data: ...`, then a blank one) done
+        inline: a 45 MB stream has 450,000 of them."""
+        data = self._data
+        for line in lines:
+            if not line:
+                if data or self._event:
+                    events.append(SSEEvent("\n".join(data), self._event, self._id))
+                    data = self._data = []
+                    self._event = ""
+            elif line.startswith(b"data:"):
+                data.append(line[6 if line.startswith(b"data: ") else 5:].decode("utf-8", "replace"))
+            else:
+                self._line(line.decode("utf-8", "replace"), events)
+                data = self._data
 
     def flush(self) -> list[SSEEvent]:
         """End of stream: a trailing event without its blank line still counts."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 import quopri
+from collections.abc import Iterator
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -27,12 +28,11 @@ def boundary_of(content_type: str) -> bytes | None:
         return None
 
 
-def form_fields(content_type: str, body: bytes) -> dict[str, str]:
-    """Named parts without a filename, decoded as UTF-8 (bad bytes replaced); a nested multipart part is ""."""
+def _parts(content_type: str, body: bytes) -> Iterator[tuple[str, Message, bytes]]:
+    """(name, headers, payload) of every top-level named part."""
     boundary = boundary_of(content_type)
-    fields: dict[str, str] = {}
     if boundary is None:
-        return fields
+        return
     for part in body.split(b"--" + boundary)[1:]:
         if part.startswith(b"--"):   # the closing delimiter
             break
@@ -41,13 +41,53 @@ def form_fields(content_type: str, body: bytes) -> dict[str, str]:
             continue
         headers = _HEADERS.parsebytes(head + b"\r\n\r\n", headersonly=True)
         name = headers.get_param("name", header="content-disposition")
-        if not isinstance(name, str) or not name or headers.get_filename() is not None:
+        if isinstance(name, str) and name:
+            yield name, headers, payload.removesuffix(b"\r\n")
+
+
+def form_fields(content_type: str, body: bytes) -> dict[str, str]:
+    """Named parts without a filename, decoded as UTF-8 (bad bytes replaced); a nested multipart part is ""."""
+    fields: dict[str, str] = {}
+    for name, headers, payload in _parts(content_type, body):
+        if headers.get_filename() is not None:
             continue
         if headers.get_content_maintype() == "multipart":
             fields[name] = ""
             continue
-        fields[name] = _decoded(payload.removesuffix(b"\r\n"), str(headers.get("Content-Transfer-Encoding", "")))
+        fields[name] = _decoded(payload, str(headers.get("Content-Transfer-Encoding", "")))
     return fields
+
+
+def form_files(content_type: str, body: bytes) -> list[str]:
+    """The names of the parts that are files (with a filename and some content), in order, repeated names too."""
+    return [name for name, headers, payload in _parts(content_type, body)
+            if headers.get_filename() is not None and payload]
+
+
+def with_field(content_type: str, body: bytes, name: str, value: str) -> bytes:
+    """The multipart body with its text field `name` set to `value` (added before the closing delimiter when
+    absent); every other byte as it was. The body unchanged when it has no boundary or closing delimiter."""
+    boundary = boundary_of(content_type)
+    if boundary is None:
+        return body
+    delimiter = b"--" + boundary
+    pieces = body.split(delimiter)
+    for i in range(1, len(pieces)):
+        part = pieces[i]
+        if part.startswith(b"--"):             # the closing delimiter: the field was not there
+            added = b'\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n' % (name.encode(), value.encode())
+            return delimiter.join([*pieces[:i], added, *pieces[i:]])
+        lead = b"\r\n" if part.startswith(b"\r\n") else b""
+        head, separator, payload = part.removeprefix(b"\r\n").partition(b"\r\n\r\n")
+        if not separator:
+            continue
+        headers = _HEADERS.parsebytes(head + b"\r\n\r\n", headersonly=True)
+        if headers.get_param("name", header="content-disposition") == name and headers.get_filename() is None \
+                and not headers.get("Content-Transfer-Encoding"):
+            trail = b"\r\n" if payload.endswith(b"\r\n") else b""
+            pieces[i] = lead + head + b"\r\n\r\n" + value.encode() + trail
+            return delimiter.join(pieces)
+    return body
 
 
 def _decoded(payload: bytes, transfer_encoding: str) -> str:

@@ -6,6 +6,7 @@ field here, never a `flow.metadata` key.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +55,10 @@ class RelayState:
     usage: Usage | None = None          # from the upstream
     usage_source: str = ""              # "upstream" | "counted" | "estimated"
     completion_parts: list[str] = field(default_factory=list)   # streamed text, to count when no usage came
+    # a long stream's text is not kept whole: past proxy.addons.usage_tap.TEXT_KEEP characters it is counted in
+    # pieces as it goes and let go; these are those pieces' tokens (counted) and counts still running off the loop
+    completion_counted: int = 0
+    completion_counting: list[asyncio.Future[int]] = field(default_factory=list)
     converter: ConverterCall | None = None   # this attempt's converter (None: served as OpenAI or raw)
     stream_converter: StreamConverter | None = None   # a converted stream's, whose .usage we read at the end
     quota: int = 0                      # the final charge

@@ -356,6 +356,11 @@ class Tokenizer:
             return self.count_messages(messages, model, image_tokens) if isinstance(messages, list) else 0
         if mode == "responses":
             return self._count_responses(body, model, image_tokens)
+        if mode == "rerank":     # the query and every document's text (a string or {"text": ...})
+            docs = body.get("documents")
+            texts = [body.get("query"), *(d.get("text") if isinstance(d, dict) else d
+                                          for d in (docs if isinstance(docs, list) else ()))]
+            return sum(self.count_text(t, model) for t in texts if isinstance(t, str))
         # One API counts a completions prompt array, a moderations input array, embeddings and edits as 0;
         # we count them, so these are billed when the upstream reports no usage
         fields = _INPUT_FIELDS.get(mode, ())

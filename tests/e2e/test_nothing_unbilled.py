@@ -122,9 +122,9 @@ async def test_a_huge_prompt_on_a_tiny_balance_is_refused_unread_and_stalls_nobo
 
 async def test_a_stream_longer_than_the_tap_cap_is_billed_by_its_final_usage(
         gateway: Gateway, db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    """#16: a stream past the usage tap's cap (16 MiB; 64 KiB here) was billed by the text of its first part
+    """#16: a stream past the usage tap's window (1 MiB; 64 KiB here) was billed by the text of its first part
     (868,009 counted tokens for 600,000 reported, measured on 45 MB); its final usage chunk now bills it."""
-    monkeypatch.setattr("proxy.addons.usage_tap.MAX_BODY", 64 * 1024)
+    monkeypatch.setattr("proxy.addons.usage_tap.WINDOW", 64 * 1024)
     usage = {"prompt_tokens": 9, "completion_tokens": 600_000, "total_tokens": 600_009}
 
     async def chat(request: web.Request) -> web.StreamResponse:

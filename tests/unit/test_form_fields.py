@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import time
 
-from proxy.gateway.form_fields import boundary_of, form_fields
+from proxy.gateway.form_fields import boundary_of, form_fields, form_files, with_field
 from tests.e2e.test_hostile_inputs import nested_multipart
 
 
@@ -38,3 +38,17 @@ def test_a_body_nested_1000_deep_is_read_at_once() -> None:
     top = part("model", b"whisper-1") + b'--B\r\nContent-Disposition: form-data; name="deep"\r\n' \
         b"Content-Type: " + content_type.replace("form-data", "mixed").encode() + b"\r\n\r\n" + body + b"\r\n--B--\r\n"
     assert form_fields("multipart/form-data; boundary=B", top) == {"model": "whisper-1", "deep": ""}
+
+
+def test_files_named_and_one_field_replaced_or_added() -> None:
+    ctype = "multipart/form-data; boundary=B"
+    image = b'--B\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n\r\n\x89PNG\r\n'
+    body = part("model", b"my-edit") + image + part("prompt", b"a hat") + b"--B--\r\n"
+    assert form_files(ctype, body) == ["image"]
+    replaced = with_field(ctype, body, "model", "dall-e-2")
+    assert replaced == part("model", b"dall-e-2") + image + part("prompt", b"a hat") + b"--B--\r\n"
+    without = image + part("prompt", b"a hat") + b"--B--\r\n"
+    added = with_field(ctype, without, "model", "dall-e-2")
+    assert form_fields(ctype, added) == {"prompt": "a hat", "model": "dall-e-2"} and added.startswith(without[:-8])
+    assert form_files(ctype, added) == ["image"]
+    assert with_field("multipart/form-data", body, "model", "x") == body      # no boundary: as it was

@@ -2,29 +2,45 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from proxy.addons.usage_tap import UsageTap
+from proxy.addons.usage_tap import UsageTap, rerank_usage, usage_in_tail, word_cut
+from proxy.converters.base import Usage
+from proxy.gateway.tokenizer import Tokenizer
 from tests.unit.addons.fakes import make_flow
 
 
-def test_usage_tap_keeps_a_whole_answer_as_is_and_caps_what_it_keeps(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_usage_tap_keeps_a_whole_answer_as_is_and_past_the_cap_only_its_tail(monkeypatch: pytest.MonkeyPatch) -> None:
     answer = b'{"choices":[{"message":{"content":"Hi"}}],"usage":{"prompt_tokens":2,"completion_tokens":1,"total_tokens":3}}'
     flow = make_flow(billed=True)
     tap = UsageTap()
     tap.chunk(flow, answer)
-    assert flow.metadata["tap_body"] is answer            # one piece: kept without a copy
+    assert flow.metadata["tap"].held is answer            # one piece: kept without a copy
     tap.done(flow)
     assert (flow.state.usage.prompt_tokens, flow.state.usage.completion_tokens) == (2, 1)
 
-    monkeypatch.setattr("proxy.addons.usage_tap.MAX_BODY", 10)
+    # a non-stream answer past MAX_BODY (embeddings of many inputs): only its last WINDOW bytes are held, and
+    # its usage (written last) read from there; before, its first MAX_BODY bytes were counted as text
+    monkeypatch.setattr("proxy.addons.usage_tap.MAX_BODY", 100)
+    monkeypatch.setattr("proxy.addons.usage_tap.WINDOW", 80)
+    big = b'{"data":[' + b",".join(b'{"embedding":[0.1,0.2,0.3]}' for _ in range(50)) + \
+        b'],"usage":{"prompt_tokens":9,"total_tokens":9,"x":{"a":"}"}}}'
     flow = make_flow(billed=True)
-    for piece in (b"0123", b"4567", b"89ab"):              # the third piece would pass the cap: left out
-        tap.chunk(flow, piece)
-    assert bytes(flow.metadata["tap_body"]) == b"01234567"
-    flow = make_flow(billed=True)
-    tap.chunk(flow, b"x" * 11)                               # a first piece over the cap is not kept either
-    assert not flow.metadata["tap_body"]
+    for i in range(0, len(big), 30):
+        tap.chunk(flow, big[i:i + 30])
+        reading = flow.metadata["tap"]
+        assert len(reading.held or b"") <= 100 and len(reading.tail or b"") <= 80
+    tap.done(flow)
+    assert (flow.state.usage.prompt_tokens, flow.state.usage_source) == (9, "upstream")
+    assert flow.state.completion_parts == []
+
+
+def test_usage_in_a_tail() -> None:
+    assert usage_in_tail(b'0.1]}],"usage": {"prompt_tokens":4,"total_tokens":4}}').prompt_tokens == 4
+    assert usage_in_tail(b'"usage":{"prompt_tokens":4,') is None       # cut: nothing made up
+    assert usage_in_tail(b'"text":"no usage here"}') is None
 
 
 async def test_usage_tap_reads_streams_split_anywhere() -> None:
@@ -54,10 +70,10 @@ def _chunks(n: int) -> list[bytes]:
     return [b'data: {"choices":[{"delta":{"content":"word%d "}}]}\n\n' % i for i in range(n)]
 
 
-async def test_a_stream_longer_than_the_cap_is_read_whole(monkeypatch: pytest.MonkeyPatch) -> None:
-    """#16: past MAX_BODY a stream used to be cut from the tap: its final usage chunk was never seen, and with
-    no usage only the first MAX_BODY bytes were counted. Now the tap reads it in MAX_BODY pieces."""
-    monkeypatch.setattr("proxy.addons.usage_tap.MAX_BODY", 1000)
+async def test_a_stream_longer_than_the_window_is_read_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """#16: past the cap a stream used to be cut from the tap: its final usage chunk was never seen, and with
+    no usage only the first bytes were counted. Now the tap parses it as it goes past WINDOW."""
+    monkeypatch.setattr("proxy.addons.usage_tap.WINDOW", 1000)
     usage = b'data: {"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":600000,"total_tokens":600005}}\n\n'
     raw = b"".join(_chunks(500)) + usage + b"data: [DONE]\n\n"
     tap = UsageTap()
@@ -65,10 +81,11 @@ async def test_a_stream_longer_than_the_cap_is_read_whole(monkeypatch: pytest.Mo
     flow.stream = True
     for i in range(0, len(raw), 37):                       # split anywhere, events across pieces
         tap.chunk(flow, raw[i:i + 37])
+        assert len(flow.metadata["tap"].held or b"") <= 1000
     tap.done(flow)
     assert (flow.state.usage.prompt_tokens, flow.state.usage.completion_tokens) == (5, 600000)
     assert flow.state.usage_source == "upstream"
-    assert "tap_body" not in flow.metadata and "tap_decoder" not in flow.metadata
+    assert "tap" not in flow.metadata
 
     flow = make_flow(billed=True)                          # no usage at all: every piece of text is counted
     flow.stream = True
@@ -77,3 +94,43 @@ async def test_a_stream_longer_than_the_cap_is_read_whole(monkeypatch: pytest.Mo
     tap.done(flow)
     assert flow.state.usage is None
     assert flow.state.completion_parts == [f"word{i} " for i in range(500)]
+
+
+async def test_a_long_streams_text_is_counted_in_pieces_and_let_go(monkeypatch: pytest.MonkeyPatch) -> None:
+    """#16: the text of a stream without usage is not held whole: past TEXT_KEEP characters it is counted (off
+    the loop) up to a word boundary and let go; the pieces' counts add up to the whole text's count."""
+    monkeypatch.setattr("proxy.addons.usage_tap.WINDOW", 500)
+    monkeypatch.setattr("proxy.addons.usage_tap.TEXT_KEEP", 300)
+    tokenizer = Tokenizer()
+    tap = UsageTap(tokenizer.count_text)
+    flow = make_flow(billed=True, model="gpt-4o-mini")
+    flow.stream = True
+    chunks = _chunks(2000)
+    for piece in chunks:
+        tap.chunk(flow, piece)
+        assert sum(map(len, flow.state.completion_parts)) <= 300 + 12    # one event's text past the bound
+    tap.done(flow)
+    counted = flow.state.completion_counted + sum(await asyncio.gather(*flow.state.completion_counting))
+    remainder = tokenizer.count_text("".join(flow.state.completion_parts), "gpt-4o-mini")
+    whole = "".join(f"word{i} " for i in range(2000))
+    assert counted > 0 and counted + remainder == tokenizer.count_text(whole, "gpt-4o-mini")
+
+
+def test_a_word_cut_keeps_the_count() -> None:
+    text = "Hello  there, world! 12345 abc"
+    cut = word_cut(text)
+    assert text[cut:] == " abc"
+    assert word_cut("nospaceshere") == len("nospaceshere")
+    assert word_cut("a  ") == 3                           # no single space starting a word
+
+
+def test_rerank_usage_in_each_providers_shape() -> None:
+    jina = {"results": [], "usage": {"total_tokens": 42}}
+    siliconflow = {"results": [], "meta": {"billed_units": {"input_tokens": 30, "output_tokens": 2, "search_units": 0},
+                                           "tokens": {"input_tokens": 30, "output_tokens": 2}}}
+    tokens_only = {"results": [], "meta": {"tokens": {"input_tokens": 7}}}
+    cohere = {"results": [], "meta": {"billed_units": {"search_units": 1}}}
+    assert rerank_usage(jina) == Usage(42, 0)
+    assert rerank_usage(siliconflow) == Usage(30, 2)
+    assert rerank_usage(tokens_only) == Usage(7, 0)
+    assert rerank_usage(cohere) is None and rerank_usage({}) is None
