@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 from .components import Tier, Tiers
@@ -20,6 +21,7 @@ from .exact import dec
 ONE = Fraction(1)
 
 
+@lru_cache(maxsize=4096)   # the same few ratios on every request
 def exact(value: float) -> Fraction:
     """A ratio as the decimal it was written as (rules.exact.dec), as a fraction."""
     return Fraction(dec(value))
@@ -135,7 +137,7 @@ def charge(parts: Parts, model_ratio: float, group_ratio: float, completion_rati
     model that is not free, 0 when nothing was."""
     tier = ratios.tier_for(parts.prompt)
     lines = tuple(lines_for(parts, exact(completion_ratio), ratios, tier))
-    weighted = sum((line.tokens * line.ratio for line in lines), Fraction(0))
+    weighted = sum((line.tokens * line.ratio for line in lines if line.tokens), Fraction(0))
     per_quota = exact(model_ratio) * exact(group_ratio)
     total = weighted * per_quota
     quota = -(-total.numerator // total.denominator)

@@ -11,7 +11,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TypeVar
 
-from .charge import Charge, ComponentRatios, Parts, charge, exact, hold_factors
+from .charge import ONE, Charge, ComponentRatios, Line, Parts, charge, exact, hold_factors
 from .components import (
     COMPONENT_OPTIONS,
     TIER_OPTION,
@@ -253,9 +253,15 @@ class PriceTable:
         return found
 
     def charge(self, parts: Parts, model: str, channel_type: int | None, group: str) -> Charge:
-        """The settled quota of a text answer as the sum of its parts (rules.charge), with its breakdown."""
-        return charge(parts, self.model_ratio(model, channel_type), self.group_ratio(group),
-                      self.completion_ratio(model, channel_type), self.component_ratios(model, channel_type))
+        """The settled quota of a text answer as the sum of its parts (rules.charge), with its breakdown. An answer
+        of plain input and output below every tier is One API's text quota, taken the fast way (same value)."""
+        ratios = self.component_ratios(model, channel_type)
+        completion = self.completion_ratio(model, channel_type)
+        if parts.plain and ratios.tier_for(parts.prompt) is None:
+            quota = self.quota_for(parts.prompt, parts.completion, model, channel_type, group)
+            lines = (Line("input", parts.prompt, ONE), Line("output", parts.completion, exact(completion)))
+            return Charge(quota, lines, self.model_ratio(model, channel_type), self.group_ratio(group), None)
+        return charge(parts, self.model_ratio(model, channel_type), self.group_ratio(group), completion, ratios)
 
     def _hold_terms(self, model: str, channel_type: int | None, group: str,
                     prompt_tokens: int) -> tuple[Fraction, Fraction, Fraction] | None:

@@ -7,6 +7,7 @@ from math import ceil
 import pytest
 
 from rules import Parts, PriceTable, load_prices
+from rules.charge import ComponentRatios, charge
 
 
 @pytest.fixture(scope="module")
@@ -49,9 +50,12 @@ def test_a_part_without_a_price_is_billed_as_one_api_bills_it(prices: PriceTable
 def test_answers_without_parts_cost_what_they_cost_before(prices: PriceTable, model: str) -> None:
     custom = prices.with_overrides(model_ratio={model: 0.37}, completion_ratio={model: 2.9}, group_ratio={"vip": 0.8})
     for table in (prices, custom):
+        mr, gr, cr = table.model_ratio(model), table.group_ratio("vip"), table.completion_ratio(model)
         for prompt, completion in ((1, 0), (7, 3), (1_000, 250), (123_457, 9_876)):
-            assert table.charge(Parts(prompt, completion), model, None, "vip").quota == table.quota_for(
-                prompt, completion, model, None, "vip")
+            before = table.quota_for(prompt, completion, model, None, "vip")
+            assert table.charge(Parts(prompt, completion), model, None, "vip").quota == before
+            # the general sum of parts (no shortcut) agrees with One API's formula to the unit
+            assert charge(Parts(prompt, completion), mr, gr, cr, ComponentRatios()).quota == before
 
 
 def test_options_replace_part_prices_and_tiers(prices: PriceTable) -> None:
