@@ -8,6 +8,7 @@ from math import ceil
 from typing import Any
 
 import aiohttp
+import anthropic
 import orjson
 import pytest
 from aiohttp import web
@@ -93,6 +94,24 @@ async def test_openai_chat_cached_and_reasoning_tokens(gateway: Gateway, db: Dat
     assert detail["usage"] == {"cached": 100_000, "reasoning": 3_000}
     assert detail["parts"]["cache_read"] == {"tokens": 100_000, "ratio": 0.1, "usd_per_mtok": 0.25, "quota": 12_500.0}
     assert detail["parts"]["input"]["tokens"] == 20_000 and detail["model_ratio"] == 1.25
+
+
+async def test_claude_code_on_an_openai_channel_sees_cache_reads_in_anthropic_shape(
+        gateway: Gateway, db: Database, mock: ProviderMock) -> None:
+    mock.route("POST", "/v1/chat/completions", _openai_stream)
+    acct = await _setup(db, gateway, mock, 1, "gpt-5.4")
+    before = await balances(db, acct)
+    client = anthropic.AsyncAnthropic(api_key=acct.key, base_url=gateway.url, max_retries=0)
+    try:
+        async with client.messages.stream(model="gpt-5.4", max_tokens=256, messages=ASK) as stream:
+            final = await stream.get_final_message()
+    finally:
+        await client.close()
+    # Anthropic's input_tokens excludes the cache: 120,000 prompt of which 100,000 read from it
+    assert (final.usage.input_tokens, final.usage.cache_read_input_tokens, final.usage.output_tokens) == (
+        20_000, 100_000, 4_000)
+    [row] = await _charged(gateway, db, acct, before)
+    assert row.quota == (20_000 + 100_000 * 0.1 + 4_000 * 6) * 1.25 == 67_500
 
 
 # ---------------------------------------------------------------- Responses pass-through
