@@ -120,19 +120,31 @@ RESPONSES_USAGE = {"input_tokens": 5_000, "input_tokens_details": {"cached_token
                    "output_tokens": 300, "output_tokens_details": {"reasoning_tokens": 200}, "total_tokens": 5_300}
 
 
+RESPONSE = {"id": "resp_1", "object": "response", "status": "completed", "model": "gpt-5.4",
+            "output": [{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Hi"}]}],
+            "usage": RESPONSES_USAGE}
+
+
 async def _responses(request: web.Request, rec: Recorded) -> web.StreamResponse:
-    return json_response({"id": "resp_1", "object": "response", "status": "completed", "model": "gpt-5.4",
-                          "output": [{"type": "message", "role": "assistant",
-                                      "content": [{"type": "output_text", "text": "Hi"}]}],
-                          "usage": RESPONSES_USAGE})
+    if not rec.json().get("stream"):
+        return json_response(RESPONSE)
+    events = [("response.created", {"type": "response.created", "response": {**RESPONSE, "status": "in_progress",
+                                                                             "usage": None}}),
+              ("response.output_text.delta", {"type": "response.output_text.delta", "delta": "Hi"}),
+              ("response.completed", {"type": "response.completed", "response": RESPONSE})]
+    data = b"".join(b"event: %s\ndata: %s\n\n" % (name.encode(), orjson.dumps(obj)) for name, obj in events)
+    return await send_stream(request, data, "text/event-stream")
 
 
-async def test_responses_input_and_output_details(gateway: Gateway, db: Database, mock: ProviderMock) -> None:
+@pytest.mark.parametrize("stream", [False, True])
+async def test_responses_input_and_output_details(gateway: Gateway, db: Database, mock: ProviderMock,
+                                                  stream: bool) -> None:
     mock.route("POST", "/v1/responses", _responses)
     acct = await _setup(db, gateway, mock, 1, "gpt-5.4")
     before = await balances(db, acct)
-    status, raw = await _post(gateway, "/v1/responses", acct.key, {"model": "gpt-5.4", "input": "hi"})
-    assert status == 200 and orjson.loads(raw)["usage"] == RESPONSES_USAGE
+    status, raw = await _post(gateway, "/v1/responses", acct.key, {"model": "gpt-5.4", "input": "hi", "stream": stream})
+    assert status == 200
+    assert (orjson.dumps(RESPONSE) in raw) if stream else (orjson.loads(raw)["usage"] == RESPONSES_USAGE)
     [row] = await _charged(gateway, db, acct, before)
     assert row.quota == (5_000 - 4_000 + 4_000 * 0.1 + 300 * 6) * 1.25 == 4_000
     assert _detail(row)["usage"] == {"cached": 4_000, "reasoning": 200}
