@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 import orjson
 
-from rules import load_prices
+from rules import COMPONENT_OPTIONS, TIER_OPTION, load_prices, ratio_table, tier_table
 from store import DEFAULT_OPTIONS, Database, as_bool, as_float, as_int, load_options
 
 # Ours, not One API's: provider endpoints it hard-codes, overridable so tests (and proxies) can redirect them.
@@ -22,6 +23,7 @@ ENDPOINT_DEFAULTS = {
 LATE_KEYS = ("LarkClientId", "LarkClientSecret", "OidcClientId", "OidcClientSecret", "OidcWellKnown",
              "OidcAuthorizationEndpoint", "OidcTokenEndpoint", "OidcUserinfoEndpoint")
 RATIO_KEYS = ("ModelRatio", "GroupRatio", "CompletionRatio")
+PART_KEYS = tuple(COMPONENT_OPTIONS.values())     # per-model part prices, multiples of the input price (#16)
 INT_KEYS = ("QuotaForNewUser", "QuotaForInviter", "QuotaForInvitee", "QuotaRemindThreshold",
             "PreConsumedQuota", "RetryTimes")
 URL_KEYS = ("ServerAddress", "OidcWellKnown", "OidcAuthorizationEndpoint", "OidcTokenEndpoint",
@@ -41,7 +43,8 @@ def _defaults() -> dict[str, str]:
     prices = load_prices()
     return {**DEFAULT_OPTIONS, "ModelRatio": prices.default_model_ratio_json(),
             "GroupRatio": prices.default_group_ratio_json(),
-            "CompletionRatio": prices.default_completion_ratio_json(), **ENDPOINT_DEFAULTS}
+            "CompletionRatio": prices.default_completion_ratio_json(), **prices.default_component_options(),
+            **ENDPOINT_DEFAULTS}
 
 
 ALL_DEFAULTS: dict[str, str] = _defaults()
@@ -111,6 +114,18 @@ def _check_ratio(value: str) -> str | None:
     return None
 
 
+def _check_parts(parse: Callable[[Any], object]) -> Callable[[str], str | None]:
+    """A part-price option (rules.components): valid JSON its parser accepts."""
+    def check(value: str) -> str | None:
+        try:
+            parsed = orjson.loads(value)
+        except orjson.JSONDecodeError as exc:
+            return f"JSON 解析失败：{exc}"
+        problem = parse(parsed)
+        return problem if isinstance(problem, str) else None
+    return check
+
+
 def _check_int(value: str) -> str | None:
     return None if value.strip().isascii() and value.strip().isdigit() and len(value.strip()) < 19 else "必须是非负整数"
 
@@ -132,6 +147,10 @@ def _value_checker(key: str) -> Callable[[str], str | None] | None:
         return lambda v: None if v in ("true", "false") else "必须是 true 或 false"
     if key in RATIO_KEYS:
         return _check_ratio
+    if key in PART_KEYS:
+        return _check_parts(ratio_table)
+    if key == TIER_OPTION:
+        return _check_parts(tier_table)
     if key in INT_KEYS:
         return _check_int
     if key in ("ChannelDisableThreshold", "QuotaPerUnit"):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from admin_api import channel_secrets
 from store.models import Channel, Log, Redemption, Token, User
 
@@ -68,4 +70,16 @@ def log_json(row: Log, hide_id: bool = False) -> dict[str, Any]:
         "prompt_tokens": row.prompt_tokens or 0, "completion_tokens": row.completion_tokens or 0,
         "channel": row.channel_id or 0, "request_id": row.request_id or "", "elapsed_time": row.elapsed_time or 0,
         "is_stream": bool(row.is_stream), "system_prompt_reset": bool(row.system_prompt_reset),
+        "usage_source": row.usage_source or "", "usage_detail": _detail(row.usage_detail),
     }
+
+
+def _detail(text: str | None) -> dict[str, Any] | None:
+    """A row's usage breakdown (ours, #16) as an object; None for rows without one (One API's, older ones)."""
+    if not text:
+        return None
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import aiohttp
 import orjson
@@ -16,7 +17,16 @@ from proxy.gateway.logwriter import LogWriter
 from proxy.gateway.tokenizer import Tokenizer
 from proxy.gateway.url_guard import FetchPolicy
 from proxy.ledger import Ledger, ledger_for
-from rules import Catalog, PriceTable, load_catalog, load_prices
+from rules import (
+    COMPONENT_OPTIONS,
+    TIER_OPTION,
+    Catalog,
+    PriceTable,
+    load_catalog,
+    load_prices,
+    ratio_table,
+    tier_table,
+)
 from settings import Settings
 from startup.database import database_for
 from store import DEFAULT_OPTIONS, Database, as_bool, events
@@ -24,11 +34,27 @@ from store.change_counter import open_counter
 from store.redis_client import connect_redis
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def option_defaults(prices: PriceTable) -> dict[str, str]:
     return {**DEFAULT_OPTIONS, "ModelRatio": prices.default_model_ratio_json(),
-            "CompletionRatio": prices.default_completion_ratio_json(), "GroupRatio": prices.default_group_ratio_json()}
+            "CompletionRatio": prices.default_completion_ratio_json(), "GroupRatio": prices.default_group_ratio_json(),
+            **prices.default_component_options()}
+
+
+def _parsed(raw: str | None, name: str, parse: Callable[[Any], T | str]) -> T | None:
+    """An option's JSON through its parser; None (the defaults) when unset or invalid, the problem logged."""
+    if not raw:
+        return None
+    try:
+        result = parse(orjson.loads(raw))
+    except orjson.JSONDecodeError:
+        result = "not valid JSON"
+    if isinstance(result, str):
+        log.error("option %s: %s; using the defaults", name, result)
+        return None
+    return result
 
 
 def _ratio_map(raw: str | None, name: str) -> dict[str, float] | None:
@@ -99,7 +125,10 @@ class Runtime:
         self.prices = self.default_prices.with_overrides(
             model_ratio=_ratio_map(options.get("ModelRatio"), "ModelRatio"),
             completion_ratio=_ratio_map(options.get("CompletionRatio"), "CompletionRatio"),
-            group_ratio=_ratio_map(options.get("GroupRatio"), "GroupRatio"))
+            group_ratio=_ratio_map(options.get("GroupRatio"), "GroupRatio"),
+            components={component: _parsed(options.get(name), name, ratio_table)
+                        for component, name in COMPONENT_OPTIONS.items()},
+            tiers=_parsed(options.get(TIER_OPTION), TIER_OPTION, tier_table))
         self.tokenizer.approximate = as_bool(options.get("ApproximateTokenEnabled"))
 
     async def _on_change(self, kinds: set[str]) -> None:

@@ -6,6 +6,8 @@ Needs only the standard library. A bad data file raises RulesError naming file, 
 from .auto_disable import AutoDisable, load_auto_disable
 from .catalog import API_STYLES, AUTH_STYLES, Catalog, ChannelType, load_catalog
 from .channel_form import BalanceSource, ChannelForm
+from .charge import Charge, Parts
+from .components import COMPONENT_OPTIONS, TIER_OPTION, ratio_table, tier_table
 from .errors import RulesError
 from .images import ImageRule
 from .max_output import MaxOutput, load_max_output
@@ -15,6 +17,12 @@ from .prices import AudioRules, CompletionRule, PriceDefaults, PriceTable, load_
 __all__ = [
     "API_STYLES",
     "AUTH_STYLES",
+    "COMPONENT_OPTIONS",
+    "TIER_OPTION",
+    "Charge",
+    "Parts",
+    "ratio_table",
+    "tier_table",
     "MODEL_CREATED",
     "AudioRules",
     "AutoDisable",

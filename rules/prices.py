@@ -5,11 +5,22 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import TypeVar
 
+from .charge import ONE, Charge, ComponentRatios, Line, Parts, charge, exact, hold_factors
+from .components import (
+    COMPONENT_OPTIONS,
+    TIER_OPTION,
+    ComponentDefaults,
+    Tiers,
+    load_components,
+    merge_base,
+    tiers_json,
+)
 from .exact import Rational, dec, product, rational, text_quota, tokens_quota, trunc_int
 from .gojson import go_json_object
 from .images import ImageRule
@@ -63,6 +74,7 @@ class PriceDefaults:
     image_rules: Mapping[str, ImageRule]
     single_charge_channel_types: frozenset[int]
     audio: AudioRules
+    components: ComponentDefaults = ComponentDefaults({}, {}, {c: {} for c in COMPONENT_OPTIONS}, {}, {})
 
 
 def _strip_internet(name: str, prefixes: tuple[str, ...]) -> str:
@@ -102,6 +114,19 @@ def _as_table(values: Mapping[str, float]) -> Mapping[str, float]:
     return MappingProxyType({str(k): float(v) for k, v in values.items()})
 
 
+def _affordable(budget: int, fixed: Fraction, per_token: Fraction, per_quota: Fraction, ceiling: int) -> int:
+    """The most answer tokens (at most `ceiling`) with ceil((fixed + tokens × per_token) × per_quota) <= budget;
+    -1 when not even `fixed` fits."""
+    if per_quota == 0:
+        return ceiling
+    room = Fraction(budget) / per_quota - fixed
+    if room < 0:
+        return -1
+    if per_token == 0:
+        return ceiling
+    return min(ceiling, (room / per_token).__floor__())
+
+
 class PriceTable:
     """Default price tables plus the current ones from options ModelRatio, CompletionRatio, GroupRatio.
 
@@ -116,8 +141,12 @@ class PriceTable:
         model_ratio: Mapping[str, float] | None = None,
         completion_ratio: Mapping[str, float] | None = None,
         group_ratio: Mapping[str, float] | None = None,
+        components: Mapping[str, Mapping[str, float]] | None = None,
+        tiers: Mapping[str, Tiers] | None = None,
     ) -> None:
         self.defaults = defaults
+        self._components = components or {}     # component -> current option table (absent: defaults only)
+        self._tiers = tiers
         self._model_ratio = model_ratio
         self._completion_ratio = completion_ratio
         self._group_ratio = group_ratio if group_ratio is not None else defaults.group_ratio
@@ -127,19 +156,29 @@ class PriceTable:
         self._completion_memo: dict[tuple[str, int | None], float] = {}
         self._note_memo: dict[tuple[str, int | None, str, bool], str] = {}
         self._text_memo: dict[tuple[str, int | None, str], tuple[Rational, Rational]] = {}
+        self._parts_memo: dict[tuple[str, int | None], ComponentRatios] = {}
 
     def with_overrides(
         self,
         model_ratio: Mapping[str, float] | None = None,
         completion_ratio: Mapping[str, float] | None = None,
         group_ratio: Mapping[str, float] | None = None,
+        components: Mapping[str, Mapping[str, float] | None] | None = None,
+        tiers: Mapping[str, Tiers] | None = None,
     ) -> PriceTable:
-        """A table whose current ratios are the given option values (None keeps this table's)."""
+        """A table whose current ratios are the given option values (None keeps this table's); `components` maps
+        a component (rules.components.COMPONENT_OPTIONS) to its option's table."""
+        current = dict(self._components)
+        for component, table in (components or {}).items():
+            if table is not None:
+                current[component] = _as_table(table)
         return PriceTable(
             self.defaults,
             _as_table(model_ratio) if model_ratio is not None else self._model_ratio,
             _as_table(completion_ratio) if completion_ratio is not None else self._completion_ratio,
             _as_table(group_ratio) if group_ratio is not None else self._group_ratio,
+            current,
+            MappingProxyType(dict(tiers)) if tiers is not None else self._tiers,
         )
 
     # -- ratios ---------------------------------------------------------------------------
@@ -198,6 +237,43 @@ class PriceTable:
         """Names of the current groups (GET /api/group/)."""
         return list(self._group_ratio)
 
+    def component_ratios(self, model: str, channel_type: int | None = None) -> ComponentRatios:
+        """The model's part prices (multiples of its input price) and tiers, in the §7.1 lookup order."""
+        key = (model, channel_type)
+        found = self._parts_memo.get(key)
+        if found is None:
+            defaults = self.defaults.components
+            ratios = {c: _lookup(model, channel_type, self._components.get(c), defaults.ratios.get(c, {}))
+                      for c in COMPONENT_OPTIONS}
+            keys = [model] if channel_type is None else [f"{model}({channel_type})", model]
+            tiers: Tiers = next((table[k] for k in keys for table in (self._tiers, defaults.tiers)
+                                 if table is not None and k in table), ())
+            found = ComponentRatios(tiers=tiers, **ratios)
+            _remember(self._parts_memo, key, found)
+        return found
+
+    def charge(self, parts: Parts, model: str, channel_type: int | None, group: str) -> Charge:
+        """The settled quota of a text answer as the sum of its parts (rules.charge), with its breakdown. An answer
+        of plain input and output below every tier is One API's text quota, taken the fast way (same value)."""
+        ratios = self.component_ratios(model, channel_type)
+        completion = self.completion_ratio(model, channel_type)
+        if parts.plain and ratios.tier_for(parts.prompt) is None:
+            quota = self.quota_for(parts.prompt, parts.completion, model, channel_type, group)
+            lines = (Line("input", parts.prompt, ONE), Line("output", parts.completion, exact(completion)))
+            return Charge(quota, lines, self.model_ratio(model, channel_type), self.group_ratio(group), None)
+        return charge(parts, self.model_ratio(model, channel_type), self.group_ratio(group), completion, ratios)
+
+    def _hold_terms(self, model: str, channel_type: int | None, group: str,
+                    prompt_tokens: int) -> tuple[Fraction, Fraction, Fraction] | None:
+        """(mr × gr, prompt factor, completion factor) of a hold dearer than One API's plain one; None when the
+        model has no dearer part or tier (the plain hold is exact then)."""
+        ratios = self.component_ratios(model, channel_type)
+        completion = self.completion_ratio(model, channel_type)
+        pf, cf = hold_factors(completion, ratios, prompt_tokens)
+        if pf == 1 and cf == exact(completion):
+            return None
+        return exact(self.model_ratio(model, channel_type)) * exact(self.group_ratio(group)), pf, cf
+
     # -- quota ----------------------------------------------------------------------------
 
     def quota_for(
@@ -237,6 +313,11 @@ class PriceTable:
         Unlike One API's pre-consumption it prices the completion at its own ratio and rounds up, so it is
         never below the settlement of any answer of at most `completion_tokens` (zero overspend, #14).
         """
+        terms = self._hold_terms(model, channel_type, group, prompt_tokens)
+        if terms is not None:
+            per_quota, pf, cf = terms
+            total = ((pre_consumed_quota + prompt_tokens) * pf + completion_tokens * cf) * per_quota
+            return -(-total.numerator // total.denominator)
         ratio, completion_ratio = self._text_ratios(model, channel_type, group)
         return text_quota(pre_consumed_quota + prompt_tokens, completion_tokens, completion_ratio, ratio)
 
@@ -246,6 +327,9 @@ class PriceTable:
     ) -> int:
         """The most completion tokens (at most `ceiling`) whose `hold` fits in `budget`; -1 if not even the
         prompt does."""
+        terms = self._hold_terms(model, channel_type, group, prompt_tokens)
+        if terms is not None:
+            return _affordable(budget, (pre_consumed_quota + prompt_tokens) * terms[1], terms[2], terms[0], ceiling)
         (rn, rd), (cn, cd) = self._text_ratios(model, channel_type, group)
         fixed = pre_consumed_quota + prompt_tokens
         if rn == 0:
@@ -264,7 +348,19 @@ class PriceTable:
         (rn, rd), _ = self._text_ratios(model, channel_type, group)
         if rn == 0:
             return 1 << 62                      # a free model: any prompt fits
-        return budget * rd // rn - pre_consumed_quota if budget >= 0 else -1
+        plain = budget * rd // rn - pre_consumed_quota if budget >= 0 else -1
+        if self._hold_terms(model, channel_type, group, 0) is None and not self.component_ratios(
+                model, channel_type).tiers:
+            return plain
+        # dearer parts or tiers: the most prompt tokens whose hold with no answer fits (the hold grows with them)
+        low, high = -1, max(plain, 0)
+        while low < high:
+            mid = (low + high + 1) // 2
+            if self.hold(mid, 0, pre_consumed_quota, model, channel_type, group) <= budget:
+                low = mid
+            else:
+                high = mid - 1
+        return low
 
     def _text_ratios(self, model: str, channel_type: int | None, group: str) -> tuple[Rational, Rational]:
         """(mr × gr, cr) as exact fractions: every text request of a model and group needs the same two."""
@@ -328,6 +424,14 @@ class PriceTable:
         """Default value of option GroupRatio."""
         return go_json_object(self.defaults.group_ratio)
 
+    def default_component_options(self) -> dict[str, str]:
+        """Default values of the part-price options (CacheReadRatio … AudioOutputRatio, LongContextRatio)."""
+        parts = self.defaults.components
+        out = {option: go_json_object(parts.ratios.get(component, {}))
+               for component, option in COMPONENT_OPTIONS.items()}
+        out[TIER_OPTION] = tiers_json(parts.tiers)
+        return out
+
 
 def load_prices(path: Path | None = None) -> PriceTable:
     """Load and validate a prices file; the shipped prices.toml (path None) is loaded once."""
@@ -337,11 +441,15 @@ def load_prices(path: Path | None = None) -> PriceTable:
 
 
 def _defaults_from(path: Path) -> PriceDefaults:
+    """prices.toml and, beside it, component_prices.toml (the part prices and the models sold today)."""
     raw = parse_prices_file(path)
     rules = tuple(CompletionRule(**rule) for rule in raw.completion_rules)
+    parts_path = path.with_name("component_prices.toml")
+    components = load_components(parts_path) if parts_path.exists() else PriceDefaults.components
     return PriceDefaults(
-        model_ratio=MappingProxyType(raw.model_ratio),
-        completion_ratio=MappingProxyType(raw.completion_ratio),
+        model_ratio=MappingProxyType(merge_base(parts_path, "model_ratio", raw.model_ratio, components.model_ratio)),
+        completion_ratio=MappingProxyType(merge_base(parts_path, "completion_ratio", raw.completion_ratio,
+                                                     components.completion_ratio)),
         completion_rules=rules,
         group_ratio=MappingProxyType(raw.group_ratio),
         fallback_model_ratio=raw.fallback["model_ratio"],
@@ -352,6 +460,7 @@ def _defaults_from(path: Path) -> PriceDefaults:
         image_rules=MappingProxyType(raw.image_rules),
         single_charge_channel_types=frozenset(raw.single_charge_channel_types),
         audio=AudioRules(**raw.audio),
+        components=components,
     )
 
 

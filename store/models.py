@@ -155,6 +155,10 @@ class Log(LogBase):
     # Ours, not One API's: how prompt/completion counts were obtained ("upstream", "counted", "estimated").
     # Added to existing databases as a nullable column; One API ignores it.
     usage_source: Mapped[str | None] = mapped_column(String(16), nullable=True, default=None)
+    # Ours: the usage parts and how the charge adds up (JSON: tokens per part, cache reads and writes, reasoning,
+    # audio; each part's ratio, list price and quota; model and group ratio, tier, parts billed as another), so a
+    # reseller can check the charge against the provider's list price. Nullable, added to existing databases.
+    usage_detail: Mapped[str | None] = mapped_column(Text, nullable=True, default=None)
 
 
 # Status and role values (one-api.md §3, §9.1, §11)

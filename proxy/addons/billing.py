@@ -19,10 +19,17 @@ from proxy.gateway import modes
 from proxy.gateway.state import RelayState
 from proxy.gateway.tokenizer import Tokenizer
 from proxy.ledger import InsufficientQuota, Ledger, spendable
-from rules import PriceTable
+from rules import Parts, PriceTable
 
 log = logging.getLogger(__name__)
 BIG_TEXT = 256 * 1024   # characters of answer text counted off the event loop
+
+
+def parts_of(usage: Usage) -> Parts:
+    """The parts of an answer that have prices of their own (reasoning and image tokens are priced as output and
+    input: no provider prices them apart)."""
+    return Parts(usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens, usage.cache_write_5m_tokens,
+                 usage.cache_write_1h_tokens, usage.audio_input_tokens, usage.audio_output_tokens)
 
 
 class Billing:
@@ -93,8 +100,8 @@ class Billing:
             state.usage_source = "counted"
             return await self._count(text, "whisper-1")   # One API: transcript tokens, no ratio (§7.7)
         usage = await self._usage(state, text)
-        return self.prices().quota_for(usage.prompt_tokens, usage.completion_tokens, state.model,
-                                       self._ctype(state), state.group)
+        state.charge = self.prices().charge(parts_of(usage), state.model, self._ctype(state), state.group)
+        return state.charge.quota
 
     async def _usage(self, state: RelayState, text: str) -> Usage:
         converter_usage = state.stream_converter.usage if state.stream_converter is not None else None

@@ -1,20 +1,43 @@
-"""Writes One API's consume log row (one-api.md §7.5) plus how the usage was obtained."""
+"""Writes One API's consume log row (one-api.md §7.5) plus how the usage was obtained and how its charge adds up."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 
+import orjson
+
+from proxy.converters.base import Usage
 from proxy.core.flow import Flow
 from proxy.gateway import modes
 from proxy.gateway.logwriter import LogRow, LogWriter
 from proxy.gateway.state import RelayState
-from rules import PriceTable
+from rules import Charge, PriceTable
 from store import as_bool
 from store.models import LOG_CONSUME
 
 _NO_COMPLETION_RATIO = frozenset({modes.IMAGES, modes.IMAGE_EDITS, modes.SPEECH, modes.TRANSCRIPTION,
                                   modes.TRANSLATION})
+
+
+_PARTS = ("cached_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens", "reasoning_tokens", "audio_input_tokens",
+          "audio_output_tokens", "image_input_tokens", "image_output_tokens")
+
+
+def detail(usage: Usage | None, charge: Charge | None, unpaid: int) -> str | None:
+    """The row's usage_detail JSON: the usage parts that are not zero, the charge's breakdown (rules.Charge) and
+    what no balance could pay; None when there is nothing beyond prompt and completion to say."""
+    out: dict[str, Any] = {}
+    if usage is not None:
+        parts = {name.removesuffix("_tokens"): getattr(usage, name) for name in _PARTS if getattr(usage, name)}
+        if parts:
+            out["usage"] = parts
+    if charge is not None:
+        out.update(charge.to_json())
+    if unpaid:
+        out["unpaid"] = unpaid
+    return orjson.dumps(out).decode() if out else None
 
 
 class ConsumeLog:
@@ -39,7 +62,7 @@ class ConsumeLog:
             state.user.id, int(time.time()), LOG_CONSUME, self._content(state), state.user.username,
             state.token.name, state.model, state.quota, prompt, completion, state.channel.id if state.channel else 0,
             flow.request_id, flow.timings.elapsed_ms(), state.stream, state.system_prompt_reset,
-            state.usage_source or None))
+            state.usage_source or None, None if audio else detail(usage, state.charge, state.unpaid)))
 
     def _content(self, state: RelayState) -> str:
         ctype = state.channel.type if state.channel else None

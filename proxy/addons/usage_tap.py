@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 
 from proxy.converters.base import Usage
+from proxy.converters.usage import usage_from_openai
 from proxy.core.flow import Flow
 from proxy.core.sse import SSEDecoder, SSEEvent
 from proxy.gateway import modes
@@ -24,17 +25,8 @@ Count = Callable[[str, str], int]   # (text, model) -> tokens
 
 
 def usage_from(obj: Any) -> Usage | None:
-    """OpenAI chat/completions `usage`, or the Responses API's input/output form."""
-    if not isinstance(obj, dict):
-        return None
-    prompt = obj.get("prompt_tokens", obj.get("input_tokens"))
-    completion = obj.get("completion_tokens", obj.get("output_tokens", 0))
-    if not isinstance(prompt, int):
-        return None
-    total = obj.get("total_tokens")
-    if isinstance(total, int) and total and not completion and prompt < total:
-        completion = total - prompt     # embeddings report prompt + total only
-    return Usage(prompt_tokens=prompt, completion_tokens=completion if isinstance(completion, int) else 0)
+    """OpenAI chat/completions `usage`, or the Responses API's input/output form, with every part."""
+    return usage_from_openai(obj)
 
 
 def rerank_usage(obj: dict[str, Any]) -> Usage | None:

@@ -55,25 +55,64 @@ class UpstreamRequest:
 
 @dataclass
 class Usage:
+    """What an answer used, normalised once to OpenAI's convention whatever the provider reported.
+
+    `prompt_tokens` is the whole prompt: cache reads, cache writes and audio/image input are parts of it (Anthropic
+    reports them beside `input_tokens`, so its converter adds them in). `completion_tokens` is the whole output,
+    reasoning and audio output inside it (Gemini reports thoughts beside candidates, so its converter adds them).
+    Every other field is a part of one of those two, never an addition to them.
+    """
+
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    cached_tokens: int = 0
-    reasoning_tokens: int = 0
+    cached_tokens: int = 0            # cache reads, inside prompt_tokens
+    reasoning_tokens: int = 0         # inside completion_tokens
+    cache_write_5m_tokens: int = 0    # cache writes with a 5-minute life (or the one write rate), inside the prompt
+    cache_write_1h_tokens: int = 0    # 1-hour cache writes (Anthropic), inside the prompt
+    audio_input_tokens: int = 0       # inside prompt_tokens
+    audio_output_tokens: int = 0      # inside completion_tokens
+    image_input_tokens: int = 0       # inside prompt_tokens (a part, priced as input)
+    image_output_tokens: int = 0      # inside completion_tokens (a part, priced as output)
 
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
+    @property
+    def cache_write_tokens(self) -> int:
+        return self.cache_write_5m_tokens + self.cache_write_1h_tokens
+
     def to_openai(self) -> dict[str, Any]:
+        """The hub's usage object: OpenAI's fields, the cache writes as `cache_write_tokens` (OpenAI's Responses name)
+        with their 5m/1h split in `cache_creation` (as Qwen/DashScope's OpenAI-compatible API writes it), so a
+        client dialect can carry every part on."""
         out: dict[str, Any] = {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.total_tokens,
         }
+        prompt: dict[str, Any] = {}
         if self.cached_tokens:
-            out["prompt_tokens_details"] = {"cached_tokens": self.cached_tokens}
+            prompt["cached_tokens"] = self.cached_tokens
+        if self.cache_write_tokens:
+            prompt["cache_write_tokens"] = self.cache_write_tokens
+            prompt["cache_creation"] = {"ephemeral_5m_input_tokens": self.cache_write_5m_tokens,
+                                        "ephemeral_1h_input_tokens": self.cache_write_1h_tokens}
+        if self.audio_input_tokens:
+            prompt["audio_tokens"] = self.audio_input_tokens
+        if self.image_input_tokens:
+            prompt["image_tokens"] = self.image_input_tokens
+        completion: dict[str, Any] = {}
         if self.reasoning_tokens:
-            out["completion_tokens_details"] = {"reasoning_tokens": self.reasoning_tokens}
+            completion["reasoning_tokens"] = self.reasoning_tokens
+        if self.audio_output_tokens:
+            completion["audio_tokens"] = self.audio_output_tokens
+        if self.image_output_tokens:
+            completion["image_tokens"] = self.image_output_tokens
+        if prompt:
+            out["prompt_tokens_details"] = prompt
+        if completion:
+            out["completion_tokens_details"] = completion
         return out
 
 

@@ -38,6 +38,7 @@ class LogRow(NamedTuple):
     is_stream: bool
     system_prompt_reset: bool
     usage_source: str | None
+    usage_detail: str | None = None     # JSON of the usage parts and the charge's breakdown (consume_log.detail)
 
 
 LOG_COLUMNS = LogRow._fields

@@ -15,6 +15,7 @@ from proxy.converters.registry import Converters
 from proxy.core.errors import RelayError
 from proxy.gateway.gemini_calls import GeminiCall
 from proxy.gateway.records import ChannelRecord, TokenRecord, UserRecord
+from rules import Charge
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,7 @@ class RelayState:
     converter: ConverterCall | None = None   # this attempt's converter (None: served as OpenAI or raw)
     stream_converter: StreamConverter | None = None   # a converted stream's, whose .usage we read at the end
     quota: int = 0                      # the final charge
+    charge: Charge | None = None        # how a text answer's charge adds up, part by part (for its log row)
     billed: bool = False                # whether this request is billed at all
     # this attempt's body fields to change (model mapping, system prompt, a capped output limit), encoded by
     # the upstream addons; empty: the body passes byte-exact

@@ -276,6 +276,10 @@ try {
       await row.waitFor({ timeout: 1500 });
       const text = await row.innerText();
       if (!text.includes('gpt-4o-mini') || !text.includes('e2e-key')) fail(`log row reads ${text}`);
+      // the per-part prices of the row (#16): gpt-4o-mini at $0.15 in, $0.60 out per 1M tokens
+      const prices = await row.locator('[data-testid=part-prices]').innerText();
+      if (prices !== 'in 200000 × $0.15/M · out 100000 × $0.6/M') fail(`part prices read ${prices}`);
+      if (!text.includes('upstream')) fail(`log row has no usage source: ${text}`);
       const total = await user.locator('[data-testid=log-total]').innerText();
       if (total !== '$0.09') fail(`quota total reads ${total}`);
     }, 'consume log row');

@@ -4,6 +4,7 @@ behind the gateway, a tool round trip created and streamed, errors raised as the
 
 from __future__ import annotations
 
+from math import ceil
 from typing import Any
 
 import aiohttp
@@ -103,15 +104,18 @@ def _second_turn(first: anthropic.types.Message) -> list[dict[str, Any]]:
 
 
 async def _billed(gateway: Gateway, db: Database, acct: Account, before: dict[str, Any],
-                  usages: list[tuple[int, int]], stream: bool, ctype: int = 1, model: str = MODEL) -> None:
-    """Each answer has its log row with the upstream's usage, and the token paid exactly their price."""
+                  usages: list[tuple[int, int]], stream: bool, ctype: int = 1, model: str = MODEL,
+                  quotas: list[float] | None = None) -> None:
+    """Each answer has its log row with the upstream's usage, and the token paid exactly their price (`quotas`
+    when the answer had priced parts, else One API's formula)."""
     await gateway.flush()
     rows = await logs(db)
     assert [(r.prompt_tokens, r.completion_tokens) for r in rows] == usages
     prices = load_prices()
-    for row, (prompt, completion) in zip(rows, usages, strict=True):
+    expected = quotas or [prices.quota_for(p, c, model, ctype, "default") for p, c in usages]
+    for row, quota in zip(rows, expected, strict=True):
         assert row.model_name == model and row.usage_source == "upstream" and bool(row.is_stream) is stream
-        assert row.quota == prices.quota_for(prompt, completion, model, ctype, "default") > 0
+        assert row.quota == quota > 0
     after = await balances(db, acct)
     assert before["token_remain"] - after["token_remain"] == sum(r.quota for r in rows)
 
@@ -341,8 +345,11 @@ async def test_anthropic_channel_passes_bytes_through(gateway: Gateway, db: Data
     assert sent.headers["x-api-key"] == "sk-channel-key" and "Authorization" not in sent.headers
     assert sent.headers["anthropic-beta"] == headers["anthropic-beta"]
     assert sent.headers["anthropic-version"] == "2023-06-01"
-    # billed from Anthropic's own usage: cache reads and writes as prompt (until #16 prices them apart)
-    await _billed(gateway, db, acct, before, [(132, 7 if stream else 5)], stream=stream, ctype=14, model=CLAUDE)
+    # billed from Anthropic's own usage, each part at its price: claude-sonnet-4-5 at $3 in (mr 1.5), reads 0.1,
+    # 5-minute writes 1.25 (no split reported: every write a 5-minute one), output 5
+    output = 7 if stream else 5
+    await _billed(gateway, db, acct, before, [(132, output)], stream=stream, ctype=14, model=CLAUDE,
+                  quotas=[ceil((12 + 100 * 0.1 + 20 * 1.25 + output * 5) * 1.5)])
 
 
 async def test_anthropic_channel_with_the_sdk_and_a_mapped_model(gateway: Gateway, db: Database,

@@ -36,9 +36,10 @@ def prices() -> rules.PriceTable:
 
 def test_public_surface() -> None:
     assert sorted(rules.__all__) == [
-        "API_STYLES", "AUTH_STYLES", "AudioRules", "AutoDisable", "BalanceSource", "Catalog", "ChannelForm",
-        "ChannelType", "CompletionRule", "ImageRule", "MODEL_CREATED", "MaxOutput", "PriceDefaults", "PriceTable",
-        "RulesError", "load_auto_disable", "load_catalog", "load_max_output", "load_prices", "model_object",
+        "API_STYLES", "AUTH_STYLES", "AudioRules", "AutoDisable", "BalanceSource", "COMPONENT_OPTIONS", "Catalog",
+        "ChannelForm", "ChannelType", "Charge", "CompletionRule", "ImageRule", "MODEL_CREATED", "MaxOutput",
+        "Parts", "PriceDefaults", "PriceTable", "RulesError", "TIER_OPTION", "load_auto_disable", "load_catalog",
+        "load_max_output", "load_prices", "model_object", "ratio_table", "tier_table",
     ]
 
 
@@ -352,13 +353,15 @@ def test_audio_rules(prices: rules.PriceTable) -> None:
 def test_option_default_json(prices: rules.PriceTable) -> None:
     assert prices.default_group_ratio_json() == '{"default":1,"svip":1,"vip":1}'
     completion = json.loads(prices.default_completion_ratio_json())
+    added = prices.defaults.components    # the models sold today, from component_prices.toml
     assert completion == {
         "llama3-8b-8192(33)": 2, "llama3-70b-8192(33)": go_const("0.0035", "0.00265"),
         "whisper-1": 0, "deepseek-chat": 2, "deepseek-reasoner": go_const("2.19", "0.55"),
+        **added.completion_ratio,
     }
     text = prices.default_model_ratio_json()
     model = json.loads(text)
-    assert len(model) == 566 + 150
+    assert len(model) == 566 + 150 + len(added.model_ratio)
     assert model["gpt-4o-mini"] == 0.075
     assert '"gemma-7b-it":0.000035,' in text and '"gpt-4":15,' in text
     assert list(model) == sorted(model)

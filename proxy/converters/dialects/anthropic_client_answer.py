@@ -11,6 +11,7 @@ import orjson
 
 from proxy.converters.base import ConversionError, OpenAIError, Usage
 from proxy.converters.dialects.anthropic_client_request import thinking_wanted
+from proxy.converters.usage import usage_from_openai as hub_usage
 
 __all__ = ["error_event_type", "error_from_openai", "message_id", "model_of", "response_from_openai",
            "stop_reason_from_openai", "tool_input", "usage_from_openai", "usage_to_anthropic"]
@@ -33,21 +34,23 @@ def _count(obj: Any, *path: str) -> int:
 
 
 def usage_from_openai(raw: Any) -> tuple[Usage, int]:
-    """The hub's usage object as a Usage, and its cache-write tokens (prompt_tokens_details.cache_write_tokens)."""
-    usage = Usage(prompt_tokens=_count(raw, "prompt_tokens"), completion_tokens=_count(raw, "completion_tokens"),
-                  cached_tokens=_count(raw, "prompt_tokens_details", "cached_tokens"),
-                  reasoning_tokens=_count(raw, "completion_tokens_details", "reasoning_tokens"))
-    return usage, _count(raw, "prompt_tokens_details", "cache_write_tokens")
+    """The hub's usage object as a Usage (every part, proxy.converters.usage), and its cache-write tokens."""
+    usage = hub_usage(raw) or Usage()
+    return usage, usage.cache_write_tokens
 
 
 def usage_to_anthropic(usage: Usage, cache_write: int) -> dict[str, Any]:
-    """Anthropic's input_tokens excludes the cached parts: input = prompt − cache reads − cache writes."""
+    """Anthropic's input_tokens excludes the cached parts: input = prompt − cache reads − cache writes; the writes
+    are split into 5-minute and 1-hour ones as Anthropic reports them."""
     out: dict[str, Any] = {
         "input_tokens": max(usage.prompt_tokens - usage.cached_tokens - cache_write, 0),
         "cache_creation_input_tokens": cache_write,
         "cache_read_input_tokens": usage.cached_tokens,
         "output_tokens": usage.completion_tokens,
     }
+    if cache_write:
+        hour = min(usage.cache_write_1h_tokens, cache_write)
+        out["cache_creation"] = {"ephemeral_5m_input_tokens": cache_write - hour, "ephemeral_1h_input_tokens": hour}
     if usage.reasoning_tokens:
         out["output_tokens_details"] = {"thinking_tokens": usage.reasoning_tokens}
     return out

@@ -1,7 +1,7 @@
 """Anthropic client → Anthropic channel: the answer's bytes go to the client untouched; this reads from them
-what billing needs, in any split: the usage of `message_start` and `message_delta` (input, output and both
-cache counts, read as the provider converter reads them: cache tokens billed as prompt until #16 prices them
-apart) and an `error` event.
+what billing needs, in any split: the usage of `message_start` and `message_delta` (input, output, cache reads
+and the 5m/1h cache writes, read as the provider converter reads them, each part priced at its own rate) and an
+`error` event.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ class AnthropicUsageReader(HubStream):
 
     def __init__(self) -> None:
         super().__init__()
-        self._raw: dict[str, int] = {}
+        self._raw: dict[str, Any] = {}
 
     def feed(self, data: bytes) -> list[bytes]:
         super().feed(data)
@@ -51,7 +51,7 @@ class AnthropicUsageReader(HubStream):
             return
         for name in USAGE_FIELDS:
             value = raw.get(name)
-            if isinstance(value, int) and not isinstance(value, bool):
+            if isinstance(value, int | dict) and not isinstance(value, bool):
                 self._raw[name] = value
         self._usage = usage_to_openai(self._raw)
 

@@ -25,6 +25,7 @@ import orjson
 
 from proxy.converters.base import OpenAIError, Usage
 from proxy.converters.dialects.gemini_client_names import field
+from proxy.converters.usage import usage_from_openai as hub_usage
 
 __all__ = ["SYNTHETIC_SIGNATURE", "error_from_openai", "finish_reason", "function_call_part", "response_from_openai",
            "usage_from_openai", "usage_metadata", "wants_thoughts"]
@@ -51,15 +52,8 @@ def finish_reason(reason: Any) -> str:
 
 
 def usage_from_openai(usage: Any) -> Usage:
-    """The hub's usage object as numbers (zero when absent)."""
-    if not isinstance(usage, dict):
-        return Usage()
-    prompt_details = usage.get("prompt_tokens_details")
-    completion_details = usage.get("completion_tokens_details")
-    return Usage(prompt_tokens=int(usage.get("prompt_tokens") or 0),
-                 completion_tokens=int(usage.get("completion_tokens") or 0),
-                 cached_tokens=int((prompt_details or {}).get("cached_tokens") or 0),
-                 reasoning_tokens=int((completion_details or {}).get("reasoning_tokens") or 0))
+    """The hub's usage object as numbers, every part (zero when absent)."""
+    return hub_usage(usage) or Usage()
 
 
 def usage_metadata(usage: Usage, total: Any = None) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import orjson
 
 from proxy.converters.base import OpenAIError, Usage
 from proxy.converters.dialects.responses_request import CUSTOM_INPUT, flat_name
+from proxy.converters.usage import usage_from_openai as hub_usage
 
 __all__ = ["Names", "as_mapping", "call_item", "custom_input", "failure", "message_item", "output_text",
            "reasoning_item", "response_base", "response_object", "status_of", "usage_of", "usage_totals"]
@@ -70,31 +71,29 @@ def _int(value: Any) -> int:
 
 
 def usage_totals(usage: Any) -> Usage:
-    """The hub's usage as the gateway's Usage (zero when absent)."""
-    if not isinstance(usage, Mapping):
-        return Usage()
-    prompt_details = usage.get("prompt_tokens_details")
-    completion_details = usage.get("completion_tokens_details")
-    return Usage(prompt_tokens=_int(usage.get("prompt_tokens")), completion_tokens=_int(usage.get("completion_tokens")),
-                 cached_tokens=_int(prompt_details.get("cached_tokens")) if isinstance(prompt_details, Mapping) else 0,
-                 reasoning_tokens=_int(completion_details.get("reasoning_tokens"))
-                 if isinstance(completion_details, Mapping) else 0)
+    """The hub's usage as the gateway's Usage, every part (zero when absent)."""
+    return hub_usage(usage) or Usage()
 
 
 def usage_of(usage: Any) -> dict[str, Any] | None:
     """Responses usage from the hub's: integers everywhere, both detail objects present (Codex requires their
-    inner fields once the object is there); a cache write count is carried when the hub gave one."""
+    inner fields once the object is there); cache writes (`cache_write_tokens`, OpenAI's Responses name) and audio
+    counts are carried when the hub gave them."""
     if not isinstance(usage, Mapping):
         return None
     totals = usage_totals(usage)
     input_details: dict[str, int] = {"cached_tokens": totals.cached_tokens}
-    prompt_details = usage.get("prompt_tokens_details")
-    if isinstance(prompt_details, Mapping) and prompt_details.get("cache_write_tokens") is not None:
-        input_details["cache_write_tokens"] = _int(prompt_details["cache_write_tokens"])
+    if totals.cache_write_tokens:
+        input_details["cache_write_tokens"] = totals.cache_write_tokens
+    if totals.audio_input_tokens:
+        input_details["audio_tokens"] = totals.audio_input_tokens
+    output_details: dict[str, int] = {"reasoning_tokens": totals.reasoning_tokens}
+    if totals.audio_output_tokens:
+        output_details["audio_tokens"] = totals.audio_output_tokens
     total = _int(usage.get("total_tokens")) or totals.total_tokens
     return {"input_tokens": totals.prompt_tokens, "input_tokens_details": input_details,
-            "output_tokens": totals.completion_tokens,
-            "output_tokens_details": {"reasoning_tokens": totals.reasoning_tokens}, "total_tokens": total}
+            "output_tokens": totals.completion_tokens, "output_tokens_details": output_details,
+            "total_tokens": total}
 
 
 def status_of(finish_reason: Any) -> tuple[str, str | None]:

@@ -20,6 +20,7 @@ from proxy.converters.chunks import ChunkWriter
 from proxy.converters.errors import generic_error, parse_json
 from proxy.converters.providers.ali_images import image_request, image_response, task_poll_request
 from proxy.converters.text import text_of
+from proxy.converters.usage import usage_from_openai
 from proxy.core.sse import DONE, SSEDecoder
 
 __all__ = ["request_from_openai", "response_to_openai", "stream_to_openai", "error_to_openai",
@@ -132,14 +133,8 @@ def _error_in(obj: Any, status: int = 200) -> OpenAIError | None:
 
 
 def _usage(obj: Any) -> Usage:
-    if not isinstance(obj, dict):
-        return Usage()
-    details = obj.get("prompt_tokens_details") or {}
-    prompt = int(obj.get("input_tokens") or 0)
-    completion = obj.get("output_tokens")
-    completion = int(completion) if completion is not None else max(int(obj.get("total_tokens") or 0) - prompt, 0)
-    return Usage(prompt_tokens=prompt, completion_tokens=completion,
-                 cached_tokens=int(details.get("cached_tokens") or 0))
+    """Usage with every part the provider reports (cache reads and writes, reasoning), OpenAI's convention."""
+    return usage_from_openai(obj) or Usage()
 
 
 def _finish_reason(raw: Any, message: Mapping[str, Any]) -> str | None:

@@ -8,6 +8,7 @@ from typing import Any
 from proxy.converters.base import ConvertContext, OpenAIError, Usage
 from proxy.converters.chunks import ChunkWriter
 from proxy.converters.errors import parse_json, type_for_status
+from proxy.converters.usage import usage_from_anthropic
 from proxy.core.sse import DONE, SSEDecoder, SSEEvent
 
 # providers-global.md §2.3
@@ -28,7 +29,8 @@ ERROR_STATUS: dict[str, int] = {
     "rate_limit_error": 429, "api_error": 500, "timeout_error": 504, "overloaded_error": 529,
 }
 
-USAGE_FIELDS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+USAGE_FIELDS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens",
+                "cache_creation", "output_tokens_details")
 
 
 def finish_reason_to_openai(stop_reason: Any) -> str:
@@ -37,13 +39,7 @@ def finish_reason_to_openai(stop_reason: Any) -> str:
 
 def usage_to_openai(raw: Mapping[str, Any]) -> Usage:
     """Anthropic's input_tokens excludes cached input: prompt = input + cache writes + cache reads."""
-    def count(name: str) -> int:
-        value = raw.get(name)
-        return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-    cache_read = count("cache_read_input_tokens")
-    prompt = count("input_tokens") + count("cache_creation_input_tokens") + cache_read
-    return Usage(prompt_tokens=prompt, completion_tokens=count("output_tokens"), cached_tokens=cache_read)
+    return usage_from_anthropic(raw)
 
 
 def error_object_to_openai(err: Any, status: int | None = None) -> OpenAIError | None:
@@ -64,7 +60,7 @@ class AnthropicStream:
         self._ctx = ctx
         self._sse = SSEDecoder()
         self._writer: ChunkWriter | None = None
-        self._raw_usage: dict[str, int] = {}
+        self._raw_usage: dict[str, Any] = {}
         self._stop_reason: Any = None
         self.usage = Usage()
         self.error: OpenAIError | None = None
@@ -97,7 +93,7 @@ class AnthropicStream:
         """Usage counts are cumulative: the last value of each field wins, never a sum."""
         for name in USAGE_FIELDS:
             value = raw.get(name)
-            if isinstance(value, int) and not isinstance(value, bool):
+            if isinstance(value, int | Mapping) and not isinstance(value, bool):
                 self._raw_usage[name] = value
         self.usage = usage_to_openai(self._raw_usage)
 

@@ -19,6 +19,7 @@ from proxy.converters.base import (
 from proxy.converters.chunks import ChunkWriter, completion_body, new_completion_id
 from proxy.converters.errors import generic_error, parse_json, type_for_status
 from proxy.converters.text import text_of
+from proxy.converters.usage import usage_from_openai
 from proxy.core.sse import DONE, SSEDecoder, encode_data
 
 PROVIDES = Provides(modes=frozenset({"chat", "completions", "embeddings"}))
@@ -125,12 +126,8 @@ def request_from_openai(body: Mapping[str, Any], ctx: ConvertContext) -> Upstrea
 # ---------------------------------------------------------------- responses
 
 def _usage_from(obj: Any) -> Usage:
-    if not isinstance(obj, dict):
-        return Usage()
-    details = obj.get("prompt_tokens_details") or {}
-    return Usage(prompt_tokens=int(obj.get("prompt_tokens") or 0),
-                 completion_tokens=int(obj.get("completion_tokens") or 0),
-                 cached_tokens=int(details.get("cached_tokens") or 0))
+    """Usage with every part the provider reports (cache reads and writes, reasoning), OpenAI's convention."""
+    return usage_from_openai(obj) or Usage()
 
 
 def _envelope_error(status: int, obj: Any) -> OpenAIError | None:

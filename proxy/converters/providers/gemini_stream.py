@@ -11,6 +11,7 @@ import orjson
 from proxy.converters.base import ConvertContext, Converted, OpenAIError, Usage
 from proxy.converters.chunks import ChunkWriter, new_completion_id
 from proxy.converters.errors import generic_error, parse_json, type_for_status
+from proxy.converters.usage import usage_from_gemini
 from proxy.core.sse import SSEDecoder
 
 FINISH_REASONS = {
@@ -28,19 +29,6 @@ def finish_reason(raw: Any) -> str:
 
 def new_call_id() -> str:
     return "call_" + uuid.uuid4().hex[:24]
-
-
-def usage_from_gemini(meta: Any) -> Usage:
-    """Thinking tokens are billed as output but are not inside candidatesTokenCount."""
-    if not isinstance(meta, dict):
-        return Usage()
-    thoughts = meta.get("thoughtsTokenCount") or 0
-    return Usage(
-        prompt_tokens=(meta.get("promptTokenCount") or 0) + (meta.get("toolUsePromptTokenCount") or 0),
-        completion_tokens=(meta.get("candidatesTokenCount") or 0) + thoughts,
-        cached_tokens=meta.get("cachedContentTokenCount") or 0,
-        reasoning_tokens=thoughts,
-    )
 
 
 def tool_call_from_part(part: dict[str, Any]) -> dict[str, Any]:

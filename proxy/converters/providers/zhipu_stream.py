@@ -10,6 +10,7 @@ import orjson
 from proxy.converters.base import ConvertContext, OpenAIError, Usage
 from proxy.converters.chunks import ChunkWriter
 from proxy.converters.errors import parse_json
+from proxy.converters.usage import usage_from_openai
 from proxy.core.sse import SSEDecoder, SSEEvent, encode_data
 
 ERROR_TYPE = "zhipu_error"
@@ -33,11 +34,8 @@ def status_for_code(code: Any) -> int:
 
 
 def usage_to_openai(raw: Any) -> Usage:
-    raw = raw if isinstance(raw, dict) else {}
-    details = raw.get("prompt_tokens_details") or {}
-    return Usage(prompt_tokens=int(raw.get("prompt_tokens") or 0),
-                 completion_tokens=int(raw.get("completion_tokens") or 0),
-                 cached_tokens=int(details.get("cached_tokens") or 0))
+    """Usage with every part the provider reports (cache reads and writes, reasoning), OpenAI's convention."""
+    return usage_from_openai(raw) or Usage()
 
 
 class _Writer(ChunkWriter):

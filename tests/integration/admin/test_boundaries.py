@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from admin_api.option_rules import ALL_DEFAULTS, KNOWN_KEYS, Options, validate
+from rules import COMPONENT_OPTIONS, TIER_OPTION, ratio_table, tier_table
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -40,3 +41,7 @@ def test_option_validation_accepts_only_usable_values(key, value):
         assert isinstance(parsed, dict) and all(math.isfinite(v) for v in parsed.values())
     if key in ("QuotaForNewUser", "RetryTimes", "PreConsumedQuota"):
         assert int(value) >= 0
+    if key in COMPONENT_OPTIONS.values():      # part prices (#16): the proxy's parser takes what was saved
+        assert isinstance(ratio_table(orjson.loads(value)), dict)
+    if key == TIER_OPTION:
+        assert isinstance(tier_table(orjson.loads(value)), dict)

@@ -75,7 +75,7 @@ async def test_existing_one_api_database_reads_and_works(db: Database, backend: 
         await settle(s, token_id=1, user_id=1, channel_id=1, reserved=1000, actual=225, token_limited=True)
     async with db.log_session() as s, s.begin():
         s.add(Log(user_id=1, created_at=1700000002, type=2, username="root", model_name="gpt-4o", quota=225,
-                  usage_source="upstream"))
+                  usage_source="upstream", usage_detail='{"usage":{"cached":800}}'))
     async with db.session() as s:
         token = await s.get(Token, 1)
         channel = await s.get(Channel, 1)
@@ -88,6 +88,7 @@ async def test_existing_one_api_database_reads_and_works(db: Database, backend: 
     assert token.remain_quota == 5000 - 225 and token.used_quota == 225
     assert channel.used_quota == 225 and user.request_count == 1
     assert [(row.quota, row.usage_source, bool(row.is_stream)) for row in logs] == [(225, None, True), (225, "upstream", False)]
+    assert [row.usage_detail for row in logs] == [None, '{"usage":{"cached":800}}']   # our column, added
     assert new_user.id == 2
 
 

@@ -310,7 +310,8 @@ def test_stream_ends_without_final_event() -> None:
     payloads = stream_payloads(feed_all(conv, sse(START, text_delta("partial"))))
     assert payloads[-3]["choices"][0] == {"index": 0, "delta": {}, "finish_reason": "stop"}
     assert payloads[-2]["usage"] == {"prompt_tokens": 35, "completion_tokens": 1, "total_tokens": 36,
-                                     "prompt_tokens_details": {"cached_tokens": 20}}
+                                     "prompt_tokens_details": {"cached_tokens": 20, "cache_write_tokens": 10, "cache_creation": {
+                                             "ephemeral_5m_input_tokens": 10, "ephemeral_1h_input_tokens": 0}}}
     assert payloads[-1] == "[DONE]"
 
 
@@ -332,7 +333,8 @@ def test_stream_thinking_and_cache_usage() -> None:
     assert payloads[1]["choices"][0]["delta"] == {"reasoning_content": "hm"}
     assert payloads[2]["choices"][0]["finish_reason"] == "length"
     assert conv.usage.to_openai() == {"prompt_tokens": 35, "completion_tokens": 9, "total_tokens": 44,
-                                      "prompt_tokens_details": {"cached_tokens": 20}}
+                                      "prompt_tokens_details": {"cached_tokens": 20, "cache_write_tokens": 10, "cache_creation": {
+                                             "ephemeral_5m_input_tokens": 10, "ephemeral_1h_input_tokens": 0}}}
 
 
 def test_two_tool_calls_get_indices_0_and_1() -> None:

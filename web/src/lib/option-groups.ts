@@ -1,6 +1,6 @@
 // Every option of one-api.md §10, grouped as One API's settings pages group them (operation, system, other).
 
-export type OptionKind = 'bool' | 'text' | 'number' | 'secret' | 'textarea' | 'ratio' | 'quota' | 'theme';
+export type OptionKind = 'bool' | 'text' | 'number' | 'secret' | 'textarea' | 'ratio' | 'tiers' | 'quota' | 'theme';
 
 export interface OptionField {
   key: string;
@@ -47,6 +47,14 @@ export const OPTION_GROUPS: Record<OptionTab, OptionGroup[]> = {
       f('ModelRatio', 'Model ratio', 'ratio', 'Model name → price ratio (1 = $0.002 per 1K tokens).'),
       f('CompletionRatio', 'Completion ratio', 'ratio', 'Model name → how much a completion token costs compared with a prompt token.'),
       f('GroupRatio', 'Group ratio', 'ratio', 'User group → multiplier.'),
+    ] },
+    { id: 'parts', title: 'Prices per usage part', fields: [
+      f('CacheReadRatio', 'Cache read ratio', 'ratio', 'Model name → price of a cached input token as a multiple of an input token (Claude 0.1). Missing: billed as input.'),
+      f('CacheWrite5mRatio', 'Cache write ratio (5 minutes)', 'ratio', 'Model name → price of a 5-minute (or the only) cache write as a multiple of an input token (Claude 1.25).'),
+      f('CacheWrite1hRatio', 'Cache write ratio (1 hour)', 'ratio', 'Model name → price of a 1-hour cache write as a multiple of an input token (Claude 2).'),
+      f('AudioInputRatio', 'Audio input ratio', 'ratio', 'Model name → price of an audio input token as a multiple of an input token.'),
+      f('AudioOutputRatio', 'Audio output ratio', 'ratio', 'Model name → price of an audio output token as a multiple of an input token.'),
+      f('LongContextRatio', 'Long-context tiers', 'tiers', 'Model name → [{"above": tokens, "input": ×, "output": ×}]: a prompt above the threshold pays input and output at these multiples.'),
     ] },
   ],
   system: [

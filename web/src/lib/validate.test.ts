@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkModelMapping, checkRatioJson, checkSubnets, splitList } from './validate';
+import { checkModelMapping, checkRatioJson, checkSubnets, checkTierJson, splitList } from './validate';
 
 describe('JSON editors', () => {
   it('accepts a ratio object of numbers (negative ones too, as the defaults have)', () => {
@@ -32,4 +32,16 @@ describe('subnets', () => {
 
 it('splits lists on commas and newlines without blanks or duplicates', () => {
   expect(splitList('a, b\nc,,a\n')).toEqual(['a', 'b', 'c']);
+});
+
+describe('long-context tiers', () => {
+  it('accepts a model name to a list of {above, input, output}', () => {
+    expect(checkTierJson('{"gpt-5.4":[{"above":272000,"input":2,"output":1.5}]}').ok).toBe(true);
+  });
+  it('refuses what the server refuses', () => {
+    expect(checkTierJson('{"m":{"above":1}}')).toMatchObject({ ok: false, error: '"m" must be a non-empty list of tiers' });
+    expect(checkTierJson('{"m":[{"above":5,"input":2}]}').ok).toBe(false);
+    expect(checkTierJson('{"m":[{"above":-1,"input":2,"output":2}]}').ok).toBe(false);
+    expect(checkTierJson('{"m":[{"above":1,"input":"2","output":2}]}').ok).toBe(false);
+  });
 });

@@ -25,6 +25,25 @@ export function checkRatioJson(text: string): Check {
   return parsed;
 }
 
+/** LongContextRatio: model name → a non-empty list of {above, input, output} (as rules.components.tier_table). */
+export function checkTierJson(text: string): Check {
+  const parsed = parseObject(text);
+  if (!parsed.ok) return parsed;
+  for (const [name, tiers] of Object.entries(parsed.value as Record<string, unknown>)) {
+    if (!Array.isArray(tiers) || tiers.length === 0) return { ok: false, error: `"${name}" must be a non-empty list of tiers` };
+    for (const tier of tiers) {
+      const keys = tier && typeof tier === 'object' ? Object.keys(tier).sort().join() : '';
+      if (keys !== 'above,input,output') return { ok: false, error: `"${name}": each tier needs exactly above, input and output` };
+      const { above, input, output } = tier as Record<string, unknown>;
+      if (!Number.isInteger(above) || (above as number) < 0) return { ok: false, error: `"${name}": above must be a non-negative integer` };
+      if (![input, output].every((v) => typeof v === 'number' && Number.isFinite(v) && v >= 0)) {
+        return { ok: false, error: `"${name}": input and output must be non-negative numbers` };
+      }
+    }
+  }
+  return parsed;
+}
+
 /** A channel's model mapping: empty, or an object from model names to model names (at most 1024 characters). */
 export function checkModelMapping(text: string): Check {
   if (text.trim() === '') return { ok: true, value: {} };

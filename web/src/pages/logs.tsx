@@ -9,6 +9,7 @@ import { t } from '../lib/i18n';
 import { isAdmin, user } from '../lib/session';
 import { status } from '../lib/status';
 import { useStore } from '../lib/store';
+import { partCounts, partPrices, type UsageDetail } from '../lib/usage-detail';
 
 interface LogRow {
   id: number;
@@ -26,6 +27,8 @@ interface LogRow {
   request_id: string;
   elapsed_time: number;
   is_stream: boolean;
+  usage_source?: string;
+  usage_detail?: UsageDetail | null;
 }
 
 const TYPES: [number, string, 'green' | 'blue' | 'orange' | 'grey'][] = [
@@ -131,12 +134,17 @@ export function Logs() {
                   {admin && <th>{t('Channel')}</th>}
                   {admin && <th>{t('User')}</th>}
                   <th>{t('Token')}</th><th>{t('Type')}</th><th>{t('Model')}</th>
-                  <th class="num">{t('Prompt')}</th><th class="num">{t('Completion')}</th><th class="num">{t('Quota')}</th>
+                  <th class="num">{t('Prompt')}</th><th class="num">{t('Completion')}</th>
+                  <th class="num">{t('Cache read')}</th><th class="num">{t('Cache write')}</th><th class="num">{t('Reasoning')}</th>
+                  <th class="num">{t('Quota')}</th>
                   <th>{t('Details')}</th>
                 </tr>
               </thead>
               <tbody>
-                {rows.map((row, i) => (
+                {rows.map((row, i) => {
+                  const parts = partCounts(row.usage_detail);
+                  const prices = partPrices(row.usage_detail);
+                  return (
                   <tr key={row.id || i} data-type={row.type}>
                     <td class="nowrap">{formatTime(row.created_at)}</td>
                     {admin && <td>{row.channel || ''}</td>}
@@ -146,14 +154,22 @@ export function Logs() {
                     <td>{row.model_name}</td>
                     <td class="num">{row.prompt_tokens || ''}</td>
                     <td class="num">{row.completion_tokens || ''}</td>
+                    <td class="num" data-testid="cache-read">{parts.cacheRead || ''}</td>
+                    <td class="num" data-testid="cache-write">{parts.cacheWrite || ''}</td>
+                    <td class="num" data-testid="reasoning">{parts.reasoning || ''}</td>
                     <td class="num">{row.quota ? renderQuota(row.quota, s) : ''}</td>
                     <td class="details">
                       {row.content}
                       {row.elapsed_time > 0 && <span class="muted"> · {(row.elapsed_time / 1000).toFixed(2)}s</span>}
                       {row.is_stream && <span class="muted"> · {t('stream')}</span>}
+                      {row.usage_source && <span class="muted"> · {t('usage')}: {row.usage_source}</span>}
+                      {prices && <div class="muted" data-testid="part-prices">{prices}</div>}
+                      {row.usage_detail?.tier && <div class="muted">{t('Long-context tier: prompt above {n} tokens', { n: row.usage_detail.tier.above })}</div>}
+                      {row.usage_detail?.unpaid ? <div class="muted">{t('Not charged (no balance left)')}: {row.usage_detail.unpaid}</div> : null}
                     </td>
                   </tr>
-                ))}
+                  );
+                })}
               </tbody>
             </table>
           </div>

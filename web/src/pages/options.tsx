@@ -8,10 +8,11 @@ import { t } from '../lib/i18n';
 import { isSecretKey, OPTION_GROUPS, type OptionField, type OptionGroup, type OptionTab } from '../lib/option-groups';
 import { loadStatus, status } from '../lib/status';
 import { useStore } from '../lib/store';
-import { checkRatioJson, formatJson } from '../lib/validate';
+import { checkRatioJson, checkTierJson, formatJson } from '../lib/validate';
 
 const NOTICE_SEEN = 'notice_seen';
-const RATIO_KEYS = new Set(['ModelRatio', 'CompletionRatio', 'GroupRatio']);
+const RATIO_KEYS = new Set(['ModelRatio', 'CompletionRatio', 'GroupRatio', 'CacheReadRatio', 'CacheWrite5mRatio',
+  'CacheWrite1hRatio', 'AudioInputRatio', 'AudioOutputRatio', 'LongContextRatio']);
 
 type Values = Record<string, string>;
 
@@ -25,6 +26,8 @@ function FieldEditor({ field, value, onChange }: { field: OptionField; value: st
   switch (field.kind) {
     case 'ratio':
       return <JsonEditor name={field.key} value={value} onChange={onChange} check={checkRatioJson} rows={10} />;
+    case 'tiers':
+      return <JsonEditor name={field.key} value={value} onChange={onChange} check={checkTierJson} rows={10} />;
     case 'textarea':
       return <textarea class="input" name={field.key} rows={6} value={value} onInput={input} />;
     case 'secret':
@@ -59,7 +62,8 @@ function GroupCard({ group, values, setValues }: { group: OptionGroup; values: V
     if (!(key in draft)) return false;
     return isSecretKey(key) ? draft[key] !== '' : draft[key] !== (values[key] ?? '');
   }
-  const invalid = changed.some((fd) => fd.kind === 'ratio' && !checkRatioJson(draft[fd.key]).ok);
+  const invalid = changed.some((fd) => (fd.kind === 'ratio' && !checkRatioJson(draft[fd.key]).ok)
+    || (fd.kind === 'tiers' && !checkTierJson(draft[fd.key]).ok));
 
   const toggle = async (key: string, on: boolean) => {
     if (await save(key, on ? 'true' : 'false')) {

@@ -232,6 +232,7 @@ def test_answer_with_thinking_text_tool_use_and_every_usage_component() -> None:
                     {"type": "tool_use", "id": "call_1", "name": "Read", "input": {"file_path": "/p/secret.txt"}}],
         "stop_reason": "tool_use", "stop_sequence": None,
         "usage": {"input_tokens": 120, "cache_creation_input_tokens": 30, "cache_read_input_tokens": 50,
+                  "cache_creation": {"ephemeral_5m_input_tokens": 30, "ephemeral_1h_input_tokens": 0},
                   "output_tokens": 25, "output_tokens_details": {"thinking_tokens": 10}}}
 
 

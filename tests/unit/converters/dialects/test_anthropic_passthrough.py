@@ -27,7 +27,8 @@ def test_bytes_unchanged_and_usage_read_in_every_split() -> None:
         reader = AnthropicUsageReader()
         out = [o for i in range(0, len(raw), size) for o in reader.feed(raw[i:i + size])] + reader.flush()
         assert b"".join(out) == raw
-        assert reader.usage == Usage(prompt_tokens=132, completion_tokens=7, cached_tokens=100)
+        assert reader.usage == Usage(prompt_tokens=132, completion_tokens=7, cached_tokens=100,
+                                     cache_write_5m_tokens=20)
         assert reader.error is None
 
 
@@ -41,5 +42,5 @@ def test_an_error_event_is_read() -> None:
 def test_whole_answer_usage() -> None:
     body = orjson.dumps({"type": "message", "usage": {"input_tokens": 3, "output_tokens": 4,
                                                       "cache_creation_input_tokens": 5}})
-    assert answer_usage(body) == Usage(prompt_tokens=8, completion_tokens=4)
+    assert answer_usage(body) == Usage(prompt_tokens=8, completion_tokens=4, cache_write_5m_tokens=5)
     assert answer_usage(b"not json") is None and answer_usage(b"[]") is None
