@@ -16,6 +16,7 @@ from google import genai
 from google.genai import errors, types
 
 from rules import load_prices
+from rules.charge import Parts
 from store import Database, save_option
 from tests.e2e.harness import Account, Gateway, add_account, add_channel, balances, logs
 from tests.e2e.mock_providers import ProviderMock, check_hs256_jwt, json_response, send_stream
@@ -170,15 +171,20 @@ async def _setup(db: Database, gateway: Gateway, mock: ProviderMock, ctype: int 
 
 
 async def _billed(gateway: Gateway, db: Database, acct: Account, before: dict[str, Any],
-                  usages: list[tuple[int, int, bool]], ctype: int, model: str) -> None:
+                  usages: list[tuple[int, int, bool]], ctype: int, model: str,
+                  cache_reads: list[int] | None = None) -> None:
     """Each answer has its log row with the upstream's usage, and the token paid exactly their price."""
     await gateway.flush()
     rows = await logs(db)
     assert [(r.prompt_tokens, r.completion_tokens, bool(r.is_stream)) for r in rows] == usages
     prices = load_prices()
-    for row, (prompt, completion, _) in zip(rows, usages, strict=True):
+    for row, (prompt, completion, _), cached in zip(rows, usages, cache_reads or [0] * len(rows), strict=True):
         assert row.model_name == model and row.usage_source == "upstream"
-        assert row.quota == prices.quota_for(prompt, completion, model, ctype, "default") > 0
+        # cached prompt tokens at the model's cache-read price (rules.charge), the rest as One API prices them
+        expected = prices.charge(Parts(prompt, completion, cache_read=cached), model, ctype, "default").quota
+        assert row.quota == expected > 0
+        if not cached:
+            assert expected == prices.quota_for(prompt, completion, model, ctype, "default")
     after = await balances(db, acct)
     assert before["token_remain"] - after["token_remain"] == sum(r.quota for r in rows)
 
@@ -329,7 +335,8 @@ async def test_gemini_channel_passes_bytes_through(gateway: Gateway, db: Databas
     assert sent.body == body and sent.query == ("alt=sse" if stream else "")   # the client's bytes, no key
     assert sent.headers["x-goog-api-key"] == "sk-channel-key" and "Authorization" not in sent.headers
     # billed from Gemini's usage: thoughts are output (outside candidatesTokenCount)
-    await _billed(gateway, db, acct, before, [(300, 30, True)] if stream else [(40, 10, False)], 24, GEMINI)
+    await _billed(gateway, db, acct, before, [(300, 30, True)] if stream else [(40, 10, False)], 24, GEMINI,
+                  [100] if stream else [0])   # cachedContentTokenCount
 
 
 async def test_gemini_channel_with_the_sdk_and_a_mapped_model(gateway: Gateway, db: Database,
@@ -607,7 +614,7 @@ async def test_a_gemini_channel_that_ignores_a_capped_limit_is_cut_at_the_balanc
         return await send_stream(request, data, "text/event-stream", piece=4096)
 
     mock.route("POST", f"/v1beta/models/{GEMINI}:streamGenerateContent", greedy)
-    acct = await add_account(db, quota=20_000)
+    acct = await add_account(db, quota=5_000)   # below 8 000 output tokens at its price
     await add_channel(db, base_url=mock.url, type=24, key="sk-channel-key", models=GEMINI)
     await gateway.reload()
     body = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}], "generationConfig": {"maxOutputTokens": 8000}}

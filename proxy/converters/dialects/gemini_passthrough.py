@@ -8,7 +8,8 @@ from __future__ import annotations
 from proxy.converters.base import Usage
 from proxy.converters.dialects.hub_stream import HubStream
 from proxy.converters.errors import parse_json
-from proxy.converters.providers.gemini_stream import google_error, usage_from_gemini
+from proxy.converters.providers.gemini_stream import google_error
+from proxy.converters.usage import usage_from_gemini
 
 __all__ = ["GeminiUsageReader", "answer_usage"]
 
