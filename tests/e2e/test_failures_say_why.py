@@ -74,6 +74,7 @@ async def test_an_upstream_failure_is_one_warning_line_naming_channel_status_and
     assert "sk-upstream-secret-key-123" not in line   # never the key
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "mysql", "postgres"], indirect=True)
 async def test_a_token_refused_as_expired_or_exhausted_gets_one_apis_status(
         gateway: Gateway, upstream: MockOpenAI, db: Database) -> None:
     await add_channel(db, base_url=upstream.url)
