@@ -44,6 +44,7 @@ P, U, A, R = Access.PUBLIC, Access.USER, Access.ADMIN, Access.ROOT
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/status", site.get_status, P),
     Route("GET", "/api/openapi.json", openapi.serve, P),
+    Route("GET", "/api/docs", openapi.browse, P),
     Route("GET", "/api/notice", site.get_notice, P),
     Route("GET", "/api/about", site.get_about, P),
     Route("GET", "/api/home_page_content", site.get_home_page_content, P),
