@@ -15,6 +15,7 @@ from proxy.gateway.messages import say
 from proxy.gateway.state import RelayState
 from store import as_int
 
+
 class RetryPolicy:
     def __init__(self, caches: Caches, options: Callable[[], Mapping[str, str]]) -> None:
         self.caches = caches

@@ -100,8 +100,8 @@ async def test_fields_are_described_with_enums_and_the_common_calls_have_example
     assert names[1] == "OpenAI" and "1 OpenAI" in channel_type["description"]
     assert schemas["Token"]["properties"]["status"]["enum"] == [1, 2, 3, 4]
     examples = 0
-    for path, item in doc["paths"].items():
-        for method, op in item.items():
+    for item in doc["paths"].values():
+        for op in item.values():
             media = op.get("requestBody", {}).get("content", {}).get("application/json", {})
             if "example" in media:
                 examples += 1

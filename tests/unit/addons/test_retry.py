@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from proxy.addons.retry import RetryPolicy
-from proxy.gateway.messages import say
 from proxy.core.errors import UpstreamError
+from proxy.gateway.messages import say
 from tests.unit.addons.fakes import FakeCaches, channel, make_flow
 
 
