@@ -142,16 +142,15 @@ class Caches:
         return record
 
     async def mark_token(self, token: TokenRecord, status: int) -> None:
-        """Write a refused token's status (expired 3, exhausted 4); its record leaves this worker's cache, the
-        change event reaches the others. A failed write only costs the console its reason: logged, not raised."""
+        """Write a refused token's status (expired 3, exhausted 4); its record leaves this worker's cache (the next
+        request reads the row: the new status, or the row's own truth when it disagreed), the change event reaches
+        the others. A failed write only costs the console its reason: logged, not raised."""
+        self.tokens.pop(token.key, None)
         try:
             async with self.db.session() as s:
-                changed = await q.mark_token_unusable(s, token.id, status, int(time.time()))
+                await q.mark_token_unusable(s, token.id, status, int(time.time()))
         except Exception as e:   # noqa: BLE001 - the refusal is answered whatever the write did
             log.warning("could not record status %d of token #%d: %r", status, token.id, e)
-            return
-        if changed:
-            self.tokens.pop(token.key, None)
 
     def forget_channel(self, channel_id: int) -> None:
         """Stop routing to a channel in this process at once (auto-disable)."""
