@@ -15,6 +15,7 @@ from admin_api.change_nudge import publish_changes
 from admin_api.codes import RedisCodes
 from admin_api.jobs.schedule import run_jobs
 from admin_api.ratelimit import RedisLimiter
+from admin_api.request_ids import add_request_id
 from admin_api.routes import (
     channel_checks,
     channels,
@@ -43,6 +44,7 @@ P, U, A, R = Access.PUBLIC, Access.USER, Access.ADMIN, Access.ROOT
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/status", site.get_status, P),
     Route("GET", "/api/openapi.json", openapi.serve, P),
+    Route("GET", "/api/docs", openapi.browse, P),
     Route("GET", "/api/notice", site.get_notice, P),
     Route("GET", "/api/about", site.get_about, P),
     Route("GET", "/api/home_page_content", site.get_home_page_content, P),
@@ -145,6 +147,7 @@ def create_app(settings: Settings, db: Database) -> web.Application:
     app[STATE] = AdminState(settings=settings, db=db, started=int(time.time()),
                             change_counter=open_counter(settings.change_counter))
     app[ROUTES_KEY] = ROUTES
+    app.on_response_prepare.append(add_request_id)
     for route in ROUTES:
         app.router.add_route(route.method, route.path, guarded(route))
     web_assets.add_web_console(app)   # last: the console answers only paths no /api route took

@@ -8,8 +8,10 @@ from typing import Any
 
 from aiohttp import web
 
+from admin_api import openapi_page
 from admin_api.envelope import json_body
 from admin_api.state import ROUTES_KEY
+from rules import load_catalog
 from settings import VERSION
 
 _STR, _INT, _BOOL = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
@@ -67,29 +69,146 @@ def _object(**props: dict[str, Any]) -> dict[str, Any]:
     return {"type": "object", "properties": props}
 
 
-SCHEMAS: dict[str, dict[str, Any]] = {
-    "Envelope": {"type": "object", "required": ["success", "message"],
-                 "properties": {"success": _BOOL, "message": _STR, "data": {}}},
-    "ResetPassword": _object(email=_STR, token=_STR),
-    "AdminTopUp": _object(user_id=_INT, quota=_INT, remark=_STR),
-    "Register": _object(username=_STR, password=_STR, display_name=_STR, email=_STR, verification_code=_STR,
-                        aff_code=_STR),
-    "Login": _object(username=_STR, password=_STR),
-    "SelfUpdate": _object(username=_STR, password=_STR, display_name=_STR),
-    "Redeem": _object(key=_STR),
-    "UserCreate": _object(username=_STR, password=_STR, display_name=_STR, role=_INT),
-    "Manage": _object(username=_STR, action={"type": "string",
-                                             "enum": ["disable", "enable", "delete", "promote", "demote"]}),
-    "UserUpdate": _object(id=_INT, username=_STR, password=_STR, display_name=_STR, group=_STR, email=_STR,
-                          quota=_INT, role=_INT, status=_INT),
-    "Option": {**_object(key=_STR, value=_STR), "required": ["key", "value"]},
-    "Channel": _object(id=_INT, type=_INT, key=_STR, status=_INT, name=_STR, weight=_NULLABLE_INT,
-                       base_url=_NULLABLE_STR, other=_NULLABLE_STR, models=_STR, group=_STR,
-                       model_mapping=_NULLABLE_STR, priority=_NULLABLE_INT, config=_STR, system_prompt=_NULLABLE_STR),
-    "Token": _object(id=_INT, name=_STR, status=_INT, expired_time=_INT, remain_quota=_INT,
-                     unlimited_quota=_BOOL, models=_NULLABLE_STR, subnet=_NULLABLE_STR),
-    "RedemptionCreate": _object(name=_STR, quota=_INT, count=_INT),
-    "Redemption": _object(id=_INT, name=_STR, quota=_INT, status=_INT),
+def _d(schema: dict[str, Any], description: str, **extra: Any) -> dict[str, Any]:
+    """`schema` with a description (and enum, example...): what the docs page shows of a field."""
+    return {**schema, "description": description, **extra}
+
+
+def _named_enum(names: dict[int, str], what: str) -> dict[str, Any]:
+    """An integer enum whose values are named: in the description (read by people) and in x-enumNames."""
+    values = sorted(names)
+    listed = ", ".join(f"{v} {names[v]}" for v in values)
+    return {"type": "integer", "enum": values, "x-enumNames": [names[v] for v in values],
+            "description": f"{what}: {listed}"}
+
+
+def channel_type_names() -> dict[int, str]:
+    """Channel type id → name, from rules/channel_types.toml (the placeholder type 0 left out)."""
+    return {t.id: t.name for t in load_catalog() if not t.placeholder}
+
+
+QUOTA_NOTE = "in quota units (500 000 = 1 USD, option QuotaPerUnit)"
+TOKEN_STATUS = {1: "enabled", 2: "disabled", 3: "expired", 4: "exhausted"}
+CHANNEL_STATUS = {1: "enabled", 2: "manually disabled", 3: "automatically disabled"}
+REDEMPTION_STATUS = {1: "unused", 2: "disabled", 3: "used"}
+USER_STATUS = {1: "enabled", 2: "disabled"}
+ROLES = {1: "common user", 10: "admin", 100: "root"}
+
+
+def schemas() -> dict[str, dict[str, Any]]:
+    """The component schemas; the channel types come from the catalogue each time (data, not code)."""
+    username = _d(_STR, "Login name, at most 12 characters", example="alice")
+    password = _d(_STR, "8 to 20 characters", example="a-long-password")
+    return {
+        "Envelope": {"type": "object", "required": ["success", "message"],
+                     "description": "Every answer: failures are HTTP 200 with success false and One API's message",
+                     "properties": {"success": _d(_BOOL, "Whether the call did what it was asked"),
+                                    "message": _d(_STR, "Why it failed (empty on success)"),
+                                    "data": {"description": "The result: an object, a list or a value"}}},
+        "ResetPassword": _object(email=_d(_STR, "The address the reset link was sent to"),
+                                 token=_d(_STR, "The token of the reset link")),
+        "AdminTopUp": _object(user_id=_d(_INT, "The user to credit"),
+                              quota=_d(_INT, f"Quota to add (negative takes away), {QUOTA_NOTE}"),
+                              remark=_d(_STR, "Written into the top-up log row")),
+        "Register": _object(username=username, password=password,
+                            display_name=_d(_STR, "Shown in the console; the username when empty"),
+                            email=_d(_STR, "Required when EmailVerificationEnabled"),
+                            verification_code=_d(_STR, "The code mailed by GET /api/verification"),
+                            aff_code=_d(_STR, "An inviter's affiliate code (both get the invite quota)")),
+        "Login": _object(username=_d(_STR, "Login name", example="root"),
+                         password=_d(_STR, "The password", example="123456")),
+        "SelfUpdate": _object(username=username, password=_d(_STR, "A new password (8 to 20 characters); empty "
+                                                                   "keeps the current one"),
+                              display_name=_d(_STR, "Shown in the console")),
+        "Redeem": _object(key=_d(_STR, "A redemption code (32 characters)")),
+        "UserCreate": _object(username=username, password=password, display_name=_d(_STR, "Shown in the console"),
+                              role=_named_enum(ROLES, "Role (an admin creates common users only)")),
+        "Manage": _object(username=username, action=_d({"type": "string", "enum": ["disable", "enable", "delete",
+                                                                                    "promote", "demote"]},
+                                                       "What to do to the user (promote/demote: root only)")),
+        "UserUpdate": _object(id=_d(_INT, "The user's id"), username=username,
+                              password=_d(_STR, "A new password; empty keeps the current one"),
+                              display_name=_d(_STR, "Shown in the console"),
+                              group=_d(_STR, "The user's group: picks channels and the group ratio", example="default"),
+                              email=_d(_STR, "The user's email address"),
+                              quota=_d(_INT, f"The user's balance, {QUOTA_NOTE}"),
+                              role=_named_enum(ROLES, "Role"), status=_named_enum(USER_STATUS, "Status")),
+        "Option": {**_object(key=_d(_STR, "An option name (GET /api/option/ lists them)", example="RetryTimes"),
+                             value=_d(_STR, "Its value, always a string (\"true\"/\"false\" for *Enabled)",
+                                      example="2")),
+                   "required": ["key", "value"]},
+        "Channel": _object(
+            id=_d(_INT, "The channel's id (PUT only)"),
+            type=_named_enum(channel_type_names(), "Channel type (GET /api/channel/types describes each)"),
+            key=_d(_STR, "The upstream key. On POST, several lines create one channel each"),
+            status=_named_enum(CHANNEL_STATUS, "Status"),
+            name=_d(_STR, "Display name"),
+            weight=_d(_NULLABLE_INT, "Share of traffic among channels of the same priority"),
+            base_url=_d(_NULLABLE_STR, "The upstream's base URL; empty: the type's default"),
+            other=_d(_NULLABLE_STR, "Type specific: Azure's API version, Ali's plugin, Gemini's API version..."),
+            models=_d(_STR, "Comma-separated models the channel serves", example="gpt-4o-mini,gpt-4o"),
+            group=_d(_STR, "Comma-separated user groups that may use the channel", example="default"),
+            model_mapping=_d(_NULLABLE_STR, "JSON object: requested model → model sent upstream",
+                             example='{"gpt-4o-mini": "gpt-4o-mini-2024-07-18"}'),
+            priority=_d(_NULLABLE_INT, "Higher priorities are tried first"),
+            config=_d(_STR, "JSON object of type specific settings (region, ak/sk, user id...)"),
+            system_prompt=_d(_NULLABLE_STR, "A system prompt put in front of every chat request")),
+        "Token": _object(
+            id=_d(_INT, "The token's id (PUT only)"),
+            name=_d(_STR, "Display name, at most 30 bytes", example="my-app"),
+            status=_named_enum(TOKEN_STATUS, "Status (PUT ?status_only=1 changes only this; enabling is refused "
+                                             "while the token is past its expiry or out of quota)"),
+            expired_time=_d(_INT, "Unix time (seconds) the token stops working; -1 never", example=-1),
+            remain_quota=_d(_INT, f"Quota the token may still spend, {QUOTA_NOTE}", example=500000),
+            unlimited_quota=_d(_BOOL, "No token limit (the user's balance still applies)"),
+            models=_d(_NULLABLE_STR, "Comma-separated models the token may use; empty or null: all"),
+            subnet=_d(_NULLABLE_STR, "Comma-separated CIDRs the token may be used from; empty: anywhere",
+                      example="10.0.0.0/8")),
+        "RedemptionCreate": _object(name=_d(_STR, "Name of the batch", example="promo"),
+                                    quota=_d(_INT, f"Quota each code credits, {QUOTA_NOTE}", example=500000),
+                                    count=_d(_INT, "How many codes (1 to 100)", example=10)),
+        "Redemption": _object(id=_d(_INT, "The code's id"), name=_d(_STR, "Name"),
+                              quota=_d(_INT, f"Quota the code credits, {QUOTA_NOTE}"),
+                              status=_named_enum(REDEMPTION_STATUS, "Status")),
+    }
+
+
+# Example bodies of the common calls ("METHOD path" → example), shown on /api/docs and by OpenAPI tools.
+EXAMPLES: dict[str, Any] = {
+    "POST /api/user/login": {"username": "root", "password": "123456"},
+    "POST /api/user/register": {"username": "alice", "password": "a-long-password"},
+    "POST /api/token/": {"name": "my-app", "remain_quota": 500000, "expired_time": -1, "unlimited_quota": False,
+                         "models": "", "subnet": ""},
+    "PUT /api/token/": {"id": 1, "status": 2},
+    "POST /api/channel/": {"type": 1, "name": "openai", "key": "sk-...", "base_url": "", "models": "gpt-4o-mini,gpt-4o",
+                           "group": "default", "model_mapping": "", "priority": 0, "weight": 0},
+    "PUT /api/channel/": {"id": 1, "type": 1, "name": "openai", "key": "", "models": "gpt-4o-mini",
+                          "group": "default", "status": 1},
+    "POST /api/redemption/": {"name": "promo", "quota": 500000, "count": 10},
+    "POST /api/user/topup": {"key": "<a 32-character redemption code>"},
+    "POST /api/topup": {"user_id": 2, "quota": 500000, "remark": "invoice 42"},
+    "PUT /api/option/": {"key": "RetryTimes", "value": "2"},
+    "POST /api/user/": {"username": "bob", "password": "a-long-password", "display_name": "Bob"},
+    "POST /api/user/manage": {"username": "bob", "action": "disable"},
+}
+# Answers that are not the envelope.
+NOT_ENVELOPED: dict[str, dict[str, Any]] = {
+    "GET /api/openapi.json": {"description": "This OpenAPI document",
+                              "content": {"application/json": {"schema": {"type": "object"}}}},
+    "GET /api/docs": {"description": "This document as a browsable page", "content": {"text/html": {}}},
+    "GET /api/redemption/export": {"description": "The codes, one a line", "content": {"text/plain": {}}},
+}
+# Descriptions of query parameters whose name does not say it all.
+QUERY_NOTES: dict[str, str] = {
+    "p": "Zero-based page index (10 rows a page)",
+    "keyword": "Searched text (a prefix for names)",
+    "status_only": "Any non-empty value: only `status` of the body is applied",
+    "scope": "Which channels: all, or only the disabled ones",
+    "model": "The model to test with (default gpt-3.5-turbo; the channel's first model if it does not serve it)",
+    "type": "Log type: 1 top-up, 2 consume, 3 manage, 4 system, 5 test",
+    "start_timestamp": "From this Unix time (seconds)", "end_timestamp": "Up to this Unix time (seconds)",
+    "target_timestamp": "Delete log rows older than this Unix time (seconds)",
+    "order": "Sort by this column (default: id, newest first)",
 }
 
 
@@ -98,11 +217,12 @@ def _operation(route: Any) -> dict[str, Any]:
     summary = (route.handler.__doc__ or route.handler.__name__).strip().splitlines()[0]
     params = [{"name": name, "in": "path", "required": True, "schema": _INT}
               for name in re.findall(r"{(\w+)}", route.path)]
-    params += [{"name": name, "in": "query", "required": False, "schema": schema}
+    params += [{"name": name, "in": "query", "required": False, "schema": schema,
+                **({"description": QUERY_NOTES[name]} if name in QUERY_NOTES else {})}
                for name, schema in QUERY.get(key, [])]
     envelope = {"application/json": {"schema": {"$ref": "#/components/schemas/Envelope"}}}
-    responses: dict[str, Any] = {"200": {"description": "One API's envelope (failures too are HTTP 200)",
-                                         "content": envelope}}
+    responses: dict[str, Any] = {"200": NOT_ENVELOPED.get(key) or {
+        "description": "One API's envelope (failures too are HTTP 200)", "content": envelope}}
     if route.access.name != "PUBLIC":
         responses["401"] = {"description": "not logged in and no access token"}
     if route.critical:
@@ -114,8 +234,10 @@ def _operation(route: Any) -> dict[str, Any]:
     if route.access.name != "PUBLIC":
         op["security"] = [{"session": []}, {"accessToken": []}]
     if key in BODY:
-        op["requestBody"] = {"required": True, "content": {"application/json": {
-            "schema": {"$ref": f"#/components/schemas/{BODY[key]}"}}}}
+        media: dict[str, Any] = {"schema": {"$ref": f"#/components/schemas/{BODY[key]}"}}
+        if key in EXAMPLES:
+            media["example"] = EXAMPLES[key]
+        op["requestBody"] = {"required": True, "content": {"application/json": media}}
     return op
 
 
@@ -127,9 +249,11 @@ def document(routes: Iterable[Any]) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "One API compatible admin API", "version": VERSION,
-                 "description": "Routes, parameters and envelopes of One API's /api; see docs/admin-api.md."},
+                 "description": "Routes, parameters and envelopes of One API's /api; see docs/admin-api.md. Log in "
+                                "with POST /api/user/login (a session cookie) or send a user's access token "
+                                "(GET /api/user/token) as the Authorization header. Browsable at /api/docs."},
         "paths": paths,
-        "components": {"schemas": SCHEMAS, "securitySchemes": {
+        "components": {"schemas": schemas(), "securitySchemes": {
             "session": {"type": "apiKey", "in": "cookie", "name": "session"},
             "accessToken": {"type": "apiKey", "in": "header", "name": "Authorization"}}},
     }
@@ -139,3 +263,9 @@ async def serve(request: web.Request) -> web.Response:
     """GET /api/openapi.json: this document."""
     routes: tuple[Any, ...] = request.app[ROUTES_KEY]
     return json_body(document(routes))
+
+
+async def browse(request: web.Request) -> web.Response:
+    """GET /api/docs: this document as a browsable page (self-contained HTML, the document embedded)."""
+    routes: tuple[Any, ...] = request.app[ROUTES_KEY]
+    return openapi_page.answer(document(routes))

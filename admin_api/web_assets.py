@@ -13,7 +13,8 @@ from admin_api.client_address import client_ip
 from admin_api.ratelimit import Limit
 from admin_api.state import state_of
 
-DIST = Path(__file__).resolve().parent.parent / "web" / "dist"
+DIST = Path(__file__).resolve().parent.parent / "web" / "dist"   # a source checkout's (or the image's) build
+PACKAGED = Path(__file__).resolve().parent / "console"             # the copy a wheel ships (setup.py)
 NO_CACHE = {"Cache-Control": "no-cache"}
 ASSET_CACHE = {"Cache-Control": "max-age=604800"}
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -25,7 +26,9 @@ NOT_BUILT = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{name}</title></head>
 <body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 4rem auto; line-height: 1.5">
 <h1>web console not built</h1>
-<p>Run <code>scripts/build-web</code> (needs Node.js and npm), then reload this page.</p>
+<p>Run <code>scripts/build-web</code> in the source checkout (needs Node.js and npm), then reload this page.
+Installed with a plain <code>pip install .</code>? Build first, then install again: the package carries the
+console only when <code>web/dist</code> was built.</p>
 <p>The API works without it: <a href="/api/status">/api/status</a>.</p>
 </body></html>
 """
@@ -89,6 +92,15 @@ def _api_path(path: str) -> bool:
     return path in ("/api", "/v1") or path.startswith(("/api/", "/v1/"))
 
 
-def add_web_console(app: web.Application, dist: Path = DIST) -> None:
+def console_dist() -> Path:
+    """web/dist beside the packages when it is built (a source checkout, the image), else the console a wheel
+    ships; neither: web/dist, whose absence `/` explains."""
+    for dist in (DIST, PACKAGED):
+        if (dist / "index.html").is_file():
+            return dist
+    return DIST
+
+
+def add_web_console(app: web.Application, dist: Path | None = None) -> None:
     """Serve the console from a middleware, not a route: the route table stays exactly the /api contract."""
-    app.middlewares.append(console_middleware(dist))   # type: ignore[arg-type]  # aiohttp types it as a Protocol
+    app.middlewares.append(console_middleware(dist or console_dist()))   # type: ignore[arg-type]  # aiohttp types it as a Protocol

@@ -40,9 +40,11 @@ from proxy.core.opener import Opener
 from proxy.core.pipeline import Pipeline
 from proxy.core.request_body import MAX_BODY
 from proxy.cors import add_cors_headers, with_preflight
+from proxy.gateway import messages
 from proxy.gateway.gemini_calls import COUNT, parse_call
 from proxy.gateway.image_probe import ImageProbe
 from proxy.gateway.state import RelayState
+from proxy.request_ids import add_request_id
 from proxy.runtime import Runtime
 from rules import load_max_output
 from settings import Settings
@@ -136,6 +138,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None, access_sink: 
     app[TRUSTED_KEY] = settings.trusted_proxies
     app.cleanup_ctx.append(_lifecycle)
     app.on_response_prepare.append(add_cors_headers)
+    app.on_response_prepare.append(add_request_id)
+    messages.use(settings.language)
     opener = opener or UpstreamOpener(rt.http, rt.upstream_client, settings.relay_proxy or None,
                                       settings.relay_first_byte_timeout, settings.relay_idle_timeout)
     if addons is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from fnmatch import fnmatchcase
 from fractions import Fraction
 from functools import lru_cache
@@ -101,6 +102,14 @@ def _lookup(
 MEMO_SIZE = 4096
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+
+
+def exact_ratio(value: float) -> str:
+    """The shortest decimal that reads back as `value`, never in exponent form: 0.075, 1, 0.00001, 2.5.
+
+    One API prints two decimals, which shows 0.075 as 0.07 (the price charged is 0.075)."""
+    text = format(Decimal(repr(float(value))).normalize(), "f")
+    return "0" if text in ("-0", "0") else text
 
 
 def _remember(memo: dict[K, V], key: K, value: V) -> None:
@@ -218,14 +227,14 @@ class PriceTable:
         return self.defaults.fallback_completion_ratio
 
     def ratio_note(self, model: str, channel_type: int | None, group: str, with_completion: bool) -> str:
-        """The ratios a consume log row names (§7.5): "倍率：mr × gr [× cr]", two decimals each."""
+        """The ratios a consume log row names (§7.5): "倍率：mr × gr [× cr]", each exactly (0.075, not 0.07)."""
         key = (model, channel_type, group, with_completion)
         note = self._note_memo.get(key)
         if note is None:
             ratios = [self.model_ratio(model, channel_type), self.group_ratio(group)]
             if with_completion:
                 ratios.append(self.completion_ratio(model, channel_type))
-            note = "倍率：" + " × ".join(f"{r:.2f}" for r in ratios)
+            note = "倍率：" + " × ".join(exact_ratio(r) for r in ratios)
             _remember(self._note_memo, key, note)
         return note
 

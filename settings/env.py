@@ -70,6 +70,12 @@ def _choice(*allowed: str) -> Callable[[str, str], str]:
     return parse
 
 
+def _language(name: str, raw: str) -> str:
+    """"en" when the value names English (en, en_US.UTF-8, en-GB:en), else One API's Chinese: LANGUAGE is also
+    gettext's variable, which a desktop may set to any language, so another value must not stop the start."""
+    return "en" if raw.strip().lower().startswith("en") else "zh"
+
+
 def _networks(name: str, raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     out = []
     for part in raw.split(","):
@@ -170,6 +176,7 @@ class Settings:
     metrics_token: str = ""      # Bearer token for /metrics from other peers; "" = loopback and TRUSTED_PROXIES only
     log_format: str = "text"     # "json": one JSON object per log line
     run_as: str = ""             # "uid[:gid]" or "user[:group]": started as root, adopt the data folder and drop to it
+    language: str = "zh"         # the relay's own error messages: "zh" (One API's words) or "en"
     change_counter: str = ""     # set by `one-api`, not read from the environment: the node's change counter file
     ignored: tuple[str, ...] = ()   # the IGNORED variables that were set (read, then only mentioned at start-up)
 
@@ -254,6 +261,7 @@ _ENV: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "METRICS_TOKEN": ("metrics_token", _str),
     "LOG_FORMAT": ("log_format", _choice("text", "json")),
     "RUN_AS": ("run_as", _str),
+    "LANGUAGE": ("language", _language),
 }
 
 ENV_NAMES: tuple[str, ...] = tuple(_ENV)

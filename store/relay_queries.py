@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from store import channel_notices, events
 from store.engine import write_transaction
-from store.models import CHANNEL_ENABLED, Ability, Channel, Token, User
+from store.models import CHANNEL_ENABLED, TOKEN_ENABLED, TOKEN_EXHAUSTED, TOKEN_EXPIRED, Ability, Channel, Token, User
 from store.results import rowcount
 
 
@@ -29,6 +29,31 @@ async def routable(session: AsyncSession) -> list[tuple[str, str, Channel]]:
             .join(Channel, Channel.id == Ability.channel_id)
             .where(Ability.enabled.is_(True), Channel.status == CHANNEL_ENABLED))
     return [(g, m, c) for g, m, c in (await session.execute(stmt)).all()]
+
+
+async def served_models(session: AsyncSession) -> set[tuple[str, str]]:
+    """(group, model) of every ability, enabled or not: what some channel serves, even if none can now."""
+    stmt = select(Ability.group, Ability.model).distinct()
+    return {(g, m) for g, m in (await session.execute(stmt)).all()}
+
+
+async def mark_token_unusable(session: AsyncSession, token_id: int, status: int, now: int) -> bool:
+    """An enabled token refused for its expiry or its quota gets that status (3 expired, 4 exhausted), as One
+    API's ValidateUserToken writes it, so the console shows why. Only while the row itself is past its expiry or
+    out of quota: a token an admin just renewed is never marked. A change event tells every worker."""
+    if status == TOKEN_EXPIRED:
+        why = (Token.expired_time != -1) & (Token.expired_time < now)
+    elif status == TOKEN_EXHAUSTED:
+        why = Token.unlimited_quota.is_not(True) & (Token.remain_quota <= 0)
+    else:
+        raise ValueError(f"not a refusal status: {status}")
+    async with write_transaction(session):
+        result = await session.execute(update(Token).where(Token.id == token_id, Token.status == TOKEN_ENABLED, why)
+                                       .values(status=status))
+        if not rowcount(result):
+            return False
+        events.record(session, events.TOKEN, token_id)
+    return True
 
 
 async def set_channel_status(session: AsyncSession, channel_id: int, status: int, reason: str = "") -> bool:

@@ -16,7 +16,7 @@ from admin_api.shapes import token_json
 from admin_api.state import state_of
 from store import tokens
 from store.channels import clean_list
-from store.models import TOKEN_DISABLED, TOKEN_ENABLED, Token
+from store.models import TOKEN_DISABLED, TOKEN_ENABLED, TOKEN_EXHAUSTED, TOKEN_EXPIRED, Token
 
 NOT_FOUND = "令牌不存在"
 
@@ -95,12 +95,13 @@ def _refuse_enabling(token: Token) -> None:
 
 
 async def update(request: web.Request) -> web.Response:
-    """PUT /api/token/ (?status_only= changes only the status, to 1 or 2)."""
+    """PUT /api/token/ (?status_only= changes only the status: 1 enabled, 2 disabled, 3 expired, 4 exhausted,
+    as One API accepts them; enabling is refused while the token is past its expiry or out of quota)."""
     body = await Payload.read(request)
     token = await _own(request, body.integer("id", 0, INT32))
     if request.query.get("status_only"):
         status = body.integer("status", 0, INT32)
-        if status not in (TOKEN_ENABLED, TOKEN_DISABLED):
+        if status not in (TOKEN_ENABLED, TOKEN_DISABLED, TOKEN_EXPIRED, TOKEN_EXHAUSTED):
             raise Refusal(INVALID_PARAMETER)
         if status == TOKEN_ENABLED:
             _refuse_enabling(token)

@@ -10,6 +10,7 @@ from proxy.core.errors import RelayError
 from proxy.core.flow import Flow
 from proxy.gateway.cache import Caches
 from proxy.gateway.gemini_calls import query_param
+from proxy.gateway.messages import say
 from proxy.gateway.state import RelayState
 from store.models import ROLE_ADMIN, TOKEN_ENABLED, TOKEN_EXHAUSTED, TOKEN_EXPIRED, USER_ENABLED
 
@@ -43,6 +44,17 @@ def in_subnets(ip: str, subnets: str) -> bool:
     return False
 
 
+def unusable_status(token: Any) -> int | None:
+    """The status an enabled token should have been given (expired 3, exhausted 4), or None."""
+    if token.status != TOKEN_ENABLED:
+        return None
+    if token.expired_time != -1 and token.expired_time < time.time():
+        return TOKEN_EXPIRED
+    if not token.unlimited_quota and token.remain_quota <= 0:
+        return TOKEN_EXHAUSTED
+    return None
+
+
 class TokenAuth:
     """Sets state.token, state.user, state.group and state.pinned_channel_id, or refuses."""
 
@@ -54,27 +66,30 @@ class TokenAuth:
         state = flow.state
         key, pin = parse_key(self._credential(flow))
         if not key:
-            raise auth_error(401, "未提供令牌")
+            raise auth_error(401, say("no_token"))
         token = await self.caches.token(key)
         if token is None:
-            raise auth_error(401, "无效的令牌")
+            raise auth_error(401, say("invalid_token"))
+        stale = unusable_status(token)
+        if stale is not None:
+            await self.caches.mark_token(token, stale)
         self._check_token(token)
         if token.subnet and not in_subnets(flow.request.client_ip, token.subnet):
-            raise auth_error(403, f"该令牌只能在指定网段使用：{token.subnet}，当前 ip：{flow.request.client_ip}")
+            raise auth_error(403, say("token_subnet", subnet=token.subnet, ip=flow.request.client_ip))
         user = await self.caches.user(token.user_id)
         if user is None or user.status != USER_ENABLED:
-            raise auth_error(403, "用户已被封禁")
+            raise auth_error(403, say("user_banned"))
         state.token, state.user, state.group = token, user, user.group
         path_pin = flow.request.match_info.get("channelid")
         if path_pin is not None:
             pin = path_pin   # the raw proxy route; One API lets anyone use it, we require an admin
         if pin is not None:
             if user.role < ROLE_ADMIN:
-                raise auth_error(403, "普通用户不支持指定渠道")
+                raise auth_error(403, say("pin_not_admin"))
             # ASCII digits inside a 32-bit id: '²'.isdigit() is true but int('²') raises, and 30 digits
             # overflowed the database's INTEGER (both were 500s)
             if not (pin.isascii() and pin.isdigit() and int(pin) < 2**31):
-                raise auth_error(400, "无效的渠道 Id")
+                raise auth_error(400, say("invalid_channel_id"))
             state.pinned_channel_id = int(pin)
 
     @staticmethod
@@ -94,12 +109,12 @@ class TokenAuth:
     @staticmethod
     def _check_token(token: Any) -> None:
         if token.status == TOKEN_EXHAUSTED:
-            raise auth_error(401, f"令牌 {token.name}（#{token.id}）额度已用尽")
+            raise auth_error(401, say("token_exhausted", name=token.name, id=token.id))
         if token.status == TOKEN_EXPIRED:
-            raise auth_error(401, "该令牌已过期")
+            raise auth_error(401, say("token_expired"))
         if token.status != TOKEN_ENABLED:
-            raise auth_error(401, "该令牌状态不可用")
+            raise auth_error(401, say("token_unavailable"))
         if token.expired_time != -1 and token.expired_time < time.time():
-            raise auth_error(401, "该令牌已过期")
+            raise auth_error(401, say("token_expired"))
         if not token.unlimited_quota and token.remain_quota <= 0:
-            raise auth_error(401, "该令牌额度已用尽")
+            raise auth_error(401, say("token_quota_used"))

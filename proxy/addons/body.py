@@ -11,6 +11,7 @@ from proxy.core.errors import RelayError
 from proxy.core.flow import Flow
 from proxy.gateway import modes
 from proxy.gateway.form_fields import form_fields, form_files
+from proxy.gateway.messages import say
 from proxy.gateway.state import RelayState
 
 MAX_TOKENS_LIMIT = 1_073_741_823
@@ -94,7 +95,7 @@ class RequestBody:
         state.requested_model = state.model = model
         token = state.token
         if token is not None and token.models is not None and model and model not in token.models:
-            raise auth_error(403, f"该令牌无权使用模型：{model}")
+            raise auth_error(403, say("model_forbidden", model=model))
         if state.body is not None:
             streamable = state.mode in (modes.CHAT, modes.COMPLETIONS, modes.RESPONSES)
             state.stream = bool(state.body.get("stream")) and streamable
@@ -111,17 +112,17 @@ class RequestBody:
         raw = flow.request.body
         if not raw:
             if state.mode in modes.STRICT_BODY:
-                raise RelayError(400, "common.UnmarshalBodyReusable failed: empty body", full=False)
+                raise RelayError(400, say("body_empty"), full=False)
             return ""
         try:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError as e:
             if state.mode in modes.STRICT_BODY:
-                raise RelayError(400, f"common.UnmarshalBodyReusable failed: {e}", full=False) from None
+                raise RelayError(400, say("body_not_json", detail=e), full=False) from None
             return ""
         if not isinstance(body, dict):
             if state.mode in modes.STRICT_BODY:
-                raise RelayError(400, "common.UnmarshalBodyReusable failed: body is not a JSON object", full=False)
+                raise RelayError(400, say("body_not_object"), full=False)
             return ""
         state.body = body
         model = body.get("model")

@@ -16,7 +16,6 @@ from typing import Any, Protocol, runtime_checkable
 
 import orjson
 
-from proxy.addons.route import NO_CHANNEL
 from proxy.addons.usage_tap import usage_from
 from proxy.converters.base import ConversionError, OpenAIError
 from proxy.converters.dialects.gemini_client_embed import (
@@ -176,9 +175,6 @@ class ClientDialect:
     def error(self, flow: Flow[RelayState]) -> None:
         state, err = flow.state, flow.error
         if state.dialect and err is not None and not isinstance(err, DialectError):
-            if state.dialect == "gemini" and err.code == NO_CHANNEL:
-                # Gemini's word for a model it does not serve; its clients retry a 503 for minutes
-                err = RelayError(404, err.message, type="not_found_error", code="NOT_FOUND", full=err.full)
             converter = state.stream_converter if isinstance(state.stream_converter, EndsInStream) else None
             flow.error = DialectError(err, DIALECTS[state.dialect].error_from_openai, state.dialect, converter)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from proxy.core.flow import Flow
 from proxy.gateway.cache import Caches
+from proxy.gateway.scrub import scrub, secret_parts
 from proxy.gateway.state import RelayState
 from rules import load_auto_disable
 from store import Database, as_bool
@@ -26,6 +27,16 @@ log = logging.getLogger(__name__)
 def should_disable(status: int, type: Any, code: Any, message: str) -> bool:
     """Whether a relay error disables its channel (rules/auto_disable.toml, shared with "test all")."""
     return load_auto_disable().matches(status, type, code, message)
+
+
+def log_upstream_error(flow: Flow[RelayState]) -> None:
+    """One warning line per failed upstream call, for the operator: the channel, the status, the model and the
+    upstream's own message (before a retry rewords it; the channel's keys redacted)."""
+    channel, err = flow.state.channel, flow.error
+    assert channel is not None and err is not None
+    log.warning("upstream error: channel #%d (%s) answered %d for model %s (attempt %d): %s [request %s]",
+                channel.id, channel.name, err.status, flow.state.model, flow.attempts,
+                scrub(err.message, secret_parts(channel.key)), flow.request_id)
 
 
 class ChannelHealth:
@@ -46,6 +57,7 @@ class ChannelHealth:
         channel, error = flow.state.channel, flow.error
         if channel is None or error is None:
             return
+        log_upstream_error(flow)
         if as_bool(self.options().get("AutomaticDisableChannelEnabled")) and \
                 should_disable(error.status, error.type, error.code, error.message):
             self.disable(channel.id, f"upstream error {error.status}: {error.message}")

@@ -21,13 +21,13 @@ from proxy.addons.output_meter import OutputMeter
 from proxy.core.errors import RelayError
 from proxy.core.flow import Flow
 from proxy.gateway import modes
+from proxy.gateway.messages import say
 from proxy.gateway.state import RelayState
 from proxy.gateway.tokenizer import PromptOverBudget, Tokenizer, image_tokens_for_part, remote_image_urls
 from proxy.ledger import InsufficientQuota, Ledger, spendable
 from rules import MaxOutput, PriceTable
 from store import as_int
 
-REFUSAL = {"token": "令牌额度不足", "user": "用户额度不足"}
 OUTPUT_LIMIT_FIELDS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
 # modes whose answers are text priced per completion token (the others are priced up front or have no answer)
 ANSWER_MODES = frozenset({modes.CHAT, modes.COMPLETIONS, modes.RESPONSES, modes.EDITS})
@@ -67,7 +67,7 @@ def _field(body: Mapping[str, Any], key: str, kind: type[T], default: T) -> T:
 
 
 def refusal(pool: str) -> RelayError:
-    return RelayError(403, REFUSAL[pool], code="pre_consume_token_quota_failed")
+    return RelayError(403, say(f"{pool}_quota_short"), code="pre_consume_token_quota_failed")
 
 
 class Reservation:

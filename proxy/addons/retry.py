@@ -11,10 +11,9 @@ from collections.abc import Callable, Mapping
 
 from proxy.core.flow import Flow
 from proxy.gateway.cache import Caches
+from proxy.gateway.messages import say
 from proxy.gateway.state import RelayState
 from store import as_int
-
-SATURATED = "当前分组上游负载已饱和，请稍后再试"
 
 
 class RetryPolicy:
@@ -32,5 +31,5 @@ class RetryPolicy:
         error.retryable = (error.retryable and state.pinned_channel_id is None and error.status != 400
                            and not 200 <= error.status < 300 and flow.attempts <= retries and bool(untried))
         if not error.retryable and error.status == 429:
-            error.message = SATURATED
+            error.message = say("saturated")
         state.last_error = error

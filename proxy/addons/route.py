@@ -9,12 +9,11 @@ from proxy.addons.auth import auth_error
 from proxy.core.errors import RelayError
 from proxy.core.flow import Flow
 from proxy.gateway.cache import Caches
+from proxy.gateway.messages import say
 from proxy.gateway.records import ChannelRecord
 from proxy.gateway.state import RelayState
 from rules import Catalog
 from store.models import CHANNEL_ENABLED, ROLE_ROOT
-
-NO_CHANNEL = "model_not_served"   # no channel of the group serves the model (the code is not in One API's body)
 
 
 def pick(candidates: Sequence[ChannelRecord], exclude: Sequence[int],
@@ -57,10 +56,17 @@ class Route:
             if channel is None:
                 if state.last_error is not None:
                     raise state.last_error
-                raise RelayError(503, f"当前分组 {state.group} 下对于模型 {state.requested_model} 无可用渠道",
-                                 type="one_api_error", code=NO_CHANNEL, full=False)
+                raise self._none_left(state)
             state.channel = channel
         state.tried_channels.append(state.channel.id)
+
+    def _none_left(self, state: RelayState) -> RelayError:
+        """OpenAI's 404 model_not_found for a model no channel of the group has (an SDK does not retry it);
+        One API's 503 when some channel has it but all are disabled or failed (worth retrying later)."""
+        if not self.caches.index.serves(state.group, state.requested_model):
+            return RelayError(404, say("model_not_found", model=state.requested_model, group=state.group),
+                              type="invalid_request_error", code="model_not_found", param="model")
+        return auth_error(503, say("no_channel", group=state.group, model=state.requested_model))
 
     def _own_dialect_first(self, state: RelayState, candidates: list[ChannelRecord]) -> list[ChannelRecord]:
         """Only the channels that speak the client's dialect when the request needs one (and some are left)."""
@@ -74,7 +80,7 @@ class Route:
         """Root may pin a disabled channel: that is how admin_api's channel test reaches one (to re-enable it)."""
         channel = await self.caches.channel(channel_id)
         if channel is None:
-            raise auth_error(400, "无效的渠道 Id")
+            raise auth_error(400, say("invalid_channel_id"))
         if channel.status != CHANNEL_ENABLED and not allow_disabled:
-            raise auth_error(403, "该渠道已被禁用")
+            raise auth_error(403, say("channel_disabled"))
         return channel

@@ -25,6 +25,7 @@ from proxy.core.errors import RelayError
 from proxy.core.flow import Flow, UpstreamCall
 from proxy.gateway import modes
 from proxy.gateway.cache import Caches
+from proxy.gateway.messages import say
 from proxy.gateway.records import ChannelRecord
 from proxy.gateway.state import RelayState
 from rules import Catalog, ChannelType
@@ -63,7 +64,7 @@ class StoredResponses:
         state.body, state.requested_model = body, model
         token = state.token
         if token is not None and token.models is not None and model not in token.models:
-            raise auth_error(403, f"该令牌无权使用模型：{model}")
+            raise auth_error(403, say("model_forbidden", model=model))
 
     async def route(self, flow: Flow[RelayState]) -> None:
         state = flow.state
@@ -131,7 +132,8 @@ class StoredResponses:
         state = flow.state
         channel = await self.caches.channel(channel_id)
         if channel is None or (channel.status != CHANNEL_ENABLED and not (state.user and state.user.role >= ROLE_ROOT)):
-            raise auth_error(400 if channel is None else 403, "无效的渠道 Id" if channel is None else "该渠道已被禁用")
+            raise auth_error(400 if channel is None else 403,
+                             say("invalid_channel_id") if channel is None else say("channel_disabled"))
         if not self._type(channel).speaks(DIALECT):
             raise invalid(f"channel #{channel.id} does not serve the Responses API natively ({flow.request.path})")
         return channel

@@ -35,7 +35,10 @@ CATCH_UP_WAIT = 2.0   # seconds a request waits for the change events an admin w
 class ChannelIndex:
     """group → model → channels, sorted by priority (highest first)."""
 
-    def __init__(self, rows: list[tuple[str, str, ChannelRecord]]) -> None:
+    def __init__(self, rows: list[tuple[str, str, ChannelRecord]],
+                 served: frozenset[tuple[str, str]] = frozenset()) -> None:
+        """`served`: (group, model) of every ability, a disabled channel's too (tells 503 from 404)."""
+        self.served = served | {(g, m) for g, m, _ in rows}
         index: dict[str, dict[str, list[ChannelRecord]]] = defaultdict(lambda: defaultdict(list))
         self.by_id: dict[int, ChannelRecord] = {}
         for group, model, channel in rows:
@@ -46,6 +49,10 @@ class ChannelIndex:
 
     def candidates(self, group: str, model: str) -> list[ChannelRecord]:
         return self._index.get(group, {}).get(model, [])
+
+    def serves(self, group: str, model: str) -> bool:
+        """Whether any channel of the group has the model, enabled or not (no: the model is unknown there)."""
+        return (group, model) in self.served
 
     def models(self, group: str) -> list[str]:
         return sorted(self._index.get(group, {}))
@@ -60,7 +67,7 @@ class ChannelIndex:
 
     def without(self, channel_id: int) -> ChannelIndex:
         """A copy that no longer routes to one channel (used right after a disable)."""
-        copy = ChannelIndex([])
+        copy = ChannelIndex([], self.served)
         copy._index = {g: {m: [c for c in cs if c.id != channel_id] for m, cs in ms.items()}
                        for g, ms in self._index.items()}
         copy.by_id = {i: c for i, c in self.by_id.items() if i != channel_id}
@@ -134,6 +141,17 @@ class Caches:
         record = self.channels[channel_id] = ChannelRecord.from_row(row)
         return record
 
+    async def mark_token(self, token: TokenRecord, status: int) -> None:
+        """Write a refused token's status (expired 3, exhausted 4); its record leaves this worker's cache (the next
+        request reads the row: the new status, or the row's own truth when it disagreed), the change event reaches
+        the others. A failed write only costs the console its reason: logged, not raised."""
+        self.tokens.pop(token.key, None)
+        try:
+            async with self.db.session() as s:
+                await q.mark_token_unusable(s, token.id, status, int(time.time()))
+        except Exception as e:   # noqa: BLE001 - the refusal is answered whatever the write did
+            log.warning("could not record status %d of token #%d: %r", status, token.id, e)
+
     def forget_channel(self, channel_id: int) -> None:
         """Stop routing to a channel in this process at once (auto-disable)."""
         self.channels.pop(channel_id, None)
@@ -142,12 +160,13 @@ class Caches:
     async def reload_channels(self) -> None:
         async with self.db.session() as s:
             rows = await q.routable(s)
+            served = frozenset(await q.served_models(s))
         records: dict[int, ChannelRecord] = {}
         triples = []
         for group, model, row in rows:
             record = records.setdefault(row.id, ChannelRecord.from_row(row))
             triples.append((group, model, record))
-        self.index = ChannelIndex(triples)
+        self.index = ChannelIndex(triples, served)
         self.channels = dict(records)
 
     async def reload_options(self) -> None:

@@ -33,3 +33,22 @@ async def test_admin_api_limits_the_address_the_proxy_resolved(db: Database, tmp
     finally:
         await gateway.close()
         await runner.cleanup()
+
+
+async def test_admin_answers_through_the_port_carry_one_request_id(db: Database, tmp_path: Path) -> None:
+    """admin_api's id passes through unchanged (one id per answer, the one admin_api logged), 404s included."""
+    path = str(tmp_path / "admin.sock")
+    settings = load_settings({"ADMIN_SOCKET": path, "SESSION_SECRET": "s"}, [])
+    runner = web.AppRunner(create_app(settings, db))
+    await runner.setup()
+    await web.UnixSite(runner, path).start()
+    gateway = await Gateway(db, settings).start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            for route in ("/api/status", "/api/no/such/route", "/api/user/self"):
+                async with http.get(gateway.url + route) as r:
+                    ids = r.headers.getall("X-Oneapi-Request-Id", [])
+                    assert len(ids) == 1 and len(ids[0]) >= 20, (route, r.status, ids)
+    finally:
+        await gateway.close()
+        await runner.cleanup()

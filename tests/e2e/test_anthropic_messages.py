@@ -241,9 +241,9 @@ async def test_errors_in_anthropic_shape(gateway: Gateway, db: Database, mock: P
     assert auth.value.status_code == 401 and auth.value.body["error"]["type"] == "authentication_error"  # type: ignore[index]
     with pytest.raises(anthropic.PermissionDeniedError):   # the token may not use this model
         await _client(gateway, other.key).messages.create(model=MODEL, **ask)
-    with pytest.raises(anthropic.InternalServerError) as none:   # 503: no channel serves the model
+    with pytest.raises(anthropic.NotFoundError) as none:   # 404: no channel serves the model
         await _client(gateway, acct.key).messages.create(model="no-such-model", **ask)
-    assert none.value.status_code == 503
+    assert none.value.status_code == 404 and none.value.body["error"]["type"] == "not_found_error"  # type: ignore[index]
     with pytest.raises(anthropic.BadRequestError) as refused:   # a server tool the hub cannot carry
         await _client(gateway, acct.key).messages.create(
             model=MODEL, tools=[{"type": "web_search_20250305", "name": "web_search"}], **ask)  # type: ignore[list-item]

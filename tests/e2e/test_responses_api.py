@@ -237,9 +237,9 @@ async def test_errors_in_openai_shape(gateway: Gateway, db: Database, mock: Prov
     with pytest.raises(openai.BadRequestError):   # a hosted tool that cannot run elsewhere
         await client.responses.create(model=family.model, input="hi",
                                       tools=[{"type": "file_search", "vector_store_ids": ["vs_1"]}])
-    with pytest.raises(openai.InternalServerError) as none:   # 503: no channel serves the model
+    with pytest.raises(openai.NotFoundError) as none:   # 404 model_not_found: no channel serves the model
         await client.responses.create(model="no-such-model", input="hi")
-    assert none.value.status_code == 503
+    assert none.value.status_code == 404 and none.value.code == "model_not_found"
     async with aiohttp.ClientSession() as http, http.post(gateway.url + "/v1/responses", data=b"{oops",
                                                           headers={"Authorization": f"Bearer {acct.key}"}) as resp:
         assert resp.status == 400 and (await resp.json())["error"]["type"] == "invalid_request_error"

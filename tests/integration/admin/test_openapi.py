@@ -8,6 +8,7 @@ import functools
 import re
 from typing import Any
 
+import jsonschema
 import orjson
 import requests
 import schemathesis
@@ -16,6 +17,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
 from admin_api import ROUTES
+from rules import load_catalog
 
 # Left out of the fuzz run: they would replace the caller's credentials mid-run, or could send requests to
 # whatever host a generated option or base URL names (outbound traffic leaves this machine).
@@ -83,3 +85,42 @@ async def test_schema_driven_bad_input_never_breaks_the_server(api):
     failures = await asyncio.wait_for(
         asyncio.to_thread(_fuzz, doc, base_url, api.people["root"].access_token), timeout=240)
     assert not failures, "\n".join(failures)
+
+
+async def test_fields_are_described_with_enums_and_the_common_calls_have_examples(api):
+    _, doc = await api.call("GET", "/api/openapi.json")
+    schemas = doc["components"]["schemas"]
+    for name, schema in schemas.items():
+        for field, prop in schema.get("properties", {}).items():
+            assert prop.get("description"), f"{name}.{field} has no description"
+    channel_type = schemas["Channel"]["properties"]["type"]
+    real = sorted(t.id for t in load_catalog() if not t.placeholder)
+    assert channel_type["enum"] == real and len(real) > 40
+    names = dict(zip(channel_type["enum"], channel_type["x-enumNames"], strict=True))
+    assert names[1] == "OpenAI" and "1 OpenAI" in channel_type["description"]
+    assert schemas["Token"]["properties"]["status"]["enum"] == [1, 2, 3, 4]
+    examples = 0
+    for item in doc["paths"].values():
+        for op in item.values():
+            media = op.get("requestBody", {}).get("content", {}).get("application/json", {})
+            if "example" in media:
+                examples += 1
+                target = schemas[media["schema"]["$ref"].rsplit("/", 1)[-1]]
+                jsonschema.validate(media["example"], {**target, "components": doc["components"]})
+    for call in ("post /api/user/login", "post /api/token/", "post /api/channel/", "put /api/option/"):
+        method, path = call.split()
+        assert "example" in doc["paths"][path][method]["requestBody"]["content"]["application/json"], call
+    assert examples >= 8
+
+
+async def test_api_docs_is_a_self_contained_page_of_the_same_document(api):
+    _, doc = await api.call("GET", "/api/openapi.json")
+    client = await api.client()
+    async with client.get("/api/docs") as r:
+        assert r.status == 200 and r.content_type == "text/html"
+        html = await r.text()
+    embedded = re.search(r'<script type="application/json" id="openapi">(.*?)</script>', html, re.S)
+    assert embedded is not None and orjson.loads(embedded.group(1)) == doc
+    # nothing loaded from elsewhere: no script, style or image from a URL (the page works offline)
+    assert not re.search(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", html)
+    assert "<script src" not in html and "@import" not in html

@@ -45,11 +45,16 @@ class FakeCaches:
         self._tokens = {t.key: t for t in tokens}
         self._users = {u.id: u for u in users}
         self.channels = {c.id: c for c in channels}
-        self.index = ChannelIndex([(g, m, c) for c in channels if c.status == 1 for g in c.groups for m in c.models])
+        self.index = ChannelIndex([(g, m, c) for c in channels if c.status == 1 for g in c.groups for m in c.models],
+                                  frozenset((g, m) for c in channels for g in c.groups for m in c.models))
         self.options: dict[str, str] = {}
+        self.marked: list[tuple[int, int]] = []
 
     async def token(self, key: str) -> TokenRecord | None:
         return self._tokens.get(key)
+
+    async def mark_token(self, token: TokenRecord, status: int) -> None:
+        self.marked.append((token.id, status))
 
     async def user(self, user_id: int) -> UserRecord | None:
         return self._users.get(user_id)

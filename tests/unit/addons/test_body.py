@@ -32,7 +32,8 @@ async def test_body_modes_defaults_and_checks() -> None:
         assert (info.value.status, info.value.message, info.value.code) == (400, message, "invalid_text_request")
     with pytest.raises(RelayError) as info:
         body.request(make_flow(raw=b"{not json"))
-    assert info.value.status == 400 and "UnmarshalBodyReusable" in info.value.message
+    assert info.value.status == 400 and info.value.message.startswith("请求体不是有效的 JSON：")
+    assert "Unmarshal" not in info.value.message   # no internal function names
 
 
 async def test_model_allow_list() -> None:

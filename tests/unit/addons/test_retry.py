@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from proxy.addons.retry import SATURATED, RetryPolicy
+from proxy.addons.retry import RetryPolicy
 from proxy.core.errors import UpstreamError
+from proxy.gateway.messages import say
 from tests.unit.addons.fakes import FakeCaches, channel, make_flow
 
 
@@ -17,7 +18,7 @@ async def test_retry_policy() -> None:
     flow.attempts, flow.error = 2, UpstreamError(429, "slow")
     flow.state.tried_channels = [1, 2]
     policy.upstream_error(flow)
-    assert not flow.error.retryable and flow.error.message == SATURATED
+    assert not flow.error.retryable and flow.error.message == say("saturated")
     flow.attempts, flow.error, flow.state.tried_channels = 1, UpstreamError(400, "bad"), [1]
     policy.upstream_error(flow)
     assert not flow.error.retryable

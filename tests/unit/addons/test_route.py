@@ -23,6 +23,11 @@ async def test_route_pinned_and_missing() -> None:
     flow = make_flow(body=CHAT, requested_model="nope")
     with pytest.raises(RelayError) as info:
         await Route(caches).route(flow)
+    assert (info.value.status, info.value.type, info.value.code) == (404, "invalid_request_error", "model_not_found")
+    down = FakeCaches(channels=[channel(id=1, models=("a",)), channel(id=2, status=2, models=("only-disabled",))])
+    flow = make_flow(body=CHAT, requested_model="only-disabled")
+    with pytest.raises(RelayError) as info:
+        await Route(down).route(flow)
     assert info.value.status == 503 and "无可用渠道" in info.value.message
     flow = make_flow(body=CHAT, requested_model="gpt-4o-mini")
     await Route(caches).route(flow)

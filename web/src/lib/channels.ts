@@ -32,9 +32,10 @@ export function channelStatus(status: number): { text: string; tone: 'green' | '
   return { text: t('Unknown'), tone: 'grey' };
 }
 
-/** Response time (ms) as seconds with a colour: green under 1 s, orange under 3 s, else red; grey untested. */
-export function responseTime(ms: number): { text: string; tone: 'green' | 'orange' | 'red' | 'grey' } {
-  if (!ms) return { text: t('untested'), tone: 'grey' };
+/** Response time (ms) as seconds with a colour: green under 1 s, orange under 3 s, else red; grey untested.
+ *  A test that failed writes response time 0 with its test time (as One API does): red "failed". */
+export function responseTime(ms: number, testTime = 0): { text: string; tone: 'green' | 'orange' | 'red' | 'grey' } {
+  if (!ms) return testTime ? { text: t('failed'), tone: 'red' } : { text: t('untested'), tone: 'grey' };
   const tone = ms < 1000 ? 'green' : ms < 3000 ? 'orange' : 'red';
   return { text: `${(ms / 1000).toFixed(2)} s`, tone };
 }

@@ -435,6 +435,7 @@ export const zh: Record<string, string> = {
   "or": "或",
   "stream": "流式",
   "untested": "未测试",
+  "failed": "测试失败",
   "{n} channels created": "已创建 {n} 个渠道",
   "{n} channels deleted": "已删除 {n} 个渠道",
   "{n} codes": "{n} 个兑换码",

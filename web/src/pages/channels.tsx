@@ -46,6 +46,7 @@ export function Channels() {
       patch(channel.id, { response_time: Math.round(seconds * 1000), test_time: Math.floor(Date.now() / 1000) });
       toast.success(t('Channel "{name}" works: {s} s', { name: channel.name, s: seconds.toFixed(2) }));
     } else {
+      patch(channel.id, { response_time: 0, test_time: Math.floor(Date.now() / 1000) });   // as the server wrote it
       toast.error(t('Channel "{name}" failed: {message}', { name: channel.name, message: answer.message }));
     }
   };
@@ -96,7 +97,7 @@ export function Channels() {
     { title: t('Status'), cell: (c) => { const st = channelStatus(c.status); return <Badge tone={st.tone}>{st.text}</Badge>; } },
     {
       title: t('Response'), cellTitle: (c) => (c.test_time ? t('Tested {time}', { time: formatTime(c.test_time) }) : ''),
-      cell: (c) => { const rt = responseTime(c.response_time); return <Badge tone={rt.tone}><span data-testid="response-time">{rt.text}</span></Badge>; },
+      cell: (c) => { const rt = responseTime(c.response_time, c.test_time); return <Badge tone={rt.tone}><span data-testid="response-time">{rt.text}</span></Badge>; },
     },
     { title: t('Used'), cell: (c) => renderQuota(c.used_quota, s), cellClass: 'num' },
     { title: t('Balance'), cell: balanceCell },
