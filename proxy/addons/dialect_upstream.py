@@ -54,7 +54,10 @@ def _gemini_target(flow: Flow[RelayState]) -> tuple[str, str]:
     call = flow.state.gemini
     if call is None:
         return _client_target(flow)
-    return f"/{call.version}/models/{flow.state.model}:{call.method}", without_key(flow.request.query_string)
+    query = without_key(flow.request.query_string)
+    if call.array:   # read as SSE here; ClientDialect writes the client's JSON array
+        query = "&".join([p for p in query.split("&") if p and not p.startswith("alt=")] + ["alt=sse"])
+    return f"/{call.version}/models/{flow.state.model}:{call.method}", query
 
 
 def gemini_changes(body: dict[str, Any], model: str, system_prompt: str, output_cap: int) -> dict[str, Any]:
