@@ -4,9 +4,10 @@ client's bytes pass through, only the credential and the fields the gateway must
 system prompt, a capped output limit) differ; Anthropic's `anthropic-version` and `anthropic-beta` go along, a
 Gemini client's `?key=` does not. The answer's bytes reach the client as sent, read on the way for billing.
 
-An Anthropic client on Claude behind AWS Bedrock or Vertex AI gets the same pass-through in the cloud's envelope
-(proxy.converters.dialects.anthropic_envelope), built from the context ConverterUpstream made for the channel
-(its credentials, base URL and Vertex's OAuth token); its errors are refined by that converter as the hub's are.
+An Anthropic client on Claude behind AWS Bedrock or Vertex AI, and a Gemini client on Vertex AI's Gemini, get
+the same pass-through in the cloud's envelope (proxy.converters.dialects.envelopes), built from the context
+ConverterUpstream made for the channel (its credentials, base URL and Vertex's OAuth token); its errors are
+refined by that converter as the hub's are.
 
 A request the hub could not carry (server tools, say) was kept by ClientDialect: it is refused here, with its
 400, when this attempt's channel is not of the client's dialect (nor in its envelope).
@@ -24,9 +25,9 @@ from multidict import CIMultiDict
 from proxy.addons.openai_upstream import auth_headers
 from proxy.converters.base import ConversionError, StreamConverter, Usage
 from proxy.converters.dialects import anthropic_passthrough, gemini_passthrough, responses_passthrough
-from proxy.converters.dialects.anthropic_envelope import BEDROCK, BedrockEvents, envelope_of
-from proxy.converters.dialects.anthropic_envelope import bedrock_request as bedrock_envelope
-from proxy.converters.dialects.anthropic_envelope import vertex_request as vertex_envelope
+from proxy.converters.dialects.anthropic_envelope import BedrockEvents, bedrock_request, vertex_gemini_request
+from proxy.converters.dialects.anthropic_envelope import vertex_request as vertex_claude_request
+from proxy.converters.dialects.envelopes import BEDROCK, VERTEX_CLAUDE, envelope_of
 from proxy.core.errors import RelayError
 from proxy.core.flow import BodyTransform, Flow, UpstreamCall
 from proxy.gateway import modes
@@ -128,7 +129,7 @@ class DialectUpstream:
         ctype = self.catalog.get(channel.type) if channel.type in self.catalog else self.catalog.get(0)
         native = READERS.get(state.dialect)
         if native is None or not ctype.speaks(state.dialect):
-            if state.dialect == "anthropic" and self._envelope(flow, native, ctype.api_style, channel.system_prompt):
+            if self._envelope(flow, native, ctype.api_style, channel.system_prompt):
                 return
             if state.dialect_refusal is not None:
                 raise state.dialect_refusal
@@ -145,20 +146,27 @@ class DialectUpstream:
 
     def _envelope(self, flow: Flow[RelayState], native: NativeDialect | None, api_style: str,
                   system_prompt: str | None) -> bool:
-        """The Anthropic request in Bedrock's or Vertex's envelope; False when the channel has none for it."""
+        """The client's request in Bedrock's or Vertex's envelope; False when the channel has none for it."""
         state = flow.state
-        kind = envelope_of(api_style, state.model)
+        call = state.gemini
+        kind = envelope_of(state.dialect, api_style, state.model, call.method if call else "")
         if not kind or native is None or state.converter is None or state.client_body is None:
             return False
         ctx = replace(state.converter.ctx, stream=flow.stream)
         body = {**state.client_body, **self._changes(flow, native, system_prompt or "")}
         beta = flow.request.headers.get("anthropic-beta", "")
         try:
-            call = bedrock_envelope(body, ctx, beta) if kind == BEDROCK else vertex_envelope(body, ctx, beta)
+            if kind == BEDROCK:
+                sent = bedrock_request(body, ctx, beta)
+            elif kind == VERTEX_CLAUDE:
+                sent = vertex_claude_request(body, ctx, beta)
+            else:
+                raw = self._body(flow, native, system_prompt or "")   # the client's bytes unless a field changed
+                sent = vertex_gemini_request(raw, ctx, call.method if call else "")
         except ConversionError as e:
             raise RelayError(e.status, e.message, code=e.code) from None
-        state.dialect_passthrough = True   # the answer is Anthropic's: ClientDialect leaves it be
-        flow.upstream = UpstreamCall(call.method, call.url, CIMultiDict(call.headers), call.body, self.timeout)
+        state.dialect_passthrough = True   # the answer is in the client's dialect: ClientDialect leaves it be
+        flow.upstream = UpstreamCall(sent.method, sent.url, CIMultiDict(sent.headers), sent.body, self.timeout)
         if flow.stream and kind == BEDROCK:
             events = BedrockEvents()
             state.stream_converter = events

@@ -33,20 +33,9 @@ from proxy.converters.providers import aws, vertexai
 from proxy.converters.providers.anthropic_stream import usage_to_openai
 from proxy.converters.signing.sigv4 import sign_headers
 
-__all__ = ["BedrockEvents", "bedrock_request", "envelope_of", "vertex_request"]
+__all__ = ["BedrockEvents", "bedrock_request", "vertex_gemini_request", "vertex_request"]
 
-BEDROCK, VERTEX = "bedrock", "vertex"
 _DROPPED = ("model", "stream")
-
-
-def envelope_of(api_style: str, model: str) -> str:
-    """Which envelope carries an Anthropic request to a channel of this api_style and (mapped) model; "" when
-    none does (the request goes through the hub)."""
-    if api_style == "aws" and (model.startswith("claude") or "anthropic." in model):
-        return BEDROCK
-    if api_style == "vertexai" and model.startswith("claude"):
-        return VERTEX
-    return ""
 
 
 def _beta_list(beta: str) -> list[str]:
@@ -90,6 +79,15 @@ def vertex_request(body: Mapping[str, Any], ctx: ConvertContext, beta: str = "")
     if beta:
         headers["anthropic-beta"] = beta
     return UpstreamRequest("POST", url, headers, orjson.dumps(payload))
+
+
+def vertex_gemini_request(body: bytes, ctx: ConvertContext, method: str) -> UpstreamRequest:
+    """A Gemini client's generateContent / streamGenerateContent on Vertex AI's Google publisher: the same body
+    (its bytes), the model in the URL, a stream asked for as SSE, the OAuth token (a Gemini client's envelope)."""
+    query = "?alt=sse" if ctx.stream else ""
+    url = vertexai.model_url(ctx, "google", method) + query
+    headers = {"Authorization": f"Bearer {vertexai.bearer(ctx)}", "Content-Type": "application/json"}
+    return UpstreamRequest("POST", url, headers, body)
 
 
 def _sse(name: str, data: bytes) -> bytes:

@@ -8,7 +8,8 @@ import base64
 import orjson
 
 from proxy.converters.base import ConvertContext
-from proxy.converters.dialects.anthropic_envelope import BedrockEvents, bedrock_request, envelope_of
+from proxy.converters.dialects.anthropic_envelope import BedrockEvents, bedrock_request
+from proxy.converters.dialects.envelopes import envelope_of
 from proxy.converters.eventstream import encode_message
 
 EVENTS = [{"type": "message_start", "message": {"id": "m", "usage": {"input_tokens": 3, "output_tokens": 1}}},
@@ -21,10 +22,13 @@ FRAMES = b"".join(encode_message(HEADERS, orjson.dumps({"bytes": base64.b64encod
 
 
 def test_which_channels_have_an_envelope() -> None:
-    assert envelope_of("aws", "claude-sonnet-4-5") == "bedrock"
-    assert envelope_of("aws", "us.anthropic.claude-sonnet-4-5-20250929-v1:0") == "bedrock"
-    assert envelope_of("vertexai", "claude-sonnet-4-5@20250929") == "vertex"
-    assert envelope_of("vertexai", "gemini-2.5-pro") == envelope_of("openai", "claude-x") == ""
+    assert envelope_of("anthropic", "aws", "claude-sonnet-4-5") == "bedrock"
+    assert envelope_of("anthropic", "aws", "us.anthropic.claude-sonnet-4-5-20250929-v1:0") == "bedrock"
+    assert envelope_of("anthropic", "vertexai", "claude-sonnet-4-5@20250929") == "vertex-claude"
+    assert envelope_of("gemini", "vertexai", "gemini-2.5-pro", "streamGenerateContent") == "vertex-gemini"
+    assert envelope_of("gemini", "vertexai", "gemini-embedding-001", "embedContent") == ""   # :predict, the hub's
+    assert envelope_of("anthropic", "vertexai", "gemini-2.5-pro") == envelope_of("anthropic", "openai", "c") == ""
+    assert envelope_of("responses", "aws", "claude-sonnet-4-5") == ""
 
 
 def test_bedrock_request_moves_model_stream_and_beta() -> None:
