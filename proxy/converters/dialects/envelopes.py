@@ -4,9 +4,12 @@ channel's converter still gives the context (credentials, base URL, OAuth token)
 
 from __future__ import annotations
 
-__all__ = ["BEDROCK", "VERTEX_CLAUDE", "VERTEX_GEMINI", "envelope_of"]
+__all__ = ["BEDROCK", "ENVELOPE_STYLES", "VERTEX_CLAUDE", "VERTEX_GEMINI", "envelope_of"]
 
 BEDROCK, VERTEX_CLAUDE, VERTEX_GEMINI = "bedrock", "vertex-claude", "vertex-gemini"
+# client dialect → the api_styles that carry it in an envelope (for some models: envelope_of decides)
+ENVELOPE_STYLES: dict[str, frozenset[str]] = {"anthropic": frozenset({"aws", "vertexai"}),
+                                              "gemini": frozenset({"vertexai"})}
 _GEMINI_METHODS = frozenset({"generateContent", "streamGenerateContent"})   # Vertex embeds by :predict (the hub)
 
 
