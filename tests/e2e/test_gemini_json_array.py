@@ -123,3 +123,25 @@ async def test_an_error_after_the_start_ends_the_array_with_an_error_element(gat
     chunks = orjson.loads(raw)   # still one well-formed array
     assert status == 200 and _text(chunks[:-1]).startswith("Sunny")
     assert "overloaded" in chunks[-1]["error"]["message"] and chunks[-1]["error"]["status"]
+
+
+async def test_a_stream_without_usage_is_counted_as_the_sse_form_is(gateway: Gateway, db: Database,
+                                                                   mock: ProviderMock) -> None:
+    """An upstream that reports no usage: the array's text is counted for billing exactly as the SSE stream's."""
+    async def no_usage(request: web.Request, rec: Recorded) -> web.StreamResponse:
+        events = (_chunk({"role": "assistant", "content": ""}) + _chunk({"content": "Sunny, with a light breeze "})
+                  + _chunk({"content": "and 21 C in the afternoon."}) + _chunk({}, "stop") + b"data: [DONE]\n\n")
+        return await send_stream(request, events, "text/event-stream")
+
+    mock.route("POST", "/v1/chat/completions", no_usage)
+    acct = await add_account(db)
+    await add_channel(db, base_url=mock.url, type=1, key="sk-channel-key", models=MODEL)
+    await gateway.reload()
+    for query in ("alt=sse", ""):
+        status, _, raw = await _post(gateway, acct.key, MODEL, query)
+        assert status == 200 and b"Sunny" in raw
+    await gateway.flush()
+    sse, array = await logs(db)
+    assert sse.completion_tokens > 5 and sse.usage_source == "counted"
+    assert (array.prompt_tokens, array.completion_tokens, array.quota, array.usage_source) == (
+        sse.prompt_tokens, sse.completion_tokens, sse.quota, sse.usage_source)

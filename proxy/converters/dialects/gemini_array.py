@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from proxy.converters.base import OpenAIError
 
-__all__ = ["JsonArrayStream"]
+__all__ = ["JsonArrayStream", "as_sse"]
 
 OPEN, NEXT, CLOSE = b"[", b",\r\n", b"]"
 
@@ -71,3 +71,14 @@ class JsonArrayStream:
             return []
         self._closed = True
         return [CLOSE if self._started else OPEN + CLOSE]
+
+
+def as_sse(piece: bytes) -> bytes:
+    """One piece JsonArrayStream wrote (each is one element with its lead, or the closing bracket) as the SSE
+    event it was: what the usage tap reads, so an answer without usage is counted as the SSE form is."""
+    if piece in (CLOSE, OPEN + CLOSE):
+        return b""
+    for lead in (OPEN, NEXT):
+        if piece.startswith(lead):
+            return b"data: " + piece[len(lead):] + b"\r\n\r\n"
+    return b""

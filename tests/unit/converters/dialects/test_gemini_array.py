@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 
 from proxy.converters.base import OpenAIError
-from proxy.converters.dialects.gemini_array import JsonArrayStream
+from proxy.converters.dialects.gemini_array import JsonArrayStream, as_sse
 from proxy.converters.dialects.gemini_client_answer import error_from_openai
 
 SSE = ('data: {"candidates":[{"content":{"parts":[{"text":"h\u00e9"}]}}]}\r\n\r\n'
@@ -40,3 +40,12 @@ def test_fail_ends_the_array_once() -> None:
     out = b"".join(stream.feed(SSE)) + b"".join(stream.fail(OpenAIError(502, "cut", "server_error")))
     assert orjson.loads(out)[-1]["error"]["message"] == "cut"
     assert stream.fail(OpenAIError(502, "again", "server_error")) == [] and stream.flush() == []
+
+
+def test_each_piece_reads_back_as_its_sse_event() -> None:
+    stream = _array()
+    pieces = stream.feed(SSE) + stream.fail(OpenAIError(502, "cut", "server_error"))
+    events = [as_sse(p) for p in pieces]
+    assert events[:2] == [e + b"\r\n\r\n" for e in SSE.split(b"\r\n\r\n")[:2]] and events[-1] == b""
+    assert orjson.loads(events[2][6:])["error"]["message"] == "cut"
+    assert as_sse(b"[]") == b""
