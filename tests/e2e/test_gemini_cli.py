@@ -1,8 +1,9 @@
 """The real Gemini CLI (npm `@google/gemini-cli`) through the gateway, offline: to a Gemini channel (passed through),
-a Vertex AI channel (in Vertex's envelope) and an OpenAI-compatible channel (converted through the hub) it calls its `read_file` tool on a file and answers
-with what the file holds; the upstream received the channel's key (never the user's token) and, on the second turn,
-the tool's result; every turn is logged and billed. Skipped when the CLI is not installed (GEMINI_CLI_BIN, or
-`npm install --prefix ~/.cache/one-api/gemini-cli @google/gemini-cli`, as .ci/run does)."""
+a Vertex AI channel (in Vertex's envelope) and an OpenAI-compatible channel (converted through the hub) it calls
+its `read_file` tool on a file and answers with what the file holds; the upstream received the channel's key
+(never the user's token) and, on the second turn, the tool's result; every turn is logged and billed. Skipped
+when the CLI is not installed (GEMINI_CLI_BIN, or `npm install --prefix ~/.cache/one-api/gemini-cli
+@google/gemini-cli`, as .ci/run does)."""
 
 from __future__ import annotations
 
