@@ -12,12 +12,14 @@ error shape. Listed first: its `requestheaders` must name the dialect before Tok
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, Protocol, runtime_checkable
 
 import orjson
 
 from proxy.addons.usage_tap import usage_from
 from proxy.converters.base import ConversionError, OpenAIError
+from proxy.converters.dialects.gemini_array import JsonArrayStream
 from proxy.converters.dialects.gemini_client_embed import (
     embeddings_request_to_openai,
     embeddings_response_from_openai,
@@ -118,9 +120,12 @@ class ClientDialect:
         state = flow.state
         state.dialect, state.gemini = dialect_of(flow.request.path)
         call = state.gemini
-        if call is not None and call.streams and query_param(flow.request.query_string, "alt") != "sse":
-            raise invalid_request("streamGenerateContent is served as server-sent events only: call it with "
-                                  "?alt=sse (as Google's SDKs and Gemini CLI do)")
+        alt = query_param(flow.request.query_string, "alt")
+        if call is not None and call.streams and alt != "sse":
+            if alt not in ("", "json"):
+                raise invalid_request(f"alt={alt} is not served: streamGenerateContent answers with alt=sse "
+                                      "(server-sent events) or without alt (one JSON array)")
+            state.gemini = replace(call, array=True)
 
     def request(self, flow: Flow[RelayState]) -> None:
         """The client's body into the hub's; what the hub cannot carry is a 400 before any upstream call."""
@@ -143,10 +148,23 @@ class ClientDialect:
         flow.request.body = orjson.dumps(hub)
 
     def response(self, flow: Flow[RelayState]) -> None:
-        """The hub's answer (the upstream's bytes, or a provider converter's output) into the client's dialect."""
+        """The hub's answer (the upstream's bytes, or a provider converter's output) into the client's dialect;
+        a Gemini stream asked for without `alt=sse` then becomes one JSON array."""
         state = flow.state
-        if not state.dialect or state.dialect_passthrough:
+        if not state.dialect:
             return
+        if not state.dialect_passthrough:
+            self._to_client(flow)
+        call = state.gemini
+        if call is not None and call.array and flow.stream:
+            array = JsonArrayStream(lambda error: DIALECTS["gemini"].error_from_openai(error)[1])
+            flow.metadata["gemini_array"] = array   # this addon's scratch: error() ends the array with it
+            flow.transform = _chained(flow.transform, array.feed, array.flush)
+            flow.stream_content_type = "application/json"
+
+    @staticmethod
+    def _to_client(flow: Flow[RelayState]) -> None:
+        state = flow.state
         dialect, inner = DIALECTS[state.dialect], flow.transform
         if flow.stream:
             converter = dialect.stream_from_openai(request=state.client_body)
@@ -175,7 +193,9 @@ class ClientDialect:
     def error(self, flow: Flow[RelayState]) -> None:
         state, err = flow.state, flow.error
         if state.dialect and err is not None and not isinstance(err, DialectError):
-            converter = state.stream_converter if isinstance(state.stream_converter, EndsInStream) else None
+            array = flow.metadata.get("gemini_array")
+            converter = array if isinstance(array, JsonArrayStream) else (
+                state.stream_converter if isinstance(state.stream_converter, EndsInStream) else None)
             flow.error = DialectError(err, DIALECTS[state.dialect].error_from_openai, state.dialect, converter)
 
 

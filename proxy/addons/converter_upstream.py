@@ -21,6 +21,7 @@ from multidict import CIMultiDict
 
 from proxy.converters.abilities import PolledTask, WebSocketTransport
 from proxy.converters.base import ConversionError, ConvertContext, OpenAIError, UpstreamRequest
+from proxy.converters.dialects.envelopes import envelope_of
 from proxy.converters.registry import Converters, converters_for
 from proxy.core.errors import RelayError, UpstreamError
 from proxy.core.flow import BodyTransform, Flow, UpstreamCall
@@ -72,6 +73,9 @@ class ConverterUpstream:
         ctx = self._context(flow, converters.provides.other_config, ctype.base_url)
         if converters.access_token is not None:
             ctx = replace(ctx, access_token=await self.tokens.token(converters.access_token, ctx))
+        if envelope_of(state.dialect, ctype.api_style, state.model, state.gemini.method if state.gemini else ""):
+            state.converter = ConverterCall(converters, ctx)   # DialectUpstream sends it in the cloud's envelope
+            return
         body = {**state.body, **state.body_changes}
         try:
             call = converters.chat.request_from_openai(body, ctx)

@@ -4,22 +4,31 @@ client's bytes pass through, only the credential and the fields the gateway must
 system prompt, a capped output limit) differ; Anthropic's `anthropic-version` and `anthropic-beta` go along, a
 Gemini client's `?key=` does not. The answer's bytes reach the client as sent, read on the way for billing.
 
+An Anthropic client on Claude behind AWS Bedrock or Vertex AI, and a Gemini client on Vertex AI's Gemini, get
+the same pass-through in the cloud's envelope (proxy.converters.dialects.envelopes), built from the context
+ConverterUpstream made for the channel (its credentials, base URL and Vertex's OAuth token); its errors are
+refined by that converter as the hub's are.
+
 A request the hub could not carry (server tools, say) was kept by ClientDialect: it is refused here, with its
-400, when this attempt's channel is not of the client's dialect.
+400, when this attempt's channel is not of the client's dialect (nor in its envelope).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
 from multidict import CIMultiDict
 
 from proxy.addons.openai_upstream import auth_headers
-from proxy.converters.base import StreamConverter, Usage
+from proxy.converters.base import ConversionError, StreamConverter, Usage
 from proxy.converters.dialects import anthropic_passthrough, gemini_passthrough, responses_passthrough
+from proxy.converters.dialects.anthropic_envelope import BedrockEvents, bedrock_request, vertex_gemini_request
+from proxy.converters.dialects.anthropic_envelope import vertex_request as vertex_claude_request
+from proxy.converters.dialects.envelopes import BEDROCK, VERTEX_CLAUDE, envelope_of
+from proxy.core.errors import RelayError
 from proxy.core.flow import BodyTransform, Flow, UpstreamCall
 from proxy.gateway import modes
 from proxy.gateway.gemini_calls import without_key
@@ -46,7 +55,10 @@ def _gemini_target(flow: Flow[RelayState]) -> tuple[str, str]:
     call = flow.state.gemini
     if call is None:
         return _client_target(flow)
-    return f"/{call.version}/models/{flow.state.model}:{call.method}", without_key(flow.request.query_string)
+    query = without_key(flow.request.query_string)
+    if call.array:   # read as SSE here; ClientDialect writes the client's JSON array
+        query = "&".join([p for p in query.split("&") if p and not p.startswith("alt=")] + ["alt=sse"])
+    return f"/{call.version}/models/{flow.state.model}:{call.method}", query
 
 
 def gemini_changes(body: dict[str, Any], model: str, system_prompt: str, output_cap: int) -> dict[str, Any]:
@@ -117,6 +129,8 @@ class DialectUpstream:
         ctype = self.catalog.get(channel.type) if channel.type in self.catalog else self.catalog.get(0)
         native = READERS.get(state.dialect)
         if native is None or not ctype.speaks(state.dialect):
+            if self._envelope(flow, native, ctype.api_style, channel.system_prompt):
+                return
             if state.dialect_refusal is not None:
                 raise state.dialect_refusal
             return
@@ -129,6 +143,37 @@ class DialectUpstream:
         flow.upstream = UpstreamCall("POST", url, self._headers(flow, native, ctype, channel.key),
                                      self._body(flow, native, channel.system_prompt or ""), self.timeout)
         self._read_usage(flow, native)
+
+    def _envelope(self, flow: Flow[RelayState], native: NativeDialect | None, api_style: str,
+                  system_prompt: str | None) -> bool:
+        """The client's request in Bedrock's or Vertex's envelope; False when the channel has none for it."""
+        state = flow.state
+        call = state.gemini
+        kind = envelope_of(state.dialect, api_style, state.model, call.method if call else "")
+        if not kind or native is None or state.converter is None or state.client_body is None:
+            return False
+        ctx = replace(state.converter.ctx, stream=flow.stream)
+        body = {**state.client_body, **self._changes(flow, native, system_prompt or "")}
+        beta = flow.request.headers.get("anthropic-beta", "")
+        try:
+            if kind == BEDROCK:
+                sent = bedrock_request(body, ctx, beta)
+            elif kind == VERTEX_CLAUDE:
+                sent = vertex_claude_request(body, ctx, beta)
+            else:
+                raw = self._body(flow, native, system_prompt or "")   # the client's bytes unless a field changed
+                sent = vertex_gemini_request(raw, ctx, call.method if call else "")
+        except ConversionError as e:
+            raise RelayError(e.status, e.message, code=e.code) from None
+        state.dialect_passthrough = True   # the answer is in the client's dialect: ClientDialect leaves it be
+        flow.upstream = UpstreamCall(sent.method, sent.url, CIMultiDict(sent.headers), sent.body, self.timeout)
+        if flow.stream and kind == BEDROCK:
+            events = BedrockEvents()
+            state.stream_converter = events
+            flow.transform = BodyTransform(events.feed, events.flush)
+        else:
+            self._read_usage(flow, native)
+        return True
 
     @staticmethod
     def _headers(flow: Flow[RelayState], native: NativeDialect, ctype: ChannelType, key: str) -> CIMultiDict[str]:
@@ -151,6 +196,16 @@ class DialectUpstream:
         state = flow.state
         if state.client_body is None:
             return state.client_raw
+        changes = DialectUpstream._changes(flow, native, system_prompt)
+        if not changes:
+            return state.client_raw
+        return orjson.dumps({**state.client_body, **changes})
+
+    @staticmethod
+    def _changes(flow: Flow[RelayState], native: NativeDialect, system_prompt: str) -> dict[str, Any]:
+        """The fields the gateway changes: the mapped model, a forced system prompt, a capped output limit."""
+        state = flow.state
+        assert state.client_body is not None
         model = state.model if state.model != state.requested_model else ""
         system = system_prompt if state.system_prompt_reset else ""
         if native.changes is not None:
@@ -163,9 +218,7 @@ class DialectUpstream:
                 changes[native.system_field] = system
             if state.output_cap:
                 changes[native.output_field] = state.output_cap
-        if not changes:
-            return state.client_raw
-        return orjson.dumps({**state.client_body, **changes})
+        return changes
 
     @staticmethod
     def _read_usage(flow: Flow[RelayState], native: NativeDialect) -> None:

@@ -1,6 +1,7 @@
-"""Gemini's `:countTokens` goes to the channel that would serve the model when it is a Gemini channel (its own
-count: the client's bytes, the channel's key and mapped model, by ModelMapping and DialectUpstream); any other
-channel's model is counted here by MessageTokens. Nothing is billed or logged either way."""
+"""Anthropic's `count_tokens` and Gemini's `:countTokens` go to the channel that would serve the model when that
+channel speaks the client's dialect (an Anthropic channel counts Anthropic's, a Gemini channel Gemini's: the
+client's bytes, the channel's key and mapped model, by ModelMapping and DialectUpstream); any other channel's
+model is counted here by MessageTokens. Nothing is billed or logged either way."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from rules import Catalog
 
 
 class GeminiCountRoute:
+    """The count route of both dialects (its name kept from when it counted Gemini's only)."""
+
     def __init__(self, caches: Caches, catalog: Catalog) -> None:
         self.caches = caches
         self.catalog = catalog
@@ -23,21 +26,25 @@ class GeminiCountRoute:
     def request(self, flow: Flow[RelayState]) -> None:
         state = flow.state
         call = state.gemini
-        if call is None:
+        if call is None and state.dialect != "anthropic":
             return
-        token = state.token
-        if token is not None and token.models is not None and call.model not in token.models:
-            raise auth_error(403, f"该令牌无权使用模型：{call.model}")
         try:
             body = orjson.loads(flow.request.body) if flow.request.body else None
         except orjson.JSONDecodeError as e:
             raise invalid_request(f"the request body is not JSON: {e}") from None
         if not isinstance(body, dict):
             raise invalid_request("the request body must be a JSON object")
-        channel = pick(self.caches.index.candidates(state.group, call.model), [])
-        if channel is None or channel.type not in self.catalog or self.catalog.get(channel.type).api_style != "gemini":
+        model = call.model if call is not None else body.get("model")
+        if not isinstance(model, str) or not model:
+            return   # MessageTokens refuses it in the client's shape
+        token = state.token
+        if token is not None and token.models is not None and model not in token.models:
+            raise auth_error(403, f"该令牌无权使用模型：{model}")
+        channel = pick(self.caches.index.candidates(state.group, model), [])
+        if channel is None or channel.type not in self.catalog or not self.catalog.get(channel.type).speaks(
+                state.dialect):
             return   # counted locally
-        state.channel, state.requested_model, state.model = channel, call.model, call.model
+        state.channel, state.requested_model, state.model = channel, model, model
         state.client_body, state.client_raw = body, flow.request.body
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 
 from proxy.converters.base import Usage
+from proxy.converters.dialects.gemini_array import as_sse
 from proxy.converters.usage import usage_from_openai
 from proxy.core.flow import Flow
 from proxy.core.sse import SSEDecoder, SSEEvent
@@ -243,6 +244,11 @@ class UsageTap:
     def chunk(self, flow: Flow[RelayState], data: bytes) -> None:
         if not flow.state.billed:
             return
+        call = flow.state.gemini
+        if call is not None and call.array and flow.stream:   # Gemini's JSON-array stream, read as its SSE form
+            data = as_sse(data)
+            if not data:
+                return
         reading = flow.metadata.get("tap")     # "tap": this addon's private scratch (no other module reads it)
         if reading is None:
             reading = flow.metadata["tap"] = _Reading()

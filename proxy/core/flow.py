@@ -91,6 +91,7 @@ class Flow(Generic[S]):
     opener: Callable[[], Awaitable[UpstreamAnswer]] | None = None
     stream_may_be_json: bool = False           # set by rewrite: a JSON answer to a stream request is no error
     buffer_response: bool = False              # read the whole upstream body before answering (non-stream conversion)
+    stream_content_type: str = ""              # a converted stream's Content-Type when not SSE ("": text/event-stream)
     bytes_to_client: int = 0
     response_started: bool = False             # the status and headers went out: no second answer is possible
     client_disconnected: bool = False

@@ -95,7 +95,10 @@ class UpstreamOpener:
 def client_headers(flow: Flow[Any], upstream: UpstreamAnswer) -> CIMultiDict[str]:
     """Upstream headers for the client: end-to-end ones when passing through, SSE ones when converting."""
     if flow.transform is not None:
-        return CIMultiDict(STREAM_HEADERS if flow.stream else {"Content-Type": "application/json"})
+        headers = CIMultiDict(STREAM_HEADERS if flow.stream else {"Content-Type": "application/json"})
+        if flow.stream and flow.stream_content_type:
+            headers["Content-Type"] = flow.stream_content_type
+        return headers
     headers = end_to_end(upstream.headers, drop=_LENGTH)
     if flow.stream:
         headers["X-Accel-Buffering"] = "no"

@@ -21,6 +21,7 @@ class GeminiCall:
     version: str    # "v1beta" or "v1", as the client called it (the pass-through calls the same)
     model: str      # as in the path, "models/" dropped
     method: str     # one of METHODS
+    array: bool = False   # a stream asked for without `alt=sse`: answered as one JSON array (not from the path)
 
     @property
     def streams(self) -> bool:

@@ -1,11 +1,13 @@
 """The real Claude Code CLI (npm `@anthropic-ai/claude-code`) through the gateway, to an OpenAI-compatible channel
-(converted) and to an Anthropic channel (passed through): it calls its `Read` tool on a file and answers with what
-the file holds; the upstream received the channel's key and the tools, and the turns are billed. Skipped when the CLI is not installed (CLAUDE_CODE_BIN, or
+(converted), to an Anthropic channel (passed through) and to Claude on AWS Bedrock (in Bedrock's envelope): it
+calls its `Read` tool on a file and answers with what the file holds; the upstream received the channel's key and
+the tools, and the turns are billed. Skipped when the CLI is not installed (CLAUDE_CODE_BIN, or
 `npm install --prefix ~/.cache/one-api/claude-code @anthropic-ai/claude-code`)."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import shutil
 from pathlib import Path
@@ -15,9 +17,10 @@ import orjson
 import pytest
 from aiohttp import web
 
+from proxy.converters.eventstream import encode_message
 from store import Database
 from tests.e2e.harness import Gateway, add_account, add_channel, balances, logs
-from tests.e2e.mock_providers import ProviderMock, json_response, send_stream
+from tests.e2e.mock_providers import ProviderMock, check_sigv4, json_response, send_stream
 from tests.e2e.mock_upstream import Recorded
 
 MODEL = "gpt-4o-mini"
@@ -192,3 +195,61 @@ async def _run_claude(gateway: Gateway, key: str, model: str, tmp_path: Path, cw
         cwd=cwd, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), timeout=90)
     return out.decode(), err, proc.returncode or 0
+
+
+def _bedrock_frames(sse: bytes) -> bytes:
+    """Anthropic's stream in Bedrock's invoke-with-response-stream framing: each event base64 in a chunk frame."""
+    frames = b""
+    for block in sse.split(b"\n\n"):
+        data = next((line[6:] for line in block.split(b"\n") if line.startswith(b"data: ")), None)
+        if data is not None:
+            payload = orjson.dumps({"bytes": base64.b64encode(data).decode()})
+            frames += encode_message({":event-type": "chunk", ":content-type": "application/json",
+                                      ":message-type": "event"}, payload)
+    return frames
+
+
+async def test_claude_code_reads_a_file_through_bedrock_claude(gateway: Gateway, db: Database,
+                                                               tmp_path: Path) -> None:
+    """Claude on AWS Bedrock: Claude Code's Messages body in Bedrock's envelope (SigV4-signed, model in the URL,
+    its betas as `anthropic_beta`), the event-stream back as the Anthropic SSE the CLI reads; billed."""
+    assert CLAUDE is not None
+    secret_file = tmp_path / "work" / "notes.txt"
+    secret_file.parent.mkdir()
+    secret_file.write_text(SECRET + "\n")
+    model_id = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+
+    async def invoke(request: web.Request, rec: Recorded) -> web.StreamResponse:
+        check_sigv4(rec, "AKIDLOCALTEST", "local/test+secret", "us-east-1", "bedrock")
+        payload = rec.json()
+        assert "model" not in payload and "stream" not in payload
+        assert payload["anthropic_version"] == "bedrock-2023-05-31"
+        frames = _bedrock_frames(_anthropic_events({**payload, "model": model_id}, str(secret_file)))
+        return await send_stream(request, frames, "application/vnd.amazon.eventstream", piece=61)
+
+    async def whole(request: web.Request, rec: Recorded) -> web.StreamResponse:
+        return json_response({"id": "msg_w", "type": "message", "role": "assistant", "model": model_id,
+                              "content": [{"type": "text", "text": "ok"}], "stop_reason": "end_turn",
+                              "usage": {"input_tokens": 90, "output_tokens": 10, "cache_read_input_tokens": 10}})
+
+    mock = await ProviderMock().route("POST", f"/model/{model_id}/invoke-with-response-stream", invoke) \
+        .route("POST", f"/model/{model_id}/invoke", whole).start()
+    try:
+        acct = await add_account(db)
+        await add_channel(db, base_url=mock.url, type=33, key="AKIDLOCALTEST|local/test+secret|us-east-1",
+                          models="claude-sonnet-4-5-20250929")
+        await gateway.reload()
+        out, err, code = await _run_claude(gateway, acct.key, "claude-sonnet-4-5-20250929", tmp_path,
+                                           secret_file.parent)
+        assert code == 0, (out, err, mock.failures)
+        assert SECRET in out, (out, err)
+        assert not mock.failures
+        streamed = [r.json() for r in mock.requests if r.path.endswith("-stream")]
+        assert any(SECRET in str(p["messages"]) for p in streamed)   # the tool's result went upstream
+        assert all(any("claude-code" in b for b in p.get("anthropic_beta", [])) for p in streamed)
+        await gateway.flush()
+        rows = await logs(db)
+        assert len(rows) == len(mock.requests) and all(
+            (r.prompt_tokens, r.completion_tokens) == (100, 10) for r in rows)
+    finally:
+        await mock.close()

@@ -623,23 +623,30 @@ async def test_replicate_prediction_polled(gateway: Gateway, db: Database, mock:
 def test_channel_types_doc_lists_the_catalog() -> None:
     """docs/channel-types.md has a row for each of One API's 52 types with its name, API style and base URL,
     and no row for a type the catalog lacks. A type added later needs no row (adding an OpenAI-compatible
-    provider is one catalog entry plus prices, #13): the doc may lag, it may not lie."""
+    provider is one catalog entry plus prices, #13): the doc may lag, it may not lie. Its client-dialect columns
+    say what the catalog and the envelopes do: native (passed through, or in the cloud's envelope), converted
+    (through the hub), or — (the raw proxy type)."""
     from pathlib import Path
 
+    from proxy.converters.dialects.envelopes import ENVELOPE_STYLES
     from rules import load_catalog
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "channel-types.md").read_text(encoding="utf-8")
     rows = {}
     for line in doc.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 10 and cells[0].isdigit():
+        if len(cells) == 13 and cells[0].isdigit():
             rows[int(cells[0])] = cells
     catalog = {t.id: t for t in load_catalog()}
     assert set(rows) <= set(catalog) and len(rows) >= 52
     for t in (catalog[i] for i in sorted(rows)):
         _, name, style, base, *caps = rows[t.id]
+        caps, dialects = caps[:6], caps[6:]
         assert (name, style, base) == (t.name, f"`{t.api_style}`", f"`{t.base_url}`" if t.base_url else "—")
         assert all(c.split(" ")[0] in {"E2E", "unit", "pass", "untested", "no", "—"} for c in caps), caps
+        expected = ["—" if t.api_style == "proxy" else "native" if t.speaks(d) or t.api_style in ENVELOPE_STYLES.get(
+            d, ()) else "converted" for d in ("anthropic", "responses", "gemini")]
+        assert [c.split(" ")[0] for c in dialects] == expected, (t.id, dialects)
 
 
 async def test_a_silent_spark_socket_ends_at_the_read_limit(db: Database, mock: ProviderMock) -> None:

@@ -1,8 +1,9 @@
-"""The real Gemini CLI (npm `@google/gemini-cli`) through the gateway, offline: to a Gemini channel (passed through)
-and to an OpenAI-compatible channel (converted through the hub) it calls its `read_file` tool on a file and answers
-with what the file holds; the upstream received the channel's key (never the user's token) and, on the second turn,
-the tool's result; every turn is logged and billed. Skipped when the CLI is not installed (GEMINI_CLI_BIN, or
-`npm install --prefix ~/.cache/one-api/gemini-cli @google/gemini-cli`, as .ci/run does)."""
+"""The real Gemini CLI (npm `@google/gemini-cli`) through the gateway, offline: to a Gemini channel (passed through),
+a Vertex AI channel (in Vertex's envelope) and an OpenAI-compatible channel (converted through the hub) it calls
+its `read_file` tool on a file and answers with what the file holds; the upstream received the channel's key
+(never the user's token) and, on the second turn, the tool's result; every turn is logged and billed. Skipped
+when the CLI is not installed (GEMINI_CLI_BIN, or `npm install --prefix ~/.cache/one-api/gemini-cli
+@google/gemini-cli`, as .ci/run does)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from typing import Any
 import orjson
 import pytest
 from aiohttp import web
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from store import Database
 from tests.e2e.harness import Gateway, add_account, add_channel, balances, logs
@@ -237,3 +240,47 @@ async def _run_gemini(gateway: Gateway, key: str, model: str | None, tmp_path: P
         await proc.wait()
         raise
     return out.decode(), err, proc.returncode or 0
+
+
+# ---------------------------------------------------------------- Vertex AI's Gemini (in Vertex's envelope)
+
+async def test_gemini_cli_reads_a_file_through_vertex_gemini(gateway: Gateway, db: Database, tmp_path: Path) -> None:
+    """A Vertex AI channel: the CLI's bodies reach `…/publishers/google/models/{model}:streamGenerateContent`
+    as sent, with the channel's OAuth token (exchanged at the channel's base URL); billed from usageMetadata."""
+    model = "gemini-2.5-flash"
+    work = _workspace(tmp_path)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    account = {"type": "service_account", "project_id": "my-project", "private_key_id": "k1", "private_key": pem,
+               "client_email": "gw@my-project.iam.gserviceaccount.com",
+               "token_uri": "https://oauth2.googleapis.com/token"}
+
+    async def token(request: web.Request, rec: Recorded) -> web.StreamResponse:
+        return json_response({"access_token": "ya29.cli", "expires_in": 3599, "token_type": "Bearer"})
+
+    async def stream(request: web.Request, rec: Recorded) -> web.StreamResponse:
+        assert rec.query == "alt=sse" and rec.headers["Authorization"] == "Bearer ya29.cli"
+        return await send_stream(request, _gemini_events(rec.json(), str(work / "notes.txt"), model),
+                                 "text/event-stream")
+
+    path = f"/v1/projects/my-project/locations/us-central1/publishers/google/models/{model}:streamGenerateContent"
+    mock = await ProviderMock().route("POST", "/token", token).route("POST", path, stream).start()
+    try:
+        acct = await add_account(db)
+        await add_channel(db, base_url=mock.url, type=42, key=orjson.dumps(account).decode(), models=model,
+                          config=orjson.dumps({"region": "us-central1"}).decode())
+        await gateway.reload()
+        out, err, code = await _run_gemini(gateway, acct.key, model, tmp_path, work)
+        assert code == 0, (out, err, mock.failures)
+        assert SECRET in out, (out, err)
+        assert not mock.failures
+        turns = [r.json() for r in mock.requests if r.path == path]
+        assert len(turns) >= 2 and all("x-goog-api-key" not in r.headers for r in mock.requests)
+        assert any(p.get("thoughtSignature") == "c2lnbmF0dXJl" for c in turns[-1]["contents"] for p in c["parts"])
+        await gateway.flush()
+        rows = await logs(db)
+        assert len(rows) == len(turns)
+        assert all((r.prompt_tokens, r.completion_tokens, r.model_name) == (300, 30, model) for r in rows)
+    finally:
+        await mock.close()

@@ -386,7 +386,7 @@ async def test_errors_in_gemini_shape(gateway: Gateway, db: Database, mock: Prov
         await _client(gateway, acct.key).aio.models.generate_content(model=MODEL, contents="hi")
     assert upstream.value.code == 500 and "upstream exploded" in (upstream.value.message or "")
     async with aiohttp.ClientSession() as http:
-        url = f"{gateway.url}/v1beta/models/{MODEL}:streamGenerateContent"   # no alt=sse
+        url = f"{gateway.url}/v1beta/models/{MODEL}:streamGenerateContent?alt=proto"   # neither SSE nor JSON
         async with http.post(url, json={"contents": []}, headers={"x-goog-api-key": acct.key}) as r:
             assert r.status == 400 and "alt=sse" in (await r.json())["error"]["message"]
         async with http.post(f"{gateway.url}/v1beta/models/{MODEL}:unknownMethod", json={}) as r:

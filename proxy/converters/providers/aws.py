@@ -227,3 +227,9 @@ def _metrics_usage(metrics: Mapping[str, Any]) -> dict[str, Any]:
 
 def stream_to_openai(ctx: ConvertContext) -> BedrockStream:
     return BedrockStream(ctx)
+
+
+# used by the Anthropic client's envelope (proxy.converters.dialects.anthropic_envelope)
+credentials = _credentials
+stream_error = _stream_error
+metrics_usage = _metrics_usage

@@ -184,3 +184,8 @@ def error_to_openai(status: int, body: bytes, ctx: ConvertContext) -> OpenAIErro
     if isinstance(obj, dict) and obj.get("type") == "error":
         return anthropic.error_to_openai(status, body, ctx)
     return google_error(status, body, obj)
+
+
+# used by the Anthropic client's envelope (proxy.converters.dialects.anthropic_envelope)
+model_url = _model_url
+bearer = _bearer
