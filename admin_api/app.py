@@ -49,7 +49,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/openapi.json", openapi.serve, P),
     Route("GET", "/api/docs", openapi.browse, P),
     Route("GET", "/api/notice", site.get_notice, P),
-    Route("GET", "/api/pricing", pricing.get_pricing, P),   # the handler decides: PublicPricingEnabled or a login
+    Route("GET", "/api/pricing", pricing.get_pricing, U, public_if="PublicPricingEnabled"),
     Route("POST", "/api/pricing/import/preview", pricing.preview_import, R),
     Route("POST", "/api/pricing/import", pricing.apply_import, R),
     Route("GET", "/api/about", site.get_about, P),

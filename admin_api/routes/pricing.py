@@ -1,8 +1,9 @@
 """The price page (GET /api/pricing) and root's price import from a file or a URL (#16).
 
-Anonymous callers see the default group's prices only when option PublicPricingEnabled is on; a logged-in
-caller (session or access token) always sees their own group's. The import previews its diff and writes
-nothing; applying writes every price option it changes in one transaction.
+Anonymous callers see the default group's prices only when option PublicPricingEnabled is on (the route's
+`public_if` in admin_api.app); a logged-in caller (session or access token) always sees their own group's.
+The import previews its diff and writes nothing; applying writes every price option it changes in one
+transaction.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from admin_api.auth import NOT_LOGGED_IN, Access, authenticate, session_user
+from admin_api.auth import USER_KEY
 from admin_api.envelope import Refusal, ok
-from admin_api.option_rules import Options, current
+from admin_api.option_rules import current
 from admin_api.state import state_of
 from rules import load_prices
 from rules.price_import import PriceFileError, option_edits, parse_price_file, price_diff
@@ -43,21 +44,12 @@ async def _read_capped(stream: aiohttp.StreamReader) -> bytes:
     return body
 
 
-async def _group(request: web.Request, options: Options) -> str:
-    """The caller's group; "default" for an anonymous caller when the page is public, else a refusal."""
-    user = await session_user(request)
-    if user is None and not request.headers.get("Authorization"):
-        if not options.flag("PublicPricingEnabled"):
-            raise Refusal(NOT_LOGGED_IN, 401)
-        return DEFAULT_GROUP
-    return (await authenticate(request, Access.USER)).group
-
-
 async def get_pricing(request: web.Request) -> web.Response:
     """GET /api/pricing: every model the caller's group can use, each part priced at the group's ratio."""
     state = state_of(request)
     options = await current(state.db)
-    group = await _group(request, options)
+    user = request.get(USER_KEY)     # None: an anonymous caller let through by PublicPricingEnabled (admin_api.app)
+    group = user.group if user is not None else DEFAULT_GROUP
     table = table_from_options(load_prices(), options)
     unit = options.number("QuotaPerUnit", 500000.0) or 500000.0
     async with state.db.session() as s:
@@ -85,8 +77,8 @@ async def _fetch(request: web.Request, url: str) -> bytes:
         raise Refusal(f"获取价格文件失败：{type(exc).__name__} {exc}") from None
 
 
-async def _plan(request: web.Request) -> tuple[Options, dict[str, str], dict[str, Any]]:
-    """(options now, the option edits, the preview) for the request's price file or `{"url": ...}`."""
+async def _plan(request: web.Request) -> tuple[dict[str, str], dict[str, Any]]:
+    """(the option edits, the preview) for the request's price file or `{"url": ...}`."""
     raw = await _read_capped(request.content)
     try:
         head = orjson.loads(raw)
@@ -105,18 +97,18 @@ async def _plan(request: web.Request) -> tuple[Options, dict[str, str], dict[str
     unit = options.number("QuotaPerUnit", 500000.0) or 500000.0
     edits = option_edits(options, models, unit)
     diff = price_diff(load_prices(), options, edits, models, unit)
-    return options, edits, {"source": source, "models": diff, "options": sorted(edits)}
+    return edits, {"source": source, "models": diff, "options": sorted(edits)}
 
 
 async def preview_import(request: web.Request) -> web.Response:
     """POST /api/pricing/import/preview: the diff the import would make; nothing is written."""
-    _, _, preview = await _plan(request)
+    _, preview = await _plan(request)
     return ok(preview)
 
 
 async def apply_import(request: web.Request) -> web.Response:
     """POST /api/pricing/import: write the price options the file changes, all in one transaction."""
-    _, edits, preview = await _plan(request)
+    edits, preview = await _plan(request)
     if edits:
         async with state_of(request).db.session() as s:
             await option_updates.put_many(s, edits)
