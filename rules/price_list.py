@@ -9,6 +9,7 @@ tokens = quota per token × 1,000,000 / QuotaPerUnit (500,000 by default, so a r
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
@@ -29,17 +30,28 @@ def _json(text: str | None) -> Any:
 
 
 def _floats(text: str | None) -> dict[str, float] | None:
+    """A part-price option: non-negative numbers (as PUT /api/option/ checks them)."""
     parsed = ratio_table(_json(text))
     return parsed if isinstance(parsed, dict) else None
+
+
+def _numbers(text: str | None) -> dict[str, float] | None:
+    """ModelRatio, CompletionRatio, GroupRatio: any finite numbers, as One API keeps them (its default ModelRatio
+    holds openrouter/auto at -500000)."""
+    parsed = _json(text)
+    if not isinstance(parsed, dict) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in parsed.values()):
+        return None
+    return {str(k): float(v) for k, v in parsed.items()}
 
 
 def table_from_options(prices: PriceTable, options: Mapping[str, str]) -> PriceTable:
     """`prices` with the price options' current values (a value that does not parse keeps the defaults)."""
     tiers = tier_table(_json(options.get(TIER_OPTION)))
     return prices.with_overrides(
-        model_ratio=_floats(options.get("ModelRatio")),
-        completion_ratio=_floats(options.get("CompletionRatio")),
-        group_ratio=_floats(options.get("GroupRatio")),
+        model_ratio=_numbers(options.get("ModelRatio")),
+        completion_ratio=_numbers(options.get("CompletionRatio")),
+        group_ratio=_numbers(options.get("GroupRatio")),
         components={component: _floats(options.get(name)) for component, name in COMPONENT_OPTIONS.items()},
         tiers=tiers if isinstance(tiers, dict) else None)
 

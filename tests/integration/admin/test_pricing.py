@@ -157,6 +157,19 @@ async def test_a_null_part_drops_the_models_own_price(api):
     assert (after["CacheWrite1hRatio"], after["LongContextRatio"]) == ("{}", "{}")
 
 
+async def test_import_over_the_shipped_price_table(api):
+    """The default ModelRatio (which holds a negative entry, openrouter/auto) is read, changed and kept whole."""
+    before = await _options(api)
+    payload = {"models": {"gpt-4o-mini": {"input": 0.3, "output": 1.2}}}
+    _, body = await api.call("POST", "/api/pricing/import", who="root", json=payload)
+    row = body["data"]["models"][0]
+    assert row["status"] == "changed" and row["changes"]["input"] == {"old": 0.15, "new": 0.3}, body
+    assert row["changes"]["output"] == {"old": 0.6, "new": 1.2}
+    after = await _options(api)
+    old_ratios, new_ratios = orjson.loads(before["ModelRatio"]), orjson.loads(after["ModelRatio"])
+    assert new_ratios == {**old_ratios, "gpt-4o-mini": 0.15} and new_ratios["openrouter/auto"] == -500000
+
+
 @pytest.fixture
 async def price_server() -> AsyncIterator[TestServer]:
     """A local HTTP server answering /prices.json with PRICE_FILE, /missing with 404, /big with 5 MiB."""
