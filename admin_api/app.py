@@ -23,6 +23,7 @@ from admin_api.routes import (
     logs,
     mail_links,
     options,
+    pricing,
     redemptions,
     site,
     tokens,
@@ -34,6 +35,8 @@ from admin_api.routes.oauth import common as oauth
 from admin_api.routing import Route, api_rate_limit, guarded, refusals
 from admin_api.state import ROUTES_KEY, STATE, AdminState
 from settings import Settings
+from startup.guarded_fetch import GuardedFetch
+from startup.url_guard import FetchPolicy
 from store import Database
 from store.change_counter import open_counter
 from store.redis_client import connect_redis
@@ -46,6 +49,9 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/openapi.json", openapi.serve, P),
     Route("GET", "/api/docs", openapi.browse, P),
     Route("GET", "/api/notice", site.get_notice, P),
+    Route("GET", "/api/pricing", pricing.get_pricing, U, public_if="PublicPricingEnabled"),
+    Route("POST", "/api/pricing/import/preview", pricing.preview_import, R),
+    Route("POST", "/api/pricing/import", pricing.apply_import, R),
     Route("GET", "/api/about", site.get_about, P),
     Route("GET", "/api/home_page_content", site.get_home_page_content, P),
     Route("GET", "/api/models", choices.get_models, U),
@@ -125,12 +131,18 @@ async def _clients(app: web.Application) -> AsyncIterator[None]:
     # with another channel's key or another user's login
     state.http = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar(),
                                        timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=120))
+    settings = state.settings
+    state.price_fetch = GuardedFetch(FetchPolicy.allowing(settings.image_fetch_allow_hosts),
+                                     settings.user_content_request_proxy or settings.relay_proxy or None,
+                                     settings.user_content_request_timeout)
+    await state.price_fetch.start()
     if state.settings.redis_enabled:
         state.redis = connect_redis(state.settings.redis_conn_string, state.settings.redis_password,
                                     state.settings.redis_master_name)
         state.limiter, state.codes = RedisLimiter(state.redis), RedisCodes(state.redis)
     yield
     await state.http.close()
+    await state.price_fetch.close()
     if state.redis is not None:
         await state.redis.aclose()
 

@@ -61,7 +61,8 @@ BODY: dict[str, str] = {
     "POST /api/user/": "UserCreate", "POST /api/user/manage": "Manage", "PUT /api/user/": "UserUpdate",
     "PUT /api/option/": "Option", "POST /api/channel/": "Channel", "PUT /api/channel/": "Channel",
     "POST /api/token/": "Token", "PUT /api/token/": "Token", "POST /api/redemption/": "RedemptionCreate",
-    "PUT /api/redemption/": "Redemption",
+    "PUT /api/redemption/": "Redemption", "POST /api/pricing/import/preview": "PriceFile",
+    "POST /api/pricing/import": "PriceFile",
 }
 
 
@@ -167,6 +168,11 @@ def schemas() -> dict[str, dict[str, Any]]:
         "RedemptionCreate": _object(name=_d(_STR, "Name of the batch", example="promo"),
                                     quota=_d(_INT, f"Quota each code credits, {QUOTA_NOTE}", example=500000),
                                     count=_d(_INT, "How many codes (1 to 100)", example=10)),
+        "PriceFile": {**_object(
+            models=_d({"type": "object", "additionalProperties": {"type": "object"}},
+                      "Model name → {input, output, cache_read, cache_write_5m, cache_write_1h, audio_input, "
+                      "audio_output, tiers}, in USD per 1M tokens (docs/admin-api.md); or send {\"url\": ...}"),
+            source=_d(_STR, "Where the prices come from (free text)")), "required": ["models"]},
         "Redemption": _object(id=_d(_INT, "The code's id"), name=_d(_STR, "Name"),
                               quota=_d(_INT, f"Quota the code credits, {QUOTA_NOTE}"),
                               status=_named_enum(REDEMPTION_STATUS, "Status")),
@@ -190,6 +196,9 @@ EXAMPLES: dict[str, Any] = {
     "PUT /api/option/": {"key": "RetryTimes", "value": "2"},
     "POST /api/user/": {"username": "bob", "password": "a-long-password", "display_name": "Bob"},
     "POST /api/user/manage": {"username": "bob", "action": "disable"},
+    "POST /api/pricing/import/preview": {"source": "https://www.anthropic.com/pricing", "models": {
+        "claude-sonnet-4-6": {"input": 3, "output": 15, "cache_read": 0.3, "cache_write_5m": 3.75, "cache_write_1h": 6,
+                              "tiers": [{"above": 200000, "input": 6, "output": 22.5}]}}},
 }
 # Answers that are not the envelope.
 NOT_ENVELOPED: dict[str, dict[str, Any]] = {

@@ -19,6 +19,8 @@ ENDPOINT_DEFAULTS = {
     "LarkUserinfoEndpoint": "https://passport.feishu.cn/suite/passport/oauth/userinfo",
     "TurnstileVerifyEndpoint": "https://challenges.cloudflare.com/turnstile/v0/siteverify",
 }
+# Ours (#16): whether GET /api/pricing answers callers who are not logged in.
+PRICING_DEFAULTS = {"PublicPricingEnabled": "false"}
 # Keys One API accepts but only lists once saved.
 LATE_KEYS = ("LarkClientId", "LarkClientSecret", "OidcClientId", "OidcClientSecret", "OidcWellKnown",
              "OidcAuthorizationEndpoint", "OidcTokenEndpoint", "OidcUserinfoEndpoint")
@@ -44,7 +46,7 @@ def _defaults() -> dict[str, str]:
     return {**DEFAULT_OPTIONS, "ModelRatio": prices.default_model_ratio_json(),
             "GroupRatio": prices.default_group_ratio_json(),
             "CompletionRatio": prices.default_completion_ratio_json(), **prices.default_component_options(),
-            **ENDPOINT_DEFAULTS}
+            **ENDPOINT_DEFAULTS, **PRICING_DEFAULTS}
 
 
 ALL_DEFAULTS: dict[str, str] = _defaults()

@@ -10,9 +10,10 @@ from aiohttp import web
 from sqlalchemy.exc import DataError, IntegrityError
 
 from admin_api import turnstile
-from admin_api.auth import Access, authenticate
+from admin_api.auth import Access, authenticate, session_user
 from admin_api.client_address import client_ip
 from admin_api.envelope import Refusal, fail, json_body
+from admin_api.option_rules import current
 from admin_api.state import state_of
 from store.outage import UNAVAILABLE, is_outage
 
@@ -30,6 +31,7 @@ class Route:
     access: Access
     critical: bool = False
     turnstile: bool = False
+    public_if: str = ""     # an option that, when true, lets callers who are not logged in through
 
 
 def guarded(route: Route) -> Handler:
@@ -40,7 +42,7 @@ def guarded(route: Route) -> Handler:
             ip = client_ip(request, state.settings.trusted_proxies)
             if not await state.limiter.allow(state.critical_limit, ip):
                 return web.Response(status=429)
-        if route.access is not Access.PUBLIC:
+        if route.access is not Access.PUBLIC and not (route.public_if and await _anonymous_allowed(request, route)):
             await authenticate(request, route.access)
         if route.turnstile:
             await turnstile.check(request)
@@ -49,6 +51,13 @@ def guarded(route: Route) -> Handler:
     handle.__name__ = route.handler.__name__
     handle.__doc__ = route.handler.__doc__
     return handle
+
+
+async def _anonymous_allowed(request: web.Request, route: Route) -> bool:
+    """A caller with neither an access token nor a login, on a route its option currently makes public."""
+    if request.headers.get("Authorization"):
+        return False
+    return (await current(state_of(request).db)).flag(route.public_if) and await session_user(request) is None
 
 
 def _invalid_url(request: web.Request) -> web.Response:

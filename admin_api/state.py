@@ -13,6 +13,7 @@ from admin_api.jobs.runner import JobRunner, JobTiming
 from admin_api.ratelimit import Limit, Limiter, MemoryLimiter, limits_for
 from rules import Catalog, load_catalog
 from settings import Settings
+from startup.guarded_fetch import GuardedFetch
 from store import Database
 from store.change_counter import ChangeCounter
 
@@ -36,6 +37,7 @@ class AdminState:
     jobs: JobRunner | None = None
     running: set[str] = field(default_factory=set)   # one-off runs started by this process, by job name
     change_counter: ChangeCounter | None = None   # bumped after a write, read by this node's proxy workers
+    price_fetch: GuardedFetch | None = None   # price list URLs root names (SSRF-guarded like image URLs)
 
     @property
     def api_limit(self) -> Limit:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store import events
@@ -18,3 +20,15 @@ async def put(session: AsyncSession, key: str, value: str) -> None:
         else:
             row.value = value
         events.record(session, events.OPTION, key)
+
+
+async def put_many(session: AsyncSession, values: Mapping[str, str]) -> None:
+    """Insert or replace several rows in one write transaction (all of them or none), one OPTION event each."""
+    async with write_transaction(session):
+        for key, value in values.items():
+            row = await session.get(Option, key)
+            if row is None:
+                session.add(Option(key=key, value=value))
+            else:
+                row.value = value
+            events.record(session, events.OPTION, key)

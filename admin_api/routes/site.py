@@ -27,6 +27,7 @@ async def get_status(request: web.Request) -> web.Response:
         "oidc_client_id": o.text("OidcClientId"), "oidc_well_known": o.text("OidcWellKnown"),
         "oidc_authorization_endpoint": o.text("OidcAuthorizationEndpoint"),
         "oidc_token_endpoint": o.text("OidcTokenEndpoint"), "oidc_userinfo_endpoint": o.text("OidcUserinfoEndpoint"),
+        "public_pricing": o.flag("PublicPricingEnabled"),
     }
     return ok(data)
 

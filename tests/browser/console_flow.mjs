@@ -341,6 +341,38 @@ try {
     await visitor.context().close();
   });
 
+  await step('root imports prices after a preview of the diff; visitors see the price page once it is public', async () => {
+    await go(root, '/setting?tab=operation');
+    await root.reload();
+    await root.click('[data-testid=import-prices]');
+    await root.fill('textarea[name=price-file]', '{"models": {"gpt-4o-mini": {"input": 0.3, "output": 1.2, "cache_read": 0.15}}}');
+    await root.click('[data-testid=price-preview]');
+    const diff = root.locator('[data-testid=price-diff] tr[data-model="gpt-4o-mini"]');
+    await diff.waitFor();
+    const text = await diff.innerText();
+    if (!text.includes('input: $0.15 → $0.3') || !text.includes('output: $0.6 → $1.2')) fail(`diff reads ${text}`);
+    await shot(root, 'price-import');
+    await root.click('[data-testid=price-apply]');
+    await toast(root, 'Prices imported');
+    const visitor = await newUser(browser);
+    await visitor.goto(`${BASE}/pricing`);
+    await visitor.click('.modal button:has-text("Got it")');   // the notice, once
+    await visitor.locator('text=Log in to see the prices.').waitFor();
+    if (await visitor.locator('a.nav-link:has-text("Pricing")').count()) fail('Pricing offered to visitors while not public');
+    await root.click('label.toggle:has(input[name=PublicPricingEnabled])');
+    await root.waitForFunction(() => document.querySelector('input[name=PublicPricingEnabled]')?.checked);
+    await visitor.reload();
+    const row = visitor.locator('[data-testid=pricing-table] tr[data-model="gpt-4o-mini"]');
+    await row.waitFor();
+    const cells = await row.locator('td').allInnerTexts();
+    if (cells[1] !== '$0.3' || cells[2] !== '$1.2' || cells[3] !== '$0.15') fail(`price row reads ${cells.join(' | ')}`);
+    await visitor.locator('a.nav-link', { hasText: 'Pricing' }).waitFor();
+    await shot(visitor, 'pricing');
+    await visitor.fill('[data-testid=pricing-search]', 'no-such-model');
+    await row.waitFor({ state: 'detached' });
+    await visitor.context().close();
+  });
+
   log(`all steps passed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 } catch (error) {
   log(`FAILED in step "${current}": ${error.stack || error}`);

@@ -13,7 +13,7 @@ import { useStore } from './lib/store';
 import { applyTheme, theme } from './lib/theme';
 import { routes, type PageProps } from './routes';
 
-const PUBLIC_PATHS = ['/', '/about', '/login', '/register', '/reset', '/user/reset'];
+const PUBLIC_PATHS = ['/', '/about', '/pricing', '/login', '/register', '/reset', '/user/reset'];
 
 interface NavItem {
   href: string;
@@ -34,6 +34,7 @@ function navItems(): NavItem[] {
     { href: '/log', label: t('Logs'), role: ROLE_USER },
     { href: '/setting', label: t('Settings'), role: ROLE_USER },
     { href: '/chat', label: t('Chat'), role: ROLE_USER, when: () => !!status.get().chat_link },
+    { href: '/pricing', label: t('Pricing'), role: 0, when: () => !!user.get() || status.get().public_pricing },
     { href: '/about', label: t('About'), role: 0 },
   ];
 }

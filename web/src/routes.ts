@@ -16,6 +16,7 @@ import { Users } from './pages/users';
 import { UserEdit } from './pages/user-edit';
 import { Redemptions } from './pages/redemptions';
 import { RedemptionEdit } from './pages/redemption-edit';
+import { Pricing } from './pages/pricing';
 
 export interface PageProps {
   params: Record<string, string>;
@@ -31,6 +32,7 @@ export interface Route {
 export const routes: Route[] = [
   { path: '/', page: Home },
   { path: '/about', page: About },
+  { path: '/pricing', page: Pricing },
   { path: '/login', page: Login },
   { path: '/register', page: Register },
   { path: '/reset', page: ResetRequest },

@@ -29,6 +29,7 @@ export const OPTION_GROUPS: Record<OptionTab, OptionGroup[]> = {
       f('DisplayInCurrencyEnabled', 'Show quota in USD', 'bool'),
       f('DisplayTokenStatEnabled', 'Billing endpoints report token figures', 'bool'),
       f('ApproximateTokenEnabled', 'Approximate token counting (faster, less exact)', 'bool'),
+      f('PublicPricingEnabled', 'Price page open to visitors who are not logged in', 'bool'),
     ] },
     { id: 'quota', title: 'Quota', fields: [
       f('QuotaForNewUser', 'Quota for a new user', 'quota'),

@@ -27,6 +27,8 @@ export interface Status {
   oidc_authorization_endpoint: string;
   oidc_token_endpoint: string;
   oidc_userinfo_endpoint: string;
+  /** root lets visitors who are not logged in see the price page (option PublicPricingEnabled) */
+  public_pricing: boolean;
 }
 
 export const DEFAULT_STATUS: Status = {
@@ -34,7 +36,7 @@ export const DEFAULT_STATUS: Status = {
   lark_client_id: '', system_name: 'One API', logo: '', footer_html: '', wechat_qrcode: '', wechat_login: false,
   server_address: '', turnstile_check: false, turnstile_site_key: '', top_up_link: '', chat_link: '',
   quota_per_unit: 500000, display_in_currency: true, oidc: false, oidc_client_id: '', oidc_well_known: '',
-  oidc_authorization_endpoint: '', oidc_token_endpoint: '', oidc_userinfo_endpoint: '',
+  oidc_authorization_endpoint: '', oidc_token_endpoint: '', oidc_userinfo_endpoint: '', public_pricing: false,
 };
 
 const KEY = 'status';

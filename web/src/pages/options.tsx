@@ -2,6 +2,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { attempt, toast } from '../components/feedback';
 import { Field, JsonEditor, Toggle } from '../components/form';
+import { PriceImport } from '../components/price-import';
 import { call, get } from '../lib/api';
 import { renderQuota } from '../lib/format';
 import { t } from '../lib/i18n';
@@ -53,8 +54,9 @@ function FieldEditor({ field, value, onChange }: { field: OptionField; value: st
   }
 }
 
-function GroupCard({ group, values, setValues }: { group: OptionGroup; values: Values; setValues: (v: Values) => void }) {
+function GroupCard({ group, values, setValues, reload }: { group: OptionGroup; values: Values; setValues: (v: Values) => void; reload: () => void }) {
   const [draft, setDraft] = useState<Values>({});
+  const [importing, setImporting] = useState(false);
   const [busy, setBusy] = useState(false);
   const current = (key: string) => draft[key] ?? (isSecretKey(key) ? '' : values[key] ?? '');
   const changed = group.fields.filter((fd) => fd.kind !== 'bool' && key_changed(fd.key));
@@ -118,27 +120,30 @@ function GroupCard({ group, values, setValues }: { group: OptionGroup; values: V
       {hasText && (
         <div class="form-actions">
           {group.id === 'oidc' && <button class="btn" type="button" onClick={fetchWellKnown} disabled={!current('OidcWellKnown')}>{t('Fill from well-known')}</button>}
+          {group.id === 'ratio' && <button class="btn" type="button" onClick={() => setImporting(true)} data-testid="import-prices">{t('Import prices')}</button>}
           <button class="btn btn-primary" disabled={busy || changed.length === 0 || invalid} onClick={submit} data-testid={`save-${group.id}`}>
             {t('Save {group}', { group: t(group.title) })}
           </button>
         </div>
       )}
+      {importing && <PriceImport onClose={() => setImporting(false)} onApplied={() => { setDraft({}); reload(); }} />}
     </section>
   );
 }
 
 export function OptionsTab({ tab }: { tab: OptionTab }) {
   const [values, setValues] = useState<Values | null>(null);
-  useEffect(() => {
+  const load = () => {
     attempt(() => get<{ key: string; value: string }[]>('/api/option/')).then((list) => {
       // ratios are shown (and saved) pretty-printed, as One API's settings page does
       if (list) setValues(Object.fromEntries(list.map((o) => [o.key, RATIO_KEYS.has(o.key) ? formatJson(o.value) : o.value])));
     });
-  }, []);
+  };
+  useEffect(load, []);
   if (!values) return <div class="empty">{t('Loading…')}</div>;
   return (
     <div class="stack">
-      {OPTION_GROUPS[tab].map((group) => <GroupCard key={group.id} group={group} values={values} setValues={setValues} />)}
+      {OPTION_GROUPS[tab].map((group) => <GroupCard key={group.id} group={group} values={values} setValues={setValues} reload={load} />)}
     </div>
   );
 }
