@@ -12,10 +12,8 @@ import orjson
 from proxy.core.upstream_client import UpstreamClient
 from proxy.gateway.cache import Caches
 from proxy.gateway.change_listener import ChangeListener
-from proxy.gateway.guarded_fetch import GuardedFetch
 from proxy.gateway.logwriter import LogWriter
 from proxy.gateway.tokenizer import Tokenizer
-from proxy.gateway.url_guard import FetchPolicy
 from proxy.ledger import Ledger, ledger_for
 from rules import (
     COMPONENT_OPTIONS,
@@ -29,6 +27,8 @@ from rules import (
 )
 from settings import Settings
 from startup.database import database_for
+from startup.guarded_fetch import GuardedFetch
+from startup.url_guard import FetchPolicy
 from store import DEFAULT_OPTIONS, Database, as_bool, events
 from store.change_counter import open_counter
 from store.redis_client import connect_redis

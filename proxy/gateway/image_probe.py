@@ -16,9 +16,9 @@ from collections.abc import Iterable, Mapping
 
 import aiohttp
 
-from proxy.gateway.guarded_fetch import GuardedFetch
 from proxy.gateway.timed_cache import TimedCache
 from proxy.gateway.tokenizer import image_size
+from startup.guarded_fetch import GuardedFetch
 
 MAX_HEAD = 256 * 1024
 TIMEOUT = 5.0

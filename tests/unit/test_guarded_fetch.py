@@ -12,8 +12,8 @@ from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.test_utils import TestServer
 
-from proxy.gateway.guarded_fetch import FetchRefused, GuardedFetch
-from proxy.gateway.url_guard import FetchPolicy
+from startup.guarded_fetch import FetchRefused, GuardedFetch
+from startup.url_guard import FetchPolicy
 
 
 class Lookup(AbstractResolver):

@@ -7,8 +7,8 @@ import ipaddress
 
 import pytest
 
-from proxy.gateway.url_guard import FetchPolicy, blocked
 from settings import SettingsError, load_settings
+from startup.url_guard import FetchPolicy, blocked
 
 INTERNAL = [
     "127.0.0.1", "127.255.0.9", "::1",                                   # loopback
