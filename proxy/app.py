@@ -18,6 +18,7 @@ from proxy.addons.dialect_upstream import DialectUpstream
 from proxy.addons.error_scrub import ErrorScrub
 from proxy.addons.health import ChannelHealth
 from proxy.addons.info import InfoAnswers
+from proxy.addons.limits import RateLimits, RateRelease
 from proxy.addons.mapping import ModelMapping
 from proxy.addons.metrics import AccessLog, LineWriter, Metrics, scrape_handler
 from proxy.addons.openai_upstream import OpenAIUpstream
@@ -72,6 +73,7 @@ def relay_addons(rt: Runtime, metrics: Metrics | None = None, access: AccessLog 
         ModelMapping(),                                                   # rewrite: model mapping, system prompt
         Reservation(rt.ledger, rt.current_prices, rt.options, rt.tokenizer,  # hold what the answer can cost
                     load_max_output(), ImageProbe(rt.user_content).sizes if s.image_fetch_enabled else None),
+        RateLimits(rt.limits, rt.options),                                # RPM/TPM/concurrency: admit, or 429
         OpenAIUpstream(rt.catalog, s.relay_timeout, s.enforce_include_usage),  # rewrite: pass-through upstreams
         ConverterUpstream(rt.catalog, rt.http, options, s.relay_timeout, s.relay_proxy,   # rewrite: converted upstreams
                           read_timeout=max(s.relay_first_byte_timeout, s.relay_idle_timeout)),
@@ -79,6 +81,7 @@ def relay_addons(rt: Runtime, metrics: Metrics | None = None, access: AccessLog 
         RawProxy(rt.catalog, s.relay_timeout),                            # rewrite: the raw proxy route
         UsageTap(),                                                       # taps: usage and text from the bytes
         Billing(rt.ledger, rt.current_prices, rt.options, rt.tokenizer),  # settle / refund
+        RateRelease(rt.limits),                                           # rate windows: real tokens, slot freed
         health,                                                           # auto-disable, success rate
         RetryPolicy(rt.caches, rt.options),                               # another channel, or stop
         ErrorScrub(rt.catalog),                                           # no key or address in the client's error

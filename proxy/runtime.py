@@ -16,6 +16,7 @@ from proxy.gateway.logwriter import LogWriter
 from proxy.gateway.tokenizer import Tokenizer
 from proxy.gateway.url_guard import FetchPolicy
 from proxy.ledger import Ledger, ledger_for
+from proxy.limits import Windows, windows_for
 from rules import Catalog, PriceTable, load_catalog, load_prices
 from settings import Settings
 from startup.database import database_for
@@ -64,6 +65,8 @@ class Runtime:
             self.changes = ChangeListener(redis, self.caches.refresh_now)
         self.ledger: Ledger = ledger_for(db, sqlite=db.url.is_sqlite, workers=settings.workers,
                                          interval=settings.settle_interval, owner=ledger_owner)
+        # rate limits (#17): in memory when this worker is the only one, else in the shared database
+        self.limits: Windows = windows_for(db, sqlite=db.url.is_sqlite, workers=settings.workers, owner=ledger_owner)
         self.logs = LogWriter(db)
         self.session: aiohttp.ClientSession | None = None
         self.upstreams: UpstreamClient | None = None

@@ -24,12 +24,16 @@ class TokenRecord:
     used_quota: int
     models: tuple[str, ...] | None   # None = every model
     subnet: str
+    rpm_limit: int = 0               # #17: 0 = unlimited
+    tpm_limit: int = 0
+    max_parallel_requests: int = 0
 
     @classmethod
     def from_row(cls, t: Token) -> TokenRecord:
         models = tuple(t.models.split(",")) if t.models else None
         return cls(t.id, t.user_id, t.key, t.status, t.name or "", t.expired_time if t.expired_time is not None else -1,
-                   t.remain_quota or 0, bool(t.unlimited_quota), t.used_quota or 0, models, t.subnet or "")
+                   t.remain_quota or 0, bool(t.unlimited_quota), t.used_quota or 0, models, t.subnet or "",
+                   t.rpm_limit or 0, t.tpm_limit or 0, t.max_parallel_requests or 0)
 
 
 @dataclass(frozen=True)
@@ -41,10 +45,14 @@ class UserRecord:
     group: str
     quota: int
     used_quota: int
+    rpm_limit: int = 0               # #17: 0 = unlimited
+    tpm_limit: int = 0
+    max_parallel_requests: int = 0
 
     @classmethod
     def from_row(cls, u: User) -> UserRecord:
-        return cls(u.id, u.username, u.role or 1, u.status or 1, u.group or "default", u.quota or 0, u.used_quota or 0)
+        return cls(u.id, u.username, u.role or 1, u.status or 1, u.group or "default", u.quota or 0, u.used_quota or 0,
+                   u.rpm_limit or 0, u.tpm_limit or 0, u.max_parallel_requests or 0)
 
 
 def _json_map(raw: str | None) -> dict[str, Any]:

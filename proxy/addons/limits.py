@@ -1,0 +1,73 @@
+"""Rate limits (#17): a limited request takes its place in its RPM/TPM/concurrency windows before it is forwarded,
+or is refused with a 429 naming the limit; it gives the place back when it ends, however it ends.
+
+Two addons: `RateLimits` is listed right after Reservation, so it admits once the prompt is counted (the TPM
+estimate is the prompt plus the output limit the request pays for) and before any upstream call is built;
+`RateRelease` is listed after Billing, so its `done` knows the real tokens. A refused request is never
+forwarded, and Billing refunds its hold (nothing is billed, no consume log row, as for any refusal). A request
+with no limit set anywhere does nothing here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from proxy.addons.reservation import max_tokens_of
+from proxy.core.errors import RelayError
+from proxy.core.flow import Flow
+from proxy.gateway import modes
+from proxy.gateway.state import RelayState
+from proxy.limits.policy import GROUP_OPTION, GroupLimits, parse_group_limits, scopes_for
+from proxy.limits.windows import LimitExceeded, Windows
+
+KIND_TYPE = {"requests": "requests", "tokens": "tokens", "parallel": "requests"}
+
+
+class RateLimits:
+    def __init__(self, windows: Windows, options: Callable[[], Mapping[str, str]]) -> None:
+        self.windows = windows
+        self.options = options
+        self._raw: str | None = None
+        self._groups: dict[str, GroupLimits] = {}
+
+    def _group_limits(self) -> dict[str, GroupLimits]:
+        """The GroupRateLimits option, parsed again only when it changed."""
+        raw = self.options().get(GROUP_OPTION)
+        if raw != self._raw:
+            self._raw, self._groups = raw, parse_group_limits(raw)
+        return self._groups
+
+    async def rewrite(self, flow: Flow[RelayState]) -> None:
+        state = flow.state
+        if state.limit_ticket is not None or state.token is None or state.user is None or state.mode == modes.PROXY:
+            return   # a retry keeps the first attempt's place
+        scopes = scopes_for(state.token, state.user, state.group, state.requested_model, self._group_limits())
+        if not scopes:
+            return
+        tokens = 0
+        if any(s.limit.tpm for s in scopes):
+            tokens = state.prompt_tokens + (state.output_cap or max_tokens_of(state.body or {}))
+        try:
+            state.limit_ticket = await self.windows.acquire(scopes, tokens)
+        except LimitExceeded as e:
+            flow.response_headers = {**e.headers, "Retry-After": str(e.refusal.retry_after)}
+            raise RelayError(429, e.refusal.message(), type=KIND_TYPE[e.refusal.kind],
+                             code="rate_limit_exceeded") from None
+        flow.response_headers = state.limit_ticket.headers
+
+
+class RateRelease:
+    def __init__(self, windows: Windows) -> None:
+        self.windows = windows
+
+    async def done(self, flow: Flow[RelayState]) -> None:
+        """The real tokens replace the estimate in the TPM windows (0 when nothing was billed); the slot is free."""
+        state = flow.state
+        ticket = state.limit_ticket
+        if ticket is None:
+            return
+        tokens = state.usage.total_tokens if state.billed and state.usage is not None else 0
+        await self.windows.finish(ticket, tokens)
+
+
+__all__ = ["RateLimits", "RateRelease"]

@@ -1,0 +1,160 @@
+"""Where the rate windows live (#17): in this process, or in the database every worker and node shares.
+
+- `MemoryWindows` (SQLite, one worker): a sliding log per scope in memory; checking every scope and appending
+  the request has no await in between, so it is atomic in the event loop.
+- `DatabaseWindows` (several workers or nodes): the same log in `rate_events`, checked and written under the
+  scopes' row locks (store.rate_windows.admit), so no interleaving of processes admits one request too many.
+
+Both keep a sliding log, not fixed windows with carry: the bound "at most N requests in any 60 s" holds exactly,
+and a log never holds more than the limit's requests (RPM) or the window's admitted requests (TPM).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from proxy.limits.policy import WINDOW_MS, Refusal, Scope, Window, decide, headers
+from store import Database
+from store.rate_windows import Seen, admit, ensure_scopes, finish
+
+LEASE_MS = 15 * 60_000   # a request held by a node that died frees its concurrency slot after this
+
+
+class LimitExceeded(Exception):
+    """A request did not fit; carries the refusal and the headers to answer with."""
+
+    def __init__(self, refusal: Refusal, headers: dict[str, str]) -> None:
+        super().__init__(refusal.message())
+        self.refusal = refusal
+        self.headers = headers
+
+
+@dataclass(slots=True)
+class Ticket:
+    """An admitted request's place in its windows, given back to `finish` when it ends."""
+
+    headers: dict[str, str]
+    events: list[_Event] = field(default_factory=list)   # MemoryWindows
+    ids: list[int] = field(default_factory=list)          # DatabaseWindows
+    finished: bool = False
+
+
+class Windows(Protocol):
+    async def acquire(self, scopes: Sequence[Scope], tokens: int) -> Ticket: ...
+    async def finish(self, ticket: Ticket, tokens: int) -> None: ...
+
+
+@dataclass(slots=True, eq=False)
+class _Event:
+    at_ms: int
+    tokens: int
+    log: _Log
+    open: bool = True        # holds a concurrency slot
+    in_window: bool = True   # still counted in its log's window
+
+
+class _Log:
+    __slots__ = ("events", "tokens", "open")
+
+    def __init__(self) -> None:
+        self.events: deque[_Event] = deque()
+        self.tokens = 0
+        self.open = 0
+
+    def window(self, now_ms: int) -> Window:
+        start = now_ms - WINDOW_MS
+        events = self.events
+        while events and events[0].at_ms <= start:
+            gone = events.popleft()
+            gone.in_window = False
+            self.tokens -= gone.tokens
+        return Window(len(events), self.tokens, self.open, events[0].at_ms if events else None)
+
+
+class MemoryWindows:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self.logs: dict[str, _Log] = {}
+
+    async def acquire(self, scopes: Sequence[Scope], tokens: int) -> Ticket:
+        now_ms = int(self.clock() * 1000)
+        logs = [self.logs.get(s.key) or self.logs.setdefault(s.key, _Log()) for s in scopes]
+        windows = [log.window(now_ms) for log in logs]
+        refusal = decide(scopes, windows, tokens, now_ms)
+        if refusal is not None:
+            raise LimitExceeded(refusal, headers(scopes, windows, tokens, now_ms, admitted=False))
+        ticket = Ticket(headers(scopes, windows, tokens, now_ms, admitted=True))
+        for log in logs:
+            event = _Event(now_ms, tokens, log)
+            log.events.append(event)
+            log.tokens += tokens
+            log.open += 1
+            ticket.events.append(event)
+        return ticket
+
+    async def finish(self, ticket: Ticket, tokens: int) -> None:
+        if ticket.finished:
+            return
+        ticket.finished = True
+        for event in ticket.events:
+            log = event.log
+            if event.in_window:
+                log.tokens += tokens - event.tokens
+            event.tokens = tokens
+            if event.open:
+                event.open = False
+                log.open -= 1
+
+
+def _window(seen: Seen) -> Window:
+    return Window(seen.requests, seen.tokens, seen.parallel, seen.oldest_ms)
+
+
+class DatabaseWindows:
+    def __init__(self, db: Database, clock: Callable[[], float] = time.time, lease_ms: int = LEASE_MS) -> None:
+        self.db = db
+        self.clock = clock
+        self.lease_ms = lease_ms
+        self.known: set[str] = set()   # scopes whose row exists
+
+    async def acquire(self, scopes: Sequence[Scope], tokens: int) -> Ticket:
+        keys = [s.key for s in scopes]
+        seen: list[Window] = []
+        now_ms = 0
+
+        def check(found: list[Seen], now: int) -> Refusal | None:
+            nonlocal now_ms
+            now_ms = now
+            seen.extend(_window(f) for f in found)
+            return decide(scopes, seen, tokens, now)
+
+        async with self.db.session() as s:
+            await ensure_scopes(s, keys, self.known)
+            ids, refusal = await admit(s, keys, tokens, self._now_ms, WINDOW_MS, self.lease_ms, check)
+        if refusal is not None:
+            raise LimitExceeded(refusal, headers(scopes, seen, tokens, now_ms, admitted=False))
+        return Ticket(headers(scopes, seen, tokens, now_ms, admitted=True), ids=ids)
+
+    def _now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    async def finish(self, ticket: Ticket, tokens: int) -> None:
+        if ticket.finished:
+            return
+        ticket.finished = True
+        async with self.db.session() as s:
+            await finish(s, ticket.ids, tokens)
+
+
+def windows_for(db: Database, *, sqlite: bool, workers: int, owner: str | None = None) -> Windows:
+    """In memory when this process is the only one serving (SQLite, one worker); else in the database."""
+    if sqlite and workers == 1 and owner is None:
+        return MemoryWindows()
+    return DatabaseWindows(db)
+
+
+__all__ = ["LEASE_MS", "DatabaseWindows", "LimitExceeded", "MemoryWindows", "Ticket", "Windows", "windows_for"]
