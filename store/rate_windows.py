@@ -66,7 +66,8 @@ async def admit(session: AsyncSession, scopes: Sequence[str], tokens: int, clock
     order = sorted(range(len(scopes)), key=lambda i: scopes[i])
     async with write_transaction(session):
         for i in order:   # one lock order for every process: no deadlock between two requests' scopes
-            await session.execute(update(RateScope).where(RateScope.scope == scopes[i]).values(checks=RateScope.checks + 1))
+            bump = update(RateScope).where(RateScope.scope == scopes[i]).values(checks=RateScope.checks + 1)
+            await session.execute(bump)
         now_ms = clock_ms()
         start_ms = now_ms - window_ms
         seen = [await _seen(session, scope, start_ms, now_ms) for scope in scopes]
