@@ -1,0 +1,54 @@
+"""Rate windows in the database (#17): two nodes (two engines on one database) admit exactly the limit."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+from proxy.limits import DatabaseWindows, LimitExceeded, Ticket
+from proxy.limits.policy import Limit, Scope
+from store import Database
+
+
+async def _try(windows: DatabaseWindows, scopes: list[Scope], tokens: int = 0) -> Ticket | str:
+    try:
+        return await windows.acquire(scopes, tokens)
+    except LimitExceeded as e:
+        return e.refusal.kind
+
+
+async def test_two_nodes_admit_exactly_the_limit(db: Database) -> None:
+    other = Database(db.url)          # a second node: its own engine and pool on the same database
+    clock = [1_000_000.0]
+    nodes = [DatabaseWindows(db, lambda: clock[0]), DatabaseWindows(other, lambda: clock[0])]
+    scopes = [Scope("t:1", "token", Limit(rpm=10)), Scope("u:1", "user", Limit(parallel=50))]
+    try:
+        results = await asyncio.gather(*(_try(nodes[i % 2], scopes) for i in range(60)))
+        admitted = [r for r in results if isinstance(r, Ticket)]
+        assert Counter(r if isinstance(r, str) else "ok" for r in results) == {"ok": 10, "requests": 50}
+        assert admitted[0].headers["x-ratelimit-limit-requests"] == "10"
+        await asyncio.gather(*(nodes[1].finish(t, 5) for t in admitted))
+        clock[0] += 59
+        assert await _try(nodes[0], scopes) == "requests"       # still inside the minute
+        clock[0] += 1.001
+        assert isinstance(await _try(nodes[1], scopes), Ticket)  # the first ones left the window
+    finally:
+        await other.dispose()
+
+
+async def test_concurrency_and_tokens_across_nodes(db: Database) -> None:
+    other = Database(db.url)
+    a, b = DatabaseWindows(db), DatabaseWindows(other)
+    scopes = [Scope("t:2", "token", Limit(tpm=1000, parallel=3))]
+    try:
+        held = [await a.acquire(scopes, 100), await b.acquire(scopes, 100), await a.acquire(scopes, 100)]
+        assert await _try(b, scopes) == "parallel"
+        await b.finish(held[0], 10)                              # finished on another node than it started
+        await b.finish(held[0], 10)                              # twice: nothing freed twice
+        fourth = await b.acquire(scopes, 600)
+        assert await _try(a, scopes, 0) == "parallel"
+        await asyncio.gather(a.finish(held[1], 0), a.finish(held[2], 0), b.finish(fourth, 0))
+        assert await _try(a, scopes, 991) == "tokens"            # 10 still counted from the first request
+        assert isinstance(await _try(a, scopes, 990), Ticket)
+    finally:
+        await other.dispose()
