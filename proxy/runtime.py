@@ -17,6 +17,7 @@ from proxy.gateway.tokenizer import Tokenizer
 from proxy.gateway.url_guard import FetchPolicy
 from proxy.ledger import Ledger, ledger_for
 from proxy.limits import Windows, windows_for
+from proxy.limits.budgets import BudgetBook, BudgetLedger
 from rules import Catalog, PriceTable, load_catalog, load_prices
 from settings import Settings
 from startup.database import database_for
@@ -63,8 +64,11 @@ class Runtime:
         if settings.redis_enabled:
             redis = connect_redis(settings.redis_conn_string, settings.redis_password, settings.redis_master_name)
             self.changes = ChangeListener(redis, self.caches.refresh_now)
-        self.ledger: Ledger = ledger_for(db, sqlite=db.url.is_sqlite, workers=settings.workers,
-                                         interval=settings.settle_interval, owner=ledger_owner)
+        quota = ledger_for(db, sqlite=db.url.is_sqlite, workers=settings.workers,
+                           interval=settings.settle_interval, owner=ledger_owner)
+        # budgets that reset (#17) ride on every hold and settlement of the quota ledger
+        self.budgets = BudgetBook(db)
+        self.ledger: Ledger = BudgetLedger(quota, self.budgets, self.caches.user, self.caches.users.get)
         # rate limits (#17): in memory when this worker is the only one, else in the shared database
         self.limits: Windows = windows_for(db, sqlite=db.url.is_sqlite, workers=settings.workers, owner=ledger_owner)
         self.logs = LogWriter(db)

@@ -58,6 +58,7 @@ class User(Base):
     rpm_limit: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
     tpm_limit: Mapped[int | None] = mapped_column(BigInteger, nullable=True, default=None)
     max_parallel_requests: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
+    budgets: Mapped[str | None] = mapped_column(Text, nullable=True, default=None)   # JSON [{period, quota}]
 
 
 class Token(Base):
@@ -80,6 +81,7 @@ class Token(Base):
     rpm_limit: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
     tpm_limit: Mapped[int | None] = mapped_column(BigInteger, nullable=True, default=None)
     max_parallel_requests: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
+    budgets: Mapped[str | None] = mapped_column(Text, nullable=True, default=None)   # JSON [{period, quota}]
 
 
 class Channel(Base):
@@ -160,6 +162,16 @@ class RateEvent(Base):
     at_ms: Mapped[int] = mapped_column(BigInteger)
     tokens: Mapped[int] = mapped_column(BigInteger, default=0)
     lease_until_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class BudgetWindow(Base):
+    """Ours (#17): what a budget (a token's or a user's, one per period) spent in its current window."""
+
+    __tablename__ = "budget_windows"
+
+    scope: Mapped[str] = mapped_column(String(IDX), primary_key=True)   # "t:<id>:<period>", "u:<id>:<period>"
+    start: Mapped[int] = mapped_column(BigInteger, default=0)             # the window's start, Unix seconds
+    used: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class Log(LogBase):

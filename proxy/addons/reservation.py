@@ -67,7 +67,8 @@ def _field(body: Mapping[str, Any], key: str, kind: type[T], default: T) -> T:
 
 
 def refusal(pool: str) -> RelayError:
-    return RelayError(403, REFUSAL[pool], code="pre_consume_token_quota_failed")
+    """One API's message for a short token or user balance; a budget's refusal (#17) says itself which."""
+    return RelayError(403, REFUSAL.get(pool, pool), code="pre_consume_token_quota_failed")
 
 
 class Reservation:
