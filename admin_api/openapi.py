@@ -17,6 +17,11 @@ _NULLABLE_STR, _NULLABLE_INT = {"type": ["string", "null"]}, {"type": ["integer"
 _LOG_FILTERS = [("p", _INT), ("type", _INT), ("start_timestamp", _INT), ("end_timestamp", _INT),
                 ("token_name", _STR), ("model_name", _STR)]
 _ADMIN_LOG_FILTERS = [*_LOG_FILTERS, ("username", _STR), ("channel", _INT)]
+# rate limits and budgets on tokens and users (#17)
+_BUDGETS: dict[str, Any] = {"type": ["array", "null"], "items": {"type": "object", "properties": {
+    "period": {"type": "string", "enum": ["5h", "day", "week", "month"]}, "quota": _INT}}}
+_LIMITS: dict[str, dict[str, Any]] = {"rpm_limit": _NULLABLE_INT, "tpm_limit": _NULLABLE_INT,
+                                      "max_parallel_requests": _NULLABLE_INT, "budgets": _BUDGETS}
 
 # Query parameters of each route ("METHOD path" → [(name, schema)]).
 QUERY: dict[str, list[tuple[str, dict[str, Any]]]] = {
@@ -81,13 +86,13 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "Manage": _object(username=_STR, action={"type": "string",
                                              "enum": ["disable", "enable", "delete", "promote", "demote"]}),
     "UserUpdate": _object(id=_INT, username=_STR, password=_STR, display_name=_STR, group=_STR, email=_STR,
-                          quota=_INT, role=_INT, status=_INT),
+                          quota=_INT, role=_INT, status=_INT, **_LIMITS),
     "Option": {**_object(key=_STR, value=_STR), "required": ["key", "value"]},
     "Channel": _object(id=_INT, type=_INT, key=_STR, status=_INT, name=_STR, weight=_NULLABLE_INT,
                        base_url=_NULLABLE_STR, other=_NULLABLE_STR, models=_STR, group=_STR,
                        model_mapping=_NULLABLE_STR, priority=_NULLABLE_INT, config=_STR, system_prompt=_NULLABLE_STR),
     "Token": _object(id=_INT, name=_STR, status=_INT, expired_time=_INT, remain_quota=_INT,
-                     unlimited_quota=_BOOL, models=_NULLABLE_STR, subnet=_NULLABLE_STR),
+                     unlimited_quota=_BOOL, models=_NULLABLE_STR, subnet=_NULLABLE_STR, **_LIMITS),
     "RedemptionCreate": _object(name=_STR, quota=_INT, count=_INT),
     "Redemption": _object(id=_INT, name=_STR, quota=_INT, status=_INT),
 }
