@@ -97,7 +97,7 @@ def count_addons(rt: Runtime) -> AddonManager:
 
 
 def info_addons(rt: Runtime) -> AddonManager:
-    return AddonManager([TokenAuth(rt.caches), InfoAnswers(rt.catalog, rt.caches, rt.ledger, rt.options)])
+    return AddonManager([TokenAuth(rt.caches), InfoAnswers(rt.catalog, rt.caches, rt.ledger, rt.options, rt.budgets)])
 
 
 def invalid_url(request: web.Request) -> web.Response:

@@ -64,6 +64,11 @@ async def test_5h_and_week_budgets_never_overspent_and_the_5h_window_rolls_over(
     refused = [orjson.loads(body)["error"]["message"] for status, body in first if status != 200]
     assert refused and all("the token's 5h budget is used up" in m for m in refused)
     assert spent_first > FIVE_H - 20                                 # it was used up, not merely approached
+    async with aiohttp.ClientSession() as http, http.get(gateway.url + "/v1/dashboard/billing/subscription",
+                                                         headers={"Authorization": acct.key}) as r:
+        shown = (await r.json())["budgets"]
+    assert [(b["owner"], b["period"], b["used"], b["resets_at"]) for b in shown] == [
+        ("token", "5h", spent_first, WEDNESDAY + 5 * 3600), ("token", "week", spent_first, week.resets_at)]
 
     now[0] += 5 * 3600 + 1                               # five hours later: the 5-hour window starts again
     five_h, week = await book.states(scopes)

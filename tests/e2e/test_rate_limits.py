@@ -175,6 +175,10 @@ async def test_group_default_and_per_model_limits_tightest_wins(db: Database, ga
         answers = [await _post(http, gateway, acct.key) for _ in range(3)]
         other = await _post(http, gateway, acct.key, {**BODY, "model": "gpt-3.5-turbo"})
     assert [a[0] for a in answers] == [200, 200, 429]
+    async with aiohttp.ClientSession() as http, http.get(gateway.url + "/v1/dashboard/billing/subscription",
+                                                         headers={"Authorization": acct.key}) as r:
+        assert (await r.json())["rate_limits"]["token"] == {"rpm_limit": 100, "tpm_limit": 0,
+                                                            "max_parallel_requests": 0}
     assert b"on model gpt-4o-mini: limit 2" in answers[2][2]
     assert answers[0][1]["x-ratelimit-limit-requests"] == "2"   # the tightest scope is reported
     assert other[0] == 200 and other[1]["x-ratelimit-limit-requests"] == "50"
@@ -206,3 +210,7 @@ async def test_no_limits_set_changes_nothing(db: Database, gateway: Gateway, ups
     assert not any(k.lower().startswith("x-ratelimit") for _, headers, _ in answers for k in headers)
     windows: Any = gateway.runtime.limits
     assert windows.logs == {}                            # nothing was counted at all
+    async with aiohttp.ClientSession() as http, http.get(gateway.url + "/v1/dashboard/billing/subscription",
+                                                         headers={"Authorization": acct.key}) as r:
+        assert set(await r.json()) == {"object", "has_payment_method", "soft_limit_usd", "hard_limit_usd",
+                                       "system_hard_limit_usd", "access_until"}     # One API's answer, unchanged
