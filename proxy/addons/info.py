@@ -107,7 +107,8 @@ class InfoAnswers:
     async def _limits(self, state: RelayState) -> dict[str, Any]:
         """Ours (#17), only for a limited token or user: their rate limits, and each budget's use and reset."""
         out: dict[str, Any] = {}
-        limits = {who: Limit.of(record) for who, record in (("token", state.token), ("user", state.user))}
+        limits = {who: record.limit if record else Limit() for who, record in (("token", state.token),
+                                                                              ("user", state.user))}
         if any(limits.values()):
             out["rate_limits"] = {who: {"rpm_limit": lim.rpm, "tpm_limit": lim.tpm,
                                         "max_parallel_requests": lim.parallel} for who, lim in limits.items()}

@@ -16,11 +16,14 @@ from proxy.addons.reservation import max_tokens_of
 from proxy.core.errors import RelayError
 from proxy.core.flow import Flow
 from proxy.gateway import modes
+from proxy.gateway.records import TokenRecord, UserRecord
 from proxy.gateway.state import RelayState
-from proxy.limits.policy import GROUP_OPTION, GroupLimits, parse_group_limits, scopes_for
+from proxy.limits.policy import GROUP_OPTION, GroupLimits, Scope, parse_group_limits, scopes_for
 from proxy.limits.windows import LimitExceeded, Windows
 
 KIND_TYPE = {"requests": "requests", "tokens": "tokens", "parallel": "requests"}
+MEMO_SIZE = 4096
+_Memo = tuple[TokenRecord, UserRecord, dict[str, GroupLimits], list[Scope]]
 
 
 class RateLimits:
@@ -29,6 +32,7 @@ class RateLimits:
         self.options = options
         self._raw: str | None = None
         self._groups: dict[str, GroupLimits] = {}
+        self._memo: dict[tuple[int, int, str, str], _Memo] = {}
 
     def _group_limits(self) -> dict[str, GroupLimits]:
         """The GroupRateLimits option, parsed again only when it changed."""
@@ -37,11 +41,25 @@ class RateLimits:
             self._raw, self._groups = raw, parse_group_limits(raw)
         return self._groups
 
+    def _scopes(self, token: TokenRecord, user: UserRecord, group: str, model: str) -> list[Scope]:
+        """The request's scopes, remembered per token, user, group and model for as long as their records and
+        the option stay the same objects (a change replaces them): no keys built per request."""
+        groups = self._group_limits()
+        key = (token.id, user.id, group, model)
+        hit = self._memo.get(key)
+        if hit is not None and hit[0] is token and hit[1] is user and hit[2] is groups:
+            return hit[3]
+        scopes = scopes_for(token, user, group, model, groups)
+        if len(self._memo) >= MEMO_SIZE:
+            self._memo.clear()
+        self._memo[key] = (token, user, groups, scopes)
+        return scopes
+
     async def rewrite(self, flow: Flow[RelayState]) -> None:
         state = flow.state
         if state.limit_ticket is not None or state.token is None or state.user is None or state.mode == modes.PROXY:
             return   # a retry keeps the first attempt's place
-        scopes = scopes_for(state.token, state.user, state.group, state.requested_model, self._group_limits())
+        scopes = self._scopes(state.token, state.user, state.group, state.requested_model)
         if not scopes:
             return
         tokens = 0

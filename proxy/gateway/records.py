@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from rules.rate_limits import Budget, parse_budgets
+from rules.rate_limits import Budget, Limit, parse_budgets
 from store.models import Channel, Token, User
 
 
@@ -25,9 +25,7 @@ class TokenRecord:
     used_quota: int
     models: tuple[str, ...] | None   # None = every model
     subnet: str
-    rpm_limit: int = 0               # #17: 0 = unlimited
-    tpm_limit: int = 0
-    max_parallel_requests: int = 0
+    limit: Limit = Limit()           # #17: rpm_limit, tpm_limit, max_parallel_requests (0 = unlimited)
     budgets: tuple[Budget, ...] = ()
 
     @classmethod
@@ -35,7 +33,7 @@ class TokenRecord:
         models = tuple(t.models.split(",")) if t.models else None
         return cls(t.id, t.user_id, t.key, t.status, t.name or "", t.expired_time if t.expired_time is not None else -1,
                    t.remain_quota or 0, bool(t.unlimited_quota), t.used_quota or 0, models, t.subnet or "",
-                   t.rpm_limit or 0, t.tpm_limit or 0, t.max_parallel_requests or 0, parse_budgets(t.budgets))
+                   Limit.of(t), parse_budgets(t.budgets))
 
 
 @dataclass(frozen=True)
@@ -47,15 +45,13 @@ class UserRecord:
     group: str
     quota: int
     used_quota: int
-    rpm_limit: int = 0               # #17: 0 = unlimited
-    tpm_limit: int = 0
-    max_parallel_requests: int = 0
+    limit: Limit = Limit()           # #17: rpm_limit, tpm_limit, max_parallel_requests (0 = unlimited)
     budgets: tuple[Budget, ...] = ()
 
     @classmethod
     def from_row(cls, u: User) -> UserRecord:
         return cls(u.id, u.username, u.role or 1, u.status or 1, u.group or "default", u.quota or 0, u.used_quota or 0,
-                   u.rpm_limit or 0, u.tpm_limit or 0, u.max_parallel_requests or 0, parse_budgets(u.budgets))
+                   Limit.of(u), parse_budgets(u.budgets))
 
 
 def _json_map(raw: str | None) -> dict[str, Any]:

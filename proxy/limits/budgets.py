@@ -143,7 +143,8 @@ class BudgetLedger:
         self.cached_user = cached_user    # the same without waiting, for settlements
 
     async def _scopes(self, token: TokenRecord, user_id: int) -> list[BudgetScope]:
-        return budget_scopes(token, await self.user(user_id))
+        user = self.cached_user(user_id)      # auth just read it: almost always there, with no await
+        return budget_scopes(token, user if user is not None else await self.user(user_id))
 
     def _cached_scopes(self, token: TokenRecord, user_id: int) -> list[BudgetScope]:
         return budget_scopes(token, self.cached_user(user_id))
@@ -168,7 +169,7 @@ class BudgetLedger:
 
     async def user_quota(self, user_id: int) -> int:
         quota = await self.inner.user_quota(user_id)
-        user = await self.user(user_id)
+        user = self.cached_user(user_id) or await self.user(user_id)
         scopes = budget_scopes(None, user)
         return min(quota, await self.book.room(scopes)) if scopes else quota
 

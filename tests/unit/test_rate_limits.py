@@ -27,6 +27,10 @@ class Who:
     tpm_limit: int = 0
     max_parallel_requests: int = 0
 
+    @property
+    def limit(self) -> Limit:
+        return Limit.of(self)
+
 
 def test_tightest_limit_wins_and_unset_is_unlimited() -> None:
     groups = parse_group_limits('{"vip": {"rpm_limit": 30, "max_parallel_requests": 2,'
