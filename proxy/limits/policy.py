@@ -87,12 +87,15 @@ def decide(scopes: Sequence[Scope], windows: Sequence[Window], tokens: int, now_
         lim = scope.limit
         if lim.parallel and w.parallel + 1 > lim.parallel:
             return Refusal(scope, "parallel", lim.parallel, w.parallel, 1, 1)
-        retry = max(1, math.ceil(_frees_in_ms(w, now_ms) / 1000))
         if lim.rpm and w.requests + 1 > lim.rpm:
-            return Refusal(scope, "requests", lim.rpm, w.requests, 1, retry)
+            return Refusal(scope, "requests", lim.rpm, w.requests, 1, _retry_after(w, now_ms))
         if lim.tpm and w.tokens + tokens > lim.tpm:
-            return Refusal(scope, "tokens", lim.tpm, w.tokens, tokens, retry)
+            return Refusal(scope, "tokens", lim.tpm, w.tokens, tokens, _retry_after(w, now_ms))
     return None
+
+
+def _retry_after(w: Window, now_ms: int) -> int:
+    return max(1, math.ceil(_frees_in_ms(w, now_ms) / 1000))
 
 
 def duration(ms: int) -> str:

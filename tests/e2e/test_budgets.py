@@ -16,7 +16,7 @@ from sqlalchemy import update
 from proxy.limits.budgets import BudgetScope
 from rules.rate_limits import Budget
 from store import Database, save_option
-from store.models import Token
+from store.models import Token, User
 from tests.e2e.harness import Gateway, add_account, add_channel, logs
 from tests.e2e.mock_upstream import MockOpenAI
 
@@ -93,3 +93,34 @@ async def test_no_budgets_no_rows(db: Database, gateway: Gateway, upstream: Mock
     assert all(status == 200 for status, _ in answers)
     book: Any = gateway.runtime.budgets
     assert book.known == set() and book.starts == {}
+
+
+async def test_a_users_day_budget_bounds_all_of_its_tokens(db: Database, gateway: Gateway,
+                                                           upstream: MockOpenAI) -> None:
+    upstream.script.usage = {"prompt_tokens": 11, "completion_tokens": 50, "total_tokens": 61}
+    first = await add_account(db)
+    async with db.session() as s, s.begin():
+        await s.execute(update(User).where(User.id == first.user_id).values(
+            budgets=orjson.dumps([{"period": "day", "quota": 100}]).decode()))
+        other = Token(user_id=first.user_id, key="k" * 48, name="second", remain_quota=10**9)
+        s.add(other)
+    await add_channel(db, base_url=upstream.url)
+    async with db.session() as s:
+        await save_option(s, "PreConsumedQuota", "0")
+    await gateway.runtime.caches.reload_options()
+    await gateway.reload()
+    book = gateway.runtime.budgets
+    book.clock, book.tz = (lambda: WEDNESDAY), UTC
+    statuses = []
+    async with aiohttp.ClientSession() as http:
+        for i in range(12):
+            key = first.key if i % 2 else "sk-" + "k" * 48
+            async with http.post(gateway.url + "/v1/chat/completions", json=ASK, headers={"Authorization": key}) as r:
+                statuses.append((r.status, await r.read()))
+    await gateway.flush()
+    spent = sum(r.quota or 0 for r in await logs(db))
+    [day] = await book.states([BudgetScope(f"u:{first.user_id}:day", "user", Budget("day", 100))])
+    assert day.used == spent <= 100 and spent > 80
+    assert day.resets_at == datetime.datetime(2026, 12, 10, tzinfo=UTC).timestamp()
+    assert {s for s, _ in statuses} == {200, 403}
+    assert any(b"the user's day budget is used up" in body for _, body in statuses)
