@@ -15,7 +15,7 @@ from proxy.gateway.guarded_fetch import GuardedFetch
 from proxy.gateway.logwriter import LogWriter
 from proxy.gateway.tokenizer import Tokenizer
 from proxy.gateway.url_guard import FetchPolicy
-from proxy.ledger import Ledger, ledger_for
+from proxy.ledger import Ledger, RemoteLedger, RemoteWindows, ledger_for
 from proxy.limits import Windows, windows_for
 from proxy.limits.budgets import BudgetBook, BudgetLedger
 from rules import Catalog, PriceTable, load_catalog, load_prices
@@ -70,7 +70,8 @@ class Runtime:
         self.budgets = BudgetBook(db)
         self.ledger: Ledger = BudgetLedger(quota, self.budgets, self.caches.user, self.caches.users.get)
         # rate limits (#17): in memory when this worker is the only one, else in the shared database
-        self.limits: Windows = windows_for(db, sqlite=db.url.is_sqlite, workers=settings.workers, owner=ledger_owner)
+        self.limits: Windows = RemoteWindows(quota) if isinstance(quota, RemoteLedger) else \
+            windows_for(db, sqlite=db.url.is_sqlite, workers=settings.workers)
         self.logs = LogWriter(db)
         self.session: aiohttp.ClientSession | None = None
         self.upstreams: UpstreamClient | None = None

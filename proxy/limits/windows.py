@@ -2,8 +2,10 @@
 
 - `MemoryWindows` (SQLite, one worker): a sliding log per scope in memory; checking every scope and appending
   the request has no await in between, so it is atomic in the event loop.
-- `DatabaseWindows` (several workers or nodes): the same log in `rate_events`, checked and written under the
-  scopes' row locks (store.rate_windows.admit), so no interleaving of processes admits one request too many.
+- `DatabaseWindows` (several nodes on MySQL/PostgreSQL): the same log in `rate_events`, checked and written
+  under the scopes' row locks (store.rate_windows.admit), so no interleaving of processes admits one too many.
+- several workers on SQLite: one `MemoryWindows` held by the ledger owner, asked over its socket
+  (proxy.ledger.remote_limits.RemoteWindows).
 
 Both keep a sliding log, not fixed windows with carry: the bound "at most N requests in any 60 s" holds exactly,
 and a log never holds more than the limit's requests (RPM) or the window's admitted requests (TPM).
@@ -38,8 +40,9 @@ class Ticket:
     """An admitted request's place in its windows, given back to `finish` when it ends."""
 
     headers: dict[str, str]
+    tokens: int = 0                                       # the estimate it was admitted with
     events: list[_Event] = field(default_factory=list)   # MemoryWindows
-    ids: list[int] = field(default_factory=list)          # DatabaseWindows
+    ids: list[int] = field(default_factory=list)          # DatabaseWindows: its events; RemoteWindows: its ticket
     finished: bool = False
 
 
@@ -81,13 +84,17 @@ class MemoryWindows:
         self.logs: dict[str, _Log] = {}
 
     async def acquire(self, scopes: Sequence[Scope], tokens: int) -> Ticket:
+        return self.try_acquire(scopes, tokens)
+
+    def try_acquire(self, scopes: Sequence[Scope], tokens: int) -> Ticket:
+        """Check every scope and append the request, with no await (the ledger owner calls it directly)."""
         now_ms = int(self.clock() * 1000)
         logs = [self.logs.get(s.key) or self.logs.setdefault(s.key, _Log()) for s in scopes]
         windows = [log.window(now_ms) for log in logs]
         refusal = decide(scopes, windows, tokens, now_ms)
         if refusal is not None:
             raise LimitExceeded(refusal, headers(scopes, windows, tokens, now_ms, admitted=False))
-        ticket = Ticket(headers(scopes, windows, tokens, now_ms, admitted=True))
+        ticket = Ticket(headers(scopes, windows, tokens, now_ms, admitted=True), tokens)
         for log in logs:
             event = _Event(now_ms, tokens, log)
             log.events.append(event)
@@ -97,6 +104,9 @@ class MemoryWindows:
         return ticket
 
     async def finish(self, ticket: Ticket, tokens: int) -> None:
+        self.finish_now(ticket, tokens)
+
+    def finish_now(self, ticket: Ticket, tokens: int) -> None:
         if ticket.finished:
             return
         ticket.finished = True
@@ -137,7 +147,7 @@ class DatabaseWindows:
             ids, refusal = await admit(s, keys, tokens, self._now_ms, WINDOW_MS, self.lease_ms, check)
         if refusal is not None:
             raise LimitExceeded(refusal, headers(scopes, seen, tokens, now_ms, admitted=False))
-        return Ticket(headers(scopes, seen, tokens, now_ms, admitted=True), ids=ids)
+        return Ticket(headers(scopes, seen, tokens, now_ms, admitted=True), tokens, ids=ids)
 
     def _now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -150,9 +160,10 @@ class DatabaseWindows:
             await finish(s, ticket.ids, tokens)
 
 
-def windows_for(db: Database, *, sqlite: bool, workers: int, owner: str | None = None) -> Windows:
-    """In memory when this process is the only one serving (SQLite, one worker); else in the database."""
-    if sqlite and workers == 1 and owner is None:
+def windows_for(db: Database, *, sqlite: bool, workers: int) -> Windows:
+    """In memory when this process is the only one serving (SQLite, one worker); else in the database (the
+    ledger owner's windows are chosen by the runtime, which holds the connection to it)."""
+    if sqlite and workers == 1:
         return MemoryWindows()
     return DatabaseWindows(db)
 
