@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from proxy.limits import LimitExceeded, MemoryWindows, parse_group_limits, scopes_for
 from proxy.limits.policy import Limit, Scope, Window, decide, duration, headers
-from rules.rate_limits import group_limits_error
+from rules.rate_limits import (
+    Budget,
+    budgets_error,
+    encode_budgets,
+    group_limits_error,
+    parse_budgets,
+    resets_at,
+    window_start,
+)
 
 
 @dataclass
@@ -107,3 +117,32 @@ async def test_tpm_estimate_is_corrected_at_settlement_and_concurrency_released_
     assert windows.logs["t:1"].open == 0 and windows.logs["t:1"].tokens == 30
     clock.now += 61                                    # the window rolled over: everything is free again
     await windows.acquire(scope, 1000)
+
+
+def test_budget_windows_follow_the_calendar_of_the_operators_zone() -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    saturday = int(datetime(2026, 3, 28, 15, 0, tzinfo=berlin).timestamp())   # DST starts the next night
+
+    def local(ts: int) -> datetime:
+        return datetime.fromtimestamp(ts, berlin)
+    day, week, month = (window_start(p, saturday, 0, berlin) for p in ("day", "week", "month"))
+    assert local(day) == datetime(2026, 3, 28, tzinfo=berlin)
+    assert local(week) == datetime(2026, 3, 23, tzinfo=berlin)                # Monday
+    assert local(month) == datetime(2026, 3, 1, tzinfo=berlin)
+    assert local(resets_at("day", day, berlin)) == datetime(2026, 3, 29, tzinfo=berlin)
+    assert resets_at("week", week, berlin) - week == 7 * 86400 - 3600       # a week with a 23-hour Sunday
+    assert local(resets_at("month", window_start("month", saturday + 300 * 86400, 0, berlin), berlin)) == \
+        datetime(2027, 2, 1, tzinfo=berlin)                                   # December rolls into the next year
+    # rolling 5 hours: kept while inside, a new window from the first request after it ended
+    assert window_start("5h", saturday + 4 * 3600, saturday) == saturday
+    assert window_start("5h", saturday + 5 * 3600, saturday) == saturday + 5 * 3600
+    assert window_start("5h", saturday, 0) == saturday
+
+
+def test_budgets_column_grammar() -> None:
+    assert parse_budgets('[{"period": "5h", "quota": 10}, {"period": "week", "quota": 20}]') == (
+        Budget("5h", 10), Budget("week", 20))
+    assert parse_budgets(None) == () and parse_budgets("x") == () and parse_budgets('[{"period": "year"}]') == ()
+    assert budgets_error([{"period": "day", "quota": True}]) == "budget quota must be a non-negative integer"
+    assert encode_budgets([{"period": "day", "quota": 5, "used": 3, "resets_at": 9}]) == \
+        '[{"period": "day", "quota": 5}]'
