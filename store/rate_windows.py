@@ -2,9 +2,9 @@
 
 A scope (a token, a user, a user's model) has one `rate_scopes` row; admitting a request locks the rows of its
 scopes in a fixed order (an UPDATE, so SQLite takes its write lock at once and MySQL/PostgreSQL a row lock),
-reads each scope's window from `rate_events`, asks the caller's `decide` whether it fits and, only then, writes
-one event per scope. Two nodes can never both see room for the same last request. The decision itself is the
-caller's (proxy.limits): this module only reads and writes.
+reads each scope's window from `rate_events` (plain reads: no gap locks), asks the caller's `decide` whether
+it fits and, only then, writes one event per scope. Two nodes can never both see room for the same last
+request. The decision itself is the caller's (proxy.limits): this module only reads and writes.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from store.engine import write_transaction
 from store.models import RateEvent, RateScope
 
 R = TypeVar("R")
+CLEANUP_BATCH = 500    # old events removed per admission at most (a quiet scope's leftovers go over a few)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +75,13 @@ async def admit(session: AsyncSession, scopes: Sequence[str], tokens: int, clock
         refusal = decide(seen, now_ms)
         if refusal is not None:
             return [], refusal
-        await session.execute(delete(RateEvent).where(
-            RateEvent.scope.in_(scopes), RateEvent.at_ms <= start_ms, RateEvent.lease_until_ms <= now_ms))
+        # old events go by primary key: a range DELETE would take MySQL's gap locks, which deadlock with the
+        # inserts of requests of neighbouring scopes (tested); the read is a plain one, locking nothing
+        old = (await session.execute(select(RateEvent.id).where(
+            RateEvent.scope.in_(scopes), RateEvent.at_ms <= start_ms, RateEvent.lease_until_ms <= now_ms)
+            .limit(CLEANUP_BATCH))).scalars().all()
+        if old:
+            await session.execute(delete(RateEvent).where(RateEvent.id.in_(old)))
         events = [RateEvent(scope=scope, at_ms=now_ms, tokens=tokens, lease_until_ms=now_ms + lease_ms)
                   for scope in scopes]
         session.add_all(events)
