@@ -134,6 +134,7 @@ class Runtime:
         await self.caches.stop()
         if self.changes is not None:
             await self.changes.close()
+        await self.limits.close()
         await self.ledger.close()
         await self.logs.close()
         if self.session is not None:

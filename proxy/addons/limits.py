@@ -78,14 +78,15 @@ class RateRelease:
     def __init__(self, windows: Windows) -> None:
         self.windows = windows
 
-    async def done(self, flow: Flow[RelayState]) -> None:
-        """The real tokens replace the estimate in the TPM windows (0 when nothing was billed); the slot is free."""
+    def done(self, flow: Flow[RelayState]) -> None:
+        """The real tokens replace the estimate in the TPM windows (0 when nothing was billed); the slot is free.
+        Plain, never waiting: a cancellation arriving in `done` cannot leave the slot taken."""
         state = flow.state
         ticket = state.limit_ticket
         if ticket is None:
             return
         tokens = state.usage.total_tokens if state.billed and state.usage is not None else 0
-        await self.windows.finish(ticket, tokens)
+        self.windows.finish(ticket, tokens)
 
 
 __all__ = ["RateLimits", "RateRelease"]

@@ -60,7 +60,7 @@ class _WorkerConnection(asyncio.Protocol):
         self.transport = None
         tickets, self.tickets = self.tickets, {}
         for ticket in tickets.values():
-            self.windows.finish_now(ticket, ticket.tokens)
+            self.windows.finish(ticket, ticket.tokens)
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -118,7 +118,7 @@ class _WorkerConnection(asyncio.Protocol):
         elif op == LIMIT_FINISH:
             ticket = self.tickets.pop(m[1], None)
             if ticket is not None:
-                self.windows.finish_now(ticket, m[2])
+                self.windows.finish(ticket, m[2])
         elif op == BARRIER:   # answered once everything received before it is applied
             if self.tasks:
                 self._later(m[1], asyncio.gather(*self.tasks))

@@ -30,10 +30,13 @@ class RemoteWindows:
         index, kind, limit, used, requested, retry_after, headers = value
         raise LimitExceeded(Refusal(scopes[index], kind, limit, used, requested, retry_after), headers)
 
-    async def finish(self, ticket: Ticket, tokens: int) -> None:
+    def finish(self, ticket: Ticket, tokens: int) -> None:
         if not ticket.finished:
             ticket.finished = True
             self.ledger.post([LIMIT_FINISH, ticket.ids[0], tokens])
+
+    async def close(self) -> None:
+        return None     # finishes go out like settlements: the ledger's own close delivers them
 
 
 __all__ = ["RemoteWindows"]

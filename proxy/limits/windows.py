@@ -13,6 +13,8 @@ and a log never holds more than the limit's requests (RPM) or the window's admit
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -24,6 +26,7 @@ from store import Database
 from store.rate_windows import Seen, admit, ensure_scopes, finish
 
 LEASE_MS = 15 * 60_000   # a request held by a node that died frees its concurrency slot after this
+log = logging.getLogger(__name__)
 
 
 class LimitExceeded(Exception):
@@ -48,7 +51,13 @@ class Ticket:
 
 class Windows(Protocol):
     async def acquire(self, scopes: Sequence[Scope], tokens: int) -> Ticket: ...
-    async def finish(self, ticket: Ticket, tokens: int) -> None: ...
+
+    def finish(self, ticket: Ticket, tokens: int) -> None:
+        """The request ended: its real tokens, its slot free. Never waits (it runs in `done`, which a
+        cancellation must not cut halfway); what needs the database runs in the background, see `close`."""
+
+    async def close(self) -> None:
+        """Wait for the background finishes (a graceful stop)."""
 
 
 @dataclass(slots=True, eq=False)
@@ -103,10 +112,7 @@ class MemoryWindows:
             ticket.events.append(event)
         return ticket
 
-    async def finish(self, ticket: Ticket, tokens: int) -> None:
-        self.finish_now(ticket, tokens)
-
-    def finish_now(self, ticket: Ticket, tokens: int) -> None:
+    def finish(self, ticket: Ticket, tokens: int) -> None:
         if ticket.finished:
             return
         ticket.finished = True
@@ -119,6 +125,9 @@ class MemoryWindows:
                 event.open = False
                 log.open -= 1
 
+    async def close(self) -> None:
+        return None
+
 
 def _window(seen: Seen) -> Window:
     return Window(seen.requests, seen.tokens, seen.parallel, seen.oldest_ms)
@@ -130,6 +139,7 @@ class DatabaseWindows:
         self.clock = clock
         self.lease_ms = lease_ms
         self.known: set[str] = set()   # scopes whose row exists
+        self.pending: set[asyncio.Task[None]] = set()
 
     async def acquire(self, scopes: Sequence[Scope], tokens: int) -> Ticket:
         keys = [s.key for s in scopes]
@@ -152,12 +162,24 @@ class DatabaseWindows:
     def _now_ms(self) -> int:
         return int(self.clock() * 1000)
 
-    async def finish(self, ticket: Ticket, tokens: int) -> None:
+    def finish(self, ticket: Ticket, tokens: int) -> None:
         if ticket.finished:
             return
         ticket.finished = True
-        async with self.db.session() as s:
-            await finish(s, ticket.ids, tokens)
+        task = asyncio.get_running_loop().create_task(self._finish(ticket.ids, tokens))
+        self.pending.add(task)
+        task.add_done_callback(self.pending.discard)
+
+    async def _finish(self, ids: list[int], tokens: int) -> None:
+        try:
+            async with self.db.session() as s:
+                await finish(s, ids, tokens)
+        except Exception:   # the lease frees the slot in the end
+            log.exception("rate limits: could not finish events %s", ids)
+
+    async def close(self) -> None:
+        while self.pending:
+            await asyncio.gather(*self.pending, return_exceptions=True)
 
 
 def windows_for(db: Database, *, sqlite: bool, workers: int) -> Windows:

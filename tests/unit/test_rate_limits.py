@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -92,7 +91,7 @@ async def test_sliding_window_admits_at_most_n_in_any_60_seconds() -> None:
             assert e.refusal.kind == "requests"
             continue
         admitted.append(clock.now)
-        await windows.finish(ticket, 0)
+        windows.finish(ticket, 0)
     assert all(sum(1 for t in admitted if start <= t < start + 60) <= 10 for start in admitted)
     assert len(admitted) == 20        # 10 at the start, 10 more once the first ones left the window
     assert admitted[10] == admitted[0] + 60          # a request counts for exactly 60 s
@@ -106,14 +105,15 @@ async def test_tpm_estimate_is_corrected_at_settlement_and_concurrency_released_
     with pytest.raises(LimitExceeded) as refused:
         await windows.acquire(scope, 200)
     assert refused.value.refusal.kind == "tokens"
-    await windows.finish(first, 30)
-    await windows.finish(first, 30)                     # a second finish frees nothing twice
+    windows.finish(first, 30)
+    windows.finish(first, 30)                           # a second finish frees nothing twice
     second = await windows.acquire(scope, 900)
     third = await windows.acquire(scope, 10)
     with pytest.raises(LimitExceeded) as busy:
         await windows.acquire(scope, 0)
     assert busy.value.refusal.kind == "parallel"
-    await asyncio.gather(windows.finish(second, 0), windows.finish(third, 0))
+    windows.finish(second, 0)
+    windows.finish(third, 0)
     assert windows.logs["t:1"].open == 0 and windows.logs["t:1"].tokens == 30
     clock.now += 61                                    # the window rolled over: everything is free again
     await windows.acquire(scope, 1000)
