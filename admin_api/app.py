@@ -14,6 +14,7 @@ from admin_api.auth import Access, session_storage
 from admin_api.change_nudge import publish_changes
 from admin_api.codes import RedisCodes
 from admin_api.jobs.schedule import run_jobs
+from admin_api.limits import user_limits
 from admin_api.ratelimit import RedisLimiter
 from admin_api.request_ids import add_request_id
 from admin_api.routes import (
@@ -78,6 +79,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/user/aff", users_self.get_aff_code, U),
     Route("POST", "/api/user/topup", users_self.redeem, U),
     Route("GET", "/api/user/available_models", users_self.available_models, U),
+    Route("GET", "/api/user/limits", user_limits, U),
     Route("GET", "/api/user/", users_admin.list_users, A),
     Route("GET", "/api/user/search", users_admin.search_users, A),
     Route("POST", "/api/user/", users_admin.create, A),

@@ -19,6 +19,16 @@ _NULLABLE_STR, _NULLABLE_INT = {"type": ["string", "null"]}, {"type": ["integer"
 _LOG_FILTERS = [("p", _INT), ("type", _INT), ("start_timestamp", _INT), ("end_timestamp", _INT),
                 ("token_name", _STR), ("model_name", _STR)]
 _ADMIN_LOG_FILTERS = [*_LOG_FILTERS, ("username", _STR), ("channel", _INT)]
+# rate limits and budgets on tokens and users (#17)
+_BUDGETS: dict[str, Any] = {"type": ["array", "null"], "items": {"type": "object", "properties": {
+    "period": {"type": "string", "enum": ["5h", "day", "week", "month"]}, "quota": _INT}}}
+_LIMITS: dict[str, dict[str, Any]] = {
+    "rpm_limit": {**_NULLABLE_INT, "description": "Requests per minute (sliding 60 s window); 0 or null: unlimited"},
+    "tpm_limit": {**_NULLABLE_INT, "description": "Input plus output tokens per minute; 0 or null: unlimited"},
+    "max_parallel_requests": {**_NULLABLE_INT, "description": "Requests at once, streams included; 0 or null: "
+                                                              "unlimited"},
+    "budgets": {**_BUDGETS, "description": "Quota per period, refilled when the period ends (5h rolling from first "
+                                           "use; day, week, month in TZ); read back with used and resets_at"}}
 
 # Query parameters of each route ("METHOD path" → [(name, schema)]).
 QUERY: dict[str, list[tuple[str, dict[str, Any]]]] = {
@@ -133,7 +143,7 @@ def schemas() -> dict[str, dict[str, Any]]:
                               group=_d(_STR, "The user's group: picks channels and the group ratio", example="default"),
                               email=_d(_STR, "The user's email address"),
                               quota=_d(_INT, f"The user's balance, {QUOTA_NOTE}"),
-                              role=_named_enum(ROLES, "Role"), status=_named_enum(USER_STATUS, "Status")),
+                              role=_named_enum(ROLES, "Role"), status=_named_enum(USER_STATUS, "Status"), **_LIMITS),
         "Option": {**_object(key=_d(_STR, "An option name (GET /api/option/ lists them)", example="RetryTimes"),
                              value=_d(_STR, "Its value, always a string (\"true\"/\"false\" for *Enabled)",
                                       example="2")),
@@ -164,7 +174,7 @@ def schemas() -> dict[str, dict[str, Any]]:
             unlimited_quota=_d(_BOOL, "No token limit (the user's balance still applies)"),
             models=_d(_NULLABLE_STR, "Comma-separated models the token may use; empty or null: all"),
             subnet=_d(_NULLABLE_STR, "Comma-separated CIDRs the token may be used from; empty: anywhere",
-                      example="10.0.0.0/8")),
+                      example="10.0.0.0/8"), **_LIMITS),
         "RedemptionCreate": _object(name=_d(_STR, "Name of the batch", example="promo"),
                                     quota=_d(_INT, f"Quota each code credits, {QUOTA_NOTE}", example=500000),
                                     count=_d(_INT, "How many codes (1 to 100)", example=10)),

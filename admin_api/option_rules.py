@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 
 from rules import COMPONENT_OPTIONS, TIER_OPTION, load_prices, ratio_table, tier_table
+from rules.rate_limits import GROUP_OPTION, group_limits_error
 from store import DEFAULT_OPTIONS, Database, as_bool, as_float, as_int, load_options
 
 # Ours, not One API's: provider endpoints it hard-codes, overridable so tests (and proxies) can redirect them.
@@ -46,7 +47,8 @@ def _defaults() -> dict[str, str]:
     return {**DEFAULT_OPTIONS, "ModelRatio": prices.default_model_ratio_json(),
             "GroupRatio": prices.default_group_ratio_json(),
             "CompletionRatio": prices.default_completion_ratio_json(), **prices.default_component_options(),
-            **ENDPOINT_DEFAULTS, **PRICING_DEFAULTS}
+            **ENDPOINT_DEFAULTS, **PRICING_DEFAULTS,
+            GROUP_OPTION: "{}"}   # ours (#17): rate limits per group and per model within a group
 
 
 ALL_DEFAULTS: dict[str, str] = _defaults()
@@ -163,6 +165,8 @@ def _value_checker(key: str) -> Callable[[str], str | None] | None:
         return lambda v: None if v in ("default", "berry", "air") else "无效的主题"
     if key in URL_KEYS:
         return _check_url
+    if key == GROUP_OPTION:
+        return group_limits_error
     return None
 
 

@@ -6,6 +6,7 @@
     python benchmarks/run.py --memory 20000  # RSS of the gateway before/after N streamed requests
     python benchmarks/run.py --client python # the load from an aiohttp client instead of wrk
     python benchmarks/run.py --long-streams 4  # 45 MB streams in a row: time, stalls, gateway RSS (only this)
+    python benchmarks/run.py --limits        # CPU per request: a rate-limited token vs an unlimited one (#17)
 
 Everything runs on 127.0.0.1 in one process tree; the figures that matter are the ratios. The load
 comes from wrk (Debian's package `wrk`) when it is installed: written in C, it needs a few percent of
@@ -190,9 +191,13 @@ def main() -> None:
     ap.add_argument("--scaling", type=int, default=0, help="compare one worker with this many (concurrency 64)")
     ap.add_argument("--long-streams", type=int, default=0, help="only this: N streams of 45 MB in a row, a fast "
                                                                   "then a slow client: time, stalls, gateway RSS")
+    ap.add_argument("--limits", action="store_true", help="CPU per request of a rate-limited token vs an unlimited one")
     args = ap.parse_args()
     if args.scaling:
         scaling(args.scaling, args)
+        return
+    if args.limits:
+        limits_cost(args)
         return
     workdir = Path(tempfile.mkdtemp(prefix="oneapi-bench-"))
     ports = {name: free_port() for name in ("mock", "bare")}
@@ -298,6 +303,57 @@ def scaling(workers: int, args: argparse.Namespace) -> None:
         print(f"{'':<24}{cores} cores at {sum(per[workers]):.0f} µs of CPU per request: at most {bound:.0f} rps, "
               f"{bound / one:.2f}× one worker")
     print(f"(SQLite, full pipeline; load from {args.client}; medians of {len(rps[(1, False)])} turns)")
+
+
+async def _limited_token(workdir: Path) -> str:
+    """A second token of the bench user with RPM, TPM and concurrency limits set too high ever to refuse."""
+    from store import Database, sqlite_url
+    from store.keys import token_key
+    from store.models import Token
+
+    db = Database(sqlite_url(str(workdir / "one-api.db")))
+    key = token_key()
+    async with db.session() as s, s.begin():
+        s.add(Token(user_id=1, key=key, name="limited", remain_quota=10**15, unlimited_quota=False,
+                    rpm_limit=10**9, tpm_limit=10**15, max_parallel_requests=10**6))
+    await db.dispose()
+    return "sk-" + key
+
+
+def limits_cost(args: argparse.Namespace) -> None:
+    """Gateway CPU per request (its process tree, from /proc) at concurrency 64, one worker, for an unlimited
+    token and for a limited one, in alternating turns; the medians and their ratio (#17: at most +5 %)."""
+    workdir = Path(tempfile.mkdtemp(prefix="oneapi-limits-"))
+    mock_port = free_port()
+    mock_url = f"http://127.0.0.1:{mock_port}"
+    mock = subprocess.Popen([sys.executable, str(HERE / "mock_upstream.py"), str(mock_port)])
+    gateway, base, plain = start_gateway(workdir, mock_url, 1)
+    limited = asyncio.run(_limited_token(workdir))
+    url = base + "/v1/chat/completions"
+    cpu: dict[tuple[str, bool], list[float]] = {}
+    try:
+        wait_ready(mock_url + "/v1/chat/completions")
+        wait_ready(url)
+        for stream in (False, True):
+            for key in (plain, limited):
+                _load(args, url, key, stream, workdir, warm_up=True)
+            for _ in range(args.rounds):
+                for name, key in (("unlimited", plain), ("limited", limited)):
+                    pids = tree_pids(gateway.pid)
+                    before, start = cpu_seconds(pids), time.monotonic()
+                    served = _load(args, url, key, stream, workdir) * (time.monotonic() - start)
+                    cpu.setdefault((name, stream), []).append(1e6 * (cpu_seconds(pids) - before) / served)
+    finally:
+        for proc in (gateway, mock):
+            proc.terminate()
+        for proc in (gateway, mock):
+            proc.wait(timeout=60)
+    print(f"\n{'scenario (c=64, 1 worker)':<28}{'unlimited µs/req':>18}{'limited µs/req':>16}{'limited/unlimited':>19}")
+    for stream in (False, True):
+        plain_us, limited_us = (statistics.median(cpu[(n, stream)]) for n in ("unlimited", "limited"))
+        print(f"{'stream 20 chunks' if stream else 'non-stream':<28}{plain_us:>18.0f}{limited_us:>16.0f}"
+              f"{limited_us / plain_us:>19.3f}")
+    print(f"(gateway CPU from /proc; SQLite; load from {args.client}; medians of {args.rounds} turns)")
 
 
 def run_all(targets: dict[str, str], key: str, total: int) -> dict[tuple[str, bool, int], dict[str, float]]:

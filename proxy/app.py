@@ -19,6 +19,7 @@ from proxy.addons.error_scrub import ErrorScrub
 from proxy.addons.gemini_count import GeminiCountRoute
 from proxy.addons.health import ChannelHealth
 from proxy.addons.info import InfoAnswers
+from proxy.addons.limits import RateLimits, RateRelease
 from proxy.addons.mapping import ModelMapping
 from proxy.addons.metrics import AccessLog, LineWriter, Metrics, scrape_handler
 from proxy.addons.openai_upstream import OpenAIUpstream
@@ -81,6 +82,7 @@ def relay_addons(rt: Runtime, metrics: Metrics | None = None, access: AccessLog 
         Reservation(rt.ledger, rt.current_prices, rt.options, rt.tokenizer,  # hold what the answer can cost
                     load_max_output(), ImageProbe(rt.user_content).sizes if s.image_fetch_enabled else None),
         RerankUpstream(rt.catalog, s.relay_timeout),                      # rewrite: rerank to types that have it
+        RateLimits(rt.limits, rt.options),                                # RPM/TPM/concurrency: admit, or 429
         OpenAIUpstream(rt.catalog, s.relay_timeout, s.enforce_include_usage),  # rewrite: pass-through upstreams
         ConverterUpstream(rt.catalog, rt.http, options, s.relay_timeout, s.relay_proxy,   # rewrite: converted upstreams
                           read_timeout=max(s.relay_first_byte_timeout, s.relay_idle_timeout)),
@@ -88,6 +90,7 @@ def relay_addons(rt: Runtime, metrics: Metrics | None = None, access: AccessLog 
         RawProxy(rt.catalog, s.relay_timeout),                            # rewrite: the raw proxy route
         UsageTap(rt.tokenizer.count_text),                                # taps: usage and text from the bytes
         Billing(rt.ledger, rt.current_prices, rt.options, rt.tokenizer),  # settle / refund
+        RateRelease(rt.limits),                                           # rate windows: real tokens, slot freed
         health,                                                           # auto-disable, success rate
         RetryPolicy(rt.caches, rt.options),                               # another channel, or stop
         ErrorScrub(rt.catalog),                                           # no key or address in the client's error
@@ -113,7 +116,8 @@ def stored_response_addons(rt: Runtime) -> AddonManager:
 
 def info_addons(rt: Runtime) -> AddonManager:
     return AddonManager([ClientDialect(convert=False),   # Gemini's model list: its errors in Gemini's shape
-                         TokenAuth(rt.caches), InfoAnswers(rt.catalog, rt.caches, rt.ledger, rt.options)])
+                         TokenAuth(rt.caches),
+                         InfoAnswers(rt.catalog, rt.caches, rt.ledger, rt.options, rt.budgets)])
 
 
 def invalid_url(request: web.Request) -> web.Response:

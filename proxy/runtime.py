@@ -14,7 +14,9 @@ from proxy.gateway.cache import Caches
 from proxy.gateway.change_listener import ChangeListener
 from proxy.gateway.logwriter import LogWriter
 from proxy.gateway.tokenizer import Tokenizer
-from proxy.ledger import Ledger, ledger_for
+from proxy.ledger import Ledger, RemoteLedger, RemoteWindows, ledger_for
+from proxy.limits import Windows, windows_for
+from proxy.limits.budgets import BudgetBook, BudgetLedger
 from rules import (
     COMPONENT_OPTIONS,
     TIER_OPTION,
@@ -88,8 +90,14 @@ class Runtime:
         if settings.redis_enabled:
             redis = connect_redis(settings.redis_conn_string, settings.redis_password, settings.redis_master_name)
             self.changes = ChangeListener(redis, self.caches.refresh_now)
-        self.ledger: Ledger = ledger_for(db, sqlite=db.url.is_sqlite, workers=settings.workers,
-                                         interval=settings.settle_interval, owner=ledger_owner)
+        quota = ledger_for(db, sqlite=db.url.is_sqlite, workers=settings.workers,
+                           interval=settings.settle_interval, owner=ledger_owner)
+        # budgets that reset (#17) ride on every hold and settlement of the quota ledger
+        self.budgets = BudgetBook(db)
+        self.ledger: Ledger = BudgetLedger(quota, self.budgets, self.caches.user, self.caches.users.get)
+        # rate limits (#17): in memory when this worker is the only one, else in the shared database
+        self.limits: Windows = RemoteWindows(quota) if isinstance(quota, RemoteLedger) else \
+            windows_for(db, sqlite=db.url.is_sqlite, workers=settings.workers)
         self.logs = LogWriter(db)
         self.session: aiohttp.ClientSession | None = None
         self.upstreams: UpstreamClient | None = None
@@ -155,6 +163,7 @@ class Runtime:
         await self.caches.stop()
         if self.changes is not None:
             await self.changes.close()
+        await self.limits.close()
         await self.ledger.close()
         await self.logs.close()
         if self.session is not None:

@@ -54,6 +54,11 @@ class User(Base):
     group: Mapped[str] = mapped_column(String(32), default="default", server_default=text("'default'"))
     aff_code: Mapped[str | None] = mapped_column(String(32), unique=True, index=True, nullable=True)
     inviter_id: Mapped[int | None] = mapped_column(Integer, index=True, default=0)
+    # Ours (#17), nullable so an existing One API table gets them added: 0 or NULL = unlimited
+    rpm_limit: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
+    tpm_limit: Mapped[int | None] = mapped_column(BigInteger, nullable=True, default=None)
+    max_parallel_requests: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
+    budgets: Mapped[str | None] = mapped_column(Text, nullable=True, default=None)   # JSON [{period, quota}]
 
 
 class Token(Base):
@@ -72,6 +77,11 @@ class Token(Base):
     used_quota: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
     models: Mapped[str | None] = mapped_column(Text, nullable=True)
     subnet: Mapped[str | None] = mapped_column(Text, nullable=True, default="")
+    # Ours (#17), as on users: 0 or NULL = unlimited
+    rpm_limit: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
+    tpm_limit: Mapped[int | None] = mapped_column(BigInteger, nullable=True, default=None)
+    max_parallel_requests: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
+    budgets: Mapped[str | None] = mapped_column(Text, nullable=True, default=None)   # JSON [{period, quota}]
 
 
 class Channel(Base):
@@ -127,6 +137,41 @@ class Option(Base):
 
     key: Mapped[str] = mapped_column(String(IDX), primary_key=True)
     value: Mapped[str | None] = mapped_column(Text, default="")
+
+
+class RateScope(Base):
+    """Ours (#17): one row per limited scope (a token, a user, a user's model), locked while its window is
+    checked and written, so nodes admit one request of a scope at a time."""
+
+    __tablename__ = "rate_scopes"
+
+    scope: Mapped[str] = mapped_column(String(IDX), primary_key=True)
+    checks: Mapped[int] = mapped_column(BigInteger, default=0)   # bumped to take the lock
+
+
+class RateEvent(Base):
+    """Ours (#17): one admitted request of one scope: when, its tokens (the estimate, then the real count) and
+    until when it holds a concurrency slot (0 once it ended)."""
+
+    __tablename__ = "rate_events"
+    __table_args__ = (Index("idx_rate_events_scope_at", "scope", "at_ms"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    scope: Mapped[str] = mapped_column(String(IDX))
+    at_ms: Mapped[int] = mapped_column(BigInteger)
+    tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    lease_until_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class BudgetWindow(Base):
+    """Ours (#17): what a budget (a token's or a user's, one per period) spent in its current window."""
+
+    __tablename__ = "budget_windows"
+
+    scope: Mapped[str] = mapped_column(String(IDX), primary_key=True)   # "t:<id>:<period>", "u:<id>:<period>"
+    start: Mapped[int] = mapped_column(BigInteger, default=0)             # the window's start, Unix seconds
+    used: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class Log(LogBase):

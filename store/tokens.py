@@ -16,13 +16,20 @@ from store.results import rowcount
 
 _ORDERS = {"remain_quota": (Token.unlimited_quota.desc(), Token.remain_quota.desc()),
            "used_quota": (Token.used_quota.desc(),)}
-EDITABLE = ("name", "expired_time", "remain_quota", "unlimited_quota", "models", "subnet", "status")
+EDITABLE = ("name", "expired_time", "remain_quota", "unlimited_quota", "models", "subnet", "status",
+            "rpm_limit", "tpm_limit", "max_parallel_requests", "budgets")   # the last four: #17
 
 
 async def list_page(session: AsyncSession, user_id: int, page: int, order: str = "") -> list[Token]:
     offset, limit = page_bounds(page)
     stmt = select(Token).where(Token.user_id == user_id)
     stmt = stmt.order_by(*_ORDERS.get(order, ()), Token.id.desc()).offset(offset).limit(limit)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def list_all(session: AsyncSession, user_id: int) -> list[Token]:
+    """Every token of the user, newest first (for the limits report)."""
+    stmt = select(Token).where(Token.user_id == user_id).order_by(Token.id.desc())
     return list((await session.execute(stmt)).scalars())
 
 

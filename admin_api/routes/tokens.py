@@ -10,6 +10,7 @@ from aiohttp import web
 
 from admin_api.auth import current_user
 from admin_api.envelope import INVALID_PARAMETER, Refusal, ok, path_id, query_int, query_text
+from admin_api.limits import limit_fields, with_limits
 from admin_api.payload import INT32, QUOTA, Payload
 from admin_api.settle_wait import after_pending_settlements
 from admin_api.shapes import token_json
@@ -47,7 +48,12 @@ def _fields(body: Payload) -> dict[str, Any]:
     return {"name": name, "expired_time": body.integer("expired_time", -1),
             "remain_quota": body.integer("remain_quota", 0, QUOTA),
             "unlimited_quota": body.flag("unlimited_quota"), "models": clean_list(models) if models else models,
-            "subnet": ",".join(p.strip() for p in subnet.split(",")) if subnet else subnet}
+            "subnet": ",".join(p.strip() for p in subnet.split(",")) if subnet else subnet, **limit_fields(body)}
+
+
+async def _shown(request: web.Request, rows: list[Token]) -> list[dict[str, Any]]:
+    """Tokens as One API shows them, with their rate limits and budgets (#17)."""
+    return await with_limits(state_of(request).db, [token_json(t) for t in rows], rows, int(time.time()))
 
 
 async def list_tokens(request: web.Request) -> web.Response:
@@ -55,14 +61,14 @@ async def list_tokens(request: web.Request) -> web.Response:
     async with state_of(request).db.session() as s:
         found = await tokens.list_page(s, current_user(request).id, query_int(request, "p"),
                                        query_text(request, "order"))
-    return ok([token_json(t) for t in found])
+    return ok(await _shown(request, found))
 
 
 async def search_tokens(request: web.Request) -> web.Response:
     """GET /api/token/search?keyword=: the caller's tokens whose name starts with the keyword."""
     async with state_of(request).db.session() as s:
         found = await tokens.search(s, current_user(request).id, query_text(request, "keyword"))
-    return ok([token_json(t) for t in found])
+    return ok(await _shown(request, found))
 
 
 async def _own(request: web.Request, token_id: int) -> Token:
@@ -75,7 +81,7 @@ async def _own(request: web.Request, token_id: int) -> Token:
 
 async def get_token(request: web.Request) -> web.Response:
     """GET /api/token/:id: one of the caller's tokens."""
-    return ok(token_json(await _own(request, path_id(request))))
+    return ok((await _shown(request, [await _own(request, path_id(request))]))[0])
 
 
 async def create(request: web.Request) -> web.Response:
@@ -83,7 +89,7 @@ async def create(request: web.Request) -> web.Response:
     values = _fields(await Payload.read(request))
     async with state_of(request).db.session() as s:
         token = await tokens.create(s, current_user(request).id, values)
-    return ok(token_json(token))
+    return ok((await _shown(request, [token]))[0])
 
 
 def _refuse_enabling(token: Token) -> None:
@@ -114,7 +120,7 @@ async def update(request: web.Request) -> web.Response:
         await tokens.update_fields(s, token.user_id, token.id, values)
     for name, value in values.items():
         setattr(token, name, value)
-    return ok(token_json(token))
+    return ok((await _shown(request, [token]))[0])
 
 
 async def delete(request: web.Request) -> web.Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from aiohttp import web
@@ -10,6 +11,7 @@ from aiohttp import web
 from admin_api import audit
 from admin_api.auth import current_user
 from admin_api.envelope import INVALID_PARAMETER, Refusal, ok, path_id, query_int, query_text
+from admin_api.limits import limit_fields, with_limits
 from admin_api.option_rules import current
 from admin_api.payload import INT32, QUOTA, Payload
 from admin_api.routes.users_self import USERNAME_TAKEN, create_user
@@ -62,7 +64,7 @@ async def get_user(request: web.Request) -> web.Response:
     me, target = current_user(request), await _target(request, path_id(request))
     if target.role >= me.role and me.role != ROLE_ROOT:
         raise Refusal("无权获取同级或更高等级用户的信息")
-    return ok(user_json(target))
+    return ok((await with_limits(state_of(request).db, [user_json(target)], [target], int(time.time())))[0])
 
 
 async def create(request: web.Request) -> web.Response:
@@ -146,6 +148,7 @@ def _edits(body: Payload) -> dict[str, Any]:
         raise Refusal(INVALID_INPUT)
     if len(values.get("group", "")) > 32:
         raise Refusal(INVALID_INPUT)
+    values.update(limit_fields(body))   # rate limits and budgets (#17): only those given
     return values
 
 

@@ -11,6 +11,7 @@ from aiohttp_session import get_session
 from admin_api import audit, codes
 from admin_api.auth import current_user, has_session, log_in, log_out, log_out_everywhere
 from admin_api.envelope import INVALID_PARAMETER, Refusal, ok
+from admin_api.limits import with_limits
 from admin_api.option_rules import Options, current
 from admin_api.payload import Payload
 from admin_api.shapes import login_json, user_json
@@ -113,8 +114,9 @@ async def logout_everywhere(request: web.Request) -> web.Response:
 
 
 async def get_self(request: web.Request) -> web.Response:
-    """GET /api/user/self: the caller, without password hash or access token."""
-    return ok(user_json(current_user(request)))
+    """GET /api/user/self: the caller, without password hash or access token; with its limits and budgets."""
+    user = current_user(request)
+    return ok((await with_limits(state_of(request).db, [user_json(user)], [user], int(time.time())))[0])
 
 
 async def update_self(request: web.Request) -> web.Response:

@@ -14,6 +14,8 @@ from proxy.gateway.cache import Caches
 from proxy.gateway.gemini_calls import query_param
 from proxy.gateway.state import RelayState
 from proxy.ledger import Ledger
+from proxy.limits.budgets import BudgetBook, budget_scopes
+from proxy.limits.policy import Limit
 from rules import MODEL_CREATED, Catalog, load_max_output, model_object
 from store import as_bool, as_float
 
@@ -47,12 +49,13 @@ class InfoAnswers:
     """Runs after TokenAuth on the info routes; always answers locally."""
 
     def __init__(self, catalog: Catalog, caches: Caches, ledger: Ledger,
-                 options: Callable[[], Mapping[str, str]]) -> None:
+                 options: Callable[[], Mapping[str, str]], budgets: BudgetBook | None = None) -> None:
         self.models = ModelCatalog(catalog)
         self.max_output = load_max_output()
         self.caches = caches
         self.ledger = ledger
         self.options = options
+        self.budgets = budgets
 
     async def request(self, flow: Flow[RelayState]) -> None:
         path = flow.request.path
@@ -125,7 +128,21 @@ class InfoAnswers:
         amount = self._amount(remain + used, unlimited)
         return json_answer({"object": "billing_subscription", "has_payment_method": True, "soft_limit_usd": amount,
                             "hard_limit_usd": amount, "system_hard_limit_usd": amount,
-                            "access_until": expiry if expiry > 0 else 0})
+                            "access_until": expiry if expiry > 0 else 0, **await self._limits(state)})
+
+    async def _limits(self, state: RelayState) -> dict[str, Any]:
+        """Ours (#17), only for a limited token or user: their rate limits, and each budget's use and reset."""
+        out: dict[str, Any] = {}
+        limits = {who: record.limit if record else Limit() for who, record in (("token", state.token),
+                                                                              ("user", state.user))}
+        if any(limits.values()):
+            out["rate_limits"] = {who: {"rpm_limit": lim.rpm, "tpm_limit": lim.tpm,
+                                        "max_parallel_requests": lim.parallel} for who, lim in limits.items()}
+        scopes = budget_scopes(state.token, state.user)
+        if scopes and self.budgets is not None:
+            states = await self.budgets.states(scopes)
+            out["budgets"] = [{"owner": scope.owner, **st.as_json()} for scope, st in zip(scopes, states, strict=True)]
+        return out
 
     async def _usage(self, state: RelayState) -> LocalResponse:
         _, used, _, _ = await self._figures(state)

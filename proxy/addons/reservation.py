@@ -67,7 +67,9 @@ def _field(body: Mapping[str, Any], key: str, kind: type[T], default: T) -> T:
 
 
 def refusal(pool: str) -> RelayError:
-    return RelayError(403, say(f"{pool}_quota_short"), code="pre_consume_token_quota_failed")
+    """One API's message for a short token or user balance; a budget's refusal (#17) says itself which."""
+    return RelayError(403, say(f"{pool}_quota_short") if pool in ("token", "user") else pool,
+                      code="pre_consume_token_quota_failed")
 
 
 class Reservation:

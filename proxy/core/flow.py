@@ -103,6 +103,8 @@ class Flow(Generic[S]):
     # error event on a stream): how a budget that cannot pay for more stops an answer
     gate: Callable[[bytes], Awaitable[None]] | None = None
     timings: Timings = field(default_factory=Timings)
+    # headers an addon adds to whatever answer the client gets (success, local or error): rate-limit state
+    response_headers: dict[str, str] | None = None
     metadata: dict[str, Any] = field(default_factory=dict)   # one addon's private scratch, never read by another
 
     @property

@@ -153,7 +153,7 @@ class Pipeline:
                 return await self._buffered(request, flow, upstream)
             if self._small_whole_answer(flow, upstream):
                 return await self._whole(flow, upstream)
-            return await relay_body(request, flow, upstream, self.addons, {REQUEST_ID_HEADER: flow.request_id})
+            return await relay_body(request, flow, upstream, self.addons, _extra_headers(flow))
 
     @staticmethod
     def _small_whole_answer(flow: Flow[Any], upstream: UpstreamAnswer) -> bool:
@@ -167,7 +167,7 @@ class Pipeline:
         except (aiohttp.ClientError, OSError) as e:
             raise read_failed(e) from None
         headers = client_headers(flow, upstream)
-        headers[REQUEST_ID_HEADER] = flow.request_id
+        headers.update(_extra_headers(flow))
         flow.bytes_to_client += len(body)
         self.addons.run_chunk(flow, body)
         return web.Response(body=body, status=upstream.status, headers=headers)
@@ -191,7 +191,7 @@ class Pipeline:
             pieces.extend(transform.flush())
         out = b"".join(pieces)
         response = web.Response(body=out, status=200 if transform else upstream.status,
-                                headers={"Content-Type": "application/json", REQUEST_ID_HEADER: flow.request_id})
+                                headers={"Content-Type": "application/json", **_extra_headers(flow)})
         flow.bytes_to_client += len(out)
         self.addons.run_chunk(flow, out)
         return response
@@ -200,7 +200,7 @@ class Pipeline:
         local = flow.response
         assert local is not None
         headers = dict(local.headers)
-        headers[REQUEST_ID_HEADER] = flow.request_id
+        headers.update(_extra_headers(flow))
         flow.bytes_to_client += len(local.body)
         return web.Response(body=local.body, status=local.status, headers=headers)
 
@@ -210,7 +210,7 @@ class Pipeline:
         err = flow.error or err
         if not flow.committed:
             return web.Response(body=err.body(flow.request_id), status=err.status,
-                                headers={"Content-Type": "application/json", REQUEST_ID_HEADER: flow.request_id})
+                                headers={"Content-Type": "application/json", **_extra_headers(flow)})
         # The stream already started: the status is sent, so report the error inside it.
         response = flow.stream_response
         if flow.stream and response is not None and not flow.client_disconnected:
@@ -221,6 +221,13 @@ class Pipeline:
                 pass
             return response
         raise web.HTTPInternalServerError()  # nothing sensible left to say; aiohttp closes the connection
+
+
+def _extra_headers(flow: Flow[Any]) -> dict[str, str]:
+    """The request id, and whatever headers the addons set for every answer (flow.response_headers)."""
+    if flow.response_headers:
+        return {**flow.response_headers, REQUEST_ID_HEADER: flow.request_id}
+    return {REQUEST_ID_HEADER: flow.request_id}
 
 
 def read_failed(e: BaseException) -> UpstreamError:

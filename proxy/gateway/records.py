@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from rules.rate_limits import Budget, Limit, parse_budgets
 from store.models import Channel, Token, User
 
 
@@ -24,12 +25,15 @@ class TokenRecord:
     used_quota: int
     models: tuple[str, ...] | None   # None = every model
     subnet: str
+    limit: Limit = Limit()           # #17: rpm_limit, tpm_limit, max_parallel_requests (0 = unlimited)
+    budgets: tuple[Budget, ...] = ()
 
     @classmethod
     def from_row(cls, t: Token) -> TokenRecord:
         models = tuple(t.models.split(",")) if t.models else None
         return cls(t.id, t.user_id, t.key, t.status, t.name or "", t.expired_time if t.expired_time is not None else -1,
-                   t.remain_quota or 0, bool(t.unlimited_quota), t.used_quota or 0, models, t.subnet or "")
+                   t.remain_quota or 0, bool(t.unlimited_quota), t.used_quota or 0, models, t.subnet or "",
+                   Limit.of(t), parse_budgets(t.budgets))
 
 
 @dataclass(frozen=True)
@@ -41,10 +45,13 @@ class UserRecord:
     group: str
     quota: int
     used_quota: int
+    limit: Limit = Limit()           # #17: rpm_limit, tpm_limit, max_parallel_requests (0 = unlimited)
+    budgets: tuple[Budget, ...] = ()
 
     @classmethod
     def from_row(cls, u: User) -> UserRecord:
-        return cls(u.id, u.username, u.role or 1, u.status or 1, u.group or "default", u.quota or 0, u.used_quota or 0)
+        return cls(u.id, u.username, u.role or 1, u.status or 1, u.group or "default", u.quota or 0, u.used_quota or 0,
+                   Limit.of(u), parse_budgets(u.budgets))
 
 
 def _json_map(raw: str | None) -> dict[str, Any]:

@@ -138,6 +138,17 @@ class RemoteLedger:
     def start(self) -> None:
         return None     # connects on first use
 
+    # -- other requests on the same connection (rate limits: proxy.ledger.remote_limits)
+
+    async def request(self, message: list[Any], undo: list[Any] | None = None) -> tuple[int, Any]:
+        """`message` (its request id, message[1], is set here) and its answer; `undo` is sent when an OK
+        arrives after the caller gave up."""
+        return await self._call(message, undo)
+
+    def post(self, message: list[Any]) -> None:
+        """A message with no answer, delivered like a settlement."""
+        self._send(message)
+
     async def close(self) -> None:
         """Graceful stop: returns once the owner has applied everything this worker sent."""
         try:

@@ -21,6 +21,8 @@ from proxy.ledger.wire import (
     BARRIER,
     FAILED,
     FORGET,
+    LIMIT_ACQUIRE,
+    LIMIT_FINISH,
     OK,
     REFUND,
     REFUSED,
@@ -32,6 +34,8 @@ from proxy.ledger.wire import (
     FrameReader,
     frame,
 )
+from proxy.limits.policy import Limit, Scope
+from proxy.limits.windows import LimitExceeded, MemoryWindows, Ticket
 from store import InsufficientQuota
 
 log = logging.getLogger(__name__)
@@ -40,8 +44,10 @@ log = logging.getLogger(__name__)
 class _WorkerConnection(asyncio.Protocol):
     """One worker's connection: answers go out in one write per batch of received messages."""
 
-    def __init__(self, ledger: MemoryLedger) -> None:
+    def __init__(self, ledger: MemoryLedger, windows: MemoryWindows) -> None:
         self.ledger = ledger
+        self.windows = windows
+        self.tickets: dict[int, Ticket] = {}          # this worker's requests holding rate-limit places
         self.reader = FrameReader()
         self.transport: asyncio.Transport | None = None
         self.tasks: set[asyncio.Task[None]] = set()    # answers that had to wait for a database load
@@ -50,7 +56,11 @@ class _WorkerConnection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)   # uvloop's transports are not its subclasses
 
     def connection_lost(self, exc: Exception | None) -> None:
+        """A worker gone (stopped or killed) frees the concurrency slots its requests held, each once."""
         self.transport = None
+        tickets, self.tickets = self.tickets, {}
+        for ticket in tickets.values():
+            self.windows.finish(ticket, ticket.tokens)
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -103,6 +113,12 @@ class _WorkerConnection(asyncio.Protocol):
                 self._later(m[1], ledger.token_remain_ids(m[2], m[3]))
         elif op == FORGET:
             self._later(m[1], ledger.forget(users=bool(m[2]), tokens=bool(m[3])))
+        elif op == LIMIT_ACQUIRE:
+            self._acquire(m, out)
+        elif op == LIMIT_FINISH:
+            ticket = self.tickets.pop(m[1], None)
+            if ticket is not None:
+                self.windows.finish(ticket, m[2])
         elif op == BARRIER:   # answered once everything received before it is applied
             if self.tasks:
                 self._later(m[1], asyncio.gather(*self.tasks))
@@ -110,6 +126,20 @@ class _WorkerConnection(asyncio.Protocol):
                 out += frame([m[1], OK, 0])
         else:
             raise ValueError(f"unknown ledger operation {op!r}")
+
+    def _acquire(self, m: list[Any], out: bytearray) -> None:
+        """Rate limits: checked and taken with no await, so as atomic across workers as in one."""
+        rid, ticket_id, tokens, raw = m[1:]
+        scopes = [Scope(key, name, Limit(rpm, tpm, parallel)) for key, name, rpm, tpm, parallel in raw]
+        try:
+            ticket = self.windows.try_acquire(scopes, tokens)
+        except LimitExceeded as e:
+            r = e.refusal
+            out += frame([rid, REFUSED, [scopes.index(r.scope), r.kind, r.limit, r.used, r.requested,
+                                         r.retry_after, e.headers]])
+            return
+        self.tickets[ticket_id] = ticket
+        out += frame([rid, OK, ticket.headers])
 
     def _later(self, rid: int, work: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(self._answer(rid, work))
@@ -131,8 +161,9 @@ class _WorkerConnection(asyncio.Protocol):
 class LedgerOwner:
     """Serves one MemoryLedger on a unix socket; `close()` flushes its deltas to the database."""
 
-    def __init__(self, ledger: MemoryLedger) -> None:
+    def __init__(self, ledger: MemoryLedger, windows: MemoryWindows | None = None) -> None:
         self.ledger = ledger
+        self.windows = windows or MemoryWindows()   # every worker's rate-limit windows (#17)
         self.server: asyncio.AbstractServer | None = None
         self.connections: list[_WorkerConnection] = []
 
@@ -144,7 +175,7 @@ class LedgerOwner:
 
     def _connection(self) -> _WorkerConnection:
         self.connections = [c for c in self.connections if c.transport is not None]
-        conn = _WorkerConnection(self.ledger)
+        conn = _WorkerConnection(self.ledger, self.windows)
         self.connections.append(conn)
         return conn
 

@@ -42,7 +42,7 @@ async def spendable(ledger: Ledger, token: TokenRecord, user_id: int) -> int:
     """What a request of this token can still hold: the smaller of the token's and the user's balance
     (the user's alone for an unlimited token), never below zero."""
     user = await ledger.user_quota(user_id)
-    if token.unlimited_quota:
+    if token.unlimited_quota and not token.budgets:   # an unlimited token's budgets still bound it (#17)
         return max(0, user)
     return max(0, min(user, await ledger.token_remain(token)))
 

@@ -17,8 +17,11 @@ MAX_FRAME = 1 << 20     # far above any real message: a larger length means a br
 
 # operations: [RESERVE, rid, token_id, user_id, amount, limited], [SETTLE, token_id, unlimited, user_id,
 # channel_id, reserved, actual], [REFUND, token_id, unlimited, user_id, amount], [FORGET, rid, users, tokens],
-# [USER_QUOTA, rid, user_id], [TOKEN_REMAIN, rid, token_id, user_id], [BARRIER, rid]
-RESERVE, SETTLE, REFUND, FORGET, USER_QUOTA, TOKEN_REMAIN, BARRIER = range(7)
+# [USER_QUOTA, rid, user_id], [TOKEN_REMAIN, rid, token_id, user_id], [BARRIER, rid];
+# rate limits (#17): [LIMIT_ACQUIRE, rid, ticket, tokens, [[key, name, rpm, tpm, parallel], ...]] answered with
+# the headers, or REFUSED with [scope index, kind, limit, used, requested, retry after, headers];
+# [LIMIT_FINISH, ticket, tokens] (no answer)
+RESERVE, SETTLE, REFUND, FORGET, USER_QUOTA, TOKEN_REMAIN, BARRIER, LIMIT_ACQUIRE, LIMIT_FINISH = range(9)
 # answer statuses: OK (value: the result), REFUSED (value: "token" or "user"), FAILED (value: a message)
 OK, REFUSED, FAILED = range(3)
 
@@ -58,5 +61,5 @@ class FrameReader:
         return out
 
 
-__all__ = ["BARRIER", "FAILED", "FORGET", "FrameError", "FrameReader", "OK", "REFUND", "REFUSED", "RESERVE",
-           "SETTLE", "TOKEN_REMAIN", "USER_QUOTA", "frame"]
+__all__ = ["BARRIER", "FAILED", "FORGET", "LIMIT_ACQUIRE", "LIMIT_FINISH", "FrameError", "FrameReader", "OK",
+           "REFUND", "REFUSED", "RESERVE", "SETTLE", "TOKEN_REMAIN", "USER_QUOTA", "frame"]

@@ -1,7 +1,8 @@
 // API tokens: their shape, status names, and the chat-client deep links built from a key (§17).
 import { t } from './i18n';
+import type { Limits } from './limits';
 
-export interface Token {
+export interface Token extends Partial<Limits> {
   id: number;
   user_id: number;
   key: string;

@@ -1,7 +1,8 @@
 // The user object of GET /api/user/self and the admin user routes.
 import { t } from './i18n';
+import type { Limits } from './limits';
 
-export interface User {
+export interface User extends Partial<Limits> {
   id: number;
   username: string;
   display_name: string;

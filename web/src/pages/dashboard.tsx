@@ -1,7 +1,8 @@
-// The user's dashboard: balance, used quota, request count and the last 7 days of usage per model.
+// The user's dashboard: balance, used quota, request count, limits and budgets, and the last 7 days of usage per model.
 import { useEffect, useState } from 'preact/hooks';
 import { StackedBars } from '../components/chart';
 import { attempt } from '../components/feedback';
+import { BudgetsCell } from '../components/limits-fields';
 import { get } from '../lib/api';
 import { compactNumber, renderQuota } from '../lib/format';
 import { t } from '../lib/i18n';
@@ -41,6 +42,17 @@ export function Dashboard() {
         <div class="stat card"><span class="stat-label">{t('Requests')}</span>
           <span class="stat-value" data-testid="request-count">{me ? me.request_count.toLocaleString() : '…'}</span></div>
       </div>
+      {me && (me.rpm_limit || me.tpm_limit || me.max_parallel_requests || me.budgets?.length) ? (
+        <section class="card" data-testid="limits">
+          <h2>{t('Limits')}</h2>
+          <dl class="facts">
+            <dt>{t('Requests per minute')}</dt><dd>{me.rpm_limit || t('Unlimited')}</dd>
+            <dt>{t('Tokens per minute')}</dt><dd>{me.tpm_limit || t('Unlimited')}</dd>
+            <dt>{t('Requests at once')}</dt><dd>{me.max_parallel_requests || t('Unlimited')}</dd>
+            <dt>{t('Budgets')}</dt><dd><BudgetsCell budgets={me.budgets} unit={s} /></dd>
+          </dl>
+        </section>
+      ) : null}
       <section class="card">
         <div class="row between">
           <h2>{t('Usage of the last 7 days')}</h2>

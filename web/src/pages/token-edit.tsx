@@ -1,10 +1,12 @@
-// Create or edit a token: name, expiry, quota or unlimited, model allow-list, allowed subnets.
+// Create or edit a token: name, expiry, quota or unlimited, model allow-list, allowed subnets, limits and budgets.
 import { useEffect, useState } from 'preact/hooks';
 import { attempt, toast } from '../components/feedback';
 import { Field, NameList, Toggle } from '../components/form';
+import { LimitsFields } from '../components/limits-fields';
 import { get, post, put } from '../lib/api';
 import { fromLocalInput, inputToQuota, quotaToInput, renderQuota, toLocalInput } from '../lib/format';
 import { t } from '../lib/i18n';
+import { formToLimits, limitsToForm, NO_LIMITS, type BudgetState, type LimitsForm } from '../lib/limits';
 import { navigate } from '../lib/router';
 import { status } from '../lib/status';
 import { useStore } from '../lib/store';
@@ -20,6 +22,7 @@ interface Form {
   quota: string;
   models: string[];
   subnet: string;
+  limits: LimitsForm;
 }
 
 export function TokenEdit({ params }: PageProps) {
@@ -27,8 +30,9 @@ export function TokenEdit({ params }: PageProps) {
   const id = params.id ? Number(params.id) : 0;
   const [form, setForm] = useState<Form>({
     name: '', never: true, expires: toLocalInput(Date.now() / 1000 + 30 * 86400), unlimited: false,
-    quota: quotaToInput(s.quota_per_unit || 500000, s), models: [], subnet: '',
+    quota: quotaToInput(s.quota_per_unit || 500000, s), models: [], subnet: '', limits: NO_LIMITS,
   });
+  const [current, setCurrent] = useState<BudgetState[]>([]);
   const [available, setAvailable] = useState<string[]>([]);
   const [busy, setBusy] = useState(false);
   const set = (patch: Partial<Form>) => setForm((f) => ({ ...f, ...patch }));
@@ -42,8 +46,9 @@ export function TokenEdit({ params }: PageProps) {
         name: token.name, never: token.expired_time === -1,
         expires: toLocalInput(token.expired_time === -1 ? Date.now() / 1000 + 30 * 86400 : token.expired_time),
         unlimited: token.unlimited_quota, quota: quotaToInput(token.remain_quota, s),
-        models: splitList(token.models ?? ''), subnet: token.subnet ?? '',
+        models: splitList(token.models ?? ''), subnet: token.subnet ?? '', limits: limitsToForm(token, s),
       });
+      setCurrent(token.budgets ?? []);
     });
   }, [id]);
 
@@ -56,7 +61,10 @@ export function TokenEdit({ params }: PageProps) {
   const submit = async (e: Event) => {
     e.preventDefault();
     if (subnetError || nameError || quotaError) return toast.error(subnetError || nameError || quotaError || '');
+    const limits = formToLimits(form.limits, s);
+    if ('error' in limits) return toast.error(limits.error);
     const body = {
+      ...limits,
       name: form.name, expired_time: form.never ? -1 : fromLocalInput(form.expires),
       remain_quota: form.unlimited ? 0 : quota, unlimited_quota: form.unlimited,
       models: form.models.join(','), subnet: splitList(form.subnet).join(','),
@@ -106,6 +114,7 @@ export function TokenEdit({ params }: PageProps) {
         <Field label={t('Allowed subnets')} error={subnetError} hint={t('Comma-separated CIDRs, e.g. 192.168.0.0/24,10.0.0.1/32. Empty: any address.')} wide>
           <input class="input mono" name="subnet" value={form.subnet} onInput={(e) => set({ subnet: (e.currentTarget as HTMLInputElement).value })} />
         </Field>
+        <LimitsFields value={form.limits} onChange={(limits) => set({ limits })} unit={s} current={current} />
         <div class="form-actions">
           <button type="button" class="btn" onClick={() => navigate('/token')}>{t('Cancel')}</button>
           <button type="submit" class="btn btn-primary" disabled={busy} data-testid="submit-token">{t('Submit')}</button>

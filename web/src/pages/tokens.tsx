@@ -1,6 +1,7 @@
 // The user's API tokens: search, sort, copy the key, open it in a chat client, enable/disable, edit, delete.
 import { attempt, confirmAction, copyText, toast } from '../components/feedback';
 import { SearchTable, useSearchList, type Column } from '../components/search-table';
+import { BudgetsCell } from '../components/limits-fields';
 import { Badge } from '../components/table';
 import { del, put, withQuery } from '../lib/api';
 import { formatTime, renderQuota } from '../lib/format';
@@ -48,6 +49,7 @@ export function Tokens() {
     { title: t('Status'), cell: (token) => { const st = tokenStatus(token.status); return <Badge tone={st.tone}>{st.text}</Badge>; } },
     { title: t('Used'), num: true, cell: (token) => renderQuota(token.used_quota, s) },
     { title: t('Remaining'), num: true, cell: (token) => (token.unlimited_quota ? t('Unlimited') : renderQuota(token.remain_quota, s)) },
+    { title: t('Budgets'), cell: (token) => <BudgetsCell budgets={token.budgets} unit={s} /> },
     { title: t('Created'), cell: (token) => formatTime(token.created_time) },
     { title: t('Expires'), cell: (token) => (token.expired_time === -1 ? t('Never') : formatTime(token.expired_time)) },
     {

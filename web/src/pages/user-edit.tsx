@@ -1,10 +1,12 @@
-// Admin: create a user, or edit one's names, password, group and quota.
+// Admin: create a user, or edit one's names, password, group, quota, limits and budgets.
 import { useEffect, useState } from 'preact/hooks';
 import { attempt, toast } from '../components/feedback';
 import { Field } from '../components/form';
+import { LimitsFields } from '../components/limits-fields';
 import { get, post, put } from '../lib/api';
 import { inputToQuota, quotaToInput, renderQuota } from '../lib/format';
 import { t } from '../lib/i18n';
+import { formToLimits, limitsToForm, NO_LIMITS } from '../lib/limits';
 import { navigate } from '../lib/router';
 import { status } from '../lib/status';
 import { useStore } from '../lib/store';
@@ -17,6 +19,7 @@ export function UserEdit({ params }: PageProps) {
   const [form, setForm] = useState({ username: '', display_name: '', password: '', group: 'default', quota: '0' });
   const [original, setOriginal] = useState<User | null>(null);
   const [groups, setGroups] = useState<string[]>(['default']);
+  const [limits, setLimits] = useState(NO_LIMITS);
   const set = (k: keyof typeof form) => (e: Event) => setForm({ ...form, [k]: (e.currentTarget as HTMLInputElement).value });
   useEffect(() => {
     if (!id) return;
@@ -25,6 +28,7 @@ export function UserEdit({ params }: PageProps) {
       if (!u) return;
       setOriginal(u);
       setForm({ username: u.username, display_name: u.display_name, password: '', group: u.group, quota: quotaToInput(u.quota, s) });
+      setLimits(limitsToForm(u, s));
     });
   }, [id]);
   const quota = inputToQuota(form.quota, s);
@@ -34,8 +38,10 @@ export function UserEdit({ params }: PageProps) {
     let done: unknown;
     if (id) {
       if (Number.isNaN(quota) || quota < 0) return toast.error(t('Enter a number of at least 0'));
+      const chosen = formToLimits(limits, s);
+      if ('error' in chosen) return toast.error(chosen.error);
       done = await attempt(() => put('/api/user/', { id, username: form.username, display_name: form.display_name,
-        password: form.password, group: form.group, quota }));
+        password: form.password, group: form.group, quota, ...chosen }));
     } else {
       done = await attempt(() => post('/api/user/', { username: form.username, display_name: form.display_name || form.username, password: form.password }));
     }
@@ -64,6 +70,7 @@ export function UserEdit({ params }: PageProps) {
             <Field label={s.display_in_currency ? t('Quota (USD)') : t('Quota')} hint={!Number.isNaN(quota) ? t('= {quota} quota ({shown})', { quota, shown: renderQuota(quota, s) }) : undefined}>
               <input class="input" name="quota" inputMode="decimal" value={form.quota} onInput={set('quota')} />
             </Field>
+            <LimitsFields value={limits} onChange={setLimits} unit={s} current={original?.budgets ?? []} />
             {original && (
               <dl class="facts field-wide">
                 <dt>{t('Email')}</dt><dd>{original.email || '-'}</dd>

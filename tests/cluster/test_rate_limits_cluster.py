@@ -1,0 +1,122 @@
+"""Rate limits across real `one-api` processes (#17): 100 concurrent requests on a 10-RPM token through two
+workers on SQLite and two nodes on MariaDB and PostgreSQL, with Redis, and with Redis stopped mid-run: exactly
+10 served in the window, the rest 429 with the headers."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from sqlalchemy import update
+
+from store import Database
+from store.models import Token
+from tests.cluster.test_nodes import Node, _seed_root
+from tests.conftest import backend_dsn
+from tests.e2e.harness import add_account, add_channel
+from tests.e2e.mock_upstream import MockOpenAI
+from tests.e2e.test_command import free_port
+
+BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 20}
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[MockOpenAI]:
+    mock = await MockOpenAI().start()
+    yield mock
+    await mock.close()
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """A redis-server of this test's own on an ephemeral port (the shared one is never stopped)."""
+    port = free_port()
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--dir", str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).stdout.strip() != b"PONG":
+        assert time.monotonic() < deadline, "redis-server did not start"
+        time.sleep(0.05)
+    yield port, proc
+    if proc.poll() is None:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+async def _burst(urls: list[str], key: str, n: int) -> list[tuple[int, dict[str, str]]]:
+    async def post(http: aiohttp.ClientSession, url: str) -> tuple[int, dict[str, str]]:
+        async with http.post(url + "/v1/chat/completions", json=BODY, headers={"Authorization": key}) as r:
+            await r.read()
+            return r.status, dict(r.headers)
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, force_close=True)) as http:
+        return await asyncio.gather(*(post(http, urls[i % len(urls)]) for i in range(n)))
+
+
+async def _limited_account(db: Database, upstream: MockOpenAI) -> str:
+    await _seed_root(db)
+    acct = await add_account(db, quota=10**12, token_quota=10**12)
+    async with db.session() as s, s.begin():
+        await s.execute(update(Token).where(Token.id == acct.token_id).values(rpm_limit=10))
+    await add_channel(db, base_url=upstream.url)
+    return acct.key
+
+
+def _exactly_ten(answers: list[tuple[int, dict[str, str]]]) -> None:
+    assert Counter(status for status, _ in answers) == {200: 10, 429: len(answers) - 10}
+    for status, headers in answers:
+        assert headers["x-ratelimit-limit-requests"] == "10"
+        if status == 429:
+            assert headers["x-ratelimit-remaining-requests"] == "0" and 1 <= int(headers["Retry-After"]) <= 60
+
+
+async def test_two_workers_on_sqlite(db: Database, upstream: MockOpenAI, tmp_path: Path) -> None:
+    key = await _limited_account(db, upstream)
+    node = Node(tmp_path, {"SQLITE_PATH": str(db.url.url).split("///", 1)[1]}, "--workers", "2").wait()
+    try:
+        answers = await _burst([node.url], key, 100)
+    finally:
+        assert node.stop() == 0
+    _exactly_ten(answers)
+    assert len(upstream.requests) == 10
+
+
+@pytest.mark.parametrize("backend", ["mysql", "postgres"], indirect=True)
+async def test_two_nodes_with_redis_stopped_mid_run(db: Database, backend: str, upstream: MockOpenAI,
+                                                    tmp_path: Path,
+                                                    own_redis: tuple[int, subprocess.Popen[bytes]]) -> None:
+    port, redis = own_redis
+    key = await _limited_account(db, upstream)
+    env = {"SQL_DSN": backend_dsn(backend) or "", "REDIS_CONN_STRING": f"redis://127.0.0.1:{port}/0",
+           "SYNC_FREQUENCY": "60"}
+    a = Node(tmp_path / "a", env).wait()
+    b = Node(tmp_path / "b", {**env, "NODE_TYPE": "slave"}).wait()
+    try:
+        first = await _burst([a.url, b.url], key, 50)
+        redis.terminate()                                 # Redis goes away between the two halves
+        redis.wait(timeout=10)
+        second = await _burst([a.url, b.url], key, 50)
+    finally:
+        assert a.stop() == 0 and b.stop() == 0
+    _exactly_ten(first + second)                          # still one window: never "unlimited" without Redis
+    assert len(upstream.requests) == 10
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_two_nodes_without_redis(db: Database, backend: str, upstream: MockOpenAI, tmp_path: Path) -> None:
+    key = await _limited_account(db, upstream)
+    env = {"SQL_DSN": backend_dsn(backend) or ""}
+    a = Node(tmp_path / "a", env).wait()
+    b = Node(tmp_path / "b", {**env, "NODE_TYPE": "slave"}).wait()
+    try:
+        answers = await _burst([a.url, b.url], key, 100)
+    finally:
+        assert a.stop() == 0 and b.stop() == 0
+    _exactly_ten(answers)

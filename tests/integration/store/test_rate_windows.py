@@ -1,0 +1,83 @@
+"""Rate windows in the database (#17): two nodes (two engines on one database) admit exactly the limit."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+from proxy.limits import DatabaseWindows, LimitExceeded, Ticket
+from proxy.limits.policy import Limit, Scope
+from store import Database
+
+
+async def _try(windows: DatabaseWindows, scopes: list[Scope], tokens: int = 0) -> Ticket | str:
+    try:
+        return await windows.acquire(scopes, tokens)
+    except LimitExceeded as e:
+        return e.refusal.kind
+
+
+async def test_two_nodes_admit_exactly_the_limit(db: Database) -> None:
+    other = Database(db.url)          # a second node: its own engine and pool on the same database
+    clock = [1_000_000.0]
+    nodes = [DatabaseWindows(db, lambda: clock[0]), DatabaseWindows(other, lambda: clock[0])]
+    scopes = [Scope("t:1", "token", Limit(rpm=10)), Scope("u:1", "user", Limit(parallel=50))]
+    try:
+        results = await asyncio.gather(*(_try(nodes[i % 2], scopes) for i in range(60)))
+        admitted = [r for r in results if isinstance(r, Ticket)]
+        assert Counter(r if isinstance(r, str) else "ok" for r in results) == {"ok": 10, "requests": 50}
+        assert admitted[0].headers["x-ratelimit-limit-requests"] == "10"
+        for t in admitted:
+            nodes[1].finish(t, 5)
+        await nodes[1].close()                                   # the finishes written
+        clock[0] += 59
+        assert await _try(nodes[0], scopes) == "requests"       # still inside the minute
+        clock[0] += 1.001
+        assert isinstance(await _try(nodes[1], scopes), Ticket)  # the first ones left the window
+    finally:
+        await other.dispose()
+
+
+async def test_concurrency_and_tokens_across_nodes(db: Database) -> None:
+    other = Database(db.url)
+    a, b = DatabaseWindows(db), DatabaseWindows(other)
+    scopes = [Scope("t:2", "token", Limit(tpm=1000, parallel=3))]
+    try:
+        held = [await a.acquire(scopes, 100), await b.acquire(scopes, 100), await a.acquire(scopes, 100)]
+        assert await _try(b, scopes) == "parallel"
+        b.finish(held[0], 10)                                    # finished on another node than it started
+        b.finish(held[0], 10)                                    # twice: nothing freed twice
+        await b.close()
+        fourth = await b.acquire(scopes, 600)
+        assert await _try(a, scopes, 0) == "parallel"
+        a.finish(held[1], 0)
+        a.finish(held[2], 0)
+        b.finish(fourth, 0)
+        await a.close()
+        await b.close()
+        assert await _try(a, scopes, 991) == "tokens"            # 10 still counted from the first request
+        assert isinstance(await _try(a, scopes, 990), Ticket)
+    finally:
+        await other.dispose()
+
+
+async def test_many_scopes_at_once_never_deadlock(db: Database) -> None:
+    """Requests of many tokens and users interleaving on two nodes: each scope's window stays exact, and no
+    transaction is chosen as a deadlock victim (MySQL's gap locks between neighbouring scopes' events)."""
+    other = Database(db.url)
+    nodes = [DatabaseWindows(db), DatabaseWindows(other)]
+
+    def scopes(n: int) -> list[Scope]:
+        return [Scope(f"t:{n}", "token", Limit(rpm=5)), Scope(f"u:{n % 3}", "user", Limit(rpm=1000))]
+    try:
+        admitted = []
+        for _ in range(3):
+            results = await asyncio.gather(*(_try(nodes[i % 2], scopes(i % 8)) for i in range(80)))
+            tickets = [r for r in results if isinstance(r, Ticket)]
+            for i, t in enumerate(tickets):
+                nodes[i % 2].finish(t, 1)
+            await asyncio.gather(nodes[0].close(), nodes[1].close())
+            admitted.append(Counter(i % 8 for i, r in enumerate(results) if isinstance(r, Ticket)))
+        assert admitted[0] == {n: 5 for n in range(8)} and admitted[1] == admitted[2] == {}   # 5 a token a minute
+    finally:
+        await other.dispose()
