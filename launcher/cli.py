@@ -1,8 +1,11 @@
-"""The `one-api` command: parse settings, prepare the database, start admin_api and the proxy workers."""
+"""The `one-api` command: parse settings, prepare the database, start admin_api and the proxy workers.
+
+This supervisor process lives as long as the gateway and does little: it imports neither SQLAlchemy nor aiohttp
+(the database is prepared in a one-shot child), which keeps it at about a bare interpreter's memory.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import multiprocessing
 import os
@@ -20,14 +23,38 @@ from launcher.privileges import drop_privileges
 from launcher.restarts import RestartPolicy
 from launcher.web_console import ensure_web_console
 from settings import IGNORED, VERSION, Settings, SettingsError, load_settings
-from startup.database import check_dsns, prepare_database
+from startup.dsns import check_dsns
 from startup.logs import SizeRotator, log_file_path, setup_logging
-from store import parse_dsn
+from store.dsn import parse_dsn
 from store.change_counter import ChangeCounter
 
 log = logging.getLogger("one-api")
 # prometheus-client's variable: set, its metrics live in per-process files there that a scrape aggregates
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def _prepare_main(settings: Settings, log_path: Path | None) -> None:
+    """Schema and root account, in a child process that exits when done (its imports leave with it)."""
+    import asyncio
+
+    from startup.database import prepare_database
+
+    setup_logging(settings, path=log_path)
+    try:
+        asyncio.run(prepare_database(settings))
+    except Exception as e:  # a database we cannot reach or migrate: one clear line, no traceback wall
+        log.error("database start-up failed: %s", e)
+        print(f"one-api: database start-up failed: {e}", file=sys.stderr)
+        sys.exit(1)
+
+
+def prepare_database_apart(settings: Settings, log_path: Path | None) -> int:
+    """Run the database preparation in a spawned child; its exit code (0 when the database is ready)."""
+    child = multiprocessing.get_context("spawn").Process(target=_prepare_main, args=(settings, log_path),
+                                                         name="prepare")
+    child.start()
+    child.join()
+    return 0 if child.exitcode == 0 else 1
 
 
 def _admin_main(settings: Settings, log_path: Path | None) -> None:
@@ -263,11 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if os.environ.get("ADMIN_PORT"):     # an nginx pointed at port + 1 would get no answer: say why
         log.warning("ADMIN_PORT is no longer used: admin_api listens on a unix socket (ADMIN_SOCKET); "
                     "point nginx at unix:<ADMIN_SOCKET> or at port %d", settings.port)
-    try:
-        asyncio.run(prepare_database(settings))
-    except Exception as e:  # a database we cannot reach or migrate: one clear line, no traceback wall
-        log.error("database start-up failed: %s", e)
-        print(f"one-api: database start-up failed: {e}", file=sys.stderr)
+    if prepare_database_apart(settings, log_path) != 0:
         return 1
     ensure_web_console()   # a source checkout builds the console when it is missing or stale
     supervisor = Supervisor(settings, log_path)
