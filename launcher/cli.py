@@ -48,13 +48,12 @@ def _prepare_main(settings: Settings, log_path: Path | None) -> None:
         sys.exit(1)
 
 
-def prepare_database_apart(settings: Settings, log_path: Path | None) -> int:
-    """Run the database preparation in a spawned child; its exit code (0 when the database is ready)."""
+def start_database_preparation(settings: Settings, log_path: Path | None) -> multiprocessing.process.BaseProcess:
+    """The database preparation in a spawned child (join it: exit code 0 when the database is ready)."""
     child = multiprocessing.get_context("spawn").Process(target=_prepare_main, args=(settings, log_path),
                                                          name="prepare")
     child.start()
-    child.join()
-    return 0 if child.exitcode == 0 else 1
+    return child
 
 
 def _admin_main(settings: Settings, log_path: Path | None) -> None:
@@ -139,6 +138,7 @@ class Supervisor:
         self.ledger = self.ctx.Process(target=_ledger_main, args=(self.settings, path, ready, self.log_path),
                                        name="ledger")
         self.ledger.start()
+        log.info("started ledger (pid %s)", self.ledger.pid)
         self.children.append(self.ledger)
         deadline = time.monotonic() + 60
         while not ready.wait(0.1):
@@ -290,9 +290,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if os.environ.get("ADMIN_PORT"):     # an nginx pointed at port + 1 would get no answer: say why
         log.warning("ADMIN_PORT is no longer used: admin_api listens on a unix socket (ADMIN_SOCKET); "
                     "point nginx at unix:<ADMIN_SOCKET> or at port %d", settings.port)
-    if prepare_database_apart(settings, log_path) != 0:
+    preparing = start_database_preparation(settings, log_path)
+    ensure_web_console()   # meanwhile: a source checkout builds the console when it is missing or stale
+    preparing.join()
+    if preparing.exitcode != 0:
         return 1
-    ensure_web_console()   # a source checkout builds the console when it is missing or stale
     supervisor = Supervisor(settings, log_path)
     supervisor.start()
     return supervisor.wait()
