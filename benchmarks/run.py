@@ -246,7 +246,7 @@ def main() -> None:
         if args.startup:
             startup_seconds(workdir, mock_url, args.startup)
         if args.memory:
-            memory(procs[2].pid, targets["gateway"], key, args.memory)
+            memory(procs[2].pid, targets["gateway"], key, args.memory, workdir / "logs")
     finally:
         for p in procs:
             p.terminate()
@@ -454,16 +454,52 @@ def report(results: dict[tuple[str, bool, int], dict[str, float]], workers: int,
     print(f"(gateway: {workers} worker(s), SQLite, full pipeline; load from {client})")
 
 
-def memory(pid: int, base: str, key: str, total: int) -> None:
-    url = base + "/v1/chat/completions"
+def _kib(pid: int, path: str, field: str) -> int:
+    try:
+        return int(next(line for line in Path(f"/proc/{pid}/{path}").read_text().splitlines()
+                        if line.startswith(field)).split()[1])
+    except (FileNotFoundError, StopIteration, ProcessLookupError, PermissionError):
+        return 0
+
+
+def process_names(pid: int, log_dir: Path) -> dict[int, str]:
+    """Each process of the gateway's tree by role: the supervisor, its children as it logged them, the tracker."""
+    names = {pid: "supervisor"}
+    for log in log_dir.iterdir():
+        names.update({int(p): n for n, p in re.findall(r"started (\S+) \(pid (\d+)\)", log.read_text())})
+    for p in tree_pids(pid):
+        if p not in names and b"resource_tracker" in Path(f"/proc/{p}/cmdline").read_bytes():
+            names[p] = "resource tracker"
+    return names
+
+
+def memory_table(pid: int, log_dir: Path) -> str:
+    """RSS and PSS (shared pages divided among their sharers) of each process of the tree, and their sums."""
+    names = process_names(pid, log_dir)
+    lines, rss_sum, pss_sum = [], 0, 0
+    for p in tree_pids(pid):
+        rss, pss = _kib(p, "status", "VmRSS"), _kib(p, "smaps_rollup", "Pss:")
+        rss_sum, pss_sum = rss_sum + rss, pss_sum + pss
+        lines.append(f"    {names.get(p, str(p)):<18}{rss / 1024:>8.1f} MiB RSS{pss / 1024:>8.1f} MiB PSS")
+    lines.append(f"    {'total':<18}{rss_sum / 1024:>8.1f} MiB RSS{pss_sum / 1024:>8.1f} MiB PSS")
+    return "\n".join(lines)
+
+
+def memory(pid: int, base: str, key: str, total: int, log_dir: Path) -> None:
+    """RSS of the gateway's tree after a warm-up, then after every 5 000 of `total` requests (half answers, half
+    streams at concurrency 32); the per-process table at the end."""
+    url = base + CHAT
     run_client(url, key, True, 32, 2000)
     before = rss_kb(pid)
     done = 0
     while done < total:
-        run_client(url, key, True, 32, min(5000, total - done))
-        done += min(5000, total - done)
-        print(f"  after {done:>6} streamed requests: gateway RSS {rss_kb(pid) / 1024:.1f} MiB")
-    print(f"memory: {before / 1024:.1f} MiB after warm-up → {rss_kb(pid) / 1024:.1f} MiB after {total} more streams")
+        n = min(5000, total - done)
+        run_client(url, key, False, 32, n // 2)
+        run_client(url, key, True, 32, n - n // 2)
+        done += n
+        print(f"  after {done:>6} requests: gateway RSS {rss_kb(pid) / 1024:.1f} MiB")
+    print(f"memory: {before / 1024:.1f} MiB after warm-up → {rss_kb(pid) / 1024:.1f} MiB after {total} more requests")
+    print(memory_table(pid, log_dir))
 
 
 if __name__ == "__main__":
