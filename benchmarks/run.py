@@ -367,12 +367,14 @@ def scaling(workers: int, args: argparse.Namespace) -> None:
     procs = [subprocess.Popen([sys.executable, str(HERE / "mock_upstream.py"), str(mock_port)])]
     rps: dict[tuple[int, bool], list[float]] = {}
     cpu: dict[tuple[int, bool], list[tuple[float, float, float]]] = {}   # µs per request: gateway, mock, load
+    roles: dict[tuple[int, bool], list[dict[str, float]]] = {}           # the gateway's share by process role
     try:
         gateways = {}
         for count in (1, workers):
             proc, base, key = start_gateway(root / f"w{count}", mock_url, count)
             procs.append(proc)
             gateways[count] = (base + "/v1/chat/completions", key, proc.pid)
+        logs = {proc.pid: root / f"w{count}" / "logs" for count, proc in zip((1, workers), procs[1:], strict=True)}
         for url in [mock_url + "/v1/chat/completions", *(g[0] for g in gateways.values())]:
             wait_ready(url)
         for stream in (False, True):
@@ -381,12 +383,19 @@ def scaling(workers: int, args: argparse.Namespace) -> None:
             for _ in range(args.rounds):
                 for count, (url, key, pid) in gateways.items():
                     parties = (tree_pids(pid), [procs[0].pid])
+                    names = process_names(pid, logs[pid])
+                    by_role = {p: cpu_seconds([p]) for p in parties[0]}
                     before = [cpu_seconds(p) for p in parties] + [children_cpu_seconds()]
                     start = time.monotonic()
                     got = _load(args, url, key, stream, root)
                     served = got * (time.monotonic() - start)
                     after = [cpu_seconds(p) for p in parties] + [children_cpu_seconds()]
                     rps.setdefault((count, stream), []).append(got)
+                    shares: dict[str, float] = {}
+                    for p, was in by_role.items():
+                        role = "proxy workers" if names.get(p, "").startswith("proxy-") else names.get(p, "other")
+                        shares[role] = shares.get(role, 0.0) + 1e6 * (cpu_seconds([p]) - was) / served
+                    roles.setdefault((count, stream), []).append(shares)
                     cpu.setdefault((count, stream), []).append(
                         tuple(1e6 * (a - b) / served for a, b in zip(after, before, strict=True)))  # type: ignore[arg-type]
     finally:
@@ -403,6 +412,10 @@ def scaling(workers: int, args: argparse.Namespace) -> None:
         shown = "  →  ".join(" + ".join(f"{v:.0f}" for v in per[n]) for n in (1, workers))
         print(f"{'stream 20 chunks' if stream else 'non-stream':<24}{one:>14.0f}{many:>16.0f}{many / one:>8.2f}"
               f"      {shown}")
+        for n in (1, workers):
+            names = sorted({r for turn in roles[(n, stream)] for r in turn})
+            split = ", ".join(f"{r} {statistics.median(t.get(r, 0.0) for t in roles[(n, stream)]):.0f}" for r in names)
+            print(f"{'':<24}gateway µs/request by process, {n} worker(s): {split}")
         # the best any number of workers could do here: every core busy with this mix of work
         bound = cores * 1e6 / sum(per[workers])
         print(f"{'':<24}{cores} cores at {sum(per[workers]):.0f} µs of CPU per request: at most {bound:.0f} rps, "
