@@ -324,9 +324,8 @@ def startup_seconds(workdir: Path, mock_url: str, starts: int) -> None:
     """Seconds from starting `one-api` (one worker, SQLite, seeded) to its first answer on /api/status, the
     console already built; the median of `starts` cold process starts (the machine's file cache warm)."""
     built = (ROOT / "web" / "dist" / "index.html").exists()
-    times = []
+    times, clock = [], [0.0]   # clock[0]: when the seeding ended and one-api was started
     for n in range(starts):
-        clock = [0.0]
         proc, base, _ = start_gateway(workdir / f"start-{n}", mock_url, 1,
                                       lambda: clock.__setitem__(0, time.monotonic()))
         try:

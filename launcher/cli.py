@@ -25,8 +25,8 @@ from launcher.web_console import ensure_web_console
 from settings import IGNORED, VERSION, Settings, SettingsError, load_settings
 from startup.dsns import check_dsns
 from startup.logs import SizeRotator, log_file_path, setup_logging
-from store.dsn import parse_dsn
 from store.change_counter import ChangeCounter
+from store.dsn import parse_dsn
 
 log = logging.getLogger("one-api")
 # prometheus-client's variable: set, its metrics live in per-process files there that a scrape aggregates
