@@ -25,9 +25,13 @@ class AnthropicUsageReader(HubStream):
         self._raw: dict[str, int] = {}
 
     def feed(self, data: bytes) -> list[bytes]:
-        # whole events of which none can hold usage or an error (most pieces: content deltas) are not decoded;
-        # decoding them cost an Anthropic pass-through stream about a tenth of its worker's CPU
-        if self._decoder.idle and data.endswith(b"\n\n") and b'"usage"' not in data and b'"error"' not in data:
+        # a piece of whole events: only those that can hold usage or an error are decoded (two of a stream's
+        # events); decoding every content delta cost a pass-through stream about a tenth of its worker's CPU
+        if self._decoder.idle and data.endswith(b"\n\n"):
+            if b'"usage"' in data or b'"error"' in data:
+                for event in data.split(b"\n\n"):
+                    if b'"usage"' in event or b'"error"' in event:
+                        super().feed(event + b"\n\n")
             return [data]
         super().feed(data)
         return [data]

@@ -63,6 +63,12 @@ def test_pieces_of_whole_content_events_are_not_decoded() -> None:
     assert reader.usage == Usage(prompt_tokens=132, completion_tokens=7, cached_tokens=100)
 
     decoded.clear()
+    whole = Counting()       # the whole stream in one piece: only its usage events are decoded
+    whole.feed(b"".join(pieces) + _stream(ERROR))
+    assert decoded == ["message_start", "message_delta", "error"] and whole.usage == reader.usage
+    assert whole.error is not None and whole.error.message == "Overloaded"
+
+    decoded.clear()
     cut = Counting()
     half = len(pieces[1]) // 2
     for piece in (pieces[0], pieces[1][:half], pieces[1][half:] + pieces[2], pieces[3]):
