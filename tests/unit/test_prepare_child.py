@@ -1,0 +1,28 @@
+"""`one-api` prepares the database in a one-shot child: a database it cannot reach still stops it at once with one
+clear line and exit code 1, before any worker starts."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_an_unreachable_database_stops_one_api_with_one_line(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SESSION_SECRET": "x",
+           "SQL_DSN": f"oneapi:oneapi@tcp(127.0.0.1:{closed_port()})/nowhere"}
+    done = subprocess.run([sys.executable, "-m", "launcher.cli", "--port", str(closed_port())], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "one-api: database start-up failed:" in done.stderr and "Traceback" not in done.stderr
+    assert "started proxy-0" not in done.stderr + done.stdout
