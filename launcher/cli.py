@@ -56,16 +56,17 @@ def start_database_preparation(settings: Settings, log_path: Path | None) -> mul
     return child
 
 
-def _admin_main(settings: Settings, log_path: Path | None) -> None:
+def _admin_main(settings: Settings, log_path: Path | None, database_ready: Event | None = None) -> None:
     from admin_api.server import run
 
-    run(settings, log_path)
+    run(settings, log_path, database_ready.wait if database_ready is not None else None)
 
 
-def _proxy_main(settings: Settings, worker: int, log_path: Path | None, ledger_owner: str | None = None) -> None:
+def _proxy_main(settings: Settings, worker: int, log_path: Path | None, ledger_owner: str | None = None,
+                database_ready: Event | None = None) -> None:
     from proxy.server import run
 
-    run(settings, worker, ledger_owner, log_path)
+    run(settings, worker, ledger_owner, log_path, database_ready.wait if database_ready is not None else None)
 
 
 def _ledger_main(settings: Settings, path: str, ready: Event, log_path: Path | None) -> None:
@@ -89,7 +90,12 @@ def needs_ledger_owner(settings: Settings) -> bool:
 
 class Supervisor:
     """Starts the child processes, starts a dead proxy worker or admin_api again (with a backoff), and stops
-    them all on a signal, a crash loop, or the ledger owner's death (its balances can't be rebuilt live)."""
+    them all on a signal, a crash loop, or the ledger owner's death (its balances can't be rebuilt live).
+
+    `start()` runs while the database is still being prepared: admin_api and (without a ledger owner) the
+    workers import their libraries and load the tokenizer meanwhile and wait on `database_ready`, which
+    `database_prepared()` sets (a restarted child finds it set); the ledger owner and the workers that need it
+    start only then."""
 
     def __init__(self, settings: Settings, log_path: Path | None = None) -> None:
         self.settings = settings
@@ -108,19 +114,32 @@ class Supervisor:
         self.due: dict[str, float] = {}
         self.counter_dir: str | None = None      # the change counter's private directory
         self.admin_dir: str | None = None        # admin_api's socket's private directory (no ADMIN_SOCKET given)
+        self.database_ready = self.ctx.Event()
 
     def start(self) -> None:
         self._metrics_environment()
         self._change_counter()
         self._admin_socket()
-        self._spawn("admin_api", _admin_main, (self.settings, self.log_path))
-        owner = None
-        if needs_ledger_owner(self.settings):
-            owner = self._start_ledger()     # the workers start once it accepts connections
-            if owner is None:
-                return          # wait() sees the dead ledger process and stops
+        self._spawn("admin_api", _admin_main, (self.settings, self.log_path, self.database_ready))
+        if not needs_ledger_owner(self.settings):
+            for worker in range(self.settings.workers):
+                self._spawn(f"proxy-{worker}", _proxy_main,
+                            (self.settings, worker, self.log_path, None, self.database_ready))
+
+    def database_prepared(self) -> None:
+        """The database is ready: the waiting children go on; the ledger owner and its workers start."""
+        self.database_ready.set()
+        if not needs_ledger_owner(self.settings):
+            return
+        owner = self._start_ledger()     # the workers start once it accepts connections
+        if owner is None:
+            return          # wait() sees the dead ledger process and stops
         for worker in range(self.settings.workers):
-            self._spawn(f"proxy-{worker}", _proxy_main, (self.settings, worker, self.log_path, owner))
+            self._spawn(f"proxy-{worker}", _proxy_main, (self.settings, worker, self.log_path, owner, None))
+
+    def abandon(self) -> None:
+        """The database could not be prepared: stop what start() started."""
+        self._terminate()
 
     def _spawn(self, name: str, target: Callable[..., None], args: tuple[Any, ...]) -> None:
         proc = self.ctx.Process(target=target, args=args, name=name)
@@ -180,9 +199,13 @@ class Supervisor:
     def stop(self, *_: object) -> None:
         self.stopping = True
 
-    def wait(self) -> int:
+    def catch_signals(self) -> None:
+        """SIGTERM and SIGINT ask for a graceful stop (children are running from start() on)."""
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
+
+    def wait(self) -> int:
+        self.catch_signals()
         code = 0
         while not self.stopping:
             dead = [c for c in self.children if not c.is_alive()]
@@ -291,12 +314,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.warning("ADMIN_PORT is no longer used: admin_api listens on a unix socket (ADMIN_SOCKET); "
                     "point nginx at unix:<ADMIN_SOCKET> or at port %d", settings.port)
     preparing = start_database_preparation(settings, log_path)
-    ensure_web_console()   # meanwhile: a source checkout builds the console when it is missing or stale
-    preparing.join()
-    if preparing.exitcode != 0:
-        return 1
     supervisor = Supervisor(settings, log_path)
-    supervisor.start()
+    supervisor.catch_signals()
+    supervisor.start()     # meanwhile: the children import and load, then wait for the database
+    ensure_web_console()   # meanwhile: a source checkout builds the console when it is missing or stale
+    while preparing.exitcode is None and not supervisor.stopping:
+        preparing.join(0.2)
+    if preparing.exitcode != 0:      # failed, or a stop was asked for while it ran
+        if preparing.is_alive():
+            preparing.terminate()
+            preparing.join()
+        supervisor.abandon()
+        return 0 if supervisor.stopping else 1
+    supervisor.database_prepared()
     return supervisor.wait()
 
 
