@@ -15,6 +15,8 @@ from proxy.converters.providers.anthropic_stream import USAGE_FIELDS, error_obje
 
 __all__ = ["AnthropicUsageReader", "answer_usage"]
 
+_MARKERS = (b'"usage"', b'"error"')   # what an event must hold to be worth decoding (as `_event` checks)
+
 
 class AnthropicUsageReader(HubStream):
     """A StreamConverter whose output is its input: `feed` returns the bytes as they came, having read the
@@ -25,15 +27,9 @@ class AnthropicUsageReader(HubStream):
         self._raw: dict[str, int] = {}
 
     def feed(self, data: bytes) -> list[bytes]:
-        # a piece of whole events: only those that can hold usage or an error are decoded (two of a stream's
-        # events); decoding every content delta cost a pass-through stream about a tenth of its worker's CPU
-        if self._decoder.idle and data.endswith(b"\n\n"):
-            if b'"usage"' in data or b'"error"' in data:
-                for event in data.split(b"\n\n"):
-                    if b'"usage"' in event or b'"error"' in event:
-                        super().feed(event + b"\n\n")
-            return [data]
-        super().feed(data)
+        # only message_start, message_delta and error events are decoded, not every content delta (decoding
+        # them all cost a pass-through stream about a tenth of its worker's CPU)
+        self._read_marked(data, _MARKERS)
         return [data]
 
     def _event(self, data: str) -> list[bytes]:
