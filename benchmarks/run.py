@@ -3,10 +3,11 @@
     python benchmarks/run.py                 # non-stream and stream, concurrency 1 and 64
     python benchmarks/run.py --workers 2     # the gateway with two proxy workers
     python benchmarks/run.py --scaling 2     # one worker vs two at concurrency 64: the throughput ratio
-    python benchmarks/run.py --memory 20000  # RSS of the gateway before/after N streamed requests
+    python benchmarks/run.py --memory 20000  # RSS of the gateway over N requests (half streams), then per process
     python benchmarks/run.py --client python # the load from an aiohttp client instead of wrk
     python benchmarks/run.py --surfaces      # also /v1/messages: pass-through and converted to an OpenAI channel
     python benchmarks/run.py --startup 3     # also: seconds from `one-api` started to its first answer, 3 starts
+    python benchmarks/run.py --only none --surfaces   # only the extras, not the chat table
 
 Everything runs on 127.0.0.1 in one process tree; the figures that matter are the ratios. The load
 comes from wrk (Debian's package `wrk`) when it is installed: written in C, it needs a few percent of
