@@ -8,6 +8,7 @@ process cannot bypass the proxy's address resolution and the per-IP limits by ca
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from settings import Settings
@@ -18,8 +19,9 @@ from startup.serve import run_forever, serve
 log = logging.getLogger(__name__)
 
 
-def run(settings: Settings, log_path: Path | None = None) -> None:
-    """`log_path`: the launcher's log file."""
+def run(settings: Settings, log_path: Path | None = None, database_ready: Callable[[], object] | None = None) -> None:
+    """`log_path`: the launcher's log file; `database_ready`: blocks until the launcher has prepared the database
+    (the imports are done first, meanwhile)."""
     setup_logging(settings, path=log_path)
     if not settings.admin_socket:   # `one-api` always chooses one; never fall back to a TCP port
         raise SystemExit("admin_api: no unix socket path (ADMIN_SOCKET)")
@@ -29,6 +31,8 @@ def run(settings: Settings, log_path: Path | None = None) -> None:
 
         db = database_for(settings)
         app = create_app(settings, db)
+        if database_ready is not None:
+            database_ready()     # nothing runs on this loop yet: blocking here holds up no request
         try:
             await serve(app, "", 0, shutdown_timeout=10, unix_path=settings.admin_socket)
         finally:

@@ -48,4 +48,5 @@ if __name__ == "__main__":
     app.on_startup.append(on_start)
     app.on_cleanup.append(on_stop)
     app.router.add_post("/v1/chat/completions", relay)
+    app.router.add_post("/v1/messages", relay)
     web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)

@@ -1,5 +1,6 @@
-"""A fast OpenAI-style upstream for benchmarks: a fixed JSON answer, or a 20-chunk stream with usage; a request
-with `"bench_long": <bytes>` gets a stream of that many bytes of chunks ending with 600,000 completion tokens.
+"""A fast upstream for benchmarks: OpenAI chat (`/v1/chat/completions`) and Anthropic messages (`/v1/messages`),
+each a fixed JSON answer or a 20-delta stream with usage; a chat request with `"bench_long": <bytes>` gets a stream
+of that many bytes of chunks ending with 600,000 completion tokens.
 
 A bare asyncio protocol (HTTP/1.1 keep-alive, Content-Length bodies) rather than an aiohttp app: the
 mock shares the machine's two cores with the proxy under test, so the less CPU it needs per request,
@@ -41,8 +42,30 @@ def long_stream(size: int) -> bytes:
     return _LONG[size]
 
 
+CLAUDE = "claude-3-5-haiku-20241022"
+MESSAGE = orjson.dumps({"id": "msg_bench", "type": "message", "role": "assistant", "model": CLAUDE,
+                        "content": [{"type": "text", "text": "Hello from the bench!"}], "stop_reason": "end_turn",
+                        "stop_sequence": None, "usage": {"input_tokens": 12, "output_tokens": 6}})
+
+
+def _event(name: str, data: object) -> bytes:
+    return b"event: %s\ndata: %s\n\n" % (name.encode(), orjson.dumps(data))
+
+
+MESSAGE_HEAD = _event("message_start", {"type": "message_start", "message": {
+    "id": "msg_bench", "type": "message", "role": "assistant", "model": CLAUDE, "content": [], "stop_reason": None,
+    "stop_sequence": None, "usage": {"input_tokens": 12, "output_tokens": 1}}}) + _event(
+    "content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})
+MESSAGE_DELTA = _event("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                               "delta": {"type": "text_delta", "text": "tok "}})
+MESSAGE_TAIL = _event("content_block_stop", {"type": "content_block_stop", "index": 0}) + _event(
+    "message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                      "usage": {"output_tokens": 20}}) + _event("message_stop", {"type": "message_stop"})
+
 WHOLE = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(ANSWER)) + ANSWER
 STREAM_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+WHOLE_MESSAGE = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+                 % len(MESSAGE)) + MESSAGE
 NOT_FOUND = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
 
 
@@ -77,7 +100,9 @@ class Upstream(asyncio.Protocol):
             self._answer(head, body)
 
     def _answer(self, head: bytes, body: bytes) -> None:
-        if not head.startswith(b"post /v1/chat/completions"):
+        if head.startswith(b"post /v1/messages"):
+            self._message(orjson.loads(body).get("stream"))
+        elif not head.startswith(b"post /v1/chat/completions"):
             self.transport.write(NOT_FOUND)
         elif not (request := orjson.loads(body)).get("stream"):
             self.transport.write(WHOLE)
@@ -88,6 +113,16 @@ class Upstream(asyncio.Protocol):
             for _ in range(20):
                 self.transport.write(_chunked(CHUNK))
             self.transport.write(_chunked(USAGE + b"data: [DONE]\n\n") + b"0\r\n\r\n")
+
+
+    def _message(self, stream: bool) -> None:
+        if not stream:
+            self.transport.write(WHOLE_MESSAGE)
+            return
+        self.transport.write(STREAM_HEAD + _chunked(MESSAGE_HEAD))
+        for _ in range(20):
+            self.transport.write(_chunked(MESSAGE_DELTA))
+        self.transport.write(_chunked(MESSAGE_TAIL) + b"0\r\n\r\n")
 
 
 async def main(port: int) -> None:

@@ -3,10 +3,13 @@
     python benchmarks/run.py                 # non-stream and stream, concurrency 1 and 64
     python benchmarks/run.py --workers 2     # the gateway with two proxy workers
     python benchmarks/run.py --scaling 2     # one worker vs two at concurrency 64: the throughput ratio
-    python benchmarks/run.py --memory 20000  # RSS of the gateway before/after N streamed requests
+    python benchmarks/run.py --memory 20000  # RSS of the gateway over N requests (half streams), then per process
     python benchmarks/run.py --client python # the load from an aiohttp client instead of wrk
     python benchmarks/run.py --long-streams 4  # 45 MB streams in a row: time, stalls, gateway RSS (only this)
     python benchmarks/run.py --limits        # CPU per request: a rate-limited token vs an unlimited one (#17)
+    python benchmarks/run.py --surfaces      # also /v1/messages: pass-through and converted to an OpenAI channel
+    python benchmarks/run.py --startup 3     # also: seconds from `one-api` started to its first answer, 3 starts
+    python benchmarks/run.py --only none --surfaces   # only the extras, not the chat table
 
 Everything runs on 127.0.0.1 in one process tree; the figures that matter are the ratios. The load
 comes from wrk (Debian's package `wrk`) when it is installed: written in C, it needs a few percent of
@@ -30,6 +33,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -37,6 +41,21 @@ import aiohttp
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 MODEL = "gpt-4o-mini"
+CLAUDE = "claude-3-5-haiku-20241022"   # served by an Anthropic channel (the mock's /v1/messages)
+CHAT, MESSAGES = "/v1/chat/completions", "/v1/messages"
+# name: (path, model, whether the bare proxy can serve it: a pass-through). The last one is converted by the gateway:
+# an Anthropic client's request to a model only an OpenAI channel serves.
+SURFACES = {
+    "chat → OpenAI": (CHAT, MODEL, True),
+    "messages → Anthropic": (MESSAGES, CLAUDE, True),
+    "messages → OpenAI (converted)": (MESSAGES, MODEL, False),
+}
+
+
+def body_for(path: str, model: str, stream: bool) -> str:
+    """The request body of a surface: OpenAI chat, or Anthropic messages (which require max_tokens)."""
+    ask = {"model": model, "messages": [{"role": "user", "content": "Say hello"}], "stream": stream}
+    return json.dumps({**ask, "max_tokens": 256} if path == MESSAGES else ask)
 
 
 def free_port() -> int:
@@ -76,12 +95,16 @@ async def _seed(workdir: Path, upstream: str) -> str:
         s.add(channel)
         await s.flush()
         s.add(Ability(group="default", model=MODEL, channel_id=channel.id, enabled=True, priority=0))
+        claude = Channel(type=14, key="upstream-key", name="mock-anthropic", base_url=upstream, models=CLAUDE,
+                         group="default")
+        s.add(claude)
+        await s.flush()
+        s.add(Ability(group="default", model=CLAUDE, channel_id=claude.id, enabled=True, priority=0))
     await db.dispose()
     return "sk-" + key
 
 
-async def _client(url: str, key: str, stream: bool, concurrency: int, total: int) -> dict[str, float]:
-    body = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "Say hello"}], "stream": stream})
+async def _client(url: str, key: str, body: str, concurrency: int, total: int) -> dict[str, float]:
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     latencies: list[float] = []
     errors = 0
@@ -104,12 +127,13 @@ async def _client(url: str, key: str, stream: bool, concurrency: int, total: int
         elapsed = time.perf_counter() - start
     latencies.sort()
     return {"rps": total / elapsed, "p50_ms": statistics.median(latencies) * 1000,
-            "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000, "errors": errors}
+            "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000, "errors": errors, "requests": total}
 
 
-def run_client(url: str, key: str, stream: bool, concurrency: int, total: int) -> dict[str, float]:
+def run_client(url: str, key: str, stream: bool, concurrency: int, total: int, body: str = "") -> dict[str, float]:
     """The load generator runs in its own process so it doesn't share an event loop with anything measured."""
-    command = [sys.executable, __file__, "--client", url, key, str(int(stream)), str(concurrency), str(total)]
+    body = body or body_for(CHAT, MODEL, stream)
+    command = [sys.executable, __file__, "--client", url, key, body, str(concurrency), str(total)]
     out = subprocess.run(command, capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
 
@@ -122,10 +146,11 @@ wrk.headers["Authorization"] = "Bearer %s"
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def run_wrk(url: str, key: str, stream: bool, concurrency: int, seconds: int, workdir: Path) -> dict[str, float]:
-    """One wrk run (one thread; `concurrency` connections) for `seconds`: rps, p50/p99 and errors."""
-    body = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "Say hello"}], "stream": stream})
-    script = workdir / f"post-{int(stream)}.lua"
+def run_wrk(url: str, key: str, stream: bool, concurrency: int, seconds: int, workdir: Path,
+            body: str = "") -> dict[str, float]:
+    """One wrk run (one thread; `concurrency` connections) for `seconds`: rps, p50/p99, errors and requests."""
+    body = body or body_for(CHAT, MODEL, stream)
+    script = workdir / f"post-{abs(hash(body))}.lua"
     script.write_text(WRK_SCRIPT % (body, key))
     out = subprocess.run(["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "--latency", "-s", str(script), url],
                          capture_output=True, text=True, check=True).stdout
@@ -133,7 +158,8 @@ def run_wrk(url: str, key: str, stream: bool, concurrency: int, seconds: int, wo
     errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
     errors += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
     return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
-            "p50_ms": latency["50"], "p99_ms": latency["99"], "errors": errors}
+            "p50_ms": latency["50"], "p99_ms": latency["99"], "errors": errors,
+            "requests": int(re.search(r"(\d+) requests in", out).group(1))}  # type: ignore[union-attr]
 
 
 def tree_pids(pid: int) -> list[int]:
@@ -192,6 +218,11 @@ def main() -> None:
     ap.add_argument("--long-streams", type=int, default=0, help="only this: N streams of 45 MB in a row, a fast "
                                                                   "then a slow client: time, stalls, gateway RSS")
     ap.add_argument("--limits", action="store_true", help="CPU per request of a rate-limited token vs an unlimited one")
+    ap.add_argument("--surfaces", action="store_true",
+                    help="also /v1/messages (pass-through, and converted to an OpenAI channel), with CPU per request")
+    ap.add_argument("--startup", type=int, default=0, help="also time this many starts of one-api to ready")
+    ap.add_argument("--only", choices=("table", "none"), default="table",
+                    help="none: skip the chat table (run only --surfaces/--startup/--memory)")
     args = ap.parse_args()
     if args.scaling:
         scaling(args.scaling, args)
@@ -216,13 +247,18 @@ def main() -> None:
         if args.long_streams:
             asyncio.run(long_streams(procs[2].pid, gateway_url, key, args.long_streams))
             return
-        if args.client == "wrk":
-            results = run_all_wrk(targets, key, args.seconds, workdir, args.rounds)
-        else:
-            results = run_all(targets, key, args.requests)
-        report(results, args.workers, args.client)
+        if args.only == "table":
+            if args.client == "wrk":
+                results = run_all_wrk(targets, key, args.seconds, workdir, args.rounds)
+            else:
+                results = run_all(targets, key, args.requests)
+            report(results, args.workers, args.client)
+        if args.surfaces:
+            surfaces(args, targets, {"bare": procs[1].pid, "gateway": procs[2].pid}, key, workdir)
+        if args.startup:
+            startup_seconds(workdir, mock_url, args.startup)
         if args.memory:
-            memory(procs[2].pid, targets["gateway"], key, args.memory)
+            memory(procs[2].pid, targets["gateway"], key, args.memory, workdir / "logs")
     finally:
         for p in procs:
             p.terminate()
@@ -230,10 +266,13 @@ def main() -> None:
             p.wait(timeout=60)
 
 
-def start_gateway(workdir: Path, mock_url: str, workers: int) -> tuple[subprocess.Popen[bytes], str, str]:
-    """A seeded SQLite gateway with `workers` proxy workers: (process, base URL, key)."""
+def start_gateway(workdir: Path, mock_url: str, workers: int,
+                  seeded: Callable[[], None] = lambda: None) -> tuple[subprocess.Popen[bytes], str, str]:
+    """A seeded SQLite gateway with `workers` proxy workers: (process, base URL, key); `seeded` is called between
+    the seeding and the start."""
     workdir.mkdir(parents=True, exist_ok=True)
     key = asyncio.run(_seed(workdir, mock_url))
+    seeded()
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SESSION_SECRET": "bench"}
     proc = subprocess.Popen([sys.executable, "-m", "launcher.cli", "--port", str(port), "--workers", str(workers),
@@ -242,11 +281,100 @@ def start_gateway(workdir: Path, mock_url: str, workers: int) -> tuple[subproces
     return proc, f"http://127.0.0.1:{port}", key
 
 
-def _load(args: argparse.Namespace, url: str, key: str, stream: bool, workdir: Path, warm_up: bool = False) -> float:
+def _load(args: argparse.Namespace, url: str, key: str, stream: bool, workdir: Path, warm_up: bool = False,
+          body: str = "") -> float:
     """Requests/s of one concurrency-64 run from the chosen load generator."""
+    return _run(args, url, key, stream, workdir, warm_up, body)["rps"]
+
+
+def _run(args: argparse.Namespace, url: str, key: str, stream: bool, workdir: Path, warm_up: bool = False,
+         body: str = "") -> dict[str, float]:
+    """One concurrency-64 run from the chosen load generator: rps, latencies, errors, requests."""
     if args.client == "wrk":
-        return run_wrk(url, key, stream, 64, 2 if warm_up else args.seconds, workdir)["rps"]
-    return run_client(url, key, stream, 64, 500 if warm_up else args.requests)["rps"]
+        return run_wrk(url, key, stream, 64, 2 if warm_up else args.seconds, workdir, body)
+    return run_client(url, key, stream, 64, 500 if warm_up else args.requests, body)
+
+
+def surfaces(args: argparse.Namespace, targets: dict[str, str], pids: dict[str, int], key: str,
+             workdir: Path) -> None:
+    """Each surface at concurrency 64, answers and streams: requests/s of the gateway and (for a pass-through) the
+    bare proxy, taking turns `args.rounds` times, and the CPU each used per request (its process tree, /proc)."""
+    rows = []
+    for name, (path, model, passthrough) in SURFACES.items():
+        for stream in (False, True):
+            body = body_for(path, model, stream)
+            parties = ["bare", "gateway"] if passthrough else ["gateway"]
+            for party in parties:
+                _run(args, targets[party] + path, key, stream, workdir, True, body)
+            got: dict[str, list[tuple[float, float]]] = {party: [] for party in parties}
+            for _ in range(args.rounds):
+                for party in parties:
+                    tree = tree_pids(pids[party])
+                    before = cpu_seconds(tree)
+                    result = _run(args, targets[party] + path, key, stream, workdir, body=body)
+                    if result["errors"]:
+                        raise SystemExit(f"{name}: {result['errors']} errors from {party}")
+                    got[party].append((result["rps"], 1e6 * (cpu_seconds(tree) - before) / result["requests"]))
+            rows.append((name, stream, {party: (statistics.median(r for r, _ in runs),
+                                                statistics.median(c for _, c in runs)) for party, runs in got.items()}))
+    print(f"\n{'surface (c=64)':<44}{'bare rps':>10}{'gw rps':>9}{'gw/bare':>9}{'bare CPU/req':>14}{'gw CPU/req':>12}")
+    cpu: dict[tuple[str, bool], float] = {}
+    for name, stream, by in rows:
+        gw_rps, gw_cpu = by["gateway"]
+        cpu[(name, stream)] = gw_cpu
+        bare = by.get("bare")
+        label = f"{name}, {'stream 20 deltas' if stream else 'answer'}"
+        print(f"{label:<44}{f'{bare[0]:.0f}' if bare else '—':>10}{gw_rps:>9.0f}"
+              f"{f'{gw_rps / bare[0]:.2f}' if bare else '—':>9}{f'{bare[1]:.0f} µs' if bare else '—':>14}"
+              f"{gw_cpu:>9.0f} µs")
+    converted, passed = cpu[("messages → OpenAI (converted)", True)], cpu[("messages → Anthropic", True)]
+    print(f"converted stream / pass-through stream, gateway CPU per request: {converted / passed:.2f}× "
+          f"(target ≤ 1.5×); load from {args.client}, medians of {args.rounds} turns")
+
+
+def startup_seconds(workdir: Path, mock_url: str, starts: int) -> None:
+    """Seconds from starting `one-api` (one worker, SQLite, seeded) to its first answer on /api/status, the
+    console already built; the median of `starts` cold process starts (the machine's file cache warm)."""
+    built = (ROOT / "web" / "dist" / "index.html").exists()
+    times, cpu, clock = [], [], [0.0]   # clock[0]: when the seeding ended and one-api was started
+    for n in range(starts):
+        proc, base, _ = start_gateway(workdir / f"start-{n}", mock_url, 1,
+                                      lambda: clock.__setitem__(0, time.monotonic()))
+        try:
+            wait_ok(base + "/api/status")
+            times.append(time.monotonic() - clock[0])
+            cpu.append(cpu_seconds(tree_pids(proc.pid)) + waited_children_cpu(proc.pid))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+    print(f"start-up: one-api ready in {statistics.median(times):.2f} s (median of {starts}: "
+          f"{', '.join(f'{t:.2f}' for t in times)}; console {'built' if built else 'NOT built'}; "
+          f"the database seeded before the clock starts); CPU used by then: {statistics.median(cpu):.2f} s "
+          f"(all its processes, the database preparation included: the wall time on an idle machine with "
+          f"two cores lies between half of it and all of it)")
+
+
+def waited_children_cpu(pid: int) -> float:
+    """CPU of a process's children that have exited and been waited for (one-api's database preparation)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return 0.0
+
+
+def wait_ok(url: str, timeout: float = 60) -> None:
+    """Poll until `url` answers 200 (every 20 ms: the figure is start-up time)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:
+                if resp.status == 200:
+                    return
+        except Exception:
+            pass
+        time.sleep(0.02)
+    raise SystemExit(f"{url} did not answer 200 in {timeout} s")
 
 
 def scaling(workers: int, args: argparse.Namespace) -> None:
@@ -262,12 +390,14 @@ def scaling(workers: int, args: argparse.Namespace) -> None:
     procs = [subprocess.Popen([sys.executable, str(HERE / "mock_upstream.py"), str(mock_port)])]
     rps: dict[tuple[int, bool], list[float]] = {}
     cpu: dict[tuple[int, bool], list[tuple[float, float, float]]] = {}   # µs per request: gateway, mock, load
+    roles: dict[tuple[int, bool], list[dict[str, float]]] = {}           # the gateway's share by process role
     try:
         gateways = {}
         for count in (1, workers):
             proc, base, key = start_gateway(root / f"w{count}", mock_url, count)
             procs.append(proc)
             gateways[count] = (base + "/v1/chat/completions", key, proc.pid)
+        logs = {proc.pid: root / f"w{count}" / "logs" for count, proc in zip((1, workers), procs[1:], strict=True)}
         for url in [mock_url + "/v1/chat/completions", *(g[0] for g in gateways.values())]:
             wait_ready(url)
         for stream in (False, True):
@@ -276,12 +406,19 @@ def scaling(workers: int, args: argparse.Namespace) -> None:
             for _ in range(args.rounds):
                 for count, (url, key, pid) in gateways.items():
                     parties = (tree_pids(pid), [procs[0].pid])
+                    names = process_names(pid, logs[pid])
+                    by_role = {p: cpu_seconds([p]) for p in parties[0]}
                     before = [cpu_seconds(p) for p in parties] + [children_cpu_seconds()]
                     start = time.monotonic()
                     got = _load(args, url, key, stream, root)
                     served = got * (time.monotonic() - start)
                     after = [cpu_seconds(p) for p in parties] + [children_cpu_seconds()]
                     rps.setdefault((count, stream), []).append(got)
+                    shares: dict[str, float] = {}
+                    for p, was in by_role.items():
+                        role = "proxy workers" if names.get(p, "").startswith("proxy-") else names.get(p, "other")
+                        shares[role] = shares.get(role, 0.0) + 1e6 * (cpu_seconds([p]) - was) / served
+                    roles.setdefault((count, stream), []).append(shares)
                     cpu.setdefault((count, stream), []).append(
                         tuple(1e6 * (a - b) / served for a, b in zip(after, before, strict=True)))  # type: ignore[arg-type]
     finally:
@@ -298,6 +435,10 @@ def scaling(workers: int, args: argparse.Namespace) -> None:
         shown = "  →  ".join(" + ".join(f"{v:.0f}" for v in per[n]) for n in (1, workers))
         print(f"{'stream 20 chunks' if stream else 'non-stream':<24}{one:>14.0f}{many:>16.0f}{many / one:>8.2f}"
               f"      {shown}")
+        for n in (1, workers):
+            names = sorted({r for turn in roles[(n, stream)] for r in turn})
+            split = ", ".join(f"{r} {statistics.median(t.get(r, 0.0) for t in roles[(n, stream)]):.0f}" for r in names)
+            print(f"{'':<24}gateway µs/request by process, {n} worker(s): {split}")
         # the best any number of workers could do here: every core busy with this mix of work
         bound = cores * 1e6 / sum(per[workers])
         print(f"{'':<24}{cores} cores at {sum(per[workers]):.0f} µs of CPU per request: at most {bound:.0f} rps, "
@@ -400,16 +541,52 @@ def report(results: dict[tuple[str, bool, int], dict[str, float]], workers: int,
     print(f"(gateway: {workers} worker(s), SQLite, full pipeline; load from {client})")
 
 
-def memory(pid: int, base: str, key: str, total: int) -> None:
-    url = base + "/v1/chat/completions"
+def _kib(pid: int, path: str, field: str) -> int:
+    try:
+        return int(next(line for line in Path(f"/proc/{pid}/{path}").read_text().splitlines()
+                        if line.startswith(field)).split()[1])
+    except (FileNotFoundError, StopIteration, ProcessLookupError, PermissionError):
+        return 0
+
+
+def process_names(pid: int, log_dir: Path) -> dict[int, str]:
+    """Each process of the gateway's tree by role: the supervisor, its children as it logged them, the tracker."""
+    names = {pid: "supervisor"}
+    for log in log_dir.iterdir():
+        names.update({int(p): n for n, p in re.findall(r"started (\S+) \(pid (\d+)\)", log.read_text())})
+    for p in tree_pids(pid):
+        if p not in names and b"resource_tracker" in Path(f"/proc/{p}/cmdline").read_bytes():
+            names[p] = "resource tracker"
+    return names
+
+
+def memory_table(pid: int, log_dir: Path) -> str:
+    """RSS and PSS (shared pages divided among their sharers) of each process of the tree, and their sums."""
+    names = process_names(pid, log_dir)
+    lines, rss_sum, pss_sum = [], 0, 0
+    for p in tree_pids(pid):
+        rss, pss = _kib(p, "status", "VmRSS"), _kib(p, "smaps_rollup", "Pss:")
+        rss_sum, pss_sum = rss_sum + rss, pss_sum + pss
+        lines.append(f"    {names.get(p, str(p)):<18}{rss / 1024:>8.1f} MiB RSS{pss / 1024:>8.1f} MiB PSS")
+    lines.append(f"    {'total':<18}{rss_sum / 1024:>8.1f} MiB RSS{pss_sum / 1024:>8.1f} MiB PSS")
+    return "\n".join(lines)
+
+
+def memory(pid: int, base: str, key: str, total: int, log_dir: Path) -> None:
+    """RSS of the gateway's tree after a warm-up, then after every 5 000 of `total` requests (half answers, half
+    streams at concurrency 32); the per-process table at the end."""
+    url = base + CHAT
     run_client(url, key, True, 32, 2000)
     before = rss_kb(pid)
     done = 0
     while done < total:
-        run_client(url, key, True, 32, min(5000, total - done))
-        done += min(5000, total - done)
-        print(f"  after {done:>6} streamed requests: gateway RSS {rss_kb(pid) / 1024:.1f} MiB")
-    print(f"memory: {before / 1024:.1f} MiB after warm-up → {rss_kb(pid) / 1024:.1f} MiB after {total} more streams")
+        n = min(5000, total - done)
+        run_client(url, key, False, 32, n // 2)
+        run_client(url, key, True, 32, n - n // 2)
+        done += n
+        print(f"  after {done:>6} requests: gateway RSS {rss_kb(pid) / 1024:.1f} MiB")
+    print(f"memory: {before / 1024:.1f} MiB after warm-up → {rss_kb(pid) / 1024:.1f} MiB after {total} more requests")
+    print(memory_table(pid, log_dir))
 
 
 LONG_SIZE = 45_000_000
@@ -463,7 +640,7 @@ async def long_streams(pid: int, base: str, key: str, count: int) -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--client":
-        url, key, stream, conc, total = sys.argv[2:7]
-        print(json.dumps(asyncio.run(_client(url, key, stream == "1", int(conc), int(total)))))
+        url, key, body, conc, total = sys.argv[2:7]
+        print(json.dumps(asyncio.run(_client(url, key, body, int(conc), int(total)))))
     else:
         main()

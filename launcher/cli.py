@@ -1,8 +1,11 @@
-"""The `one-api` command: parse settings, prepare the database, start admin_api and the proxy workers."""
+"""The `one-api` command: parse settings, prepare the database, start admin_api and the proxy workers.
+
+This supervisor process lives as long as the gateway and does little: it imports neither SQLAlchemy nor aiohttp
+(the database is prepared in a one-shot child), which keeps it at about a bare interpreter's memory.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import multiprocessing
 import os
@@ -20,26 +23,50 @@ from launcher.privileges import drop_privileges
 from launcher.restarts import RestartPolicy
 from launcher.web_console import ensure_web_console
 from settings import IGNORED, VERSION, Settings, SettingsError, load_settings
-from startup.database import check_dsns, prepare_database
+from startup.dsns import check_dsns
 from startup.logs import SizeRotator, log_file_path, setup_logging
-from store import parse_dsn
 from store.change_counter import ChangeCounter
+from store.dsn import parse_dsn
 
 log = logging.getLogger("one-api")
 # prometheus-client's variable: set, its metrics live in per-process files there that a scrape aggregates
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
-def _admin_main(settings: Settings, log_path: Path | None) -> None:
+def _prepare_main(settings: Settings, log_path: Path | None) -> None:
+    """Schema and root account, in a child process that exits when done (its imports leave with it)."""
+    import asyncio
+
+    from startup.database import prepare_database
+
+    setup_logging(settings, path=log_path)
+    try:
+        asyncio.run(prepare_database(settings))
+    except Exception as e:  # a database we cannot reach or migrate: one clear line, no traceback wall
+        log.error("database start-up failed: %s", e)
+        print(f"one-api: database start-up failed: {e}", file=sys.stderr)
+        sys.exit(1)
+
+
+def start_database_preparation(settings: Settings, log_path: Path | None) -> multiprocessing.process.BaseProcess:
+    """The database preparation in a spawned child (join it: exit code 0 when the database is ready)."""
+    child = multiprocessing.get_context("spawn").Process(target=_prepare_main, args=(settings, log_path),
+                                                         name="prepare")
+    child.start()
+    return child
+
+
+def _admin_main(settings: Settings, log_path: Path | None, database_ready: Event | None = None) -> None:
     from admin_api.server import run
 
-    run(settings, log_path)
+    run(settings, log_path, database_ready.wait if database_ready is not None else None)
 
 
-def _proxy_main(settings: Settings, worker: int, log_path: Path | None, ledger_owner: str | None = None) -> None:
+def _proxy_main(settings: Settings, worker: int, log_path: Path | None, ledger_owner: str | None = None,
+                database_ready: Event | None = None) -> None:
     from proxy.server import run
 
-    run(settings, worker, ledger_owner, log_path)
+    run(settings, worker, ledger_owner, log_path, database_ready.wait if database_ready is not None else None)
 
 
 def _ledger_main(settings: Settings, path: str, ready: Event, log_path: Path | None) -> None:
@@ -63,7 +90,12 @@ def needs_ledger_owner(settings: Settings) -> bool:
 
 class Supervisor:
     """Starts the child processes, starts a dead proxy worker or admin_api again (with a backoff), and stops
-    them all on a signal, a crash loop, or the ledger owner's death (its balances can't be rebuilt live)."""
+    them all on a signal, a crash loop, or the ledger owner's death (its balances can't be rebuilt live).
+
+    `start()` runs while the database is still being prepared: admin_api and (without a ledger owner) the
+    workers import their libraries and load the tokenizer meanwhile and wait on `database_ready`, which
+    `database_prepared()` sets (a restarted child finds it set); the ledger owner and the workers that need it
+    start only then."""
 
     def __init__(self, settings: Settings, log_path: Path | None = None) -> None:
         self.settings = settings
@@ -82,19 +114,32 @@ class Supervisor:
         self.due: dict[str, float] = {}
         self.counter_dir: str | None = None      # the change counter's private directory
         self.admin_dir: str | None = None        # admin_api's socket's private directory (no ADMIN_SOCKET given)
+        self.database_ready = self.ctx.Event()
 
     def start(self) -> None:
         self._metrics_environment()
         self._change_counter()
         self._admin_socket()
-        self._spawn("admin_api", _admin_main, (self.settings, self.log_path))
-        owner = None
-        if needs_ledger_owner(self.settings):
-            owner = self._start_ledger()     # the workers start once it accepts connections
-            if owner is None:
-                return          # wait() sees the dead ledger process and stops
+        self._spawn("admin_api", _admin_main, (self.settings, self.log_path, self.database_ready))
+        if not needs_ledger_owner(self.settings):
+            for worker in range(self.settings.workers):
+                self._spawn(f"proxy-{worker}", _proxy_main,
+                            (self.settings, worker, self.log_path, None, self.database_ready))
+
+    def database_prepared(self) -> None:
+        """The database is ready: the waiting children go on; the ledger owner and its workers start."""
+        self.database_ready.set()
+        if not needs_ledger_owner(self.settings):
+            return
+        owner = self._start_ledger()     # the workers start once it accepts connections
+        if owner is None:
+            return          # wait() sees the dead ledger process and stops
         for worker in range(self.settings.workers):
-            self._spawn(f"proxy-{worker}", _proxy_main, (self.settings, worker, self.log_path, owner))
+            self._spawn(f"proxy-{worker}", _proxy_main, (self.settings, worker, self.log_path, owner, None))
+
+    def abandon(self) -> None:
+        """The database could not be prepared: stop what start() started."""
+        self._terminate()
 
     def _spawn(self, name: str, target: Callable[..., None], args: tuple[Any, ...]) -> None:
         proc = self.ctx.Process(target=target, args=args, name=name)
@@ -112,6 +157,7 @@ class Supervisor:
         self.ledger = self.ctx.Process(target=_ledger_main, args=(self.settings, path, ready, self.log_path),
                                        name="ledger")
         self.ledger.start()
+        log.info("started ledger (pid %s)", self.ledger.pid)
         self.children.append(self.ledger)
         deadline = time.monotonic() + 60
         while not ready.wait(0.1):
@@ -153,9 +199,13 @@ class Supervisor:
     def stop(self, *_: object) -> None:
         self.stopping = True
 
-    def wait(self) -> int:
+    def catch_signals(self) -> None:
+        """SIGTERM and SIGINT ask for a graceful stop (children are running from start() on)."""
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
+
+    def wait(self) -> int:
+        self.catch_signals()
         code = 0
         while not self.stopping:
             dead = [c for c in self.children if not c.is_alive()]
@@ -263,15 +313,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if os.environ.get("ADMIN_PORT"):     # an nginx pointed at port + 1 would get no answer: say why
         log.warning("ADMIN_PORT is no longer used: admin_api listens on a unix socket (ADMIN_SOCKET); "
                     "point nginx at unix:<ADMIN_SOCKET> or at port %d", settings.port)
-    try:
-        asyncio.run(prepare_database(settings))
-    except Exception as e:  # a database we cannot reach or migrate: one clear line, no traceback wall
-        log.error("database start-up failed: %s", e)
-        print(f"one-api: database start-up failed: {e}", file=sys.stderr)
-        return 1
-    ensure_web_console()   # a source checkout builds the console when it is missing or stale
+    preparing = start_database_preparation(settings, log_path)
     supervisor = Supervisor(settings, log_path)
-    supervisor.start()
+    supervisor.catch_signals()
+    supervisor.start()     # meanwhile: the children import and load, then wait for the database
+    ensure_web_console()   # meanwhile: a source checkout builds the console when it is missing or stale
+    while preparing.exitcode is None and not supervisor.stopping:
+        preparing.join(0.2)
+    if preparing.exitcode != 0:      # failed, or a stop was asked for while it ran
+        if preparing.is_alive():
+            preparing.terminate()
+            preparing.join()
+        supervisor.abandon()
+        return 0 if supervisor.stopping else 1
+    supervisor.database_prepared()
     return supervisor.wait()
 
 

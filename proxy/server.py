@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 from pathlib import Path
 
 from proxy.core.pipeline import REQUEST_ID
@@ -30,9 +31,11 @@ async def _settle_heap() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def run(settings: Settings, worker: int = 0, ledger_owner: str | None = None, log_path: Path | None = None) -> None:
+def run(settings: Settings, worker: int = 0, ledger_owner: str | None = None, log_path: Path | None = None,
+        database_ready: Callable[[], object] | None = None) -> None:
     """`ledger_owner`: the socket of the process that owns the balances (SQLite with several workers);
-    `log_path`: the launcher's log file (every line carries the relay's request id)."""
+    `log_path`: the launcher's log file (every line carries the relay's request id); `database_ready`: blocks
+    until the launcher has prepared the database (imports and tokenizer load first, meanwhile)."""
     setup_logging(settings, REQUEST_ID, log_path)
 
     async def main() -> None:
@@ -42,6 +45,8 @@ def run(settings: Settings, worker: int = 0, ledger_owner: str | None = None, lo
 
         runtime = Runtime.from_settings(settings, ledger_owner)
         app = create_app(settings, runtime, access_sink=line_sink("one-api.access"))
+        if database_ready is not None:
+            database_ready()     # nothing runs on this loop yet: blocking here holds up no request
         await serve(app, "0.0.0.0", settings.port, reuse_port=settings.workers > 1,
                     shutdown_timeout=AFTER_DRAIN, ready=_settle_heap)
 

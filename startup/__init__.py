@@ -1,12 +1,8 @@
-"""What every process of the gateway needs to start: logging, the database from the settings, an app served.
+"""What every process of the gateway needs to start: logging (startup.logs), the database from the settings
+(startup.database, its DSN check in startup.dsns), an app served (startup.serve).
 
 The proxy workers, the ledger owner and admin_api import it; so does the launcher (`one-api`), which
-nothing imports. It may import `settings` and `store`, never `proxy`, `admin_api` or `launcher`.
+nothing imports. It may import `settings` and `store`, never `proxy`, `admin_api` or `launcher`. The package
+itself imports nothing: the launcher takes only startup.logs and startup.dsns and so stays out of SQLAlchemy
+and aiohttp (a lighter supervisor process).
 """
-
-from startup.database import check_dsns, database_for, prepare_database
-from startup.logs import line_sink, setup_logging
-from startup.serve import SERVER_OPTIONS, run_forever, serve
-
-__all__ = ["SERVER_OPTIONS", "check_dsns", "database_for", "line_sink", "prepare_database", "run_forever", "serve",
-           "setup_logging"]

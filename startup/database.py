@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from settings import Settings, SettingsError
-from store import Database, DSNError, PoolSettings, ensure_root, parse_dsn
+from settings import Settings
+from startup.dsns import check_dsns
+from store import Database, PoolSettings, ensure_root
 
 log = logging.getLogger(__name__)
-
-
-def check_dsns(settings: Settings) -> None:
-    """SQL_DSN and LOG_SQL_DSN parse, or start-up stops with one line naming the variable (not the first query)."""
-    for name, dsn in (("SQL_DSN", settings.sql_dsn), ("LOG_SQL_DSN", settings.log_sql_dsn)):
-        if dsn:
-            try:
-                parse_dsn(dsn)
-            except DSNError as e:
-                raise SettingsError(f"{name}: {e}") from None
+__all__ = ["check_dsns", "database_for", "prepare_database"]
 
 
 def database_for(settings: Settings) -> Database:

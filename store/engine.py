@@ -103,6 +103,8 @@ class Database:
 
     async def create_schema(self) -> None:
         """Create missing tables and add missing nullable columns (never drops or alters)."""
+        from store import channel_notices, events, leases, sessions  # noqa: F401  (their tables join the metadata)
+
         async with self.engine.begin() as conn:
             await conn.run_sync(Base.metadata.create_all)
             await conn.run_sync(_add_missing_columns, Base.metadata)

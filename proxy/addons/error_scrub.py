@@ -6,6 +6,7 @@ name the host that could not be reached; the server log keeps the full text unde
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -47,7 +48,8 @@ class ErrorScrub:
         converter, transform, channel = flow.state.stream_converter, flow.transform, flow.state.channel
         if converter is None or transform is None or channel is None:
             return
-        watch = _ErrorEventWatch(flow.request_id, converter, *self._targets(channel))
+        # the channel's secrets and hosts are only worked out if an error event comes (most streams have none)
+        watch = _ErrorEventWatch(flow.request_id, converter, functools.partial(self._targets, channel))
         flow.transform = BodyTransform(watch.wrap(transform.feed), watch.wrap(transform.flush))
 
     def _targets(self, channel: ChannelRecord) -> tuple[list[str], list[str]]:
@@ -59,8 +61,9 @@ class ErrorScrub:
 class _ErrorEventWatch:
     """Once the stream converter has an `error`, the event carrying its message gets the redacted one."""
 
-    def __init__(self, request_id: str, converter: StreamConverter, secrets: list[str], hosts: list[str]) -> None:
-        self.request_id, self.converter, self.secrets, self.hosts = request_id, converter, secrets, hosts
+    def __init__(self, request_id: str, converter: StreamConverter,
+                 targets: Callable[[], tuple[list[str], list[str]]]) -> None:
+        self.request_id, self.converter, self.targets = request_id, converter, targets
         self.done = False
 
     def wrap(self, step: Callable[..., list[bytes]]) -> Callable[..., list[bytes]]:
@@ -74,7 +77,7 @@ class _ErrorEventWatch:
         return run
 
     def _redact(self, out: list[bytes], message: str) -> list[bytes]:
-        clean = scrub(message, self.secrets, self.hosts)
+        clean = scrub(message, *self.targets())
         if clean == message:
             return out
         log.warning("stream error for request %s redacted for the client; in full: %s", self.request_id, message)

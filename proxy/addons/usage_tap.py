@@ -290,12 +290,21 @@ class UsageTap:
                 state.usage_source = "upstream" if state.usage else ""
             return
         body = reading.held
-        if not body or state.usage is not None:
+        if not body or state.usage is not None or self._converter_counted(state):
             return
         if flow.stream:
             self._stream(state, bytes(body))
         elif flow.error is None:
             self._whole(state, body)
+
+    @staticmethod
+    def _converter_counted(state: RelayState) -> bool:
+        """A stream converter (a converted stream, a dialect's pass-through reader) read the usage as the bytes
+        went by and Billing takes it: reading them all again (every event's JSON) cost an Anthropic
+        pass-through stream about a tenth of a worker's CPU. With an error it still reads: the text decides
+        whether the stream failed at once."""
+        converter = state.stream_converter
+        return converter is not None and converter.error is None and bool(converter.usage.total_tokens)
 
     def _stream(self, state: RelayState, raw: bytes) -> None:
         usage_at = raw.rfind(b'"usage"')

@@ -33,6 +33,11 @@ class SSEDecoder:
         self._id = ""
         self._pending_cr = False
 
+    @property
+    def idle(self) -> bool:
+        """Between events: nothing of an unfinished one held (a reader may then skip whole events unread)."""
+        return not (self._buf or self._data or self._event or self._pending_cr)
+
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         if self._pending_cr and chunk.startswith(b"\n"):
             chunk = chunk[1:]

@@ -31,6 +31,17 @@ class HubStream:
             out += self._event(event.data)
         return out
 
+    def _read_marked(self, data: bytes, markers: tuple[bytes, ...]) -> None:
+        """For readers that pass bytes through: decode only the events holding one of `markers`. When `data` is
+        whole events (no event half-read before it, a blank line at its end) the others are skipped unread;
+        otherwise all of it is decoded, as `feed` does."""
+        if not (self._decoder.idle and data.endswith(b"\n\n")):
+            HubStream.feed(self, data)
+        elif any(marker in data for marker in markers):
+            for event in data.split(b"\n\n"):
+                if any(marker in event for marker in markers):
+                    HubStream.feed(self, event + b"\n\n")
+
     def flush(self) -> list[bytes]:
         out: list[bytes] = []
         for event in self._decoder.flush():

@@ -16,6 +16,7 @@ from proxy.converters.errors import parse_json
 __all__ = ["ResponsesUsageReader", "answer_usage", "usage_from_responses"]
 
 _TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
+_MARKERS = (b'"error"', *sorted(kind.encode() for kind in _TERMINAL))
 
 
 def _int(value: Any) -> int:
@@ -50,7 +51,7 @@ class ResponsesUsageReader(HubStream):
     terminal event's usage and any error among them."""
 
     def feed(self, data: bytes) -> list[bytes]:
-        super().feed(data)
+        self._read_marked(data, _MARKERS)     # the deltas are not decoded, only what `_event` would parse
         return [data]
 
     def _event(self, data: str) -> list[bytes]:

@@ -134,3 +134,37 @@ def test_rerank_usage_in_each_providers_shape() -> None:
     assert rerank_usage(siliconflow) == Usage(30, 2)
     assert rerank_usage(tokens_only) == Usage(7, 0)
     assert rerank_usage(cohere) is None and rerank_usage({}) is None
+
+
+ANTHROPIC_STREAM = (
+    b'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":12,"output_tokens":1}}}\n\n'
+    b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
+    b'"delta":{"type":"text_delta","text":"Hello"}}\n\n'
+    b'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn"},'
+    b'"usage":{"output_tokens":20}}\n\n'
+    b'event: message_stop\ndata: {"type":"message_stop"}\n\n')
+
+
+def test_a_stream_whose_converter_read_the_usage_is_not_read_again() -> None:
+    """#19: an Anthropic pass-through stream's usage reader saw the usage; Billing takes it from there, and the tap
+    no longer parses every event of the stream a second time (its text is not needed)."""
+    from proxy.converters.dialects.anthropic_passthrough import AnthropicUsageReader
+
+    reader = AnthropicUsageReader()
+    reader.feed(ANTHROPIC_STREAM)
+    flow = make_flow(path="/v1/messages", billed=True, stream_converter=reader)
+    flow.stream = True
+    tap = UsageTap()
+    tap.chunk(flow, ANTHROPIC_STREAM)
+    tap.done(flow)
+    assert flow.state.completion_parts == [] and flow.state.usage is None
+    assert (reader.usage.prompt_tokens, reader.usage.completion_tokens) == (12, 20)
+
+    failed = AnthropicUsageReader()    # an error event too: the text is read (it tells whether the stream failed)
+    broken = ANTHROPIC_STREAM + b'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n'
+    failed.feed(broken)
+    flow = make_flow(path="/v1/messages", billed=True, stream_converter=failed)
+    flow.stream = True
+    tap.chunk(flow, broken)
+    tap.done(flow)
+    assert failed.error is not None and flow.state.completion_parts == ["Hello"]

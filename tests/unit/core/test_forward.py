@@ -107,3 +107,43 @@ async def test_a_gate_that_refuses_ends_the_stream_there_with_an_error_event(ser
     assert events[:2] == [b"data: 1", b"data: 2"]
     assert orjson.loads(events[2].removeprefix(b"data: "))["error"]["code"] == "insufficient_quota"
     assert events[3:] == [b""]
+
+
+def _split_events(piece: bytes) -> list[bytes]:
+    """A transform that turns one upstream piece into one client event per SSE event in it."""
+    return [event + b"\n\n" for event in piece.split(b"\n\n") if event]
+
+
+async def test_a_converters_events_from_one_read_go_out_in_one_write(serve: Serve,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """#19: written one by one, a converted stream's events cost one send each (a third of a worker's time)."""
+    from aiohttp import web
+
+    writes: list[bytes] = []
+    original = web.StreamResponse.write
+
+    async def counting(self: web.StreamResponse, data: bytes) -> None:
+        writes.append(bytes(data))
+        await original(self, data)
+    monkeypatch.setattr(web.StreamResponse, "write", counting)
+    seen: list[tuple[int, bytes]] = []
+
+    class Convert:
+        def request(self, f: Flow[Any]) -> None:
+            f.stream = True
+
+        def rewrite(self, f: Flow[Any]) -> None:
+            f.upstream = UpstreamCall("POST", "http://upstream.test/", CIMultiDict(), b"")
+            f.transform = BodyTransform(_split_events, lambda: [b"data: end\n\n"])
+
+            async def gate(data: bytes) -> None:   # sees every event with the bytes before it counted
+                seen.append((f.bytes_to_client, data))
+                if data.startswith(b"data: 3"):
+                    raise RelayError(403, "balance used up", code="insufficient_quota")
+            f.gate = gate
+    upstream = MemoryUpstream([Scripted.sse(b"data: 1\n\ndata: 2\n\n", b"data: 3\n\ndata: 4\n\n")])
+    client = await serve(pipeline(upstream, Convert()))
+    events = (await (await client.post(CHAT, data=b"{}")).read()).split(b"\n\n")
+    assert events[:2] == [b"data: 1", b"data: 2"] and b"insufficient_quota" in events[2]
+    assert writes[0] == b"data: 1\n\ndata: 2\n\n"          # one write for the first read's two events
+    assert seen == [(0, b"data: 1\n\n"), (9, b"data: 2\n\n"), (18, b"data: 3\n\n")]

@@ -44,3 +44,35 @@ def test_whole_answer_usage() -> None:
                                                       "cache_creation_input_tokens": 5}})
     assert answer_usage(body) == Usage(prompt_tokens=8, completion_tokens=4, cache_write_5m_tokens=5)
     assert answer_usage(b"not json") is None and answer_usage(b"[]") is None
+
+
+def test_pieces_of_whole_content_events_are_not_decoded() -> None:
+    """#19: a piece of whole events none of which can carry usage or an error passes undecoded; the usage is read
+    all the same, including after a piece that ended inside an event."""
+    decoded: list[str] = []
+
+    class Counting(AnthropicUsageReader):
+        def _event(self, data: str) -> list[bytes]:
+            decoded.append(orjson.loads(data)["type"])
+            return super()._event(data)
+
+    plain = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hello"}}
+    pieces = [_stream(START), _stream(plain), _stream(plain), _stream(END)]
+    reader = Counting()
+    assert [o for piece in pieces for o in reader.feed(piece)] == pieces
+    assert decoded == ["message_start", "message_delta"]
+    assert reader.usage == Usage(prompt_tokens=132, completion_tokens=7, cached_tokens=100, cache_write_5m_tokens=20)
+
+    decoded.clear()
+    whole = Counting()       # the whole stream in one piece: only its usage events are decoded
+    whole.feed(b"".join(pieces) + _stream(ERROR))
+    assert decoded == ["message_start", "message_delta", "error"] and whole.usage == reader.usage
+    assert whole.error is not None and whole.error.message == "Overloaded"
+
+    decoded.clear()
+    cut = Counting()
+    half = len(pieces[1]) // 2
+    for piece in (pieces[0], pieces[1][:half], pieces[1][half:] + pieces[2], pieces[3]):
+        cut.feed(piece)
+    assert decoded == ["message_start", "content_block_delta", "content_block_delta", "message_delta"]
+    assert cut.usage == reader.usage

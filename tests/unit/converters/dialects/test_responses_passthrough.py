@@ -50,3 +50,23 @@ def test_a_whole_answer() -> None:
     assert answer_usage(orjson.dumps({"id": "resp_1", "object": "response", "usage": USAGE})) == EXPECTED
     assert answer_usage(b"not json") is None and answer_usage(b'{"usage": null}') is None
     assert usage_from_responses({"input_tokens": 3}) == Usage(prompt_tokens=3)
+
+
+def test_whole_events_without_a_terminal_or_an_error_are_not_decoded() -> None:
+    """#19: of a piece of whole events only those that can end the response or carry an error are decoded."""
+    decoded: list[str] = []
+
+    class Counting(ResponsesUsageReader):
+        def _event(self, data: str) -> list[bytes]:
+            decoded.append(orjson.loads(data)["type"])
+            return super()._event(data)
+
+    plain = {"type": "response.output_text.delta", "sequence_number": 1, "delta": "Hello"}
+    reader = Counting()
+    for piece in (_stream(CREATED), _stream(plain, plain), _stream(DONE)):
+        assert reader.feed(piece) == [piece]
+    assert decoded == ["response.completed"] and reader.usage == EXPECTED
+    decoded.clear()
+    failed = Counting()
+    failed.feed(_stream(CREATED, plain, FAILED))
+    assert decoded == ["response.failed"] and failed.error is not None
