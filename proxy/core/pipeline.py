@@ -69,8 +69,24 @@ class Pipeline:
             return await self._error(request, flow, err)
         finally:
             flow.timings.end = flow.timings.end or time.monotonic()
-            await self.addons.run_quietly("done", flow)
-            self.inflight.running -= 1
+            try:
+                await self._done(flow)
+            finally:
+                self.inflight.running -= 1
+
+    async def _done(self, flow: Flow[Any]) -> None:
+        """The `done` hooks (settlement, the log row, limits' release) run to their end even when this handler is
+        cancelled meanwhile (a server that cancels handlers whose client left, a stop): shielded, waited for
+        again after each cancellation, which is then passed on."""
+        done = asyncio.ensure_future(self.addons.run_quietly("done", flow))
+        cancelled: asyncio.CancelledError | None = None
+        while not done.done():
+            try:
+                await asyncio.shield(done)
+            except asyncio.CancelledError as e:
+                cancelled = e
+        if cancelled is not None:
+            raise cancelled
 
     def _unexpected(self, flow: Flow[Any], e: Exception) -> RelayError:
         if self.unavailable(e):

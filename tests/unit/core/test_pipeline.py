@@ -3,10 +3,14 @@ unchanged, attempts and retries, error answers before and inside a stream, an ad
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
+import pytest
 from aiohttp import ClientPayloadError
+from aiohttp.streams import EmptyStreamReader
+from aiohttp.test_utils import make_mocked_request
 from multidict import CIMultiDict
 
 from proxy.core.errors import RelayError, UpstreamError
@@ -199,3 +203,36 @@ async def test_a_json_allowance_is_this_attempts_only(serve: Any) -> None:
     client = await serve(pipeline(upstream, rec, FirstConverts(), StopsAfterTwo()))
     resp = await client.post(CHAT, data=b"{}")
     assert resp.status == 500 and rec.errors == [(503, b"down"), (500, body)]
+
+
+async def test_done_runs_to_its_end_when_the_handler_is_cancelled_meanwhile() -> None:
+    """Settlement and the log row are `done` hooks: a handler cancelled while they await (a server that cancels
+    handlers whose client left, a stop) used to skip the rest of them and never count the request as ended."""
+    entered, release = asyncio.Event(), asyncio.Event()
+    finished: list[str] = []
+
+    class SlowSettle:
+        async def done(self, flow: Flow[Any]) -> None:
+            entered.set()
+            await release.wait()
+            finished.append("settled")
+
+    class LogRow:
+        def done(self, flow: Flow[Any]) -> None:
+            finished.append("logged")
+
+    class Answers:
+        def request(self, flow: Flow[Any]) -> None:
+            flow.response = LocalResponse(200, b"{}")
+
+    p = pipeline(MemoryUpstream(), Answers(), SlowSettle(), LogRow())
+    request = make_mocked_request("POST", CHAT, payload=EmptyStreamReader())
+    handler = asyncio.ensure_future(p.handle(request))
+    await asyncio.wait_for(entered.wait(), 5)
+    handler.cancel()
+    await asyncio.sleep(0.05)
+    handler.cancel()                       # twice: each cancellation is waited out
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(handler, 5)
+    assert finished == ["settled", "logged"] and p.inflight.running == 0
