@@ -18,50 +18,11 @@ from store import Database, save_option
 from tests.e2e.harness import Account, Gateway, add_account, add_channel, balances, logs
 from tests.e2e.mock_providers import ProviderMock, json_response, send_stream
 from tests.e2e.mock_upstream import Recorded
+from tests.e2e.weather_upstream import MODEL, chunk, openai_chat
 
-MODEL = "gpt-4o-mini"
 TOOL = {"name": "get_weather", "description": "The weather of a city",
         "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
 ASK = [{"role": "user", "content": "Weather in Paris?"}]
-
-
-def _chunk(delta: dict[str, Any], finish: str | None = None, usage: dict[str, int] | None = None) -> bytes:
-    obj: dict[str, Any] = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": MODEL,
-                           "choices": [] if usage else [{"index": 0, "delta": delta, "finish_reason": finish}]}
-    if usage:
-        obj["usage"] = usage
-    return b"data: " + orjson.dumps(obj) + b"\n\n"
-
-
-def _hub_answer(payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int]]:
-    """The first turn calls the tool; the turn that carries its result answers with text."""
-    if any(m.get("role") == "tool" for m in payload["messages"]):
-        return {"role": "assistant", "content": "Sunny, 21 C."}, {"prompt_tokens": 40, "completion_tokens": 6,
-                                                                  "total_tokens": 46}
-    call = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}
-    return {"role": "assistant", "content": None, "tool_calls": [call]}, {"prompt_tokens": 30, "completion_tokens": 9,
-                                                                         "total_tokens": 39}
-
-
-async def _openai_chat(request: web.Request, rec: Recorded) -> web.StreamResponse:
-    payload = rec.json()
-    message, usage = _hub_answer(payload)
-    finish = "tool_calls" if message.get("tool_calls") else "stop"
-    if not payload.get("stream"):
-        return json_response({"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": MODEL,
-                              "choices": [{"index": 0, "message": message, "finish_reason": finish}], "usage": usage})
-    events = _chunk({"role": "assistant", "content": ""})
-    if message.get("tool_calls"):
-        call = message["tool_calls"][0]
-        events += _chunk({"tool_calls": [{"index": 0, "id": call["id"], "type": "function",
-                                          "function": {"name": "get_weather", "arguments": ""}}]})
-        events += _chunk({"tool_calls": [{"index": 0, "function": {"arguments": call["function"]["arguments"]}}]})
-    else:
-        events += _chunk({"content": "Sunny, "}) + _chunk({"content": "21 C."})
-    events += _chunk({}, finish)
-    if (payload.get("stream_options") or {}).get("include_usage"):
-        events += _chunk({}, usage=usage)
-    return await send_stream(request, events + b"data: [DONE]\n\n", "text/event-stream")
 
 
 @pytest.fixture
@@ -122,7 +83,7 @@ async def _billed(gateway: Gateway, db: Database, acct: Account, before: dict[st
 
 async def test_create_with_a_tool_round_trip_on_an_openai_channel(gateway: Gateway, db: Database,
                                                                    mock: ProviderMock) -> None:
-    mock.route("POST", "/v1/chat/completions", _openai_chat)
+    mock.route("POST", "/v1/chat/completions", openai_chat)
     acct = await _setup(db, gateway, mock)
     before = await balances(db, acct)
     client = _client(gateway, acct.key)
@@ -146,7 +107,7 @@ async def test_create_with_a_tool_round_trip_on_an_openai_channel(gateway: Gatew
 
 async def test_stream_with_a_tool_round_trip_and_bearer_auth(gateway: Gateway, db: Database,
                                                               mock: ProviderMock) -> None:
-    mock.route("POST", "/v1/chat/completions", _openai_chat)
+    mock.route("POST", "/v1/chat/completions", openai_chat)
     acct = await _setup(db, gateway, mock)
     before = await balances(db, acct)
     client = _client(gateway, acct.key, bearer=True)
@@ -166,7 +127,7 @@ async def test_stream_with_a_tool_round_trip_and_bearer_auth(gateway: Gateway, d
 
 async def test_raw_stream_events_are_named(gateway: Gateway, db: Database, mock: ProviderMock) -> None:
     """Claude Code ignores events without an `event:` line: every event is named, and the query is accepted."""
-    mock.route("POST", "/v1/chat/completions", _openai_chat)
+    mock.route("POST", "/v1/chat/completions", openai_chat)
     acct = await _setup(db, gateway, mock)
     body = {"model": MODEL, "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}], "stream": True}
     async with aiohttp.ClientSession() as http, http.post(gateway.url + "/v1/messages?beta=true", json=body,
@@ -262,7 +223,7 @@ async def test_a_stream_cut_mid_way_ends_with_an_error_event(gateway: Gateway, d
     async def cut(request: web.Request, rec: Recorded) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
-        await response.write(_chunk({"role": "assistant", "content": "Hel"}))
+        await response.write(chunk({"role": "assistant", "content": "Hel"}))
         assert request.transport is not None
         request.transport.abort()
         return response
@@ -418,8 +379,8 @@ async def test_an_answer_without_usage_is_counted(gateway: Gateway, db: Database
             return json_response({"id": "c", "object": "chat.completion", "created": 1, "model": MODEL,
                                   "choices": [{"index": 0, "finish_reason": "stop", "message": {
                                       "role": "assistant", "content": "Sunny, 21 degrees in Paris today."}}]})
-        events = _chunk({"role": "assistant", "content": "Sunny, 21 degrees "}) + _chunk({"content": "in Paris today."})
-        return await send_stream(request, events + _chunk({}, "stop") + b"data: [DONE]\n\n", "text/event-stream")
+        events = chunk({"role": "assistant", "content": "Sunny, 21 degrees "}) + chunk({"content": "in Paris today."})
+        return await send_stream(request, events + chunk({}, "stop") + b"data: [DONE]\n\n", "text/event-stream")
 
     mock.route("POST", "/v1/chat/completions", no_usage)
     acct = await _setup(db, gateway, mock)
@@ -441,7 +402,7 @@ async def test_a_failed_anthropic_channel_is_retried_on_a_converted_one(gateway:
     async def overloaded(request: web.Request, rec: Recorded) -> web.StreamResponse:
         return json_response({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}, 529)
 
-    mock.route("POST", "/v1/messages", overloaded).route("POST", "/v1/chat/completions", _openai_chat)
+    mock.route("POST", "/v1/messages", overloaded).route("POST", "/v1/chat/completions", openai_chat)
     acct = await add_account(db)
     await add_channel(db, base_url=mock.url, type=14, key="sk-ant", models=MODEL, priority=10, name="claude")
     await add_channel(db, base_url=mock.url, type=1, key="sk-oai", models=MODEL, priority=0, name="openai")

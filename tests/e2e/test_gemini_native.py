@@ -21,8 +21,8 @@ from store import Database, save_option
 from tests.e2e.harness import Account, Gateway, add_account, add_channel, balances, logs
 from tests.e2e.mock_providers import ProviderMock, check_hs256_jwt, json_response, send_stream
 from tests.e2e.mock_upstream import Recorded
+from tests.e2e.weather_upstream import MODEL, openai_chat, overloaded_mid_stream
 
-MODEL = "gpt-4o-mini"
 GEMINI = "gemini-2.5-flash"
 CLAUDE = "claude-sonnet-4-5"
 GLM = "glm-4-plus"
@@ -36,49 +36,10 @@ ASK = [types.Content(role="user", parts=[types.Part(text="Weather in Paris?")])]
 
 # ---------------------------------------------------------------- upstreams
 
-def _chunk(delta: dict[str, Any], finish: str | None = None, usage: dict[str, int] | None = None) -> bytes:
-    obj: dict[str, Any] = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": MODEL,
-                           "choices": [] if usage else [{"index": 0, "delta": delta, "finish_reason": finish}]}
-    if usage:
-        obj["usage"] = usage
-    return b"data: " + orjson.dumps(obj) + b"\n\n"
-
-
-def _hub_answer(payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int]]:
-    """The first turn calls the tool; the turn that carries its result answers with text."""
-    if any(m.get("role") == "tool" for m in payload["messages"]):
-        return {"role": "assistant", "content": "Sunny, 21 C."}, {"prompt_tokens": 40, "completion_tokens": 6,
-                                                                  "total_tokens": 46}
-    call = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}
-    return {"role": "assistant", "content": None, "tool_calls": [call]}, {"prompt_tokens": 30, "completion_tokens": 9,
-                                                                         "total_tokens": 39}
-
-
-async def _openai_chat(request: web.Request, rec: Recorded) -> web.StreamResponse:
-    payload = rec.json()
-    message, usage = _hub_answer(payload)
-    finish = "tool_calls" if message.get("tool_calls") else "stop"
-    if not payload.get("stream"):
-        return json_response({"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": MODEL,
-                              "choices": [{"index": 0, "message": message, "finish_reason": finish}], "usage": usage})
-    events = _chunk({"role": "assistant", "content": ""})
-    if message.get("tool_calls"):
-        call = message["tool_calls"][0]
-        events += _chunk({"tool_calls": [{"index": 0, "id": call["id"], "type": "function",
-                                          "function": {"name": "get_weather", "arguments": ""}}]})
-        events += _chunk({"tool_calls": [{"index": 0, "function": {"arguments": call["function"]["arguments"]}}]})
-    else:
-        events += _chunk({"content": "Sunny, "}) + _chunk({"content": "21 C."})
-    events += _chunk({}, finish)
-    if (payload.get("stream_options") or {}).get("include_usage"):
-        events += _chunk({}, usage=usage)
-    return await send_stream(request, events + b"data: [DONE]\n\n", "text/event-stream")
-
-
 async def _zhipu_chat(request: web.Request, rec: Recorded) -> web.StreamResponse:
     scheme, _, token = rec.headers["Authorization"].partition(" ")
     assert scheme == "Bearer" and check_hs256_jwt(token, ZHIPU_SECRET)["api_key"] == ZHIPU_ID
-    return await _openai_chat(request, rec)
+    return await openai_chat(request, rec)
 
 
 def _anthropic_events(payload: dict[str, Any]) -> bytes:
@@ -226,7 +187,7 @@ async def _round_trip(client: genai.Client, model: str, stream: bool) -> str:
 @pytest.mark.parametrize("stream", [False, True], ids=["generate", "stream"])
 async def test_function_call_round_trip_on_an_openai_channel(gateway: Gateway, db: Database, mock: ProviderMock,
                                                              stream: bool) -> None:
-    mock.route("POST", "/v1/chat/completions", _openai_chat)
+    mock.route("POST", "/v1/chat/completions", openai_chat)
     acct = await _setup(db, gateway, mock)
     before = await balances(db, acct)
     text = await _round_trip(_client(gateway, acct.key), MODEL, stream)
@@ -400,15 +361,7 @@ async def test_errors_in_gemini_shape(gateway: Gateway, db: Database, mock: Prov
 async def test_a_stream_error_after_the_start_is_a_gemini_error_event(gateway: Gateway, db: Database,
                                                                       mock: ProviderMock) -> None:
     """A converted stream cut by the upstream ends with a `data: {"error": …}` event the SDK raises."""
-    async def cut(request: web.Request, rec: Recorded) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await response.prepare(request)
-        await response.write(_chunk({"role": "assistant", "content": "Sunny"}) + _chunk({"content": ", 2"}))
-        await response.write(b'data: {"error": {"message": "overloaded", "type": "server_error", "code": 503}}\n\n')
-        await response.write_eof()
-        return response
-
-    mock.route("POST", "/v1/chat/completions", cut)
+    mock.route("POST", "/v1/chat/completions", overloaded_mid_stream)
     acct = await _setup(db, gateway, mock)
     got = ""
     with pytest.raises(errors.APIError) as failed:
@@ -464,7 +417,7 @@ async def test_a_recorded_gemini_cli_turn_through_the_hub(gateway: Gateway, db: 
     """The same turn to an OpenAI channel: its system instruction, its 8 tools and the read_file result as the
     hub's, answered as a Gemini stream the CLI accepts (data lines only, a finishReason, usage)."""
     body, _ = _capture("gemini-3")
-    mock.route("POST", "/v1/chat/completions", _openai_chat)
+    mock.route("POST", "/v1/chat/completions", openai_chat)
     acct = await _setup(db, gateway, mock)
     status, raw = await _post_cli(gateway, acct.key, MODEL, body, key_in_query=True)
     assert status == 200 and not mock.failures, raw
@@ -551,7 +504,7 @@ async def test_a_failed_gemini_channel_is_retried_on_a_converted_one(gateway: Ga
                              503)
 
     mock.route("POST", f"/v1beta/models/{MODEL}:streamGenerateContent", unavailable)
-    mock.route("POST", "/v1/chat/completions", _openai_chat)
+    mock.route("POST", "/v1/chat/completions", openai_chat)
     acct = await add_account(db)
     await add_channel(db, base_url=mock.url, type=24, key="gemini-key", models=MODEL, priority=10, name="gemini")
     await add_channel(db, base_url=mock.url, type=1, key="sk-oai", models=MODEL, priority=0, name="openai")
