@@ -3,8 +3,6 @@ client's body with the mapped model, the channel's key), nothing is billed or lo
 
 from __future__ import annotations
 
-from typing import Any
-
 import anthropic
 import orjson
 import pytest
@@ -17,13 +15,6 @@ from tests.e2e.mock_upstream import Recorded
 
 CLAUDE = "claude-sonnet-4-5"
 ASK = [{"role": "user", "content": "Weather in Paris?"}]
-
-
-@pytest.fixture
-async def mock() -> Any:
-    server = await ProviderMock().start()
-    yield server
-    await server.close()
 
 
 async def _count(request: web.Request, rec: Recorded) -> web.StreamResponse:

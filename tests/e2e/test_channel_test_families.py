@@ -69,13 +69,6 @@ FAMILIES: list[tuple[int, str, str, str, dict[str, Handler]]] = [
 ]
 
 
-@pytest.fixture
-async def mock() -> Any:
-    server = await ProviderMock().start()
-    yield server
-    await server.close()
-
-
 @pytest.mark.parametrize("family", FAMILIES, ids=[str(f[0]) for f in FAMILIES])
 async def test_a_channel_of_each_family_answers_the_channel_test(
         gateway: Gateway, db: Database, mock: ProviderMock, family: tuple[int, str, str, str, dict[str, Handler]]

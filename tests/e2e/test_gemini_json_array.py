@@ -42,13 +42,6 @@ async def _gemini_sse(request: web.Request, rec: Recorded) -> web.StreamResponse
     return await send_stream(request, data, "text/event-stream")
 
 
-@pytest.fixture
-async def mock() -> Any:
-    server = await ProviderMock().start()
-    yield server
-    await server.close()
-
-
 async def _post(gateway: Gateway, key: str, model: str, query: str = "") -> tuple[int, str, bytes]:
     url = f"{gateway.url}/v1beta/models/{model}:streamGenerateContent" + (f"?{query}" if query else "")
     async with aiohttp.ClientSession() as http, http.post(url, json=ASK, headers={"x-goog-api-key": key}) as r:

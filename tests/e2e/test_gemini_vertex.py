@@ -6,7 +6,6 @@ bytes come back as Vertex sent them and are billed from its usageMetadata."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import aiohttp
 import orjson
@@ -43,13 +42,6 @@ def service_account() -> dict[str, str]:
     return {"type": "service_account", "project_id": "my-project", "private_key_id": "0123456789abcdef",
             "private_key": pem, "client_email": "gateway@my-project.iam.gserviceaccount.com",
             "token_uri": "https://oauth2.googleapis.com/token"}
-
-
-@pytest.fixture
-async def mock() -> Any:
-    server = await ProviderMock().start()
-    yield server
-    await server.close()
 
 
 async def _token(request: web.Request, rec: Recorded) -> web.StreamResponse:

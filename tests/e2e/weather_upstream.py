@@ -56,6 +56,11 @@ async def openai_chat(request: web.Request, rec: Recorded) -> web.StreamResponse
     return await send_stream(request, events + b"data: [DONE]\n\n", "text/event-stream")
 
 
+async def upstream_exploded(request: web.Request, rec: Recorded) -> web.StreamResponse:
+    """A 500 with an OpenAI-shaped error body, for the tests of errors in the client's dialect."""
+    return json_response({"error": {"message": "upstream exploded", "type": "server_error"}}, status=500)
+
+
 async def overloaded_mid_stream(request: web.Request, rec: Recorded) -> web.StreamResponse:
     """A stream that starts with text, then reports an `overloaded` error in the stream and ends."""
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
@@ -66,4 +71,4 @@ async def overloaded_mid_stream(request: web.Request, rec: Recorded) -> web.Stre
     return response
 
 
-__all__ = ["MODEL", "chunk", "hub_answer", "openai_chat", "overloaded_mid_stream"]
+__all__ = ["MODEL", "chunk", "hub_answer", "openai_chat", "overloaded_mid_stream", "upstream_exploded"]
