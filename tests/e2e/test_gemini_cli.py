@@ -16,13 +16,12 @@ from typing import Any
 import orjson
 import pytest
 from aiohttp import web
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from store import Database
 from tests.e2e.harness import Gateway, add_account, add_channel, balances, logs
 from tests.e2e.mock_providers import ProviderMock, json_response, send_stream
 from tests.e2e.mock_upstream import Recorded
+from tests.e2e.vertex_account import REGION_CONFIG, service_account, token_endpoint
 
 SECRET = "The treasure is under the old oak tree 4711."
 PROMPT = "Read notes.txt with the read_file tool and tell me what it says."
@@ -249,15 +248,7 @@ async def test_gemini_cli_reads_a_file_through_vertex_gemini(gateway: Gateway, d
     as sent, with the channel's OAuth token (exchanged at the channel's base URL); billed from usageMetadata."""
     model = "gemini-2.5-flash"
     work = _workspace(tmp_path)
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
-    account = {"type": "service_account", "project_id": "my-project", "private_key_id": "k1", "private_key": pem,
-               "client_email": "gw@my-project.iam.gserviceaccount.com",
-               "token_uri": "https://oauth2.googleapis.com/token"}
-
-    async def token(request: web.Request, rec: Recorded) -> web.StreamResponse:
-        return json_response({"access_token": "ya29.cli", "expires_in": 3599, "token_type": "Bearer"})
+    account = service_account()
 
     async def stream(request: web.Request, rec: Recorded) -> web.StreamResponse:
         assert rec.query == "alt=sse" and rec.headers["Authorization"] == "Bearer ya29.cli"
@@ -265,11 +256,11 @@ async def test_gemini_cli_reads_a_file_through_vertex_gemini(gateway: Gateway, d
                                  "text/event-stream")
 
     path = f"/v1/projects/my-project/locations/us-central1/publishers/google/models/{model}:streamGenerateContent"
-    mock = await ProviderMock().route("POST", "/token", token).route("POST", path, stream).start()
+    mock = await ProviderMock().route("POST", "/token", token_endpoint("ya29.cli")).route("POST", path, stream).start()
     try:
         acct = await add_account(db)
         await add_channel(db, base_url=mock.url, type=42, key=orjson.dumps(account).decode(), models=model,
-                          config=orjson.dumps({"region": "us-central1"}).decode())
+                          config=REGION_CONFIG)
         await gateway.reload()
         out, err, code = await _run_gemini(gateway, acct.key, model, tmp_path, work)
         assert code == 0, (out, err, mock.failures)
