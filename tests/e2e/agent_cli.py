@@ -1,6 +1,6 @@
 """What the real coding-agent CLIs' tests share (Claude Code, Codex, Gemini CLI): finding the installed binary,
-a workspace with the file the agent must read, a fresh account on one channel, and running the CLI offline with
-a deadline (killed when it passes, so nothing hangs)."""
+a workspace with the file the agent must read, and running the CLI offline with a deadline (killed when it
+passes, so nothing hangs)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,6 @@ import asyncio
 import os
 import shutil
 from pathlib import Path
-from typing import Any
-
-from store import Database
-from tests.e2e.harness import Account, Gateway, add_account, add_channel
 
 SECRET = "The treasure is under the old oak tree 4711."
 # any request to a host other than the gateway fails at once (nothing listens on the proxy's port)
@@ -36,14 +32,6 @@ def workspace(tmp_path: Path) -> Path:
     return work
 
 
-async def account_on(db: Database, gateway: Gateway, mock_url: str, **channel: Any) -> Account:
-    """A new account and one channel at `mock_url` (`channel`: its type, key, models…), the gateway reloaded."""
-    acct = await add_account(db)
-    await add_channel(db, base_url=mock_url, **channel)
-    await gateway.reload()
-    return acct
-
-
 async def run_cli(argv: list[str], cwd: Path, env: dict[str, str], timeout: float) -> tuple[str, bytes, int]:
     """The CLI's stdout (text), stderr (bytes) and exit code; killed and TimeoutError after `timeout` seconds."""
     proc = await asyncio.create_subprocess_exec(
@@ -58,4 +46,4 @@ async def run_cli(argv: list[str], cwd: Path, env: dict[str, str], timeout: floa
     return out.decode(), err, proc.returncode or 0
 
 
-__all__ = ["OFFLINE", "SECRET", "account_on", "find_cli", "run_cli", "workspace"]
+__all__ = ["OFFLINE", "SECRET", "find_cli", "run_cli", "workspace"]

@@ -14,8 +14,8 @@ import pytest
 from aiohttp import web
 
 from rules import load_prices
-from store import Database, save_option
-from tests.e2e.harness import Account, Gateway, add_account, add_channel, balances, logs
+from store import Database
+from tests.e2e.harness import Account, Gateway, account_on, add_account, add_channel, balances, logs, set_options
 from tests.e2e.mock_providers import ProviderMock, json_response, send_stream
 from tests.e2e.mock_upstream import Recorded
 from tests.e2e.sdk_clients import anthropic_client
@@ -290,10 +290,8 @@ async def test_anthropic_channel_with_the_sdk_and_a_mapped_model(gateway: Gatewa
                                                                   mock: ProviderMock) -> None:
     """The model is the one field that changes (mapped); the SDK reads the passed-through answer and stream."""
     mock.route("POST", "/v1/messages", _anthropic)
-    acct = await add_account(db)
-    await add_channel(db, base_url=mock.url, type=14, key="sk-channel-key", models="claude-x",
-                      model_mapping=orjson.dumps({"claude-x": CLAUDE}).decode())
-    await gateway.reload()
+    acct = await account_on(db, gateway, mock.url, type=14, key="sk-channel-key", models="claude-x",
+                            model_mapping=orjson.dumps({"claude-x": CLAUDE}).decode())
     client = anthropic_client(gateway, acct.key)
     answer = await client.messages.create(model="claude-x", max_tokens=64, messages=ASK)
     assert answer.content[0].text == "Hi!" and answer.usage.cache_read_input_tokens == 100
@@ -379,10 +377,7 @@ async def test_a_failed_anthropic_channel_is_retried_on_a_converted_one(gateway:
     acct = await add_account(db)
     await add_channel(db, base_url=mock.url, type=14, key="sk-ant", models=MODEL, priority=10, name="claude")
     await add_channel(db, base_url=mock.url, type=1, key="sk-oai", models=MODEL, priority=0, name="openai")
-    async with db.session() as s:
-        await save_option(s, "RetryTimes", "1")
-    await gateway.runtime.caches.reload_options()
-    await gateway.reload()
+    await set_options(db, gateway, RetryTimes="1")
     async with anthropic_client(gateway, acct.key).messages.stream(model=MODEL, max_tokens=64, messages=ASK,
                                                           tools=[TOOL]) as stream:
         answer = await stream.get_final_message()

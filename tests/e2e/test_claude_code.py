@@ -17,8 +17,8 @@ from aiohttp import web
 
 from proxy.converters.eventstream import encode_message
 from store import Database
-from tests.e2e.agent_cli import SECRET, account_on, find_cli, run_cli, workspace
-from tests.e2e.harness import Gateway, balances, logs
+from tests.e2e.agent_cli import SECRET, find_cli, run_cli, workspace
+from tests.e2e.harness import Gateway, account_on, balances, logs
 from tests.e2e.mock_providers import ProviderMock, check_sigv4, json_response, send_stream
 from tests.e2e.mock_upstream import Recorded
 

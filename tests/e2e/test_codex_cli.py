@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from store import Database
-from tests.e2e.agent_cli import OFFLINE, SECRET, account_on, find_cli, run_cli, workspace
-from tests.e2e.harness import Account, Gateway, balances, logs
+from tests.e2e.agent_cli import OFFLINE, SECRET, find_cli, run_cli, workspace
+from tests.e2e.harness import Account, Gateway, account_on, balances, logs
 from tests.e2e.mock_providers import ProviderMock
 from tests.e2e.responses_upstreams import (
     ANSWER_PREFIX,

@@ -16,8 +16,8 @@ import pytest
 from aiohttp import web
 
 from store import Database
-from tests.e2e.agent_cli import OFFLINE, SECRET, account_on, find_cli, run_cli, workspace
-from tests.e2e.harness import Gateway, balances, logs
+from tests.e2e.agent_cli import OFFLINE, SECRET, find_cli, run_cli, workspace
+from tests.e2e.harness import Gateway, account_on, balances, logs
 from tests.e2e.mock_providers import ProviderMock, json_response, send_stream
 from tests.e2e.mock_upstream import Recorded
 from tests.e2e.vertex_account import REGION_CONFIG, service_account, token_endpoint

@@ -17,8 +17,8 @@ from google.genai import errors, types
 
 from rules import load_prices
 from rules.charge import Parts
-from store import Database, save_option
-from tests.e2e.harness import Account, Gateway, add_account, add_channel, balances, logs
+from store import Database
+from tests.e2e.harness import Account, Gateway, add_account, add_channel, balances, logs, set_options
 from tests.e2e.mock_providers import ProviderMock, check_hs256_jwt, json_response, send_stream
 from tests.e2e.mock_upstream import Recorded
 from tests.e2e.sdk_clients import genai_client
@@ -483,10 +483,7 @@ async def test_a_failed_gemini_channel_is_retried_on_a_converted_one(gateway: Ga
     acct = await add_account(db)
     await add_channel(db, base_url=mock.url, type=24, key="gemini-key", models=MODEL, priority=10, name="gemini")
     await add_channel(db, base_url=mock.url, type=1, key="sk-oai", models=MODEL, priority=0, name="openai")
-    async with db.session() as s:
-        await save_option(s, "RetryTimes", "1")
-    await gateway.runtime.caches.reload_options()
-    await gateway.reload()
+    await set_options(db, gateway, RetryTimes="1")
     chunks = [c async for c in await genai_client(gateway, acct.key).aio.models.generate_content_stream(
         model=MODEL, contents=ASK, config=CONFIG)]   # type: ignore[arg-type]
     assert [(c.name, c.args) for chunk in chunks for c in chunk.function_calls or []] == [
