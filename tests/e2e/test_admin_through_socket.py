@@ -34,21 +34,19 @@ async def _admin_behind_gateway(db: Database, tmp_path: Path, **settings: str) -
 
 async def test_admin_api_limits_the_address_the_proxy_resolved(db: Database, tmp_path: Path) -> None:
     trusted = {"TRUSTED_PROXIES": "127.0.0.1/32", "GLOBAL_API_RATE_LIMIT": "2"}
-    async with _admin_behind_gateway(db, tmp_path, **trusted) as gateway:
-        async with aiohttp.ClientSession() as http:
-            async def status(client: str) -> int:
-                async with http.get(gateway.url + "/api/status", headers={"X-Forwarded-For": client}) as r:
-                    return r.status
+    async with _admin_behind_gateway(db, tmp_path, **trusted) as gateway, aiohttp.ClientSession() as http:
+        async def status(client: str) -> int:
+            async with http.get(gateway.url + "/api/status", headers={"X-Forwarded-For": client}) as r:
+                return r.status
 
-            assert [await status("203.0.113.7") for _ in range(3)] == [200, 200, 429]
-            assert await status("203.0.113.8") == 200      # another client behind the trusted proxy: its own window
+        assert [await status("203.0.113.7") for _ in range(3)] == [200, 200, 429]
+        assert await status("203.0.113.8") == 200      # another client behind the trusted proxy: its own window
 
 
 async def test_admin_answers_through_the_port_carry_one_request_id(db: Database, tmp_path: Path) -> None:
     """admin_api's id passes through unchanged (one id per answer, the one admin_api logged), 404s included."""
-    async with _admin_behind_gateway(db, tmp_path) as gateway:
-        async with aiohttp.ClientSession() as http:
-            for route in ("/api/status", "/api/no/such/route", "/api/user/self"):
-                async with http.get(gateway.url + route) as r:
-                    ids = r.headers.getall("X-Oneapi-Request-Id", [])
-                    assert len(ids) == 1 and len(ids[0]) >= 20, (route, r.status, ids)
+    async with _admin_behind_gateway(db, tmp_path) as gateway, aiohttp.ClientSession() as http:
+        for route in ("/api/status", "/api/no/such/route", "/api/user/self"):
+            async with http.get(gateway.url + route) as r:
+                ids = r.headers.getall("X-Oneapi-Request-Id", [])
+                assert len(ids) == 1 and len(ids[0]) >= 20, (route, r.status, ids)
