@@ -111,12 +111,17 @@ def invalid_request(message: str) -> RelayError:
     return RelayError(400, message, type="invalid_request_error", code="invalid_request")
 
 
-def json_object_body(raw: bytes) -> dict[str, Any]:
-    """A client's request body as the JSON object every dialect sends; anything else is a 400."""
+def json_body(raw: bytes) -> Any:
+    """A client's request body parsed (None when empty); bytes that are not JSON are a 400."""
     try:
-        body = orjson.loads(raw) if raw else None
+        return orjson.loads(raw) if raw else None
     except orjson.JSONDecodeError as e:
         raise invalid_request(f"the request body is not JSON: {e}") from None
+
+
+def json_object_body(raw: bytes) -> dict[str, Any]:
+    """A client's request body as the JSON object every dialect sends; anything else is a 400."""
+    body = json_body(raw)
     if not isinstance(body, dict):
         raise invalid_request("the request body must be a JSON object")
     return body
@@ -262,4 +267,4 @@ def _chained(inner: BodyTransform | None, feed: Callable[[bytes], list[bytes]],
 
 
 __all__ = ["DIALECT_PATHS", "ClientDialect", "DialectError", "dialect_of", "gemini_stand_in", "invalid_request",
-           "json_object_body", "stand_in", "to_hub"]
+           "json_body", "json_object_body", "stand_in", "to_hub"]
