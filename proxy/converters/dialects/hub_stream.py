@@ -46,4 +46,13 @@ class HubStream:
         return []
 
 
-__all__ = ["HubStream"]
+class UsageReader(HubStream):
+    """A StreamConverter whose output is its input (a channel's stream in the client's own dialect): `feed`
+    returns the bytes as they came; the dialect's `_event` only reads the usage and error among them."""
+
+    def feed(self, data: bytes) -> list[bytes]:
+        super().feed(data)
+        return [data]
+
+
+__all__ = ["HubStream", "UsageReader"]
