@@ -20,16 +20,15 @@ from tests.e2e.harness import Account, Gateway, add_account, add_channel, balanc
 from tests.e2e.mock_providers import ProviderMock, check_sigv4, json_response, send_stream
 from tests.e2e.mock_upstream import Recorded
 from tests.e2e.vertex_account import REGION_CONFIG, service_account, token_endpoint
+from tests.e2e.weather_upstream import ANTHROPIC_TOOL as TOOL
+from tests.e2e.weather_upstream import ASK
 
 AK, SK, REGION = "AKIDLOCALTEST", "local/test+secret", "us-east-1"
 BEDROCK_MODEL = "claude-sonnet-4-5-20250929"
 BEDROCK_ID = "anthropic.claude-sonnet-4-5-20250929-v1:0"
 VERTEX_MODEL = "claude-sonnet-4-5@20250929"
 VERTEX_PATH = f"/v1/projects/my-project/locations/us-central1/publishers/anthropic/models/{VERTEX_MODEL}"
-TOOL = {"name": "get_weather", "description": "The weather of a city",
-        "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
 SYSTEM = [{"type": "text", "text": "You are terse.", "cache_control": {"type": "ephemeral"}}]
-ASK = [{"role": "user", "content": "Weather in Paris?"}]
 BETA = "interleaved-thinking-2025-05-14"
 USAGE = {"input_tokens": 10, "output_tokens": 5, "cache_read_input_tokens": 100, "cache_creation_input_tokens": 20}
 THINKING = {"type": "thinking", "thinking": "Look it up.", "signature": "EqQBCkYIBxgCKkD=="}

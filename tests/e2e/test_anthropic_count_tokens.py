@@ -12,9 +12,9 @@ from store import Database
 from tests.e2e.harness import Gateway, account_on, add_account, balances, logs
 from tests.e2e.mock_providers import ProviderMock, json_response
 from tests.e2e.mock_upstream import Recorded
+from tests.e2e.weather_upstream import ASK
 
 CLAUDE = "claude-sonnet-4-5"
-ASK = [{"role": "user", "content": "Weather in Paris?"}]
 
 
 async def _count(request: web.Request, rec: Recorded) -> web.StreamResponse:

@@ -19,11 +19,8 @@ from tests.e2e.harness import Account, Gateway, account_on, add_account, add_cha
 from tests.e2e.mock_providers import ProviderMock, json_response, send_stream
 from tests.e2e.mock_upstream import Recorded
 from tests.e2e.sdk_clients import anthropic_client
-from tests.e2e.weather_upstream import MODEL, chunk, openai_chat, upstream_exploded
-
-TOOL = {"name": "get_weather", "description": "The weather of a city",
-        "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
-ASK = [{"role": "user", "content": "Weather in Paris?"}]
+from tests.e2e.weather_upstream import ANTHROPIC_TOOL as TOOL
+from tests.e2e.weather_upstream import ASK, MODEL, chunk, openai_chat, upstream_exploded
 
 
 async def _setup(db: Database, gateway: Gateway, mock: ProviderMock, ctype: int = 1, models: str = MODEL,

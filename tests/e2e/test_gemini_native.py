@@ -22,15 +22,21 @@ from tests.e2e.harness import Account, Gateway, add_account, add_channel, balanc
 from tests.e2e.mock_providers import ProviderMock, check_hs256_jwt, json_response, send_stream
 from tests.e2e.mock_upstream import Recorded
 from tests.e2e.sdk_clients import genai_client
-from tests.e2e.weather_upstream import MODEL, openai_chat, overloaded_mid_stream, upstream_exploded
+from tests.e2e.weather_upstream import (
+    MODEL,
+    WEATHER_DESCRIPTION,
+    WEATHER_PARAMETERS,
+    openai_chat,
+    overloaded_mid_stream,
+    upstream_exploded,
+)
 
 GEMINI = "gemini-2.5-flash"
 CLAUDE = "claude-sonnet-4-5"
 GLM = "glm-4-plus"
 ZHIPU_ID, ZHIPU_SECRET = "3f1c6a2be8d94d07a5b2c9e1f4d8a7b6", "Xq7ZpL2mN9vR4sT1"
 WEATHER = types.FunctionDeclaration(
-    name="get_weather", description="The weather of a city",
-    parameters_json_schema={"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]})
+    name="get_weather", description=WEATHER_DESCRIPTION, parameters_json_schema=WEATHER_PARAMETERS)
 CONFIG = types.GenerateContentConfig(tools=[types.Tool(function_declarations=[WEATHER])])
 ASK = [types.Content(role="user", parts=[types.Part(text="Weather in Paris?")])]
 

@@ -34,10 +34,10 @@ from tests.e2e.responses_upstreams import (
     responses_stream,
 )
 from tests.e2e.sdk_clients import openai_client
+from tests.e2e.weather_upstream import ASK, WEATHER_DESCRIPTION, WEATHER_PARAMETERS
 
-TOOL = {"type": "function", "name": "get_weather", "description": "The weather of a city", "strict": False,
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
-ASK = [{"role": "user", "content": "Weather in Paris?"}]
+TOOL = {"type": "function", "name": "get_weather", "description": WEATHER_DESCRIPTION, "strict": False,
+        "parameters": WEATHER_PARAMETERS}
 KEY = "sk-channel-key"
 
 

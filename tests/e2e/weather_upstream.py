@@ -1,6 +1,7 @@
-"""A scripted OpenAI chat upstream for the client-dialect tests (Anthropic's /v1/messages, Gemini's /v1beta):
-asked the weather, it calls `get_weather` on the first turn and answers with text once the tool's result is in
-the conversation, as one JSON answer or as an SSE stream (with usage when asked for)."""
+"""The weather conversation of the client-dialect tests (Anthropic's /v1/messages, Gemini's /v1beta, the
+Responses API): the question, the `get_weather` tool, and a scripted OpenAI chat upstream that calls the tool on
+the first turn and answers with text once the tool's result is in the conversation, as one JSON answer or as an
+SSE stream (with usage when asked for)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ from tests.e2e.mock_providers import json_response, send_stream
 from tests.e2e.mock_upstream import Recorded
 
 MODEL = "gpt-4o-mini"
+ASK = [{"role": "user", "content": "Weather in Paris?"}]   # as Anthropic's, OpenAI's and Responses' input
+WEATHER_PARAMETERS = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+WEATHER_DESCRIPTION = "The weather of a city"
+ANTHROPIC_TOOL = {"name": "get_weather", "description": WEATHER_DESCRIPTION, "input_schema": WEATHER_PARAMETERS}
 
 
 def chunk(delta: dict[str, Any], finish: str | None = None, usage: dict[str, int] | None = None) -> bytes:
@@ -71,4 +76,4 @@ async def overloaded_mid_stream(request: web.Request, rec: Recorded) -> web.Stre
     return response
 
 
-__all__ = ["MODEL", "chunk", "hub_answer", "openai_chat", "overloaded_mid_stream", "upstream_exploded"]
+__all__ = ["ANTHROPIC_TOOL", "ASK", "MODEL", "WEATHER_DESCRIPTION", "WEATHER_PARAMETERS", "chunk", "hub_answer", "openai_chat", "overloaded_mid_stream", "upstream_exploded"]
