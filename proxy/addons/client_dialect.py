@@ -111,6 +111,22 @@ def invalid_request(message: str) -> RelayError:
     return RelayError(400, message, type="invalid_request_error", code="invalid_request")
 
 
+def json_body(raw: bytes) -> Any:
+    """A client's request body parsed (None when empty); bytes that are not JSON are a 400."""
+    try:
+        return orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError as e:
+        raise invalid_request(f"the request body is not JSON: {e}") from None
+
+
+def json_object_body(raw: bytes) -> dict[str, Any]:
+    """A client's request body as the JSON object every dialect sends; anything else is a 400."""
+    body = json_body(raw)
+    if not isinstance(body, dict):
+        raise invalid_request("the request body must be a JSON object")
+    return body
+
+
 class ClientDialect:
     def __init__(self, convert: bool = True) -> None:
         """`convert`: the request goes to an upstream (False: it is answered locally, as count_tokens is)."""
@@ -132,12 +148,7 @@ class ClientDialect:
         state = flow.state
         if not state.dialect or not self.convert:
             return
-        try:
-            body = orjson.loads(flow.request.body) if flow.request.body else None
-        except orjson.JSONDecodeError as e:
-            raise invalid_request(f"the request body is not JSON: {e}") from None
-        if not isinstance(body, dict):
-            raise invalid_request("the request body must be a JSON object")
+        body = json_object_body(flow.request.body)
         state.client_body, state.client_raw = body, flow.request.body
         try:
             hub = to_hub(state.dialect, state.gemini, body)
@@ -256,4 +267,4 @@ def _chained(inner: BodyTransform | None, feed: Callable[[bytes], list[bytes]],
 
 
 __all__ = ["DIALECT_PATHS", "ClientDialect", "DialectError", "dialect_of", "gemini_stand_in", "invalid_request",
-           "stand_in", "to_hub"]
+           "json_body", "json_object_body", "stand_in", "to_hub"]

@@ -5,10 +5,8 @@ model is counted here by MessageTokens. Nothing is billed or logged either way."
 
 from __future__ import annotations
 
-import orjson
-
 from proxy.addons.auth import auth_error
-from proxy.addons.client_dialect import invalid_request
+from proxy.addons.client_dialect import json_object_body
 from proxy.addons.route import pick
 from proxy.core.flow import Flow
 from proxy.gateway.cache import Caches
@@ -28,12 +26,7 @@ class GeminiCountRoute:
         call = state.gemini
         if call is None and state.dialect != "anthropic":
             return
-        try:
-            body = orjson.loads(flow.request.body) if flow.request.body else None
-        except orjson.JSONDecodeError as e:
-            raise invalid_request(f"the request body is not JSON: {e}") from None
-        if not isinstance(body, dict):
-            raise invalid_request("the request body must be a JSON object")
+        body = json_object_body(flow.request.body)
         model = call.model if call is not None else body.get("model")
         if not isinstance(model, str) or not model:
             return   # MessageTokens refuses it in the client's shape

@@ -19,6 +19,7 @@ import orjson
 from multidict import CIMultiDict
 
 from proxy.addons.auth import auth_error
+from proxy.addons.client_dialect import invalid_request, json_body
 from proxy.addons.openai_upstream import auth_headers, openai_style_error
 from proxy.addons.route import pick
 from proxy.core.errors import RelayError
@@ -36,10 +37,6 @@ COUNT_PATH = "/v1/responses/input_tokens"
 _PASSED_HEADERS = ("Content-Type", "Accept", "OpenAI-Beta")
 
 
-def invalid(message: str) -> RelayError:
-    return RelayError(400, message, type="invalid_request_error", code="invalid_request")
-
-
 class StoredResponses:
     def __init__(self, catalog: Catalog, caches: Caches, relay_timeout: int,
                  rand: Callable[[], float] = random.random) -> None:
@@ -54,13 +51,10 @@ class StoredResponses:
         state.mode, state.relay_path = modes.RESPONSES, flow.request.path
         if flow.request.path != COUNT_PATH:
             return
-        try:
-            body = orjson.loads(flow.request.body) if flow.request.body else None
-        except orjson.JSONDecodeError as e:
-            raise invalid(f"the request body is not JSON: {e}") from None
+        body = json_body(flow.request.body)
         model = body.get("model") if isinstance(body, dict) else None
         if not isinstance(model, str) or not model:
-            raise invalid("model is required")
+            raise invalid_request("model is required")
         state.body, state.requested_model = body, model
         token = state.token
         if token is not None and token.models is not None and model not in token.models:
@@ -91,7 +85,7 @@ class StoredResponses:
         base = channel.base_url or ctype.base_url
         url = ctype.upstream_url(base, flow.request.path, flow.request.query_string)
         if url is None or not base:
-            raise invalid(f"channel type {ctype.name} does not support {flow.request.path}")
+            raise invalid_request(f"channel type {ctype.name} does not support {flow.request.path}")
         headers: CIMultiDict[str] = CIMultiDict()
         for name in _PASSED_HEADERS:
             if name in flow.request.headers:
@@ -135,7 +129,8 @@ class StoredResponses:
             raise auth_error(400 if channel is None else 403,
                              say("invalid_channel_id") if channel is None else say("channel_disabled"))
         if not self._type(channel).speaks(DIALECT):
-            raise invalid(f"channel #{channel.id} does not serve the Responses API natively ({flow.request.path})")
+            raise invalid_request(
+                f"channel #{channel.id} does not serve the Responses API natively ({flow.request.path})")
         return channel
 
     def _type(self, channel: ChannelRecord) -> ChannelType:

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from proxy.addons.client_dialect import gemini_stand_in, invalid_request, stand_in
+from proxy.addons.client_dialect import gemini_stand_in, invalid_request, json_object_body, stand_in
 from proxy.converters.base import ConversionError
 from proxy.converters.dialects.gemini_client_embed import count_tokens_request_to_openai, count_tokens_response
 from proxy.converters.registry import DIALECTS
@@ -29,12 +29,7 @@ class MessageTokens:
         if flow.state.channel is not None:   # a Gemini channel counts it (proxy.addons.gemini_count)
             return
         raw = flow.request.body
-        try:
-            body = orjson.loads(raw) if raw else None
-        except orjson.JSONDecodeError as e:
-            raise invalid_request(f"the request body is not JSON: {e}") from None
-        if not isinstance(body, dict):
-            raise invalid_request("the request body must be a JSON object")
+        body = json_object_body(raw)
         call = flow.state.gemini
         if call is not None:
             try:

@@ -8,7 +8,9 @@ import pytest
 
 from store import Database
 from tests.e2e.harness import Gateway
+from tests.e2e.mock_providers import ProviderMock
 from tests.e2e.mock_upstream import MockOpenAI
+from tests.e2e.sdk_clients import close_opened
 
 
 @pytest.fixture
@@ -16,6 +18,21 @@ async def upstream() -> AsyncIterator[MockOpenAI]:
     mock = await MockOpenAI().start()
     yield mock
     await mock.close()
+
+
+@pytest.fixture
+async def mock() -> AsyncIterator[ProviderMock]:
+    """A provider mock with no routes; a test adds the upstream it plays (a module may define its own)."""
+    server = await ProviderMock().start()
+    yield server
+    await server.close()
+
+
+@pytest.fixture(autouse=True)
+async def _close_sdk_clients() -> AsyncIterator[None]:
+    """The SDK clients a test opened (tests.e2e.sdk_clients) are closed while its event loop runs."""
+    yield
+    await close_opened()
 
 
 @pytest.fixture(params=["sqlite"])

@@ -14,7 +14,7 @@ from proxy.app import create_app, relay_addons
 from proxy.runtime import Runtime
 from settings import Settings, load_settings
 from startup.serve import SERVER_OPTIONS
-from store import Database
+from store import Database, save_option
 from store.keys import token_key
 from store.models import Ability, Channel, Log, Token, User
 
@@ -114,3 +114,20 @@ async def balances(db: Database, account: Account, channel_id: int | None = None
 async def logs(db: Database) -> list[Log]:
     async with db.log_session() as s:
         return list((await s.execute(select(Log).order_by(Log.id))).scalars())
+
+
+async def set_options(db: Database, gateway: Gateway, **options: str) -> None:
+    """Options saved as the admin API saves them, then read by the gateway (its caches and channels reloaded)."""
+    async with db.session() as s:
+        for key, value in options.items():
+            await save_option(s, key, value)
+    await gateway.runtime.caches.reload_options()
+    await gateway.reload()
+
+
+async def account_on(db: Database, gateway: Gateway, base_url: str, **channel: Any) -> Account:
+    """A new account and one channel at `base_url` (`channel`: its type, key, models…), the gateway reloaded."""
+    acct = await add_account(db)
+    await add_channel(db, base_url=base_url, **channel)
+    await gateway.reload()
+    return acct

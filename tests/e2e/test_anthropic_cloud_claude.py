@@ -13,24 +13,22 @@ import anthropic
 import orjson
 import pytest
 from aiohttp import web
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from proxy.converters.eventstream import encode_message
 from store import Database
 from tests.e2e.harness import Account, Gateway, add_account, add_channel, balances, logs
 from tests.e2e.mock_providers import ProviderMock, check_sigv4, json_response, send_stream
 from tests.e2e.mock_upstream import Recorded
+from tests.e2e.vertex_account import REGION_CONFIG, service_account, token_endpoint
+from tests.e2e.weather_upstream import ANTHROPIC_TOOL as TOOL
+from tests.e2e.weather_upstream import ASK
 
 AK, SK, REGION = "AKIDLOCALTEST", "local/test+secret", "us-east-1"
 BEDROCK_MODEL = "claude-sonnet-4-5-20250929"
 BEDROCK_ID = "anthropic.claude-sonnet-4-5-20250929-v1:0"
 VERTEX_MODEL = "claude-sonnet-4-5@20250929"
 VERTEX_PATH = f"/v1/projects/my-project/locations/us-central1/publishers/anthropic/models/{VERTEX_MODEL}"
-TOOL = {"name": "get_weather", "description": "The weather of a city",
-        "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
 SYSTEM = [{"type": "text", "text": "You are terse.", "cache_control": {"type": "ephemeral"}}]
-ASK = [{"role": "user", "content": "Weather in Paris?"}]
 BETA = "interleaved-thinking-2025-05-14"
 USAGE = {"input_tokens": 10, "output_tokens": 5, "cache_read_input_tokens": 100, "cache_creation_input_tokens": 20}
 THINKING = {"type": "thinking", "thinking": "Look it up.", "signature": "EqQBCkYIBxgCKkD=="}
@@ -91,13 +89,6 @@ def _sse(events: list[dict[str, Any]]) -> bytes:
     return b"".join(b"event: %s\ndata: %s\n\n" % (e["type"].encode(), orjson.dumps(e)) for e in events)
 
 
-@pytest.fixture
-async def mock() -> Any:
-    server = await ProviderMock().start()
-    yield server
-    await server.close()
-
-
 def _second_turn(first: anthropic.types.Message) -> list[dict[str, Any]]:
     return [*ASK, {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]},
             {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_01", "content": "sunny, 21"}]}]
@@ -117,6 +108,20 @@ async def _round_trip(client: anthropic.AsyncAnthropic, model: str, stream: bool
         else:
             answers.append(await client.messages.create(messages=messages, **args))  # type: ignore[arg-type]
     return answers
+
+
+async def _round_trip_on(gateway: Gateway, db: Database, mock: ProviderMock, stream: bool, model: str,
+                         **channel: Any) -> tuple[Account, dict[str, Any], list[anthropic.types.Message]]:
+    """A new account, a channel serving `claude-x` as the cloud's `model` (`channel`: its type, key, config),
+    then the round trip; the account, its balances before and the two answers."""
+    acct = await add_account(db)
+    await add_channel(db, base_url=mock.url, models="claude-x",
+                      model_mapping=orjson.dumps({"claude-x": model}).decode(), **channel)
+    await gateway.reload()
+    before = await balances(db, acct)
+    async with anthropic.AsyncAnthropic(api_key=acct.key, base_url=gateway.url, max_retries=0) as client:
+        answers = await _round_trip(client, "claude-x", stream)
+    return acct, before, answers
 
 
 def _check_answers(answers: list[anthropic.types.Message]) -> None:
@@ -164,13 +169,8 @@ async def test_bedrock_claude_gets_the_messages_body_in_its_envelope(gateway: Ga
 
     action = "invoke-with-response-stream" if stream else "invoke"
     mock.route("POST", f"/model/{BEDROCK_ID}/{action}", invoke)
-    acct = await add_account(db)
-    await add_channel(db, base_url=mock.url, type=33, key=f"{AK}|{SK}|{REGION}", models="claude-x",
-                      model_mapping=orjson.dumps({"claude-x": BEDROCK_MODEL}).decode())
-    await gateway.reload()
-    before = await balances(db, acct)
-    async with anthropic.AsyncAnthropic(api_key=acct.key, base_url=gateway.url, max_retries=0) as client:
-        answers = await _round_trip(client, "claude-x", stream)
+    acct, before, answers = await _round_trip_on(gateway, db, mock, stream, BEDROCK_MODEL, type=33,
+                                                 key=f"{AK}|{SK}|{REGION}")
     assert not mock.failures
     _check_answers(answers)
     for turn, got in enumerate(received):
@@ -200,23 +200,15 @@ async def test_a_bedrock_exception_mid_stream_is_an_anthropic_error_event(gatewa
 
 
 @pytest.fixture(scope="module")
-def service_account() -> dict[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
-    return {"type": "service_account", "project_id": "my-project", "private_key_id": "0123456789abcdef",
-            "private_key": pem, "client_email": "gateway@my-project.iam.gserviceaccount.com",
-            "token_uri": "https://oauth2.googleapis.com/token"}
+def vertex_key() -> dict[str, str]:
+    return service_account()
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["rawPredict", "streamRawPredict"])
 async def test_vertex_claude_gets_the_messages_body_in_its_envelope(gateway: Gateway, db: Database,
                                                                     mock: ProviderMock, stream: bool,
-                                                                    service_account: dict[str, str]) -> None:
+                                                                    vertex_key: dict[str, str]) -> None:
     received: list[dict[str, Any]] = []
-
-    async def token(request: web.Request, rec: Recorded) -> web.StreamResponse:
-        return json_response({"access_token": "ya29.local", "expires_in": 3599, "token_type": "Bearer"})
 
     async def predict(request: web.Request, rec: Recorded) -> web.StreamResponse:
         assert rec.headers["Authorization"] == "Bearer ya29.local" and rec.headers["anthropic-beta"] == BETA
@@ -227,16 +219,10 @@ async def test_vertex_claude_gets_the_messages_body_in_its_envelope(gateway: Gat
             return await send_stream(request, _sse(_events(VERTEX_MODEL, turn_two)), "text/event-stream")
         return json_response(_answer(VERTEX_MODEL, turn_two))
 
-    mock.route("POST", "/token", token)
+    mock.route("POST", "/token", token_endpoint("ya29.local"))
     mock.route("POST", f"{VERTEX_PATH}:{'streamRawPredict' if stream else 'rawPredict'}", predict)
-    acct = await add_account(db)
-    await add_channel(db, base_url=mock.url, type=42, key=json.dumps(service_account), models="claude-x",
-                      model_mapping=orjson.dumps({"claude-x": VERTEX_MODEL}).decode(),
-                      config=orjson.dumps({"region": "us-central1"}).decode())
-    await gateway.reload()
-    before = await balances(db, acct)
-    async with anthropic.AsyncAnthropic(api_key=acct.key, base_url=gateway.url, max_retries=0) as client:
-        answers = await _round_trip(client, "claude-x", stream)
+    acct, before, answers = await _round_trip_on(gateway, db, mock, stream, VERTEX_MODEL, type=42,
+                                                 key=json.dumps(vertex_key), config=REGION_CONFIG)
     assert not mock.failures
     _check_answers(answers)
     for turn, got in enumerate(received):

@@ -3,27 +3,18 @@ client's body with the mapped model, the channel's key), nothing is billed or lo
 
 from __future__ import annotations
 
-from typing import Any
-
 import anthropic
 import orjson
 import pytest
 from aiohttp import web
 
 from store import Database
-from tests.e2e.harness import Gateway, add_account, add_channel, balances, logs
+from tests.e2e.harness import Gateway, account_on, add_account, balances, logs
 from tests.e2e.mock_providers import ProviderMock, json_response
 from tests.e2e.mock_upstream import Recorded
+from tests.e2e.weather_upstream import ASK
 
 CLAUDE = "claude-sonnet-4-5"
-ASK = [{"role": "user", "content": "Weather in Paris?"}]
-
-
-@pytest.fixture
-async def mock() -> Any:
-    server = await ProviderMock().start()
-    yield server
-    await server.close()
 
 
 async def _count(request: web.Request, rec: Recorded) -> web.StreamResponse:
@@ -33,10 +24,8 @@ async def _count(request: web.Request, rec: Recorded) -> web.StreamResponse:
 async def test_count_tokens_on_an_anthropic_channel_is_the_channels_own(gateway: Gateway, db: Database,
                                                                         mock: ProviderMock) -> None:
     mock.route("POST", "/v1/messages/count_tokens", _count)
-    acct = await add_account(db)
-    await add_channel(db, base_url=mock.url, type=14, key="sk-channel-key", models="claude-x",
-                      model_mapping=orjson.dumps({"claude-x": CLAUDE}).decode())
-    await gateway.reload()
+    acct = await account_on(db, gateway, mock.url, type=14, key="sk-channel-key", models="claude-x",
+                            model_mapping=orjson.dumps({"claude-x": CLAUDE}).decode())
     before = await balances(db, acct)
     async with anthropic.AsyncAnthropic(api_key=acct.key, base_url=gateway.url, max_retries=0) as client:
         counted = await client.messages.count_tokens(model="claude-x", messages=ASK,  # type: ignore[arg-type]

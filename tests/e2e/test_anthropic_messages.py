@@ -14,61 +14,13 @@ import pytest
 from aiohttp import web
 
 from rules import load_prices
-from store import Database, save_option
-from tests.e2e.harness import Account, Gateway, add_account, add_channel, balances, logs
+from store import Database
+from tests.e2e.harness import Account, Gateway, account_on, add_account, add_channel, balances, logs, set_options
 from tests.e2e.mock_providers import ProviderMock, json_response, send_stream
 from tests.e2e.mock_upstream import Recorded
-
-MODEL = "gpt-4o-mini"
-TOOL = {"name": "get_weather", "description": "The weather of a city",
-        "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
-ASK = [{"role": "user", "content": "Weather in Paris?"}]
-
-
-def _chunk(delta: dict[str, Any], finish: str | None = None, usage: dict[str, int] | None = None) -> bytes:
-    obj: dict[str, Any] = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": MODEL,
-                           "choices": [] if usage else [{"index": 0, "delta": delta, "finish_reason": finish}]}
-    if usage:
-        obj["usage"] = usage
-    return b"data: " + orjson.dumps(obj) + b"\n\n"
-
-
-def _hub_answer(payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int]]:
-    """The first turn calls the tool; the turn that carries its result answers with text."""
-    if any(m.get("role") == "tool" for m in payload["messages"]):
-        return {"role": "assistant", "content": "Sunny, 21 C."}, {"prompt_tokens": 40, "completion_tokens": 6,
-                                                                  "total_tokens": 46}
-    call = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}
-    return {"role": "assistant", "content": None, "tool_calls": [call]}, {"prompt_tokens": 30, "completion_tokens": 9,
-                                                                         "total_tokens": 39}
-
-
-async def _openai_chat(request: web.Request, rec: Recorded) -> web.StreamResponse:
-    payload = rec.json()
-    message, usage = _hub_answer(payload)
-    finish = "tool_calls" if message.get("tool_calls") else "stop"
-    if not payload.get("stream"):
-        return json_response({"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": MODEL,
-                              "choices": [{"index": 0, "message": message, "finish_reason": finish}], "usage": usage})
-    events = _chunk({"role": "assistant", "content": ""})
-    if message.get("tool_calls"):
-        call = message["tool_calls"][0]
-        events += _chunk({"tool_calls": [{"index": 0, "id": call["id"], "type": "function",
-                                          "function": {"name": "get_weather", "arguments": ""}}]})
-        events += _chunk({"tool_calls": [{"index": 0, "function": {"arguments": call["function"]["arguments"]}}]})
-    else:
-        events += _chunk({"content": "Sunny, "}) + _chunk({"content": "21 C."})
-    events += _chunk({}, finish)
-    if (payload.get("stream_options") or {}).get("include_usage"):
-        events += _chunk({}, usage=usage)
-    return await send_stream(request, events + b"data: [DONE]\n\n", "text/event-stream")
-
-
-@pytest.fixture
-async def mock() -> Any:
-    server = await ProviderMock().start()
-    yield server
-    await server.close()
+from tests.e2e.sdk_clients import anthropic_client
+from tests.e2e.weather_upstream import ANTHROPIC_TOOL as TOOL
+from tests.e2e.weather_upstream import ASK, MODEL, chunk, openai_chat, upstream_exploded
 
 
 async def _setup(db: Database, gateway: Gateway, mock: ProviderMock, ctype: int = 1, models: str = MODEL,
@@ -77,24 +29,6 @@ async def _setup(db: Database, gateway: Gateway, mock: ProviderMock, ctype: int 
     await add_channel(db, base_url=mock.url, type=ctype, key="sk-channel-key", models=models)
     await gateway.reload()
     return acct
-
-
-_OPEN: list[anthropic.AsyncAnthropic] = []
-
-
-@pytest.fixture(autouse=True)
-async def _close_clients() -> Any:
-    """The SDK's clients are closed while the test's event loop runs (not collected after it closed)."""
-    yield
-    while _OPEN:
-        await _OPEN.pop().close()
-
-
-def _client(gateway: Gateway, key: str, *, bearer: bool = False) -> anthropic.AsyncAnthropic:
-    auth = {"auth_token": key} if bearer else {"api_key": key}
-    client = anthropic.AsyncAnthropic(**auth, base_url=gateway.url, max_retries=0)  # type: ignore[arg-type]
-    _OPEN.append(client)
-    return client
 
 
 def _second_turn(first: anthropic.types.Message) -> list[dict[str, Any]]:
@@ -122,10 +56,10 @@ async def _billed(gateway: Gateway, db: Database, acct: Account, before: dict[st
 
 async def test_create_with_a_tool_round_trip_on_an_openai_channel(gateway: Gateway, db: Database,
                                                                    mock: ProviderMock) -> None:
-    mock.route("POST", "/v1/chat/completions", _openai_chat)
+    mock.route("POST", "/v1/chat/completions", openai_chat)
     acct = await _setup(db, gateway, mock)
     before = await balances(db, acct)
-    client = _client(gateway, acct.key)
+    client = anthropic_client(gateway, acct.key)
     first = await client.messages.create(model=MODEL, max_tokens=256, messages=ASK, tools=[TOOL])
     assert first.stop_reason == "tool_use" and first.model == MODEL
     [call] = [b for b in first.content if b.type == "tool_use"]
@@ -146,10 +80,10 @@ async def test_create_with_a_tool_round_trip_on_an_openai_channel(gateway: Gatew
 
 async def test_stream_with_a_tool_round_trip_and_bearer_auth(gateway: Gateway, db: Database,
                                                               mock: ProviderMock) -> None:
-    mock.route("POST", "/v1/chat/completions", _openai_chat)
+    mock.route("POST", "/v1/chat/completions", openai_chat)
     acct = await _setup(db, gateway, mock)
     before = await balances(db, acct)
-    client = _client(gateway, acct.key, bearer=True)
+    client = anthropic_client(gateway, acct.key, bearer=True)
     async with client.messages.stream(model=MODEL, max_tokens=256, messages=ASK, tools=[TOOL]) as stream:
         first = await stream.get_final_message()
     [call] = [b for b in first.content if b.type == "tool_use"]
@@ -166,7 +100,7 @@ async def test_stream_with_a_tool_round_trip_and_bearer_auth(gateway: Gateway, d
 
 async def test_raw_stream_events_are_named(gateway: Gateway, db: Database, mock: ProviderMock) -> None:
     """Claude Code ignores events without an `event:` line: every event is named, and the query is accepted."""
-    mock.route("POST", "/v1/chat/completions", _openai_chat)
+    mock.route("POST", "/v1/chat/completions", openai_chat)
     acct = await _setup(db, gateway, mock)
     body = {"model": MODEL, "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}], "stream": True}
     async with aiohttp.ClientSession() as http, http.post(gateway.url + "/v1/messages?beta=true", json=body,
@@ -207,7 +141,7 @@ async def test_a_converter_family_gemini(gateway: Gateway, db: Database, mock: P
     mock.route("POST", f"{base}:streamGenerateContent", _gemini_stream)
     acct = await _setup(db, gateway, mock, ctype=24, models=GEMINI_MODEL)
     before = await balances(db, acct)
-    client = _client(gateway, acct.key)
+    client = anthropic_client(gateway, acct.key)
     first = await client.messages.create(model=GEMINI_MODEL, max_tokens=256, messages=ASK, tools=[TOOL])
     [call] = [b for b in first.content if b.type == "tool_use"]
     assert (first.stop_reason, call.input) == ("tool_use", {"city": "Paris"})
@@ -228,29 +162,26 @@ async def test_a_converter_family_gemini(gateway: Gateway, db: Database, mock: P
 
 
 async def test_errors_in_anthropic_shape(gateway: Gateway, db: Database, mock: ProviderMock) -> None:
-    async def failing(request: web.Request, rec: Recorded) -> web.StreamResponse:
-        return json_response({"error": {"message": "upstream exploded", "type": "server_error"}}, status=500)
-
-    mock.route("POST", "/v1/chat/completions", failing)
+    mock.route("POST", "/v1/chat/completions", upstream_exploded)
     acct = await _setup(db, gateway, mock)
     other = await add_account(db, username="bob", models="some-other-model")
     before = await balances(db, acct)
     ask = {"max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
     with pytest.raises(anthropic.AuthenticationError) as auth:
-        await _client(gateway, "sk-not-a-key").messages.create(model=MODEL, **ask)
+        await anthropic_client(gateway, "sk-not-a-key").messages.create(model=MODEL, **ask)
     assert auth.value.status_code == 401 and auth.value.body["error"]["type"] == "authentication_error"  # type: ignore[index]
     with pytest.raises(anthropic.PermissionDeniedError):   # the token may not use this model
-        await _client(gateway, other.key).messages.create(model=MODEL, **ask)
+        await anthropic_client(gateway, other.key).messages.create(model=MODEL, **ask)
     with pytest.raises(anthropic.NotFoundError) as none:   # 404: no channel serves the model
-        await _client(gateway, acct.key).messages.create(model="no-such-model", **ask)
+        await anthropic_client(gateway, acct.key).messages.create(model="no-such-model", **ask)
     assert none.value.status_code == 404 and none.value.body["error"]["type"] == "not_found_error"  # type: ignore[index]
     with pytest.raises(anthropic.BadRequestError) as refused:   # a server tool the hub cannot carry
-        await _client(gateway, acct.key).messages.create(
+        await anthropic_client(gateway, acct.key).messages.create(
             model=MODEL, tools=[{"type": "web_search_20250305", "name": "web_search"}], **ask)  # type: ignore[list-item]
     assert refused.value.body["error"]["type"] == "invalid_request_error"   # type: ignore[index]
     assert mock.requests == []   # none of these reached the upstream
     with pytest.raises(anthropic.InternalServerError) as upstream:
-        await _client(gateway, acct.key).messages.create(model=MODEL, **ask)
+        await anthropic_client(gateway, acct.key).messages.create(model=MODEL, **ask)
     assert upstream.value.status_code == 500 and "upstream exploded" in upstream.value.message
     assert upstream.value.body["type"] == "error"   # type: ignore[index]
     await gateway.flush()
@@ -262,7 +193,7 @@ async def test_a_stream_cut_mid_way_ends_with_an_error_event(gateway: Gateway, d
     async def cut(request: web.Request, rec: Recorded) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
-        await response.write(_chunk({"role": "assistant", "content": "Hel"}))
+        await response.write(chunk({"role": "assistant", "content": "Hel"}))
         assert request.transport is not None
         request.transport.abort()
         return response
@@ -356,11 +287,9 @@ async def test_anthropic_channel_with_the_sdk_and_a_mapped_model(gateway: Gatewa
                                                                   mock: ProviderMock) -> None:
     """The model is the one field that changes (mapped); the SDK reads the passed-through answer and stream."""
     mock.route("POST", "/v1/messages", _anthropic)
-    acct = await add_account(db)
-    await add_channel(db, base_url=mock.url, type=14, key="sk-channel-key", models="claude-x",
-                      model_mapping=orjson.dumps({"claude-x": CLAUDE}).decode())
-    await gateway.reload()
-    client = _client(gateway, acct.key)
+    acct = await account_on(db, gateway, mock.url, type=14, key="sk-channel-key", models="claude-x",
+                            model_mapping=orjson.dumps({"claude-x": CLAUDE}).decode())
+    client = anthropic_client(gateway, acct.key)
     answer = await client.messages.create(model="claude-x", max_tokens=64, messages=ASK)
     assert answer.content[0].text == "Hi!" and answer.usage.cache_read_input_tokens == 100
     async with client.messages.stream(model="claude-x", max_tokens=64, messages=ASK) as stream:
@@ -375,14 +304,14 @@ async def test_anthropic_channel_with_the_sdk_and_a_mapped_model(gateway: Gatewa
 async def test_count_tokens_locally_for_every_channel(gateway: Gateway, db: Database, mock: ProviderMock) -> None:
     acct = await _setup(db, gateway, mock)
     before = await balances(db, acct)
-    client = _client(gateway, acct.key)
+    client = anthropic_client(gateway, acct.key)
     short = await client.messages.count_tokens(model=MODEL, messages=ASK)
     with_tool = await client.messages.count_tokens(model=MODEL, messages=ASK, tools=[TOOL], system="Be brief.")
     server_tool = await client.messages.count_tokens(   # the hub cannot carry it: counted as text
         model=MODEL, messages=ASK, tools=[{"type": "web_search_20250305", "name": "web_search"}])  # type: ignore[list-item]
     assert 0 < short.input_tokens < with_tool.input_tokens and server_tool.input_tokens > short.input_tokens
     with pytest.raises(anthropic.AuthenticationError):
-        await _client(gateway, "sk-not-a-key").messages.count_tokens(model=MODEL, messages=ASK)
+        await anthropic_client(gateway, "sk-not-a-key").messages.count_tokens(model=MODEL, messages=ASK)
     with pytest.raises(anthropic.BadRequestError) as bad:
         await client.messages.count_tokens(model="", messages=ASK)
     assert bad.value.body["error"]["type"] == "invalid_request_error"   # type: ignore[index]
@@ -399,10 +328,10 @@ async def test_quota_refusal_and_a_capped_output_in_anthropic_terms(gateway: Gat
     mock.route("POST", "/v1/messages", _anthropic)
     broke = await _setup(db, gateway, mock, ctype=14, models=CLAUDE, quota=0)
     with pytest.raises(anthropic.PermissionDeniedError) as refused:
-        await _client(gateway, broke.key).messages.create(model=CLAUDE, max_tokens=64, messages=ASK)
+        await anthropic_client(gateway, broke.key).messages.create(model=CLAUDE, max_tokens=64, messages=ASK)
     assert refused.value.body["type"] == "error" and mock.requests == []   # type: ignore[index]
     poor = await add_account(db, username="bob", quota=20_000)
-    answer = await _client(gateway, poor.key).messages.create(model=CLAUDE, max_tokens=20_000, messages=ASK)
+    answer = await anthropic_client(gateway, poor.key).messages.create(model=CLAUDE, max_tokens=20_000, messages=ASK)
     assert answer.content[0].text == "Hi!"
     [sent] = mock.requests
     assert 0 < sent.json()["max_tokens"] < 20_000
@@ -418,12 +347,12 @@ async def test_an_answer_without_usage_is_counted(gateway: Gateway, db: Database
             return json_response({"id": "c", "object": "chat.completion", "created": 1, "model": MODEL,
                                   "choices": [{"index": 0, "finish_reason": "stop", "message": {
                                       "role": "assistant", "content": "Sunny, 21 degrees in Paris today."}}]})
-        events = _chunk({"role": "assistant", "content": "Sunny, 21 degrees "}) + _chunk({"content": "in Paris today."})
-        return await send_stream(request, events + _chunk({}, "stop") + b"data: [DONE]\n\n", "text/event-stream")
+        events = chunk({"role": "assistant", "content": "Sunny, 21 degrees "}) + chunk({"content": "in Paris today."})
+        return await send_stream(request, events + chunk({}, "stop") + b"data: [DONE]\n\n", "text/event-stream")
 
     mock.route("POST", "/v1/chat/completions", no_usage)
     acct = await _setup(db, gateway, mock)
-    client = _client(gateway, acct.key)
+    client = anthropic_client(gateway, acct.key)
     if stream:
         async with client.messages.stream(model=MODEL, max_tokens=64, messages=ASK) as s:
             await s.get_final_message()
@@ -441,15 +370,12 @@ async def test_a_failed_anthropic_channel_is_retried_on_a_converted_one(gateway:
     async def overloaded(request: web.Request, rec: Recorded) -> web.StreamResponse:
         return json_response({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}, 529)
 
-    mock.route("POST", "/v1/messages", overloaded).route("POST", "/v1/chat/completions", _openai_chat)
+    mock.route("POST", "/v1/messages", overloaded).route("POST", "/v1/chat/completions", openai_chat)
     acct = await add_account(db)
     await add_channel(db, base_url=mock.url, type=14, key="sk-ant", models=MODEL, priority=10, name="claude")
     await add_channel(db, base_url=mock.url, type=1, key="sk-oai", models=MODEL, priority=0, name="openai")
-    async with db.session() as s:
-        await save_option(s, "RetryTimes", "1")
-    await gateway.runtime.caches.reload_options()
-    await gateway.reload()
-    async with _client(gateway, acct.key).messages.stream(model=MODEL, max_tokens=64, messages=ASK,
+    await set_options(db, gateway, RetryTimes="1")
+    async with anthropic_client(gateway, acct.key).messages.stream(model=MODEL, max_tokens=64, messages=ASK,
                                                           tools=[TOOL]) as stream:
         answer = await stream.get_final_message()
     assert answer.stop_reason == "tool_use"

@@ -6,38 +6,27 @@ Vertex AI Claude channels answer it through the hub like an OpenAI channel."""
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 import orjson
 import pytest
 from aiohttp import web
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from admin_api.channel_probe import _read_reply
 from store import Database
 from tests.e2e.harness import Gateway, add_account, add_channel
-from tests.e2e.mock_providers import ProviderMock, check_sigv4, json_response
+from tests.e2e.mock_providers import Handler, ProviderMock, check_sigv4, json_response
 from tests.e2e.mock_upstream import Recorded
+from tests.e2e.vertex_account import service_account
 
-Handler = Callable[[web.Request, Recorded], Awaitable[web.StreamResponse]]
 CLAUDE_ANSWER = {"id": "msg_1", "type": "message", "role": "assistant", "model": "m", "stop_reason": "end_turn",
                  "content": [{"type": "text", "text": "I am Claude."}], "usage": {"input_tokens": 5, "output_tokens": 4}}
 GEMINI_ANSWER = {"candidates": [{"content": {"role": "model", "parts": [{"text": "I am Gemini."}]},
                                  "finishReason": "STOP", "index": 0}],
                  "usageMetadata": {"promptTokenCount": 5, "candidatesTokenCount": 4, "totalTokenCount": 9}}
 AK, SK, REGION = "AKIDLOCALTEST", "local/test+secret", "us-east-1"
-
-
-def _service_account() -> str:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
-    return json.dumps({"type": "service_account", "project_id": "my-project", "private_key_id": "k1",
-                       "private_key": pem, "client_email": "gw@my-project.iam.gserviceaccount.com",
-                       "token_uri": "https://oauth2.googleapis.com/token"})
 
 
 def _answering(obj: dict[str, Any], check: Callable[[Recorded], None] = lambda rec: None) -> Handler:
@@ -69,13 +58,6 @@ FAMILIES: list[tuple[int, str, str, str, dict[str, Handler]]] = [
 ]
 
 
-@pytest.fixture
-async def mock() -> Any:
-    server = await ProviderMock().start()
-    yield server
-    await server.close()
-
-
 @pytest.mark.parametrize("family", FAMILIES, ids=[str(f[0]) for f in FAMILIES])
 async def test_a_channel_of_each_family_answers_the_channel_test(
         gateway: Gateway, db: Database, mock: ProviderMock, family: tuple[int, str, str, str, dict[str, Handler]]
@@ -85,7 +67,7 @@ async def test_a_channel_of_each_family_answers_the_channel_test(
         mock.route("POST", path, handler)
     root = await add_account(db, role=100, username="root")
     channel_id = await add_channel(db, base_url=mock.url, type=ctype, models=model, config=config,
-                                   key=_service_account() if key == "<sa>" else key)
+                                   key=json.dumps(service_account()) if key == "<sa>" else key)
     await gateway.reload()
     body = {"model": model, "messages": [{"role": "user", "content": "Output only your specific model name."}],
             "stream": False}   # what the probe sends (admin_api.channel_probe._send)

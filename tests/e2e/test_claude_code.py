@@ -6,10 +6,8 @@ the tools, and the turns are billed. Skipped when the CLI is not installed (CLAU
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -19,24 +17,15 @@ from aiohttp import web
 
 from proxy.converters.eventstream import encode_message
 from store import Database
-from tests.e2e.harness import Gateway, add_account, add_channel, balances, logs
+from tests.e2e.agent_cli import SECRET, find_cli, run_cli, workspace
+from tests.e2e.harness import Gateway, account_on, balances, logs
 from tests.e2e.mock_providers import ProviderMock, check_sigv4, json_response, send_stream
 from tests.e2e.mock_upstream import Recorded
 
 MODEL = "gpt-4o-mini"
-SECRET = "The treasure is under the old oak tree 4711."
 
 
-def _claude() -> str | None:
-    configured = os.environ.get("CLAUDE_CODE_BIN")
-    default = Path.home() / ".cache/one-api/claude-code/node_modules/.bin/claude"
-    for candidate in (configured, str(default), shutil.which("claude")):
-        if candidate and Path(candidate).exists():
-            return candidate
-    return None
-
-
-CLAUDE = _claude()
+CLAUDE = find_cli("CLAUDE_CODE_BIN", "claude-code", "claude")
 pytestmark = pytest.mark.skipif(CLAUDE is None, reason="Claude Code CLI not installed")
 
 
@@ -62,9 +51,7 @@ def _answer(payload: dict[str, Any], path: str) -> dict[str, Any]:
 async def test_claude_code_reads_a_file_through_an_openai_channel(gateway: Gateway, db: Database,
                                                                   tmp_path: Path) -> None:
     assert CLAUDE is not None
-    secret_file = tmp_path / "work" / "notes.txt"
-    secret_file.parent.mkdir()
-    secret_file.write_text(SECRET + "\n")
+    secret_file = workspace(tmp_path) / "notes.txt"
 
     async def chat(request: web.Request, rec: Recorded) -> web.StreamResponse:
         payload = rec.json()
@@ -75,9 +62,7 @@ async def test_claude_code_reads_a_file_through_an_openai_channel(gateway: Gatew
 
     mock = await ProviderMock().route("POST", "/v1/chat/completions", chat).start()
     try:
-        acct = await add_account(db)
-        await add_channel(db, base_url=mock.url, key="sk-channel-key", models=MODEL)
-        await gateway.reload()
+        acct = await account_on(db, gateway, mock.url, key="sk-channel-key", models=MODEL)
         before = await balances(db, acct)
         out, err, code = await _run_claude(gateway, acct.key, MODEL, tmp_path, secret_file.parent)
         assert code == 0, (out, err, mock.failures)
@@ -149,9 +134,7 @@ async def test_claude_code_reads_a_file_through_an_anthropic_channel(gateway: Ga
     """Same dialect: Claude Code's requests reach the Anthropic channel as it sent them (its betas, its thinking
     and cache fields), with the channel's key; billed from Anthropic's usage (cache reads as prompt)."""
     assert CLAUDE is not None
-    secret_file = tmp_path / "work" / "notes.txt"
-    secret_file.parent.mkdir()
-    secret_file.write_text(SECRET + "\n")
+    secret_file = workspace(tmp_path) / "notes.txt"
 
     async def messages(request: web.Request, rec: Recorded) -> web.StreamResponse:
         payload = rec.json()
@@ -163,9 +146,7 @@ async def test_claude_code_reads_a_file_through_an_anthropic_channel(gateway: Ga
 
     mock = await ProviderMock().route("POST", "/v1/messages", messages).start()
     try:
-        acct = await add_account(db)
-        await add_channel(db, base_url=mock.url, type=14, key="sk-ant-channel", models="claude-sonnet-4-5")
-        await gateway.reload()
+        acct = await account_on(db, gateway, mock.url, type=14, key="sk-ant-channel", models="claude-sonnet-4-5")
         out, err, code = await _run_claude(gateway, acct.key, "claude-sonnet-4-5", tmp_path, secret_file.parent)
         assert code == 0, (out, err, mock.failures)
         assert SECRET in out, (out, err)
@@ -190,11 +171,8 @@ async def _run_claude(gateway: Gateway, key: str, model: str, tmp_path: Path, cw
            "ANTHROPIC_DEFAULT_HAIKU_MODEL": model, "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
            "DISABLE_AUTOUPDATER": "1", "DISABLE_TELEMETRY": "1", "DISABLE_ERROR_REPORTING": "1"}
     assert CLAUDE is not None
-    proc = await asyncio.create_subprocess_exec(
-        CLAUDE, "-p", "What does notes.txt say? Use the Read tool.", "--allowedTools", "Read",
-        cwd=cwd, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(proc.communicate(), timeout=90)
-    return out.decode(), err, proc.returncode or 0
+    return await run_cli([CLAUDE, "-p", "What does notes.txt say? Use the Read tool.", "--allowedTools", "Read"],
+                         cwd, env, 90)
 
 
 def _bedrock_frames(sse: bytes) -> bytes:
@@ -214,9 +192,7 @@ async def test_claude_code_reads_a_file_through_bedrock_claude(gateway: Gateway,
     """Claude on AWS Bedrock: Claude Code's Messages body in Bedrock's envelope (SigV4-signed, model in the URL,
     its betas as `anthropic_beta`), the event-stream back as the Anthropic SSE the CLI reads; billed."""
     assert CLAUDE is not None
-    secret_file = tmp_path / "work" / "notes.txt"
-    secret_file.parent.mkdir()
-    secret_file.write_text(SECRET + "\n")
+    secret_file = workspace(tmp_path) / "notes.txt"
     model_id = "anthropic.claude-sonnet-4-5-20250929-v1:0"
 
     async def invoke(request: web.Request, rec: Recorded) -> web.StreamResponse:
@@ -235,10 +211,8 @@ async def test_claude_code_reads_a_file_through_bedrock_claude(gateway: Gateway,
     mock = await ProviderMock().route("POST", f"/model/{model_id}/invoke-with-response-stream", invoke) \
         .route("POST", f"/model/{model_id}/invoke", whole).start()
     try:
-        acct = await add_account(db)
-        await add_channel(db, base_url=mock.url, type=33, key="AKIDLOCALTEST|local/test+secret|us-east-1",
-                          models="claude-sonnet-4-5-20250929")
-        await gateway.reload()
+        acct = await account_on(db, gateway, mock.url, type=33, key="AKIDLOCALTEST|local/test+secret|us-east-1",
+                                models="claude-sonnet-4-5-20250929")
         out, err, code = await _run_claude(gateway, acct.key, "claude-sonnet-4-5-20250929", tmp_path,
                                            secret_file.parent)
         assert code == 0, (out, err, mock.failures)

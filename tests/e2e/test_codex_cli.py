@@ -8,16 +8,15 @@ its log row and the token paid their sum. Skipped when the CLI is not installed 
 
 from __future__ import annotations
 
-import asyncio
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from store import Database
-from tests.e2e.harness import Account, Gateway, add_account, add_channel, balances, logs
+from tests.e2e.agent_cli import OFFLINE, SECRET, find_cli, run_cli, workspace
+from tests.e2e.harness import Account, Gateway, account_on, balances, logs
 from tests.e2e.mock_providers import ProviderMock
 from tests.e2e.responses_upstreams import (
     ANSWER_PREFIX,
@@ -28,20 +27,10 @@ from tests.e2e.responses_upstreams import (
     openai_responses,
 )
 
-SECRET = "The treasure is under the old oak tree 4711."
 KEY = "sk-channel-key"
 
 
-def _codex() -> str | None:
-    configured = os.environ.get("CODEX_BIN")
-    default = Path.home() / ".cache/one-api/codex/node_modules/.bin/codex"
-    for candidate in (configured, str(default), shutil.which("codex")):
-        if candidate and Path(candidate).exists():
-            return candidate
-    return None
-
-
-CODEX = _codex()
+CODEX = find_cli("CODEX_BIN", "codex", "codex")
 if CODEX is None and os.environ.get("CI") == "true":
     raise RuntimeError("CI=true but the Codex CLI is not installed (.ci/run installs it into ~/.cache/one-api/codex)")
 pytestmark = pytest.mark.skipif(CODEX is None, reason="Codex CLI not installed")
@@ -57,31 +46,15 @@ async def _run_codex(gateway: Gateway, key: str, model: str, tmp_path: Path, cwd
     home = tmp_path / "home"
     (home / ".codex").mkdir(parents=True, exist_ok=True)
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "CODEX_HOME": str(home / ".codex"),
-           "GW_KEY": key, "NO_PROXY": "127.0.0.1,localhost", "HTTPS_PROXY": "http://127.0.0.1:9",
-           "HTTP_PROXY": "http://127.0.0.1:9", "RUST_LOG": "error"}
+           "GW_KEY": key, **OFFLINE, "RUST_LOG": "error"}
     provider = (f'model_providers.gw={{name="gw",base_url="{gateway.url}/v1",env_key="GW_KEY",'
                 f'wire_api="responses"}}')
     assert CODEX is not None
-    proc = await asyncio.create_subprocess_exec(
-        CODEX, "exec", "--skip-git-repo-check", "-C", str(cwd), "-c", "model_provider=gw", "-c", provider,
-        "-c", "sandbox_mode=danger-full-access", "-c", 'approval_policy="never"', "-m", model,
-        "Print the content of notes.txt with the shell and tell me what it says.",
-        cwd=cwd, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE)
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise
-    return out.decode(), err.decode(), proc.returncode or 0
-
-
-def _workspace(tmp_path: Path) -> Path:
-    work = tmp_path / "work"
-    work.mkdir()
-    (work / "notes.txt").write_text(SECRET + "\n")
-    return work
+    out, err, code = await run_cli(
+        [CODEX, "exec", "--skip-git-repo-check", "-C", str(cwd), "-c", "model_provider=gw", "-c", provider,
+         "-c", "sandbox_mode=danger-full-access", "-c", 'approval_policy="never"', "-m", model,
+         "Print the content of notes.txt with the shell and tell me what it says."], cwd, env, 120)
+    return out, err.decode(), code
 
 
 async def _billed(gateway: Gateway, db: Database, acct: Account, before: dict[str, Any], turns: int) -> None:
@@ -98,12 +71,10 @@ async def test_codex_runs_its_shell_tool_through_an_openai_channel(gateway: Gate
                                                                    tmp_path: Path) -> None:
     """Same dialect: Codex's Responses requests reach the OpenAI channel as it sent them (its reasoning include,
     its namespace and web_search tools, store:false) with the channel's key."""
-    work = _workspace(tmp_path)
+    work = workspace(tmp_path)
     mock = await ProviderMock().route("POST", "/v1/responses", openai_responses(_script())).start()
     try:
-        acct = await add_account(db)
-        await add_channel(db, base_url=mock.url, type=1, key=KEY, models="gpt-5-codex")
-        await gateway.reload()
+        acct = await account_on(db, gateway, mock.url, type=1, key=KEY, models="gpt-5-codex")
         before = await balances(db, acct)
         out, err, code = await _run_codex(gateway, acct.key, "gpt-5-codex", tmp_path, work)
         assert code == 0, (out, err, mock.failures)
@@ -134,15 +105,13 @@ async def test_codex_runs_its_shell_tool_through_a_converted_channel(gateway: Ga
                                                                      tmp_path: Path, family: str) -> None:
     """Converted: Codex's tools reach the provider in its own format, the shell's output as its tool result."""
     ctype, model, routes, header = CONVERTED[family]
-    work = _workspace(tmp_path)
+    work = workspace(tmp_path)
     mock = ProviderMock()
     for path, handler in routes(_script(), model):
         mock.route("POST", path, handler)
     await mock.start()
     try:
-        acct = await add_account(db)
-        await add_channel(db, base_url=mock.url, type=ctype, key=KEY, models=model)
-        await gateway.reload()
+        acct = await account_on(db, gateway, mock.url, type=ctype, key=KEY, models=model)
         before = await balances(db, acct)
         out, err, code = await _run_codex(gateway, acct.key, model, tmp_path, work)
         assert code == 0, (out, err, mock.failures)

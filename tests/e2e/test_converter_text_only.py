@@ -3,8 +3,6 @@ an AttributeError inside the converter: a 500 "internal error"), before any upst
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import aiohttp
 import pytest
 
@@ -18,13 +16,6 @@ from tests.e2e.mock_providers import ProviderMock
 def backend(request: pytest.FixtureRequest) -> str:
     """The hold taken and given back: on every database."""
     return str(request.param)
-
-
-@pytest.fixture
-async def mock() -> AsyncIterator[ProviderMock]:
-    server = await ProviderMock().start()
-    yield server
-    await server.close()
 
 
 @pytest.mark.parametrize(("ctype", "model", "key"), [(38, "deepl-zh", "k"), (17, "qwen-turbo", "k"),

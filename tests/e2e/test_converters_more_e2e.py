@@ -45,13 +45,6 @@ async def gateway(db: Database) -> AsyncIterator[Gateway]:
     await gw.close()
 
 
-@pytest.fixture
-async def mock() -> AsyncIterator[ProviderMock]:
-    server = await ProviderMock().start()
-    yield server
-    await server.close()
-
-
 # ---------------------------------------------------------------- helpers
 
 async def _setup(db: Database, gateway: Gateway, mock: ProviderMock, ctype: int, key: str, models: str,

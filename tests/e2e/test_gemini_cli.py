@@ -7,24 +7,21 @@ when the CLI is not installed (GEMINI_CLI_BIN, or `npm install --prefix ~/.cache
 
 from __future__ import annotations
 
-import asyncio
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 from aiohttp import web
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from store import Database
-from tests.e2e.harness import Gateway, add_account, add_channel, balances, logs
+from tests.e2e.agent_cli import OFFLINE, SECRET, find_cli, run_cli, workspace
+from tests.e2e.harness import Gateway, account_on, balances, logs
 from tests.e2e.mock_providers import ProviderMock, json_response, send_stream
 from tests.e2e.mock_upstream import Recorded
+from tests.e2e.vertex_account import REGION_CONFIG, service_account, token_endpoint
 
-SECRET = "The treasure is under the old oak tree 4711."
 PROMPT = "Read notes.txt with the read_file tool and tell me what it says."
 # what Gemini CLI's settings need to run offline with an API key (captures/README.md), updates and telemetry off
 SETTINGS = {"security": {"auth": {"selectedType": "gemini-api-key"}}, "selectedAuthType": "gemini-api-key",
@@ -32,16 +29,7 @@ SETTINGS = {"security": {"auth": {"selectedType": "gemini-api-key"}}, "selectedA
             "general": {"disableAutoUpdate": True, "disableUpdateNag": True}}
 
 
-def _gemini_cli() -> str | None:
-    configured = os.environ.get("GEMINI_CLI_BIN")
-    default = Path.home() / ".cache/one-api/gemini-cli/node_modules/.bin/gemini"
-    for candidate in (configured, str(default), shutil.which("gemini")):
-        if candidate and Path(candidate).exists():
-            return candidate
-    return None
-
-
-GEMINI_CLI = _gemini_cli()
+GEMINI_CLI = find_cli("GEMINI_CLI_BIN", "gemini-cli", "gemini")
 pytestmark = pytest.mark.skipif(GEMINI_CLI is None, reason="Gemini CLI not installed")
 
 
@@ -73,7 +61,7 @@ def _gemini_events(payload: dict[str, Any], path: str, model: str) -> bytes:
 async def test_gemini_cli_reads_a_file_through_a_gemini_channel(gateway: Gateway, db: Database,
                                                                 tmp_path: Path) -> None:
     model = "gemini-2.5-flash"
-    work = _workspace(tmp_path)
+    work = workspace(tmp_path)
 
     async def stream(request: web.Request, rec: Recorded) -> web.StreamResponse:
         assert rec.query == "alt=sse"
@@ -82,9 +70,7 @@ async def test_gemini_cli_reads_a_file_through_a_gemini_channel(gateway: Gateway
 
     mock = await ProviderMock().route("POST", f"/v1beta/models/{model}:streamGenerateContent", stream).start()
     try:
-        acct = await add_account(db)
-        await add_channel(db, base_url=mock.url, type=24, key="gemini-channel-key", models=model)
-        await gateway.reload()
+        acct = await account_on(db, gateway, mock.url, type=24, key="gemini-channel-key", models=model)
         before = await balances(db, acct)
         out, err, code = await _run_gemini(gateway, acct.key, model, tmp_path, work)
         assert code == 0, (out, err, mock.failures)
@@ -133,7 +119,7 @@ def _chat_chunks(payload: dict[str, Any], path: str) -> bytes:
 async def test_gemini_cli_reads_a_file_through_an_openai_channel(gateway: Gateway, db: Database,
                                                                  tmp_path: Path) -> None:
     model = "gpt-4o-mini"
-    work = _workspace(tmp_path)
+    work = workspace(tmp_path)
 
     async def chat(request: web.Request, rec: Recorded) -> web.StreamResponse:
         payload = rec.json()
@@ -142,9 +128,7 @@ async def test_gemini_cli_reads_a_file_through_an_openai_channel(gateway: Gatewa
 
     mock = await ProviderMock().route("POST", "/v1/chat/completions", chat).start()
     try:
-        acct = await add_account(db)
-        await add_channel(db, base_url=mock.url, key="sk-channel-key", models=model)
-        await gateway.reload()
+        acct = await account_on(db, gateway, mock.url, key="sk-channel-key", models=model)
         before = await balances(db, acct)
         out, err, code = await _run_gemini(gateway, acct.key, model, tmp_path, work)
         assert code == 0, (out, err, mock.failures)
@@ -173,7 +157,7 @@ async def test_gemini_cli_in_auto_mode_through_an_openai_channel(gateway: Gatewa
                                                                  tmp_path: Path) -> None:
     """Without `-m` the CLI's every model is served by one OpenAI channel (mapped): its classifier's JSON schema
     arrives as JSON Schema, and the task is done on the model it picks."""
-    work = _workspace(tmp_path)
+    work = workspace(tmp_path)
     classified: list[dict[str, Any]] = []
 
     async def chat(request: web.Request, rec: Recorded) -> web.StreamResponse:
@@ -189,11 +173,9 @@ async def test_gemini_cli_in_auto_mode_through_an_openai_channel(gateway: Gatewa
 
     mock = await ProviderMock().route("POST", "/v1/chat/completions", chat).start()
     try:
-        acct = await add_account(db)
         mapping = orjson.dumps(dict.fromkeys(AUTO_MODELS, "gpt-4o-mini")).decode()
-        await add_channel(db, base_url=mock.url, key="sk-channel-key", models=",".join(AUTO_MODELS),
-                          model_mapping=mapping)
-        await gateway.reload()
+        acct = await account_on(db, gateway, mock.url, key="sk-channel-key", models=",".join(AUTO_MODELS),
+                                model_mapping=mapping)
         out, err, code = await _run_gemini(gateway, acct.key, None, tmp_path, work)
         assert code == 0, (out, err, mock.failures)
         assert SECRET in out and b"Routing" not in err, (out, err)   # no "[Routing] … failed" fallback
@@ -211,35 +193,18 @@ async def test_gemini_cli_in_auto_mode_through_an_openai_channel(gateway: Gatewa
 
 # ---------------------------------------------------------------- running the CLI
 
-def _workspace(tmp_path: Path) -> Path:
-    work = tmp_path / "work"
-    work.mkdir()
-    (work / "notes.txt").write_text(SECRET + "\n")
-    return work
-
-
 async def _run_gemini(gateway: Gateway, key: str, model: str | None, tmp_path: Path,
                       cwd: Path) -> tuple[str, bytes, int]:
     """`model` None: the CLI's default, auto routing (a classifier call picks the model of each prompt)."""
     home = tmp_path / "home"
     (home / ".gemini").mkdir(parents=True)
     (home / ".gemini" / "settings.json").write_bytes(orjson.dumps(SETTINGS))
-    # any request to a host other than the gateway fails at once (nothing listens on the proxy's port)
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "GEMINI_API_KEY": key,
-           "GOOGLE_GEMINI_BASE_URL": gateway.url, "GEMINI_CLI_TRUST_WORKSPACE": "true",
-           "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": "127.0.0.1,localhost",
+           "GOOGLE_GEMINI_BASE_URL": gateway.url, "GEMINI_CLI_TRUST_WORKSPACE": "true", **OFFLINE,
            "NO_BROWSER": "true", "CI": "true"}
     assert GEMINI_CLI is not None
-    proc = await asyncio.create_subprocess_exec(
-        GEMINI_CLI, *(("-m", model) if model else ()), "-p", PROMPT, cwd=cwd, env=env, stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout=float(os.environ.get("GEMINI_CLI_TIMEOUT", "120")))
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise
-    return out.decode(), err, proc.returncode or 0
+    return await run_cli([GEMINI_CLI, *(("-m", model) if model else ()), "-p", PROMPT], cwd, env,
+                         float(os.environ.get("GEMINI_CLI_TIMEOUT", "120")))
 
 
 # ---------------------------------------------------------------- Vertex AI's Gemini (in Vertex's envelope)
@@ -248,16 +213,8 @@ async def test_gemini_cli_reads_a_file_through_vertex_gemini(gateway: Gateway, d
     """A Vertex AI channel: the CLI's bodies reach `…/publishers/google/models/{model}:streamGenerateContent`
     as sent, with the channel's OAuth token (exchanged at the channel's base URL); billed from usageMetadata."""
     model = "gemini-2.5-flash"
-    work = _workspace(tmp_path)
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
-    account = {"type": "service_account", "project_id": "my-project", "private_key_id": "k1", "private_key": pem,
-               "client_email": "gw@my-project.iam.gserviceaccount.com",
-               "token_uri": "https://oauth2.googleapis.com/token"}
-
-    async def token(request: web.Request, rec: Recorded) -> web.StreamResponse:
-        return json_response({"access_token": "ya29.cli", "expires_in": 3599, "token_type": "Bearer"})
+    work = workspace(tmp_path)
+    account = service_account()
 
     async def stream(request: web.Request, rec: Recorded) -> web.StreamResponse:
         assert rec.query == "alt=sse" and rec.headers["Authorization"] == "Bearer ya29.cli"
@@ -265,12 +222,10 @@ async def test_gemini_cli_reads_a_file_through_vertex_gemini(gateway: Gateway, d
                                  "text/event-stream")
 
     path = f"/v1/projects/my-project/locations/us-central1/publishers/google/models/{model}:streamGenerateContent"
-    mock = await ProviderMock().route("POST", "/token", token).route("POST", path, stream).start()
+    mock = await ProviderMock().route("POST", "/token", token_endpoint("ya29.cli")).route("POST", path, stream).start()
     try:
-        acct = await add_account(db)
-        await add_channel(db, base_url=mock.url, type=42, key=orjson.dumps(account).decode(), models=model,
-                          config=orjson.dumps({"region": "us-central1"}).decode())
-        await gateway.reload()
+        acct = await account_on(db, gateway, mock.url, type=42, key=orjson.dumps(account).decode(), models=model,
+                                config=REGION_CONFIG)
         out, err, code = await _run_gemini(gateway, acct.key, model, tmp_path, work)
         assert code == 0, (out, err, mock.failures)
         assert SECRET in out, (out, err)

@@ -15,8 +15,8 @@ from store import Database
 from tests.e2e.harness import Gateway, add_account, add_channel, balances, logs
 from tests.e2e.mock_providers import ProviderMock, send_stream
 from tests.e2e.mock_upstream import Recorded
+from tests.e2e.weather_upstream import MODEL, chunk, overloaded_mid_stream
 
-MODEL = "gpt-4o-mini"
 GEMINI = "gemini-2.5-flash"
 ASK = {"contents": [{"role": "user", "parts": [{"text": "Weather in Paris?"}]}]}
 GEMINI_CHUNKS = [
@@ -30,31 +30,16 @@ GEMINI_CHUNKS = [
 ]
 
 
-def _chunk(delta: dict[str, Any], finish: str | None = None, usage: dict[str, int] | None = None) -> bytes:
-    obj: dict[str, Any] = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": MODEL,
-                           "choices": [] if usage else [{"index": 0, "delta": delta, "finish_reason": finish}]}
-    if usage:
-        obj["usage"] = usage
-    return b"data: " + orjson.dumps(obj) + b"\n\n"
-
-
 async def _openai_stream(request: web.Request, rec: Recorded) -> web.StreamResponse:
-    events = (_chunk({"role": "assistant", "content": ""}) + _chunk({"content": "Sunny, "}) + _chunk({"content": "21 C."})
-              + _chunk({}, "stop") + _chunk({}, usage={"prompt_tokens": 40, "completion_tokens": 6,
-                                                       "total_tokens": 46}) + b"data: [DONE]\n\n")
+    events = (chunk({"role": "assistant", "content": ""}) + chunk({"content": "Sunny, "}) + chunk({"content": "21 C."})
+              + chunk({}, "stop") + chunk({}, usage={"prompt_tokens": 40, "completion_tokens": 6,
+                                                     "total_tokens": 46}) + b"data: [DONE]\n\n")
     return await send_stream(request, events, "text/event-stream")
 
 
 async def _gemini_sse(request: web.Request, rec: Recorded) -> web.StreamResponse:
     data = b"".join(b"data: " + orjson.dumps(c) + b"\r\n\r\n" for c in GEMINI_CHUNKS)
     return await send_stream(request, data, "text/event-stream")
-
-
-@pytest.fixture
-async def mock() -> Any:
-    server = await ProviderMock().start()
-    yield server
-    await server.close()
 
 
 async def _post(gateway: Gateway, key: str, model: str, query: str = "") -> tuple[int, str, bytes]:
@@ -107,15 +92,7 @@ async def test_a_gemini_channel_streams_sse_upstream_and_the_client_gets_the_arr
 
 async def test_an_error_after_the_start_ends_the_array_with_an_error_element(gateway: Gateway, db: Database,
                                                                              mock: ProviderMock) -> None:
-    async def cut(request: web.Request, rec: Recorded) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await response.prepare(request)
-        await response.write(_chunk({"role": "assistant", "content": "Sunny"}) + _chunk({"content": ", 2"}))
-        await response.write(b'data: {"error": {"message": "overloaded", "type": "server_error", "code": 503}}\n\n')
-        await response.write_eof()
-        return response
-
-    mock.route("POST", "/v1/chat/completions", cut)
+    mock.route("POST", "/v1/chat/completions", overloaded_mid_stream)
     acct = await add_account(db)
     await add_channel(db, base_url=mock.url, type=1, key="sk-channel-key", models=MODEL)
     await gateway.reload()
@@ -129,8 +106,8 @@ async def test_a_stream_without_usage_is_counted_as_the_sse_form_is(gateway: Gat
                                                                    mock: ProviderMock) -> None:
     """An upstream that reports no usage: the array's text is counted for billing exactly as the SSE stream's."""
     async def no_usage(request: web.Request, rec: Recorded) -> web.StreamResponse:
-        events = (_chunk({"role": "assistant", "content": ""}) + _chunk({"content": "Sunny, with a light breeze "})
-                  + _chunk({"content": "and 21 C in the afternoon."}) + _chunk({}, "stop") + b"data: [DONE]\n\n")
+        events = (chunk({"role": "assistant", "content": ""}) + chunk({"content": "Sunny, with a light breeze "})
+                  + chunk({"content": "and 21 C in the afternoon."}) + chunk({}, "stop") + b"data: [DONE]\n\n")
         return await send_stream(request, events, "text/event-stream")
 
     mock.route("POST", "/v1/chat/completions", no_usage)

@@ -17,68 +17,36 @@ from google.genai import errors, types
 
 from rules import load_prices
 from rules.charge import Parts
-from store import Database, save_option
-from tests.e2e.harness import Account, Gateway, add_account, add_channel, balances, logs
+from store import Database
+from tests.e2e.harness import Account, Gateway, add_account, add_channel, balances, logs, set_options
 from tests.e2e.mock_providers import ProviderMock, check_hs256_jwt, json_response, send_stream
 from tests.e2e.mock_upstream import Recorded
+from tests.e2e.sdk_clients import genai_client
+from tests.e2e.weather_upstream import (
+    MODEL,
+    WEATHER_DESCRIPTION,
+    WEATHER_PARAMETERS,
+    openai_chat,
+    overloaded_mid_stream,
+    upstream_exploded,
+)
 
-MODEL = "gpt-4o-mini"
 GEMINI = "gemini-2.5-flash"
 CLAUDE = "claude-sonnet-4-5"
 GLM = "glm-4-plus"
 ZHIPU_ID, ZHIPU_SECRET = "3f1c6a2be8d94d07a5b2c9e1f4d8a7b6", "Xq7ZpL2mN9vR4sT1"
 WEATHER = types.FunctionDeclaration(
-    name="get_weather", description="The weather of a city",
-    parameters_json_schema={"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]})
+    name="get_weather", description=WEATHER_DESCRIPTION, parameters_json_schema=WEATHER_PARAMETERS)
 CONFIG = types.GenerateContentConfig(tools=[types.Tool(function_declarations=[WEATHER])])
 ASK = [types.Content(role="user", parts=[types.Part(text="Weather in Paris?")])]
 
 
 # ---------------------------------------------------------------- upstreams
 
-def _chunk(delta: dict[str, Any], finish: str | None = None, usage: dict[str, int] | None = None) -> bytes:
-    obj: dict[str, Any] = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": MODEL,
-                           "choices": [] if usage else [{"index": 0, "delta": delta, "finish_reason": finish}]}
-    if usage:
-        obj["usage"] = usage
-    return b"data: " + orjson.dumps(obj) + b"\n\n"
-
-
-def _hub_answer(payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int]]:
-    """The first turn calls the tool; the turn that carries its result answers with text."""
-    if any(m.get("role") == "tool" for m in payload["messages"]):
-        return {"role": "assistant", "content": "Sunny, 21 C."}, {"prompt_tokens": 40, "completion_tokens": 6,
-                                                                  "total_tokens": 46}
-    call = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}
-    return {"role": "assistant", "content": None, "tool_calls": [call]}, {"prompt_tokens": 30, "completion_tokens": 9,
-                                                                         "total_tokens": 39}
-
-
-async def _openai_chat(request: web.Request, rec: Recorded) -> web.StreamResponse:
-    payload = rec.json()
-    message, usage = _hub_answer(payload)
-    finish = "tool_calls" if message.get("tool_calls") else "stop"
-    if not payload.get("stream"):
-        return json_response({"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": MODEL,
-                              "choices": [{"index": 0, "message": message, "finish_reason": finish}], "usage": usage})
-    events = _chunk({"role": "assistant", "content": ""})
-    if message.get("tool_calls"):
-        call = message["tool_calls"][0]
-        events += _chunk({"tool_calls": [{"index": 0, "id": call["id"], "type": "function",
-                                          "function": {"name": "get_weather", "arguments": ""}}]})
-        events += _chunk({"tool_calls": [{"index": 0, "function": {"arguments": call["function"]["arguments"]}}]})
-    else:
-        events += _chunk({"content": "Sunny, "}) + _chunk({"content": "21 C."})
-    events += _chunk({}, finish)
-    if (payload.get("stream_options") or {}).get("include_usage"):
-        events += _chunk({}, usage=usage)
-    return await send_stream(request, events + b"data: [DONE]\n\n", "text/event-stream")
-
-
 async def _zhipu_chat(request: web.Request, rec: Recorded) -> web.StreamResponse:
     scheme, _, token = rec.headers["Authorization"].partition(" ")
     assert scheme == "Bearer" and check_hs256_jwt(token, ZHIPU_SECRET)["api_key"] == ZHIPU_ID
-    return await _openai_chat(request, rec)
+    return await openai_chat(request, rec)
 
 
 def _anthropic_events(payload: dict[str, Any]) -> bytes:
@@ -138,29 +106,6 @@ async def _embed(request: web.Request, rec: Recorded) -> web.StreamResponse:
 
 
 # ---------------------------------------------------------------- fixtures and helpers
-
-@pytest.fixture
-async def mock() -> Any:
-    server = await ProviderMock().start()
-    yield server
-    await server.close()
-
-
-_OPEN: list[genai.Client] = []
-
-
-@pytest.fixture(autouse=True)
-async def _close_clients() -> Any:
-    yield
-    while _OPEN:
-        await _OPEN.pop().aio.aclose()
-
-
-def _client(gateway: Gateway, key: str, *, api_version: str = "v1beta") -> genai.Client:
-    client = genai.Client(api_key=key, http_options=types.HttpOptions(base_url=gateway.url, api_version=api_version))
-    _OPEN.append(client)
-    return client
-
 
 async def _setup(db: Database, gateway: Gateway, mock: ProviderMock, ctype: int = 1, models: str = MODEL,
                  key: str = "sk-channel-key", **channel: Any) -> Account:
@@ -226,10 +171,10 @@ async def _round_trip(client: genai.Client, model: str, stream: bool) -> str:
 @pytest.mark.parametrize("stream", [False, True], ids=["generate", "stream"])
 async def test_function_call_round_trip_on_an_openai_channel(gateway: Gateway, db: Database, mock: ProviderMock,
                                                              stream: bool) -> None:
-    mock.route("POST", "/v1/chat/completions", _openai_chat)
+    mock.route("POST", "/v1/chat/completions", openai_chat)
     acct = await _setup(db, gateway, mock)
     before = await balances(db, acct)
-    text = await _round_trip(_client(gateway, acct.key), MODEL, stream)
+    text = await _round_trip(genai_client(gateway, acct.key), MODEL, stream)
     assert text == "Sunny, 21 C."
     assert not mock.failures
     sent = mock.requests
@@ -249,7 +194,7 @@ async def test_function_call_round_trip_on_an_anthropic_channel(gateway: Gateway
     mock.route("POST", "/v1/messages", _anthropic)
     acct = await _setup(db, gateway, mock, ctype=14, models=CLAUDE)
     before = await balances(db, acct)
-    assert await _round_trip(_client(gateway, acct.key), CLAUDE, stream=True) == "Sunny, 21 C."
+    assert await _round_trip(genai_client(gateway, acct.key), CLAUDE, stream=True) == "Sunny, 21 C."
     assert not mock.failures
     sent = [r.json() for r in mock.requests]
     assert sent[0]["tools"][0]["name"] == "get_weather" and sent[0]["model"] == CLAUDE
@@ -265,7 +210,7 @@ async def test_function_call_round_trip_on_a_zhipu_channel(gateway: Gateway, db:
     mock.route("POST", "/api/paas/v4/chat/completions", _zhipu_chat)
     acct = await _setup(db, gateway, mock, ctype=16, models=GLM, key=f"{ZHIPU_ID}.{ZHIPU_SECRET}")
     before = await balances(db, acct)
-    assert await _round_trip(_client(gateway, acct.key), GLM, stream) == "Sunny, 21 C."
+    assert await _round_trip(genai_client(gateway, acct.key), GLM, stream) == "Sunny, 21 C."
     assert not mock.failures and len(mock.requests) == 2
     assert mock.requests[1].json()["messages"][-1]["role"] == "tool"
     await _billed(gateway, db, acct, before, [(30, 9, stream), (40, 6, stream)], 16, GLM)
@@ -276,7 +221,7 @@ async def test_embeddings_on_an_openai_channel(gateway: Gateway, db: Database, m
     mock.route("POST", "/v1/embeddings", _embed)
     acct = await _setup(db, gateway, mock, models="text-embedding-3-small")
     before = await balances(db, acct)
-    answer = await _client(gateway, acct.key).aio.models.embed_content(
+    answer = await genai_client(gateway, acct.key).aio.models.embed_content(
         model="text-embedding-3-small", contents=["one", "two"])
     assert [e.values for e in answer.embeddings or []] == [[0.0, 0.25], [0.5, 0.25]]
     [sent] = mock.requests
@@ -291,7 +236,7 @@ async def test_embeddings_on_an_openai_channel(gateway: Gateway, db: Database, m
 async def test_count_tokens_locally_and_the_model_list(gateway: Gateway, db: Database, mock: ProviderMock) -> None:
     acct = await _setup(db, gateway, mock, models=f"{MODEL},text-embedding-3-small")
     before = await balances(db, acct)
-    client = _client(gateway, acct.key)
+    client = genai_client(gateway, acct.key)
     short = await client.aio.models.count_tokens(model=MODEL, contents="hi")
     long = await client.aio.models.count_tokens(model=MODEL, contents="hello there, " * 20)
     assert short.total_tokens and long.total_tokens and 0 < short.total_tokens < long.total_tokens
@@ -345,7 +290,7 @@ async def test_gemini_channel_with_the_sdk_and_a_mapped_model(gateway: Gateway, 
     mock.route("POST", f"/v1/models/{GEMINI}:streamGenerateContent", _gemini_stream)
     acct = await _setup(db, gateway, mock, ctype=24, models="gemini-x",
                         model_mapping=orjson.dumps({"gemini-x": GEMINI}).decode())
-    chunks = [c async for c in await _client(gateway, acct.key, api_version="v1").aio.models.generate_content_stream(
+    chunks = [c async for c in await genai_client(gateway, acct.key, api_version="v1").aio.models.generate_content_stream(
         model="gemini-x", contents=ASK, config=CONFIG)]   # type: ignore[arg-type]
     assert not mock.failures
     [call] = [c for chunk in chunks for c in chunk.function_calls or []]
@@ -359,31 +304,28 @@ async def test_gemini_channel_with_the_sdk_and_a_mapped_model(gateway: Gateway, 
 # ---------------------------------------------------------------- errors
 
 async def test_errors_in_gemini_shape(gateway: Gateway, db: Database, mock: ProviderMock) -> None:
-    async def failing(request: web.Request, rec: Recorded) -> web.StreamResponse:
-        return json_response({"error": {"message": "upstream exploded", "type": "server_error"}}, status=500)
-
-    mock.route("POST", "/v1/chat/completions", failing)
+    mock.route("POST", "/v1/chat/completions", upstream_exploded)
     acct = await _setup(db, gateway, mock)
     other = await add_account(db, username="bob", models="some-other-model")
     before = await balances(db, acct)
     with pytest.raises(errors.ClientError) as bad_key:
-        await _client(gateway, "sk-not-a-key").aio.models.generate_content(model=MODEL, contents="hi")
+        await genai_client(gateway, "sk-not-a-key").aio.models.generate_content(model=MODEL, contents="hi")
     assert bad_key.value.code == 401 and bad_key.value.status == "UNAUTHENTICATED"
     with pytest.raises(errors.ClientError) as denied:   # the token may not use this model
-        await _client(gateway, other.key).aio.models.generate_content(model=MODEL, contents="hi")
+        await genai_client(gateway, other.key).aio.models.generate_content(model=MODEL, contents="hi")
     assert denied.value.code == 403 and denied.value.status == "PERMISSION_DENIED"
     with pytest.raises(errors.ClientError) as none:   # no channel serves the model: Gemini's 404, not retried
-        await _client(gateway, acct.key).aio.models.generate_content(model="no-such-model", contents="hi")
+        await genai_client(gateway, acct.key).aio.models.generate_content(model="no-such-model", contents="hi")
     assert none.value.code == 404 and none.value.status == "NOT_FOUND"
     with pytest.raises(errors.ClientError) as refused:   # a tool the hub cannot carry
-        await _client(gateway, acct.key).aio.models.generate_content(
+        await genai_client(gateway, acct.key).aio.models.generate_content(
             model=MODEL, contents="hi", config=types.GenerateContentConfig(
                 tools=[types.Tool(google_search=types.GoogleSearch())]))
     assert refused.value.code == 400 and refused.value.status == "INVALID_ARGUMENT"
     assert "googleSearch" in (refused.value.message or "")
     assert mock.requests == []   # none of these reached the upstream
     with pytest.raises(errors.ServerError) as upstream:
-        await _client(gateway, acct.key).aio.models.generate_content(model=MODEL, contents="hi")
+        await genai_client(gateway, acct.key).aio.models.generate_content(model=MODEL, contents="hi")
     assert upstream.value.code == 500 and "upstream exploded" in (upstream.value.message or "")
     async with aiohttp.ClientSession() as http:
         url = f"{gateway.url}/v1beta/models/{MODEL}:streamGenerateContent?alt=proto"   # neither SSE nor JSON
@@ -400,19 +342,11 @@ async def test_errors_in_gemini_shape(gateway: Gateway, db: Database, mock: Prov
 async def test_a_stream_error_after_the_start_is_a_gemini_error_event(gateway: Gateway, db: Database,
                                                                       mock: ProviderMock) -> None:
     """A converted stream cut by the upstream ends with a `data: {"error": …}` event the SDK raises."""
-    async def cut(request: web.Request, rec: Recorded) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await response.prepare(request)
-        await response.write(_chunk({"role": "assistant", "content": "Sunny"}) + _chunk({"content": ", 2"}))
-        await response.write(b'data: {"error": {"message": "overloaded", "type": "server_error", "code": 503}}\n\n')
-        await response.write_eof()
-        return response
-
-    mock.route("POST", "/v1/chat/completions", cut)
+    mock.route("POST", "/v1/chat/completions", overloaded_mid_stream)
     acct = await _setup(db, gateway, mock)
     got = ""
     with pytest.raises(errors.APIError) as failed:
-        async for chunk in await _client(gateway, acct.key).aio.models.generate_content_stream(model=MODEL,
+        async for chunk in await genai_client(gateway, acct.key).aio.models.generate_content_stream(model=MODEL,
                                                                                                 contents="hi"):
             got += chunk.text or ""
     assert "overloaded" in (failed.value.message or "") and got.startswith("Sunny")
@@ -464,7 +398,7 @@ async def test_a_recorded_gemini_cli_turn_through_the_hub(gateway: Gateway, db: 
     """The same turn to an OpenAI channel: its system instruction, its 8 tools and the read_file result as the
     hub's, answered as a Gemini stream the CLI accepts (data lines only, a finishReason, usage)."""
     body, _ = _capture("gemini-3")
-    mock.route("POST", "/v1/chat/completions", _openai_chat)
+    mock.route("POST", "/v1/chat/completions", openai_chat)
     acct = await _setup(db, gateway, mock)
     status, raw = await _post_cli(gateway, acct.key, MODEL, body, key_in_query=True)
     assert status == 200 and not mock.failures, raw
@@ -496,7 +430,7 @@ async def test_a_capped_output_limit_reaches_a_gemini_channel(gateway: Gateway, 
     await gateway.reload()
     body = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}],
             "generationConfig": {"temperature": 0.5, "maxOutputTokens": 60000}}
-    answer = await _client(gateway, acct.key).aio.models.generate_content(
+    answer = await genai_client(gateway, acct.key).aio.models.generate_content(
         model=GEMINI, contents="hi", config=types.GenerateContentConfig(temperature=0.5, max_output_tokens=60000))
     assert answer.text == "Sunny, 21 C."
     [sent] = mock.requests
@@ -516,7 +450,7 @@ async def test_count_tokens_on_a_gemini_channel_is_the_channels_own(gateway: Gat
     acct = await _setup(db, gateway, mock, ctype=24, models="gemini-x",
                         model_mapping=orjson.dumps({"gemini-x": GEMINI}).decode())
     before = await balances(db, acct)
-    counted = await _client(gateway, acct.key).aio.models.count_tokens(model="gemini-x", contents="hi there")
+    counted = await genai_client(gateway, acct.key).aio.models.count_tokens(model="gemini-x", contents="hi there")
     assert counted.total_tokens == 42 and not mock.failures
     [sent] = mock.requests
     assert sent.headers["x-goog-api-key"] == "sk-channel-key" and not sent.query
@@ -536,7 +470,7 @@ async def test_a_gemini_channels_error_reaches_the_sdk_as_its_own(gateway: Gatew
     acct = await _setup(db, gateway, mock, ctype=24, models=GEMINI)
     before = await balances(db, acct)
     with pytest.raises(errors.ClientError) as refused:
-        await _client(gateway, acct.key).aio.models.generate_content(model=GEMINI, contents="hi")
+        await genai_client(gateway, acct.key).aio.models.generate_content(model=GEMINI, contents="hi")
     assert (refused.value.code, refused.value.status) == (400, "INVALID_ARGUMENT")
     assert "Request contains an invalid argument." in (refused.value.message or "")
     await gateway.flush()
@@ -551,15 +485,12 @@ async def test_a_failed_gemini_channel_is_retried_on_a_converted_one(gateway: Ga
                              503)
 
     mock.route("POST", f"/v1beta/models/{MODEL}:streamGenerateContent", unavailable)
-    mock.route("POST", "/v1/chat/completions", _openai_chat)
+    mock.route("POST", "/v1/chat/completions", openai_chat)
     acct = await add_account(db)
     await add_channel(db, base_url=mock.url, type=24, key="gemini-key", models=MODEL, priority=10, name="gemini")
     await add_channel(db, base_url=mock.url, type=1, key="sk-oai", models=MODEL, priority=0, name="openai")
-    async with db.session() as s:
-        await save_option(s, "RetryTimes", "1")
-    await gateway.runtime.caches.reload_options()
-    await gateway.reload()
-    chunks = [c async for c in await _client(gateway, acct.key).aio.models.generate_content_stream(
+    await set_options(db, gateway, RetryTimes="1")
+    chunks = [c async for c in await genai_client(gateway, acct.key).aio.models.generate_content_stream(
         model=MODEL, contents=ASK, config=CONFIG)]   # type: ignore[arg-type]
     assert [(c.name, c.args) for chunk in chunks for c in chunk.function_calls or []] == [
         ("get_weather", {"city": "Paris"})]
@@ -592,7 +523,7 @@ async def test_embed_content_with_bearer_auth_and_a_gemini_channels_batch(gatewa
             headers={"Authorization": f"Bearer {acct.key}"}) as r:
         assert r.status == 200 and await r.json() == {"embedding": {"values": [0.0, 0.25]}}
     assert mock.requests[0].json() == {"model": "text-embedding-3-small", "input": ["one\ntwo"], "dimensions": 2}
-    answer = await _client(gateway, acct.key).aio.models.embed_content(model="embed-x", contents=["a", "b"])
+    answer = await genai_client(gateway, acct.key).aio.models.embed_content(model="embed-x", contents=["a", "b"])
     assert [e.values for e in answer.embeddings or []] == [[0.1, 0.2], [0.1, 0.2]]
     sent = mock.requests[1]
     assert sent.headers["x-goog-api-key"] == "gemini-key"
@@ -643,7 +574,7 @@ async def test_what_the_hub_cannot_carry_still_reaches_a_gemini_channel(gateway:
     before = await balances(db, acct)
     grounded = types.GenerateContentConfig(tools=[types.Tool(google_search=types.GoogleSearch())],
                                            max_output_tokens=512)
-    answer = await _client(gateway, acct.key).aio.models.generate_content(model=GEMINI, contents="news?",
+    answer = await genai_client(gateway, acct.key).aio.models.generate_content(model=GEMINI, contents="news?",
                                                                           config=grounded)
     assert answer.text == "Sunny, 21 C."
     [sent] = mock.requests

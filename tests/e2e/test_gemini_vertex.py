@@ -6,14 +6,11 @@ bytes come back as Vertex sent them and are billed from its usageMetadata."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import aiohttp
 import orjson
 import pytest
 from aiohttp import web
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from google import genai
 from google.genai import errors, types
 
@@ -21,6 +18,7 @@ from store import Database
 from tests.e2e.harness import Gateway, add_account, add_channel, balances, logs
 from tests.e2e.mock_providers import ProviderMock, json_response, send_stream
 from tests.e2e.mock_upstream import Recorded
+from tests.e2e.vertex_account import REGION_CONFIG, service_account, token_endpoint
 
 GEMINI = "gemini-2.5-flash"
 BASE = "/v1/projects/my-project/locations/us-central1/publishers/google/models"
@@ -36,24 +34,8 @@ BODY = orjson.dumps({"contents": [{"role": "user", "parts": [{"text": "Weather i
 
 
 @pytest.fixture(scope="module")
-def service_account() -> dict[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
-    return {"type": "service_account", "project_id": "my-project", "private_key_id": "0123456789abcdef",
-            "private_key": pem, "client_email": "gateway@my-project.iam.gserviceaccount.com",
-            "token_uri": "https://oauth2.googleapis.com/token"}
-
-
-@pytest.fixture
-async def mock() -> Any:
-    server = await ProviderMock().start()
-    yield server
-    await server.close()
-
-
-async def _token(request: web.Request, rec: Recorded) -> web.StreamResponse:
-    return json_response({"access_token": "ya29.local", "expires_in": 3599, "token_type": "Bearer"})
+def vertex_key() -> dict[str, str]:
+    return service_account()
 
 
 async def _generate(request: web.Request, rec: Recorded) -> web.StreamResponse:
@@ -67,14 +49,14 @@ async def _stream(request: web.Request, rec: Recorded) -> web.StreamResponse:
 
 
 async def test_vertex_gemini_passes_the_gemini_body_through(gateway: Gateway, db: Database, mock: ProviderMock,
-                                                            service_account: dict[str, str]) -> None:
-    mock.route("POST", "/token", _token)
+                                                            vertex_key: dict[str, str]) -> None:
+    mock.route("POST", "/token", token_endpoint("ya29.local"))
     mock.route("POST", f"{BASE}/{GEMINI}:generateContent", _generate)
     mock.route("POST", f"{BASE}/{GEMINI}:streamGenerateContent", _stream)
     acct = await add_account(db, quota=10**10, token_quota=10**10)   # the model's whole output limit is held
-    await add_channel(db, base_url=mock.url, type=42, key=json.dumps(service_account), models="gemini-x",
+    await add_channel(db, base_url=mock.url, type=42, key=json.dumps(vertex_key), models="gemini-x",
                       model_mapping=orjson.dumps({"gemini-x": GEMINI}).decode(),
-                      config=orjson.dumps({"region": "us-central1"}).decode())
+                      config=REGION_CONFIG)
     await gateway.reload()
     before = await balances(db, acct)
     async with aiohttp.ClientSession() as http, http.post(
@@ -99,16 +81,16 @@ async def test_vertex_gemini_passes_the_gemini_body_through(gateway: Gateway, db
 
 
 async def test_a_vertex_error_reaches_the_gemini_sdk(gateway: Gateway, db: Database, mock: ProviderMock,
-                                                     service_account: dict[str, str]) -> None:
+                                                     vertex_key: dict[str, str]) -> None:
     async def refuse(request: web.Request, rec: Recorded) -> web.StreamResponse:
         return json_response({"error": {"code": 400, "message": "Request contains an invalid argument.",
                                         "status": "INVALID_ARGUMENT"}}, status=400)
 
-    mock.route("POST", "/token", _token)
+    mock.route("POST", "/token", token_endpoint("ya29.local"))
     mock.route("POST", f"{BASE}/{GEMINI}:generateContent", refuse)
     acct = await add_account(db)
-    await add_channel(db, base_url=mock.url, type=42, key=json.dumps(service_account), models=GEMINI,
-                      config=orjson.dumps({"region": "us-central1"}).decode())
+    await add_channel(db, base_url=mock.url, type=42, key=json.dumps(vertex_key), models=GEMINI,
+                      config=REGION_CONFIG)
     await gateway.reload()
     client = genai.Client(api_key=acct.key, http_options=types.HttpOptions(base_url=gateway.url))
     with pytest.raises(errors.ClientError) as refused:

@@ -33,10 +33,11 @@ from tests.e2e.responses_upstreams import (
     responses_object,
     responses_stream,
 )
+from tests.e2e.sdk_clients import openai_client
+from tests.e2e.weather_upstream import ASK, WEATHER_DESCRIPTION, WEATHER_PARAMETERS
 
-TOOL = {"type": "function", "name": "get_weather", "description": "The weather of a city", "strict": False,
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
-ASK = [{"role": "user", "content": "Weather in Paris?"}]
+TOOL = {"type": "function", "name": "get_weather", "description": WEATHER_DESCRIPTION, "strict": False,
+        "parameters": WEATHER_PARAMETERS}
 KEY = "sk-channel-key"
 
 
@@ -83,29 +84,6 @@ FAMILIES = [
 ]
 
 
-@pytest.fixture
-async def mock() -> Any:
-    server = await ProviderMock().start()
-    yield server
-    await server.close()
-
-
-_OPEN: list[openai.AsyncOpenAI] = []
-
-
-@pytest.fixture(autouse=True)
-async def _close_clients() -> Any:
-    yield
-    while _OPEN:
-        await _OPEN.pop().close()
-
-
-def _client(gateway: Gateway, key: str) -> openai.AsyncOpenAI:
-    client = openai.AsyncOpenAI(api_key=key, base_url=gateway.url + "/v1", max_retries=0)
-    _OPEN.append(client)
-    return client
-
-
 async def _setup(db: Database, gateway: Gateway, mock: ProviderMock, family: Family, script: Script) -> Account:
     for path, handler in family.routes(script, family.model):
         mock.route("POST", path, handler)
@@ -134,7 +112,7 @@ async def test_function_tool_round_trip(gateway: Gateway, db: Database, mock: Pr
     """Turn 1 created (the model calls the tool), turn 2 streamed with the tool's output (text quoting it)."""
     acct = await _setup(db, gateway, mock, family, Script())
     before = await balances(db, acct)
-    client = _client(gateway, acct.key)
+    client = openai_client(gateway, acct.key)
     first = await client.responses.create(model=family.model, input=ASK, tools=[TOOL], store=False)  # type: ignore[arg-type]
     assert first.status == "completed"
     [call] = [item for item in first.output if item.type == "function_call"]
@@ -213,7 +191,7 @@ async def test_openai_channel_gets_the_mapped_model_and_capped_limit(gateway: Ga
     await add_channel(db, base_url=mock.url, type=1, key=KEY, models="gpt-4o-mini",
                       model_mapping='{"gpt-4o-mini": "gpt-4o-mini-2024-07-18"}')
     await gateway.reload()
-    reply = await _client(gateway, acct.key).responses.create(model="gpt-4o-mini", input="hi",
+    reply = await openai_client(gateway, acct.key).responses.create(model="gpt-4o-mini", input="hi",
                                                               max_output_tokens=100_000)
     assert reply.output_text == "Hello from the upstream."
     [rec] = mock.requests
@@ -228,9 +206,9 @@ async def test_errors_in_openai_shape(gateway: Gateway, db: Database, mock: Prov
     family = FAMILIES[3]   # DeepSeek: converted
     acct = await _setup(db, gateway, mock, family, Script())
     before = await balances(db, acct)
-    client = _client(gateway, acct.key)
+    client = openai_client(gateway, acct.key)
     with pytest.raises(openai.AuthenticationError):
-        await _client(gateway, "sk-not-a-key").responses.create(model=family.model, input="hi")
+        await openai_client(gateway, "sk-not-a-key").responses.create(model=family.model, input="hi")
     with pytest.raises(openai.BadRequestError) as stateful:   # state only OpenAI holds: refused before any call
         await client.responses.create(model=family.model, input="hi", previous_response_id="resp_1")
     assert "previous_response_id" in stateful.value.message and stateful.value.status_code == 400
@@ -258,7 +236,7 @@ async def test_native_upstream_errors_keep_their_class(gateway: Gateway, db: Dat
     await add_channel(db, base_url=mock.url, type=1, key=KEY, models="gpt-4o-mini")
     await gateway.reload()
     with pytest.raises(openai.RateLimitError) as err:
-        await _client(gateway, acct.key).responses.create(model="gpt-4o-mini", input="hi")
+        await openai_client(gateway, acct.key).responses.create(model="gpt-4o-mini", input="hi")
     assert err.value.status_code == 429
 
 
@@ -289,7 +267,7 @@ async def test_a_converted_stream_cut_mid_way_fails_in_the_stream(gateway: Gatew
     assert last["type"] == "response.failed" and last["response"]["status"] == "failed", raw
     assert last["response"]["id"] == orjson.loads(events[0].split(b"data: ", 1)[1])["response"]["id"]
     with pytest.raises(RuntimeError, match="response.completed"):   # the SDK's own word for a failed stream
-        async with _client(gateway, acct.key).responses.stream(model="deepseek-chat", input="hi") as stream:
+        async with openai_client(gateway, acct.key).responses.stream(model="deepseek-chat", input="hi") as stream:
             await stream.get_final_response()
 
 
@@ -303,7 +281,7 @@ async def test_previous_response_id_goes_to_the_openai_channel_of_a_mixed_group(
         await add_channel(db, base_url=deepseek.url, type=36, key="sk-deepseek", models="gpt-4o-mini", priority=10)
         await add_channel(db, base_url=mock.url, type=1, key=KEY, models="gpt-4o-mini")
         await gateway.reload()
-        reply = await _client(gateway, acct.key).responses.create(model="gpt-4o-mini", input="and now?",
+        reply = await openai_client(gateway, acct.key).responses.create(model="gpt-4o-mini", input="and now?",
                                                                   previous_response_id="resp_earlier")
         assert reply.output_text == "Hello from the upstream."
         [rec] = mock.requests

@@ -14,6 +14,7 @@ from store import Database
 from tests.e2e.harness import Gateway, add_account, add_channel, balances, logs
 from tests.e2e.mock_providers import ProviderMock, json_response
 from tests.e2e.mock_upstream import Recorded
+from tests.e2e.sdk_clients import openai_client
 
 MODEL = "gpt-4o-mini"
 STORED = {"id": "resp_1", "object": "response", "created_at": 1, "status": "completed", "model": MODEL,
@@ -55,22 +56,6 @@ async def mocks() -> Any:
         await server.close()
 
 
-_OPEN: list[openai.AsyncOpenAI] = []
-
-
-@pytest.fixture(autouse=True)
-async def _close_clients() -> Any:
-    yield
-    while _OPEN:
-        await _OPEN.pop().close()
-
-
-def _client(gateway: Gateway, key: str) -> openai.AsyncOpenAI:
-    client = openai.AsyncOpenAI(api_key=key, base_url=gateway.url + "/v1", max_retries=0)
-    _OPEN.append(client)
-    return client
-
-
 async def test_stored_calls_pass_through_unbilled(gateway: Gateway, db: Database, mocks: list[ProviderMock]) -> None:
     openai_mock, deepseek = mocks[0], mocks[1]
     openai_mock.route("GET", "/v1/responses/resp_1", _stored).route("DELETE", "/v1/responses/resp_1", _deleted)
@@ -83,7 +68,7 @@ async def test_stored_calls_pass_through_unbilled(gateway: Gateway, db: Database
                       model_mapping=f'{{"{MODEL}": "gpt-4o-mini-2024-07-18"}}')
     await gateway.reload()
     before = await balances(db, acct)
-    client = _client(gateway, acct.key)
+    client = openai_client(gateway, acct.key)
     got = await client.responses.retrieve("resp_1")
     assert got.output_text == "stored answer"
     assert (await client.responses.cancel("resp_1")).id == "resp_1"
@@ -116,7 +101,7 @@ async def test_by_id_tries_each_native_channel(gateway: Gateway, db: Database, m
     await add_channel(db, base_url=first.url, type=1, key="sk-a", models=MODEL, priority=20)
     await add_channel(db, base_url=second.url, type=1, key="sk-b", models="gpt-4o", priority=10)
     await gateway.reload()
-    client = _client(gateway, acct.key)
+    client = openai_client(gateway, acct.key)
     assert (await client.responses.retrieve("resp_1")).id == "resp_1"
     assert (len(first.requests), len(second.requests)) == (1, 1)
     # the last channel's 404 is the answer when no channel knows it
@@ -131,7 +116,7 @@ async def test_without_a_native_channel(gateway: Gateway, db: Database, mocks: l
     acct = await add_account(db)
     await add_channel(db, base_url=deepseek.url, type=36, key="sk-deepseek", models="deepseek-chat")
     await gateway.reload()
-    client = _client(gateway, acct.key)
+    client = openai_client(gateway, acct.key)
     with pytest.raises(openai.NotFoundError) as by_id:
         await client.responses.retrieve("resp_1")
     assert "natively" in by_id.value.message
@@ -141,5 +126,5 @@ async def test_without_a_native_channel(gateway: Gateway, db: Database, mocks: l
     with pytest.raises(openai.BadRequestError):
         await client.responses.input_tokens.count(input="hi")   # no model: nothing to route by
     with pytest.raises(openai.AuthenticationError):
-        await _client(gateway, "sk-wrong").responses.retrieve("resp_1")
+        await openai_client(gateway, "sk-wrong").responses.retrieve("resp_1")
     assert deepseek.requests == []

@@ -21,13 +21,6 @@ from tests.e2e.mock_upstream import Recorded
 ASK = [{"role": "user", "content": "hi"}]
 
 
-@pytest.fixture
-async def mock() -> Any:
-    server = await ProviderMock().start()
-    yield server
-    await server.close()
-
-
 async def _setup(db: Database, gateway: Gateway, mock: ProviderMock, ctype: int, models: str) -> Account:
     acct = await add_account(db, quota=100_000_000, token_quota=10_000_000)
     await add_channel(db, base_url=mock.url, type=ctype, key="sk-channel-key", models=models)

@@ -16,22 +16,18 @@ Pure: the URL building, credentials and signing are the provider converters' (pr
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
 
 import orjson
 
 from proxy.converters.base import ConvertContext, OpenAIError, UpstreamRequest, Usage
 from proxy.converters.dialects.anthropic_client_answer import error_from_openai
 from proxy.converters.dialects.anthropic_passthrough import AnthropicUsageReader
-from proxy.converters.errors import find_message, parse_json
+from proxy.converters.errors import parse_json
 from proxy.converters.eventstream import EventMessage, EventStreamDecoder, EventStreamError
 from proxy.converters.providers import aws, vertexai
 from proxy.converters.providers.anthropic_stream import usage_to_openai
-from proxy.converters.signing.sigv4 import sign_headers
 
 __all__ = ["BedrockEvents", "bedrock_request", "vertex_gemini_request", "vertex_request"]
 
@@ -44,26 +40,11 @@ def _beta_list(beta: str) -> list[str]:
 
 def bedrock_request(body: Mapping[str, Any], ctx: ConvertContext, beta: str = "") -> UpstreamRequest:
     """`body`: the client's Messages request with the gateway's changes applied; `beta`: its anthropic-beta."""
-    creds, api_key, region = aws.credentials(ctx)
-    model_id = aws.model_id_from_openai(ctx.model)
     payload: dict[str, Any] = {"anthropic_version": aws.ANTHROPIC_VERSION,
                                **{k: v for k, v in body.items() if k not in _DROPPED}}
     if beta and "anthropic_beta" not in payload:
         payload["anthropic_beta"] = _beta_list(beta)
-    base = (ctx.base_url or f"https://bedrock-runtime.{region}.amazonaws.com").rstrip("/")
-    action = "invoke-with-response-stream" if ctx.stream else "invoke"
-    url = f"{base}/model/{quote(model_id, safe=':')}/{action}"
-    headers = {"Content-Type": "application/json"}
-    if ctx.stream:
-        headers |= {"Accept": "application/vnd.amazon.eventstream", "X-Amzn-Bedrock-Accept": "application/json"}
-    else:
-        headers["Accept"] = "application/json"
-    data = orjson.dumps(payload)
-    if creds is None:
-        headers["Authorization"] = f"Bearer {api_key}"
-    else:
-        headers = sign_headers("POST", url, headers, data, creds, region, aws.SERVICE, ctx.now)
-    return UpstreamRequest("POST", url, headers, data)
+    return aws.invoke_request(payload, ctx.model, ctx.stream, ctx)
 
 
 def vertex_request(body: Mapping[str, Any], ctx: ConvertContext, beta: str = "") -> UpstreamRequest:
@@ -137,24 +118,12 @@ class BedrockEvents:
         return [_sse("error", error_from_openai(error)[1])]
 
     def _message(self, message: EventMessage) -> list[bytes]:
-        kind = message.headers.get(":message-type")
-        if kind == "exception":
-            name = str(message.headers.get(":exception-type") or "")
-            text = find_message(parse_json(message.payload)) or name or "upstream exception"
-            return self._fail(aws.stream_error(name, text))
-        if kind == "error":
-            name = str(message.headers.get(":error-code") or "")
-            return self._fail(aws.stream_error(name, str(message.headers.get(":error-message") or name)))
-        if kind != "event":
+        error = aws.frame_error(message)
+        if error is not None:
+            return self._fail(error)
+        raw = aws.frame_event(message)
+        if raw is None:
             return []
-        wrapper = parse_json(message.payload)
-        encoded = wrapper.get("bytes") if isinstance(wrapper, dict) else None
-        if not isinstance(encoded, str):
-            return []
-        try:
-            raw = base64.b64decode(encoded, validate=True)
-        except (binascii.Error, ValueError):
-            raw = b""
         event = parse_json(raw)
         if not isinstance(event, dict) or not isinstance(event.get("type"), str):
             return self._fail(OpenAIError(502, "undecodable event in the upstream stream", "server_error"))

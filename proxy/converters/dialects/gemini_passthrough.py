@@ -6,7 +6,7 @@ output, read as the Gemini provider converter reads them) and an `{"error": ...}
 from __future__ import annotations
 
 from proxy.converters.base import Usage
-from proxy.converters.dialects.hub_stream import HubStream
+from proxy.converters.dialects.hub_stream import UsageReader
 from proxy.converters.errors import parse_json
 from proxy.converters.providers.gemini_stream import google_error
 from proxy.converters.usage import usage_from_gemini
@@ -14,13 +14,9 @@ from proxy.converters.usage import usage_from_gemini
 __all__ = ["GeminiUsageReader", "answer_usage"]
 
 
-class GeminiUsageReader(HubStream):
+class GeminiUsageReader(UsageReader):
     """A StreamConverter whose output is its input (`streamGenerateContent?alt=sse` events, passed as they
     came); every event carries the usage so far, the last one the final usage."""
-
-    def feed(self, data: bytes) -> list[bytes]:
-        super().feed(data)
-        return [data]
 
     def _event(self, data: str) -> list[bytes]:
         if '"usageMetadata"' not in data and '"error"' not in data:

@@ -57,4 +57,18 @@ class HubStream:
         return []
 
 
-__all__ = ["HubStream"]
+class UsageReader(HubStream):
+    """A StreamConverter whose output is its input (a channel's stream in the client's own dialect): `feed`
+    returns the bytes as they came; the dialect's `_event` only reads the usage and error among them."""
+
+    markers: tuple[bytes, ...] = ()   # when set: only events holding one of these are decoded (_read_marked)
+
+    def feed(self, data: bytes) -> list[bytes]:
+        if self.markers:
+            self._read_marked(data, self.markers)
+        else:
+            super().feed(data)
+        return [data]
+
+
+__all__ = ["HubStream", "UsageReader"]

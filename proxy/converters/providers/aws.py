@@ -100,12 +100,20 @@ def _credentials(ctx: ConvertContext) -> tuple[Credentials | None, str, str]:
 def request_from_openai(body: Mapping[str, Any], ctx: ConvertContext) -> UpstreamRequest:
     if ctx.mode != "chat":
         raise ConversionError(f"AWS Bedrock Claude has no {ctx.mode} endpoint; only chat completions are supported")
-    creds, api_key, region = _credentials(ctx)
+    _credentials(ctx)   # a channel without region or credentials is refused before the body is converted
     stream = bool(body.get("stream") or ctx.stream)
     # Bedrock takes only inline (base64) images, and the model id goes in the URL.
     payload = anthropic.body_from_openai(body, ctx, url_images=False)
-    model_id = model_id_from_openai(str(payload.pop("model") or ""))
-    payload = {"anthropic_version": ANTHROPIC_VERSION, **payload}
+    model = str(payload.pop("model") or "")
+    return invoke_request({"anthropic_version": ANTHROPIC_VERSION, **payload}, model, stream, ctx)
+
+
+def invoke_request(payload: Mapping[str, Any], model: str, stream: bool, ctx: ConvertContext) -> UpstreamRequest:
+    """InvokeModel / InvokeModelWithResponseStream of `payload` (a Bedrock Anthropic body) for `model` (its
+    Bedrock id in the URL), signed with SigV4 or sent with the Bedrock API key; shared by OpenAI clients (above)
+    and Anthropic clients (proxy.converters.dialects.anthropic_envelope)."""
+    creds, api_key, region = _credentials(ctx)
+    model_id = model_id_from_openai(model)
     base = (ctx.base_url or f"https://bedrock-runtime.{region}.amazonaws.com").rstrip("/")
     action = "invoke-with-response-stream" if stream else "invoke"
     url = f"{base}/model/{quote(model_id, safe=':')}/{action}"
@@ -182,33 +190,46 @@ class BedrockStream:
         return self._inner.close()
 
     def _message(self, message: EventMessage) -> list[bytes]:
-        kind = message.headers.get(":message-type")
-        if kind == "event":
-            return self._event(message.payload)
-        if kind == "exception":
-            name = str(message.headers.get(":exception-type") or "")
-            payload = parse_json(message.payload)
-            return self._inner.fail(_stream_error(name, find_message(payload) or name or "upstream exception"))
-        if kind == "error":
-            name = str(message.headers.get(":error-code") or "")
-            return self._inner.fail(_stream_error(name, str(message.headers.get(":error-message") or name)))
-        return []
-
-    def _event(self, payload: bytes) -> list[bytes]:
-        wrapper = parse_json(payload)
-        encoded = wrapper.get("bytes") if isinstance(wrapper, dict) else None
-        if not isinstance(encoded, str):
+        error = frame_error(message)
+        if error is not None:
+            return self._inner.fail(error)
+        raw = frame_event(message)
+        if raw is None:
             return []
-        try:
-            event = parse_json(base64.b64decode(encoded, validate=True))
-        except (binascii.Error, ValueError):
-            event = None
+        event = parse_json(raw)
         if not isinstance(event, dict):
             return self._inner.fail(OpenAIError(502, "undecodable event in the upstream stream", "server_error"))
         metrics = event.get("amazon-bedrock-invocationMetrics")
         if isinstance(metrics, dict):
             self._inner.update_usage(_metrics_usage(metrics))
         return self._inner.on_event(event)
+
+
+def frame_error(message: EventMessage) -> OpenAIError | None:
+    """An `exception` or `error` frame as the error it reports; None for any other frame."""
+    kind = message.headers.get(":message-type")
+    if kind == "exception":
+        name = str(message.headers.get(":exception-type") or "")
+        return _stream_error(name, find_message(parse_json(message.payload)) or name or "upstream exception")
+    if kind == "error":
+        name = str(message.headers.get(":error-code") or "")
+        return _stream_error(name, str(message.headers.get(":error-message") or name))
+    return None
+
+
+def frame_event(message: EventMessage) -> bytes | None:
+    """The Anthropic event inside an `event` frame (`{"bytes": base64}`), as JSON bytes; None for a frame that
+    carries none (skipped), b"" for bytes that are not base64 (undecodable, as a broken event is)."""
+    if message.headers.get(":message-type") != "event":
+        return None
+    wrapper = parse_json(message.payload)
+    encoded = wrapper.get("bytes") if isinstance(wrapper, dict) else None
+    if not isinstance(encoded, str):
+        return None
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        return b""
 
 
 def _stream_error(name: str, message: str) -> OpenAIError:
@@ -230,6 +251,4 @@ def stream_to_openai(ctx: ConvertContext) -> BedrockStream:
 
 
 # used by the Anthropic client's envelope (proxy.converters.dialects.anthropic_envelope)
-credentials = _credentials
-stream_error = _stream_error
 metrics_usage = _metrics_usage
