@@ -18,9 +18,11 @@ from aiohttp import web
 from proxy.converters.eventstream import encode_message
 from store import Database
 from tests.e2e.agent_cli import SECRET, find_cli, run_cli, workspace
+from tests.e2e.agent_families import FAMILIES
 from tests.e2e.harness import Gateway, account_on, balances, logs
 from tests.e2e.mock_providers import ProviderMock, check_sigv4, json_response, send_stream
 from tests.e2e.mock_upstream import Recorded
+from tests.e2e.responses_upstreams import ANSWER_PREFIX, Script
 
 MODEL = "gpt-4o-mini"
 
@@ -225,5 +227,38 @@ async def test_claude_code_reads_a_file_through_bedrock_claude(gateway: Gateway,
         rows = await logs(db)
         assert len(rows) == len(mock.requests) and all(
             (r.prompt_tokens, r.completion_tokens) == (100, 10) for r in rows)
+    finally:
+        await mock.close()
+
+
+@pytest.mark.parametrize("family", ["deepseek", "gemini"])
+async def test_claude_code_reads_a_file_through_a_hub_family(gateway: Gateway, db: Database, tmp_path: Path,
+                                                             family: str) -> None:
+    """A Gemini channel and a China provider (DeepSeek): Claude Code's Read tool converted to the provider's
+    declarations, the file's text back as the provider's tool result on the second turn; every turn billed."""
+    assert CLAUDE is not None
+    fam = FAMILIES[family]
+    secret_file = workspace(tmp_path) / "notes.txt"
+    script = Script(tool="Read", arguments={"file_path": str(secret_file)}, call_usage=(300, 20),
+                    text_usage=(400, 12))
+    mock = await fam.start(script)
+    try:
+        acct = await account_on(db, gateway, mock.url, type=fam.type, key=fam.key, models=fam.model)
+        before = await balances(db, acct)
+        out, err, code = await _run_claude(gateway, acct.key, fam.model, tmp_path, secret_file.parent)
+        assert code == 0, (out, err, mock.failures)
+        assert SECRET in out and ANSWER_PREFIX in out, (out, err)
+        assert not mock.failures
+        assert all(fam.key_arrived(r) and acct.key.removeprefix("sk-") not in str(r.headers)
+                   for r in mock.requests)
+        assert b'"Read"' in mock.requests[-1].body                   # its tools, converted
+        assert SECRET in mock.requests[-1].body.decode()              # the tool's result went upstream
+        await gateway.flush()
+        rows = await logs(db)
+        assert len(rows) == len(mock.requests)
+        assert {(r.prompt_tokens, r.completion_tokens) for r in rows} <= {(300, 20), (400, 12)}
+        assert (rows[-1].prompt_tokens, rows[-1].completion_tokens) == (400, 12)
+        after = await balances(db, acct)
+        assert before["token_remain"] - after["token_remain"] == sum(r.quota for r in rows) > 0
     finally:
         await mock.close()

@@ -1,8 +1,8 @@
 """The real Codex CLI (npm `@openai/codex`, a Rust binary) through the gateway, offline: `codex exec` with a
 custom model provider (`wire_api = "responses"`, base URL = the gateway's /v1, the gateway token in its env key)
 runs its shell tool on a file of a tmp workspace and answers with what the tool printed — to an OpenAI channel
-(its Responses requests passed through) and to Anthropic, Gemini and DeepSeek channels (converted through chat). The upstream
-received the channel's key, never the user's token, and the tool's output on the second turn; each turn has
+(its Responses requests passed through) and to Anthropic, Bedrock Claude, Gemini and DeepSeek channels
+(converted through the hub). The upstream received the channel's key, never the user's token, and the tool's output on the second turn; each turn has
 its log row and the token paid their sum. Skipped when the CLI is not installed (CODEX_BIN, or
 `npm install --prefix ~/.cache/one-api/codex @openai/codex`, which .ci/run does); under CI=true it must be."""
 
@@ -16,19 +16,10 @@ import pytest
 
 from store import Database
 from tests.e2e.agent_cli import OFFLINE, SECRET, find_cli, run_cli, workspace
+from tests.e2e.agent_families import FAMILIES, KEY
 from tests.e2e.harness import Account, Gateway, account_on, balances, logs
 from tests.e2e.mock_providers import ProviderMock
-from tests.e2e.responses_upstreams import (
-    ANSWER_PREFIX,
-    Script,
-    anthropic_messages,
-    gemini,
-    openai_chat,
-    openai_responses,
-)
-
-KEY = "sk-channel-key"
-
+from tests.e2e.responses_upstreams import ANSWER_PREFIX, Script, openai_responses
 
 CODEX = find_cli("CODEX_BIN", "codex", "codex")
 if CODEX is None and os.environ.get("CI") == "true":
@@ -91,34 +82,21 @@ async def test_codex_runs_its_shell_tool_through_an_openai_channel(gateway: Gate
         await mock.close()
 
 
-# converted families: (channel type, model, routes on the mock, the header holding the channel's key)
-CONVERTED = {
-    "anthropic": (14, "claude-sonnet-4-5", lambda s, m: [("/v1/messages", anthropic_messages(s))], "x-api-key"),
-    "gemini": (24, "gemini-2.5-flash", lambda s, m: [(f"/v1beta/models/{m}:streamGenerateContent", gemini(s, m))],
-               "x-goog-api-key"),
-    "deepseek": (36, "deepseek-chat", lambda s, m: [("/v1/chat/completions", openai_chat(s))], "Authorization"),
-}
-
-
-@pytest.mark.parametrize("family", sorted(CONVERTED))
+@pytest.mark.parametrize("family", ["anthropic", "bedrock", "deepseek", "gemini"])
 async def test_codex_runs_its_shell_tool_through_a_converted_channel(gateway: Gateway, db: Database,
                                                                      tmp_path: Path, family: str) -> None:
     """Converted: Codex's tools reach the provider in its own format, the shell's output as its tool result."""
-    ctype, model, routes, header = CONVERTED[family]
+    fam = FAMILIES[family]
     work = workspace(tmp_path)
-    mock = ProviderMock()
-    for path, handler in routes(_script(), model):
-        mock.route("POST", path, handler)
-    await mock.start()
+    mock = await fam.start(_script())
     try:
-        acct = await account_on(db, gateway, mock.url, type=ctype, key=KEY, models=model)
+        acct = await account_on(db, gateway, mock.url, type=fam.type, key=fam.key, models=fam.model)
         before = await balances(db, acct)
-        out, err, code = await _run_codex(gateway, acct.key, model, tmp_path, work)
+        out, err, code = await _run_codex(gateway, acct.key, fam.model, tmp_path, work)
         assert code == 0, (out, err, mock.failures)
         assert SECRET in out and ANSWER_PREFIX in out, (out, err)
         assert not mock.failures
-        expected = f"Bearer {KEY}" if header == "Authorization" else KEY
-        assert all(r.headers.get(header) == expected for r in mock.requests)
+        assert all(fam.key_arrived(r) for r in mock.requests)
         assert all(acct.key.removeprefix("sk-") not in str(r.headers) for r in mock.requests)
         assert all(b'"exec_command"' in r.body for r in mock.requests)        # its tools, converted
         assert SECRET in mock.requests[-1].body.decode() and SECRET not in mock.requests[0].body.decode()

@@ -17,9 +17,11 @@ from aiohttp import web
 
 from store import Database
 from tests.e2e.agent_cli import OFFLINE, SECRET, find_cli, run_cli, workspace
+from tests.e2e.agent_families import FAMILIES
 from tests.e2e.harness import Gateway, account_on, balances, logs
 from tests.e2e.mock_providers import ProviderMock, json_response, send_stream
 from tests.e2e.mock_upstream import Recorded
+from tests.e2e.responses_upstreams import ANSWER_PREFIX, Script
 from tests.e2e.vertex_account import REGION_CONFIG, service_account, token_endpoint
 
 PROMPT = "Read notes.txt with the read_file tool and tell me what it says."
@@ -237,5 +239,38 @@ async def test_gemini_cli_reads_a_file_through_vertex_gemini(gateway: Gateway, d
         rows = await logs(db)
         assert len(rows) == len(turns)
         assert all((r.prompt_tokens, r.completion_tokens, r.model_name) == (300, 30, model) for r in rows)
+    finally:
+        await mock.close()
+
+
+# ---------------------------------------------------------------- Anthropic, Bedrock Claude, DeepSeek (converted)
+
+@pytest.mark.parametrize("family", ["anthropic", "bedrock", "deepseek"])
+async def test_gemini_cli_reads_a_file_through_a_hub_family(gateway: Gateway, db: Database, tmp_path: Path,
+                                                            family: str) -> None:
+    """An Anthropic, a Bedrock Claude (SigV4, event-stream) and a China provider's (DeepSeek) channel: the CLI's
+    function declarations converted, the file's text back as the provider's tool result; every turn billed."""
+    fam = FAMILIES[family]
+    work = workspace(tmp_path)
+    script = Script(tool="read_file", arguments={"file_path": str(work / "notes.txt")}, call_usage=(300, 20),
+                    text_usage=(400, 12))
+    mock = await fam.start(script)
+    try:
+        acct = await account_on(db, gateway, mock.url, type=fam.type, key=fam.key, models=fam.model)
+        before = await balances(db, acct)
+        out, err, code = await _run_gemini(gateway, acct.key, fam.model, tmp_path, work)
+        assert code == 0, (out, err, mock.failures)
+        assert SECRET in out and ANSWER_PREFIX in out, (out, err)
+        assert not mock.failures and len(mock.requests) >= 2
+        assert all(fam.key_arrived(r) and acct.key.removeprefix("sk-") not in str(r.headers)
+                   for r in mock.requests)
+        assert all(b'"read_file"' in r.body for r in mock.requests)   # its declarations, converted
+        assert SECRET in mock.requests[-1].body.decode() and SECRET not in mock.requests[0].body.decode()
+        await gateway.flush()
+        rows = await logs(db)
+        assert len(rows) == len(mock.requests) and all(r.is_stream for r in rows)
+        assert [(r.prompt_tokens, r.completion_tokens) for r in rows][-2:] == [(300, 20), (400, 12)]
+        after = await balances(db, acct)
+        assert before["token_remain"] - after["token_remain"] == sum(r.quota for r in rows) > 0
     finally:
         await mock.close()
