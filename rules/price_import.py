@@ -101,6 +101,8 @@ def parse_price_file(body: bytes) -> dict[str, ListedPrice]:
         data = json.loads(body, parse_float=Decimal)
     except (ValueError, InvalidOperation) as exc:
         raise PriceFileError(f"not valid JSON: {exc}") from None
+    except RecursionError:   # json's decoder recurses per level: a hostile file of nested arrays
+        raise PriceFileError("not valid JSON: nested too deeply") from None
     if not isinstance(data, dict) or not isinstance(data.get("models"), dict):
         raise PriceFileError('must be a JSON object with a "models" object: {"models": {"name": {"input": …}}}')
     unknown = sorted(set(data) - _TOP_FIELDS)
