@@ -7,7 +7,6 @@ This supervisor process lives as long as the gateway and does little: it imports
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import shutil
 import signal
@@ -15,10 +14,10 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import Any
 
+from launcher.child import Child, ReadySignal
 from launcher.privileges import drop_privileges
 from launcher.restarts import RestartPolicy
 from launcher.web_console import ensure_web_console
@@ -48,28 +47,27 @@ def _prepare_main(settings: Settings, log_path: Path | None) -> None:
         sys.exit(1)
 
 
-def start_database_preparation(settings: Settings, log_path: Path | None) -> multiprocessing.process.BaseProcess:
-    """The database preparation in a spawned child (join it: exit code 0 when the database is ready)."""
-    child = multiprocessing.get_context("spawn").Process(target=_prepare_main, args=(settings, log_path),
-                                                         name="prepare")
+def start_database_preparation(settings: Settings, log_path: Path | None) -> Child:
+    """The database preparation in a child process (join it: exit code 0 when the database is ready)."""
+    child = Child(_prepare_main, (settings, log_path), name="prepare")
     child.start()
     return child
 
 
-def _admin_main(settings: Settings, log_path: Path | None, database_ready: Event | None = None) -> None:
+def _admin_main(settings: Settings, log_path: Path | None, database_ready: ReadySignal | None = None) -> None:
     from admin_api.server import run
 
     run(settings, log_path, database_ready.wait if database_ready is not None else None)
 
 
 def _proxy_main(settings: Settings, worker: int, log_path: Path | None, ledger_owner: str | None = None,
-                database_ready: Event | None = None) -> None:
+                database_ready: ReadySignal | None = None) -> None:
     from proxy.server import run
 
     run(settings, worker, ledger_owner, log_path, database_ready.wait if database_ready is not None else None)
 
 
-def _ledger_main(settings: Settings, path: str, ready: Event, log_path: Path | None) -> None:
+def _ledger_main(settings: Settings, path: str, ready: ReadySignal, log_path: Path | None) -> None:
     from proxy.ledger.server import run
 
     run(settings, path, ready.set, log_path)
@@ -99,13 +97,12 @@ class Supervisor:
 
     def __init__(self, settings: Settings, log_path: Path | None = None) -> None:
         self.settings = settings
-        self.ctx = multiprocessing.get_context("spawn")
-        self.children: list[multiprocessing.process.BaseProcess] = []
+        self.children: list[Child] = []
         self.stopping = False
         self.log_path = log_path
         self.rotator = SizeRotator(log_path) if log_path is not None else None
         self.metrics_dir: str | None = None
-        self.ledger: multiprocessing.process.BaseProcess | None = None   # SQLite with several workers
+        self.ledger: Child | None = None   # SQLite with several workers
         self.ledger_dir: str | None = None
         # restartable children by name: how to start them, when they started, their policy, when they are due
         self.recipes: dict[str, tuple[Callable[..., None], tuple[Any, ...]]] = {}
@@ -114,7 +111,7 @@ class Supervisor:
         self.due: dict[str, float] = {}
         self.counter_dir: str | None = None      # the change counter's private directory
         self.admin_dir: str | None = None        # admin_api's socket's private directory (no ADMIN_SOCKET given)
-        self.database_ready = self.ctx.Event()
+        self.database_ready = ReadySignal()
 
     def start(self) -> None:
         self._metrics_environment()
@@ -142,7 +139,7 @@ class Supervisor:
         self._terminate()
 
     def _spawn(self, name: str, target: Callable[..., None], args: tuple[Any, ...]) -> None:
-        proc = self.ctx.Process(target=target, args=args, name=name)
+        proc = Child(target, args, name=name)
         proc.start()
         log.info("started %s (pid %s)", name, proc.pid)
         self.children.append(proc)
@@ -153,19 +150,21 @@ class Supervisor:
         """Start the ledger owner on a socket in a private directory (0700); its path once it accepts connections."""
         self.ledger_dir = tempfile.mkdtemp(prefix="one-api-ledger-")
         path = os.path.join(self.ledger_dir, "ledger.sock")
-        ready = self.ctx.Event()
-        self.ledger = self.ctx.Process(target=_ledger_main, args=(self.settings, path, ready, self.log_path),
-                                       name="ledger")
+        ready = ReadySignal()
+        self.ledger = Child(_ledger_main, (self.settings, path, ready, self.log_path), name="ledger")
         self.ledger.start()
         log.info("started ledger (pid %s)", self.ledger.pid)
         self.children.append(self.ledger)
         deadline = time.monotonic() + 60
-        while not ready.wait(0.1):
-            if not self.ledger.is_alive() or time.monotonic() > deadline:
-                log.error("the ledger process did not start")
-                self.ledger.kill()      # wait() then sees it dead and stops
-                self.ledger.join()
-                return None
+        try:
+            while not ready.wait(0.1):
+                if not self.ledger.is_alive() or time.monotonic() > deadline:
+                    log.error("the ledger process did not start")
+                    self.ledger.kill()      # wait() then sees it dead and stops
+                    self.ledger.join()
+                    return None
+        finally:
+            ready.close()
         return path
 
     def _change_counter(self) -> None:
@@ -218,7 +217,7 @@ class Supervisor:
         self._terminate()
         return code
 
-    def _bury(self, child: multiprocessing.process.BaseProcess) -> bool:
+    def _bury(self, child: Child) -> bool:
         """A child died: schedule its restart (True), or say why the gateway stops (False)."""
         self.children.remove(child)
         name = child.name
@@ -275,7 +274,7 @@ class Supervisor:
                 shutil.rmtree(tmp, ignore_errors=True)
 
     @staticmethod
-    def _stop(children: list[multiprocessing.process.BaseProcess], grace: float) -> None:
+    def _stop(children: list[Child], grace: float) -> None:
         """SIGTERM (a graceful stop inside each child), then SIGKILL whoever is still there after `grace`."""
         for child in children:
             if child.is_alive():

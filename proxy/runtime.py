@@ -13,7 +13,7 @@ from proxy.core.upstream_client import UpstreamClient
 from proxy.gateway.cache import Caches
 from proxy.gateway.change_listener import ChangeListener
 from proxy.gateway.logwriter import LogWriter
-from proxy.gateway.tokenizer import Tokenizer
+from proxy.gateway.tokenizer import DEFAULT_PRELOAD, Tokenizer
 from proxy.ledger import Ledger, RemoteLedger, RemoteWindows, ledger_for
 from proxy.limits import Windows, windows_for
 from proxy.limits.budgets import BudgetBook, BudgetLedger
@@ -80,7 +80,8 @@ class Runtime:
         self.catalog: Catalog = load_catalog()
         self.default_prices: PriceTable = load_prices()
         self.prices: PriceTable = self.default_prices
-        self.tokenizer = Tokenizer(settings.tiktoken_cache_dir)
+        self.tokenizer = Tokenizer(settings.tiktoken_cache_dir, preload=DEFAULT_PRELOAD if settings.tiktoken_preload
+                                   is None else settings.tiktoken_preload)
         # with Redis, pub/sub nudges make changes immediate and polling is only the safety net
         self.caches = Caches(db, option_defaults(self.default_prices), settings.sync_frequency,
                              on_options=self._apply_options, on_change=self._on_change,
@@ -153,6 +154,8 @@ class Runtime:
         self.upstreams = UpstreamClient(connect_timeout=30, keepalive=60)
         await self.user_content.start()
         await self.caches.start()
+        if self.settings.tiktoken_preload is None:    # auto: before the first request, on this loop (none waits yet)
+            self.tokenizer.preload_for(self.caches.served_models())
         if self.changes is not None:
             self.changes.start()
         self.ledger.start()

@@ -112,6 +112,25 @@ def _str(name: str, raw: str) -> str:
     return raw
 
 
+# tiktoken's encodings the tokenizer can load offline (proxy.gateway.tokenizer.ENCODING_FILES; not imported here:
+# the supervisor reads the settings and must not load tiktoken)
+ENCODINGS = ("cl100k_base", "o200k_base", "o200k_harmony", "r50k_base", "p50k_base", "p50k_edit", "gpt2")
+
+
+def _encodings(name: str, raw: str) -> tuple[str, ...] | None:
+    """Comma-separated encoding names, `all` for cl100k_base and o200k_base (every default model's), or `auto`
+    (None): cl100k_base, then at start the encodings of the models the channels serve."""
+    if raw.strip().lower() == "auto":
+        return None
+    if raw.strip().lower() == "all":
+        return ("cl100k_base", "o200k_base")
+    out = tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
+    for part in out:
+        if part not in ENCODINGS:
+            raise SettingsError(f"{name}: {part!r} is not one of {', '.join(ENCODINGS)} (or all)")
+    return out
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every knob of the process; built by `load_settings`, passed down, never re-read."""
@@ -170,6 +189,7 @@ class Settings:
     enforce_include_usage: bool = False
     test_prompt: str = DEFAULT_TEST_PROMPT
     tiktoken_cache_dir: str = ""
+    tiktoken_preload: tuple[str, ...] | None = None   # encodings loaded at start; None: auto (the channels' models')
     trusted_proxies: tuple[Any, ...] = field(default_factory=tuple)
     admin_socket: str = ""       # admin_api's unix socket; "" = one in a private directory made per run by `one-api`
     shutdown_grace: int = 30     # seconds streams may take to finish on SIGTERM
@@ -255,6 +275,7 @@ _ENV: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "TEST_PROMPT": ("test_prompt", _str),
     "TIKTOKEN_CACHE_DIR": ("tiktoken_cache_dir", _str),
     "DATA_GYM_CACHE_DIR": ("tiktoken_cache_dir", _str),
+    "TIKTOKEN_PRELOAD": ("tiktoken_preload", _encodings),
     "TRUSTED_PROXIES": ("trusted_proxies", _networks),
     "ADMIN_SOCKET": ("admin_socket", _str),
     "SHUTDOWN_GRACE": ("shutdown_grace", _int),

@@ -88,6 +88,7 @@ class Billing:
     async def _count(self, text: str, model: str) -> int:
         """Tokens of delivered text; a long answer's count runs off the event loop (45 MB of text took the
         tokenizer seconds, during which every other client of the worker waited)."""
+        await self.tokenizer.load_for(model)    # loaded by the reservation already, unless it was skipped
         if len(text) < BIG_TEXT:
             return self.tokenizer.count_text(text, model)
         return await asyncio.to_thread(self.tokenizer.count_text, text, model)

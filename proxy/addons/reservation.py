@@ -92,6 +92,7 @@ class Reservation:
             if pool is not None:
                 raise refusal(pool)
         else:
+            await self.tokenizer.load_for(state.model)   # an encoding not loaded yet: off the loop, once
             await self._hold_answer(flow, await self._prompt_tokens(flow, None))
             urls = remote_image_urls(state.mode, state.body) if self.image_sizes and state.body else None
             if urls and self.image_sizes:     # fetched only now that the text is paid for

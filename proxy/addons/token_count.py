@@ -50,6 +50,7 @@ class MessageTokens:
         flow.response = LocalResponse(200, orjson.dumps({"input_tokens": count}))
 
     async def _counted(self, hub: dict[str, Any], model: str, size: int) -> int:
+        await self.tokenizer.load_for(model)
         return await asyncio.to_thread(self._count, hub, model) if size > BIG_BODY else self._count(hub, model)
 
     def _count(self, hub: dict[str, Any], model: str) -> int:

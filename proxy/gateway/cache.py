@@ -152,6 +152,13 @@ class Caches:
         except Exception as e:   # noqa: BLE001 - the refusal is answered whatever the write did
             log.warning("could not record status %d of token #%d: %r", status, token.id, e)
 
+    def served_models(self) -> set[str]:
+        """Every model a channel offers, under its own name and the upstream name it maps to."""
+        models = {model for _, model in self.index.served}
+        for channel in self.channels.values():
+            models.update(channel.model_mapping.values())
+        return models
+
     def forget_channel(self, channel_id: int) -> None:
         """Stop routing to a channel in this process at once (auto-disable)."""
         self.channels.pop(channel_id, None)

@@ -11,6 +11,7 @@ expected SHA-256 when it loads them.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import functools
@@ -140,6 +141,9 @@ ENCODING_FILES: dict[str, tuple[_Blob, ...]] = {
     "r50k_base": (R50K,), "p50k_base": (P50K,), "p50k_edit": (P50K,), "gpt2": (GPT2_VOCAB, GPT2_ENCODER),
 }
 REQUIRED = ("cl100k_base", "o200k_base")
+FALLBACK = "cl100k_base"    # what every model without an encoding of its own counts with (Claude, Gemini, ...)
+# loaded when the tokenizer is made; the others on the first request that needs them (TIKTOKEN_PRELOAD)
+DEFAULT_PRELOAD = (FALLBACK,)
 
 # tiktoken reads the environment and the module-level `read_file` on every load: swap both, one load at a time
 _LOAD_LOCK = threading.RLock()
@@ -234,6 +238,17 @@ def _lean_encoding(name: str) -> tiktoken.Encoding:
     return encoding
 
 
+def _trim_heap() -> None:
+    """Give the C heap's free pages back after a load (glibc's malloc_trim; elsewhere nothing): the rank file's
+    parse frees tens of MiB that would otherwise stay in the process."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 # --- counting ----------------------------------------------------------------------------------
 
 _MODEL_CACHE_MAX = 4096   # model names come from requests: bound the per-model cache
@@ -242,15 +257,55 @@ _MODEL_CACHE_MAX = 4096   # model names come from requests: bound the per-model 
 class Tokenizer:
     """Prompt and completion token estimates with One API's encodings and message overheads."""
 
-    def __init__(self, cache_dir: str = "", approximate: bool = False) -> None:
+    def __init__(self, cache_dir: str = "", approximate: bool = False,
+                 preload: tuple[str, ...] = DEFAULT_PRELOAD) -> None:
+        """Every encoding's files are checked (and written) at once, so a broken install fails the start; only
+        `preload` is loaded now (each takes tens of MiB: o200k_base about 45, cl100k_base about 23), the others
+        by `load_for` (off the event loop) or at their first count."""
         self.approximate = approximate     # option ApproximateTokenEnabled; may be flipped at run time
         self.cache_dir = cache_dir or default_cache_dir()
         self._cache = _Cache(self.cache_dir)
         self._encodings: dict[str, tiktoken.Encoding] = {}
         self._by_model: dict[str, tiktoken.Encoding] = {}
+        self._loading: dict[str, asyncio.Future[None]] = {}
         self._available = self._prepare()
-        for name in REQUIRED:
+        for name in preload:
+            if name not in self._available:
+                raise TokenizerError(f"tiktoken encoding {name} is not available offline; cannot preload it")
             self._encodings[name] = self._load(name)
+
+    @property
+    def loaded(self) -> tuple[str, ...]:
+        """The encodings this process holds, in the order they were loaded."""
+        return tuple(self._encodings)
+
+    async def load_for(self, model: str) -> None:
+        """Load the model's encoding off the event loop unless it is already there: the first request of a model
+        whose encoding is not loaded waits for it (about half a second) without holding up any other request."""
+        if self.approximate or model in self._by_model:
+            return
+        name = self._encoding_name(model)
+        if name not in self._encodings:
+            loading = self._loading.get(name)
+            if loading is None:       # one load per encoding, however many requests wait for it
+                loading = self._loading[name] = asyncio.ensure_future(asyncio.to_thread(self._load_and_trim, name))
+                loading.add_done_callback(lambda _: self._loading.pop(name, None))
+            await asyncio.shield(loading)
+        self.encoding_for(model)
+
+    def preload_for(self, models: set[str]) -> tuple[str, ...]:
+        """Load now the encodings these models count with (at start, before any request); the names loaded."""
+        if self.approximate:
+            return ()
+        names = sorted({self._encoding_name(model) for model in models} - set(self._encodings))
+        for name in names:
+            self._encoding(name)
+        _trim_heap()
+        return tuple(names)
+
+    def _load_and_trim(self, name: str) -> None:
+        self._encoding(name)
+        _trim_heap()
 
     def _prepare(self) -> set[str]:
         """Write every encoding file into the cache; the names whose files are all in place."""
@@ -291,9 +346,11 @@ class Tokenizer:
             try:
                 encoding = self._encodings[name] = self._load(name)
             except TokenizerError as e:
-                log.warning("%s; counting with cl100k_base instead", e)
+                if name == FALLBACK:
+                    raise
+                log.warning("%s; counting with %s instead", e, FALLBACK)
                 self._available.discard(name)
-                encoding = self._encodings["cl100k_base"]
+                encoding = self._encoding(FALLBACK)
         return encoding
 
     def _encoding_name(self, model: str) -> str:

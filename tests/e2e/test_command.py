@@ -32,6 +32,27 @@ def wait_for(url: str, deadline: float) -> dict:
     raise AssertionError(f"{url} never answered: {last}")
 
 
+def descendants(pid: int) -> dict[int, bytes]:
+    """The command lines of `pid`'s descendants, from /proc."""
+    parents: dict[int, int] = {}
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit():
+                parents[int(proc.name)] = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except OSError:
+            continue
+    found, todo = {}, [pid]
+    while todo:
+        parent = todo.pop()
+        for child in [p for p, pp in parents.items() if pp == parent]:
+            try:
+                found[child] = Path(f"/proc/{child}/cmdline").read_bytes()
+            except OSError:
+                continue
+            todo.append(child)
+    return found
+
+
 def test_one_api_command_starts_and_stops(tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(Path.cwd()), "SESSION_SECRET": "test-secret"}
@@ -42,6 +63,9 @@ def test_one_api_command_starts_and_stops(tmp_path: Path) -> None:
         status = wait_for(f"http://127.0.0.1:{port}/api/status", time.monotonic() + 60)
         assert status["success"] is True
         assert status["data"]["system_name"] == "One API" and status["data"]["quota_per_unit"] == 500000
+        # the supervisor, admin_api and one worker (the database preparation has exited): no resource tracker
+        tree = descendants(proc.pid)
+        assert len(tree) == 2 and not [c for c in tree.values() if b"resource_tracker" in c], tree
         with urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/v1/models"), timeout=5) as r:
             raise AssertionError(f"/v1/models without a key must fail, got {r.status}")
     except urllib.error.HTTPError as e:

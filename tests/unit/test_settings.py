@@ -69,6 +69,7 @@ def test_redis_needs_sync_frequency_as_one_api() -> None:
     ({"DEBUG": "maybe"}, "DEBUG: expected true or false"),
     ({"METRIC_SUCCESS_RATE_THRESHOLD": "1.5"}, "METRIC_SUCCESS_RATE_THRESHOLD: must be between 0 and 1"),
     ({"TRUSTED_PROXIES": "10.0.0.0/8,nonsense"}, "TRUSTED_PROXIES: 'nonsense' is not"),
+    ({"TIKTOKEN_PRELOAD": "cl100k_base,o300k"}, "TIKTOKEN_PRELOAD: 'o300k' is not one of cl100k_base, o200k_base"),
 ])
 def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError) as info:
@@ -131,3 +132,10 @@ def test_upstream_time_limits_default_to_minutes_and_take_fractions() -> None:
     for bad in ("-1", "soon", "nan", "inf"):
         with pytest.raises(SettingsError, match="RELAY_IDLE_TIMEOUT"):
             load_settings({"RELAY_IDLE_TIMEOUT": bad}, [])
+
+
+def test_tiktoken_preload_names_encodings() -> None:
+    assert load_settings({}, []).tiktoken_preload is None       # auto: the fallback, then the channels' models'
+    assert load_settings({"TIKTOKEN_PRELOAD": "auto"}, []).tiktoken_preload is None
+    assert load_settings({"TIKTOKEN_PRELOAD": "all"}, []).tiktoken_preload == ("cl100k_base", "o200k_base")
+    assert load_settings({"TIKTOKEN_PRELOAD": " o200k_base, o200k_base ,"}, []).tiktoken_preload == ("o200k_base",)

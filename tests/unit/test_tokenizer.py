@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import gzip
 import hashlib
@@ -429,3 +430,52 @@ def test_counting_within_a_limit_stops_before_the_work_it_cannot_pay_for() -> No
         tok.count_prompt_within("chat", {"messages": [{"role": "user", "content": "x" * 1_200_000}]}, "gpt-4o", 9000)
     assert calls == []                                 # refused before the tokenizer ran
     assert tok.count_prompt("chat", body, "gpt-4o") == full    # no limit outside the call
+
+
+# --- encodings loaded when first needed ----------------------------------------------------------
+
+def test_only_the_preloaded_encoding_is_loaded_and_the_others_count_the_same(tmp_path: Path) -> None:
+    both = Tokenizer(cache_dir=str(tmp_path), preload=("cl100k_base", "o200k_base"))
+    lazy = Tokenizer(cache_dir=str(tmp_path))
+    assert lazy.loaded == ("cl100k_base",) and both.loaded == ("cl100k_base", "o200k_base")
+    text = "Counting 👋 the same way: ünïcode, code `x = 1`, and numbers 12345."
+    assert lazy.count_text(text, "claude-sonnet-4-5") == both.count_text(text, "claude-sonnet-4-5")
+    assert lazy.loaded == ("cl100k_base",)                     # a model without its own encoding: the fallback
+    assert lazy.count_text(text, "gpt-4o") == both.count_text(text, "gpt-4o") != lazy.count_text(text, "gpt-4")
+    assert lazy.loaded == ("cl100k_base", "o200k_base")        # loaded by the first count that needed it
+    assert Tokenizer(cache_dir=str(tmp_path), preload=()).loaded == ()
+    with pytest.raises(TokenizerError, match="o300k"):
+        Tokenizer(cache_dir=str(tmp_path), preload=("o300k",))
+
+
+def test_load_for_loads_off_the_event_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first request of a gpt-4o model waits for o200k_base while the loop serves the others."""
+    monkeypatch.setattr(tk, "_LEAN", {})      # a fresh process's state: nothing loaded by the other tests
+    lazy = Tokenizer(cache_dir=str(tmp_path))
+
+    async def main() -> int:
+        loading = asyncio.ensure_future(lazy.load_for("gpt-4o-mini"))
+        ticks = 0
+        while not loading.done():
+            await asyncio.sleep(0)      # a loop blocked by the load would never come back here before it ends
+            ticks += 1
+        await loading
+        await lazy.load_for("gpt-4o-mini")          # loaded: returns at once
+        return ticks
+
+    assert asyncio.run(asyncio.wait_for(main(), 60)) > 1
+    assert lazy.loaded == ("cl100k_base", "o200k_base")
+
+
+def test_an_encoding_that_fails_to_load_later_counts_with_the_fallback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    lazy = Tokenizer(cache_dir=str(tmp_path))
+    real = tk._lean_encoding
+    monkeypatch.setattr(tk, "_lean_encoding", lambda name: real(name) if name == "cl100k_base" else 1 / 0)
+    with caplog.at_level(logging.WARNING, logger=tk.__name__):
+        assert lazy.encoding_for("gpt-4o").name == "cl100k_base"
+    assert "cannot load tiktoken encoding o200k_base" in caplog.text
+    empty = Tokenizer(cache_dir=str(tmp_path), preload=())
+    monkeypatch.setattr(tk, "_lean_encoding", lambda name: 1 / 0)
+    with pytest.raises(TokenizerError, match="cl100k_base"):      # the fallback itself: a clear error, no loop
+        empty.count_text("hello", "claude-3-haiku")
