@@ -13,13 +13,7 @@ from store.models import Option
 
 async def put(session: AsyncSession, key: str, value: str) -> None:
     """Insert or replace the row `key` in one write transaction with an OPTION event."""
-    async with write_transaction(session):
-        row = await session.get(Option, key)
-        if row is None:
-            session.add(Option(key=key, value=value))
-        else:
-            row.value = value
-        events.record(session, events.OPTION, key)
+    await put_many(session, {key: value})
 
 
 async def put_many(session: AsyncSession, values: Mapping[str, str]) -> None:
