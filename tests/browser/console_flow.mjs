@@ -331,6 +331,8 @@ try {
     await toast(root, 'Saved');
     await root.click('label.toggle:has(input[name=GitHubOAuthEnabled])');
     await root.waitForFunction(() => document.querySelector('input[name=GitHubOAuthEnabled]')?.checked);
+    await root.waitForFunction(async () => (await (await fetch('/api/status')).json()).data.github_oauth === true,
+                               null, { polling: 200, timeout: 15000 });   // saved, not only ticked
     const visitor = await newUser(browser);
     await visitor.goto(`${BASE}/login`);
     await visitor.locator('.oauth button', { hasText: 'GitHub' }).waitFor();
@@ -361,6 +363,9 @@ try {
     if (await visitor.locator('a.nav-link:has-text("Pricing")').count()) fail('Pricing offered to visitors while not public');
     await root.click('label.toggle:has(input[name=PublicPricingEnabled])');
     await root.waitForFunction(() => document.querySelector('input[name=PublicPricingEnabled]')?.checked);
+    // the box flips at the click; the option is saved a moment later (CI flaked reloading before that)
+    await visitor.waitForFunction(async () => (await (await fetch('/api/status')).json()).data.public_pricing === true,
+                                  null, { polling: 200, timeout: 15000 });
     await visitor.reload();
     const row = visitor.locator('[data-testid=pricing-table] tr[data-model="gpt-4o-mini"]');
     await row.waitFor();
