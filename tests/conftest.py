@@ -15,6 +15,7 @@ import pytest
 
 from store import Database, PoolSettings, parse_dsn, sqlite_url
 from store.models import Base, LogBase
+from tests.e2e.mock_upstream import MockOpenAI
 
 BACKENDS = ("sqlite", "mysql", "postgres")
 _ENV = {"mysql": "ONEAPI_TEST_MYSQL_DSN", "postgres": "ONEAPI_TEST_PG_DSN"}
@@ -58,3 +59,11 @@ async def db(backend: str, tmp_path: Path) -> AsyncIterator[Database]:
         yield database
     finally:
         await database.dispose()
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[MockOpenAI]:
+    """A local OpenAI-style upstream (real HTTP on 127.0.0.1) for any test that relays; a module may define its own."""
+    mock = await MockOpenAI().start()
+    yield mock
+    await mock.close()

@@ -73,13 +73,6 @@ async def gateway(tmp_path: Path) -> AsyncIterator[tuple[str, Path]]:
         log.close()
 
 
-@pytest.fixture
-async def upstream() -> AsyncIterator[MockOpenAI]:
-    mock = await MockOpenAI().start()
-    yield mock
-    await mock.close()
-
-
 async def test_console_end_to_end(gateway: tuple[str, Path], upstream: MockOpenAI) -> None:
     node, chromium = browser_tools_or_skip()
     base, db_path = gateway

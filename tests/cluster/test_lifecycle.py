@@ -11,7 +11,6 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -22,13 +21,6 @@ from store import Database
 from tests.cluster.test_nodes import BODY, Node, _seed_root
 from tests.e2e.harness import add_account, add_channel, balances
 from tests.e2e.mock_upstream import MockOpenAI
-
-
-@pytest.fixture
-async def upstream() -> AsyncIterator[MockOpenAI]:
-    mock = await MockOpenAI().start()
-    yield mock
-    await mock.close()
 
 
 def _sqlite_env(db: Database, **extra: str) -> dict[str, str]:

@@ -14,7 +14,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -71,13 +70,6 @@ def _estimate() -> int:
 
     prompt = Tokenizer().count_prompt("chat", BODY, "gpt-4o-mini")
     return load_prices().hold(prompt, 100, 500, "gpt-4o-mini", 1, "default")   # prompt and max_tokens at their prices
-
-
-@pytest.fixture
-async def upstream() -> AsyncIterator[MockOpenAI]:
-    mock = await MockOpenAI().start()
-    yield mock
-    await mock.close()
 
 
 @pytest.mark.parametrize("backend", ["mysql"], indirect=True)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +19,6 @@ from tests.e2e.harness import add_account, add_channel, balances
 from tests.e2e.mock_upstream import MockOpenAI
 
 ADMIN = {"Authorization": ACCESS_TOKEN}
-
-
-@pytest.fixture
-async def upstream() -> AsyncIterator[MockOpenAI]:
-    mock = await MockOpenAI().start()
-    yield mock
-    await mock.close()
 
 
 async def _node(backend: str, workdir: Path, db: Database) -> Node:

@@ -6,23 +6,14 @@ import asyncio
 import re
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
-import pytest
 
 from store import Database
 from tests.cluster.test_nodes import Node, _estimate, _post, _seed_root
 from tests.e2e.harness import add_account, add_channel, balances, logs
 from tests.e2e.mock_upstream import MockOpenAI
-
-
-@pytest.fixture
-async def upstream() -> AsyncIterator[MockOpenAI]:
-    mock = await MockOpenAI().start()
-    yield mock
-    await mock.close()
 
 
 async def _two_workers(workdir: Path, db: Database, env: dict[str, str] | None = None) -> Node:

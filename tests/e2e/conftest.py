@@ -9,15 +9,7 @@ import pytest
 from store import Database
 from tests.e2e.harness import Gateway
 from tests.e2e.mock_providers import ProviderMock
-from tests.e2e.mock_upstream import MockOpenAI
 from tests.e2e.sdk_clients import close_opened
-
-
-@pytest.fixture
-async def upstream() -> AsyncIterator[MockOpenAI]:
-    mock = await MockOpenAI().start()
-    yield mock
-    await mock.close()
 
 
 @pytest.fixture
