@@ -201,7 +201,7 @@ class BedrockStream:
             return self._inner.fail(OpenAIError(502, "undecodable event in the upstream stream", "server_error"))
         metrics = event.get("amazon-bedrock-invocationMetrics")
         if isinstance(metrics, dict):
-            self._inner.update_usage(_metrics_usage(metrics))
+            self._inner.update_usage(metrics_usage(metrics))
         return self._inner.on_event(event)
 
 
@@ -238,7 +238,7 @@ def _stream_error(name: str, message: str) -> OpenAIError:
     return OpenAIError(status=status, message=message, type=kind, code=name or None)
 
 
-def _metrics_usage(metrics: Mapping[str, Any]) -> dict[str, Any]:
+def metrics_usage(metrics: Mapping[str, Any]) -> dict[str, Any]:
     """Bedrock's authoritative per-invocation counts, in Anthropic's usage field names."""
     names = {"inputTokenCount": "input_tokens", "outputTokenCount": "output_tokens",
              "cacheReadInputTokenCount": "cache_read_input_tokens",
@@ -249,6 +249,3 @@ def _metrics_usage(metrics: Mapping[str, Any]) -> dict[str, Any]:
 def stream_to_openai(ctx: ConvertContext) -> BedrockStream:
     return BedrockStream(ctx)
 
-
-# used by the Anthropic client's envelope (proxy.converters.dialects.anthropic_envelope)
-metrics_usage = _metrics_usage

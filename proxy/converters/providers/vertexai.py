@@ -83,7 +83,7 @@ def parse_auth_token(status: int, body: bytes, now: float) -> tuple[str, float]:
     return google_auth.parse_token_response(status, body, now)
 
 
-def _bearer(ctx: ConvertContext) -> str:
+def bearer(ctx: ConvertContext) -> str:
     """The relay's cached OAuth token, else a self-signed JWT (accepted by Vertex directly)."""
     if ctx.access_token:
         return ctx.access_token
@@ -102,7 +102,7 @@ def _publisher(ctx: ConvertContext) -> str:
     raise ConversionError(f"model {ctx.model!r} is not supported on Vertex AI channels (gemini-*, claude-*)")
 
 
-def _model_url(ctx: ConvertContext, publisher: str, method: str) -> str:
+def model_url(ctx: ConvertContext, publisher: str, method: str) -> str:
     region, project, _ = _channel(ctx)
     if not region:
         raise ConversionError("the Vertex AI channel needs a region (config region)", code="invalid_channel_config")
@@ -127,8 +127,8 @@ def request_from_openai(body: Mapping[str, Any], ctx: ConvertContext) -> Upstrea
         if ctx.stream and (body.get("n") or 1) > 1:
             raise ConversionError("n > 1 is not supported together with stream for Gemini")
         method, payload = _METHODS[publisher, ctx.stream], gemini.generate_content_from_openai(body, ctx)
-    headers = {"Authorization": f"Bearer {_bearer(ctx)}", "Content-Type": "application/json"}
-    return UpstreamRequest("POST", _model_url(ctx, publisher, method), headers, orjson.dumps(payload))
+    headers = {"Authorization": f"Bearer {bearer(ctx)}", "Content-Type": "application/json"}
+    return UpstreamRequest("POST", model_url(ctx, publisher, method), headers, orjson.dumps(payload))
 
 
 def _claude_body(body: Mapping[str, Any], ctx: ConvertContext) -> dict[str, Any]:
@@ -185,7 +185,3 @@ def error_to_openai(status: int, body: bytes, ctx: ConvertContext) -> OpenAIErro
         return anthropic.error_to_openai(status, body, ctx)
     return google_error(status, body, obj)
 
-
-# used by the Anthropic client's envelope (proxy.converters.dialects.anthropic_envelope)
-model_url = _model_url
-bearer = _bearer
