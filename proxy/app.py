@@ -19,7 +19,7 @@ from proxy.addons.error_scrub import ErrorScrub
 from proxy.addons.gemini_count import GeminiCountRoute
 from proxy.addons.health import ChannelHealth
 from proxy.addons.info import InfoAnswers
-from proxy.addons.limits import RateLimits, RateRelease
+from proxy.addons.limits import RateRelease, rate_limits
 from proxy.addons.mapping import ModelMapping
 from proxy.addons.metrics import AccessLog, LineWriter, Metrics, scrape_handler
 from proxy.addons.openai_upstream import OpenAIUpstream
@@ -82,7 +82,7 @@ def relay_addons(rt: Runtime, metrics: Metrics | None = None, access: AccessLog 
         Reservation(rt.ledger, rt.current_prices, rt.options, rt.tokenizer,  # hold what the answer can cost
                     load_max_output(), ImageProbe(rt.user_content).sizes if s.image_fetch_enabled else None),
         RerankUpstream(rt.catalog, s.relay_timeout),                      # rewrite: rerank to types that have it
-        RateLimits(rt.limits, rt.options),                                # RPM/TPM/concurrency: admit, or 429
+        rate_limits(rt.limits, rt.options),                               # RPM/TPM/concurrency: admit, or 429
         OpenAIUpstream(rt.catalog, s.relay_timeout, s.enforce_include_usage),  # rewrite: pass-through upstreams
         ConverterUpstream(rt.catalog, rt.http, options, s.relay_timeout, s.relay_proxy,   # rewrite: converted upstreams
                           read_timeout=max(s.relay_first_byte_timeout, s.relay_idle_timeout)),

@@ -11,6 +11,7 @@ with no limit set anywhere does nothing here.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import NoReturn
 
 from proxy.addons.reservation import max_tokens_of
 from proxy.core.errors import RelayError
@@ -19,7 +20,7 @@ from proxy.gateway import modes
 from proxy.gateway.records import TokenRecord, UserRecord
 from proxy.gateway.state import RelayState
 from proxy.limits.policy import GROUP_OPTION, GroupLimits, Scope, parse_group_limits, scopes_for
-from proxy.limits.windows import LimitExceeded, Windows
+from proxy.limits.windows import LimitExceeded, MemoryWindows, Ticket, Windows
 
 KIND_TYPE = {"requests": "requests", "tokens": "tokens", "parallel": "requests"}
 MEMO_SIZE = 4096
@@ -55,23 +56,60 @@ class RateLimits:
         self._memo[key] = (token, user, groups, scopes)
         return scopes
 
-    async def rewrite(self, flow: Flow[RelayState]) -> None:
+    def _wanted(self, flow: Flow[RelayState]) -> tuple[list[Scope], int] | None:
+        """The request's scopes and its TPM estimate; None when it takes no place in any window."""
         state = flow.state
         if state.limit_ticket is not None or state.token is None or state.user is None or state.mode == modes.PROXY:
-            return   # a retry keeps the first attempt's place
+            return None   # a retry keeps the first attempt's place
         scopes = self._scopes(state.token, state.user, state.group, state.requested_model)
         if not scopes:
-            return
+            return None
         tokens = 0
         if any(s.limit.tpm for s in scopes):
             tokens = state.prompt_tokens + (state.output_cap or max_tokens_of(state.body or {}))
-        try:
-            state.limit_ticket = await self.windows.acquire(scopes, tokens)
-        except LimitExceeded as e:
-            flow.response_headers = {**e.headers, "Retry-After": str(e.refusal.retry_after)}
-            raise RelayError(429, e.refusal.message(), type=KIND_TYPE[e.refusal.kind],
-                             code="rate_limit_exceeded") from None
-        flow.response_headers = state.limit_ticket.headers
+        return scopes, tokens
+
+    async def rewrite(self, flow: Flow[RelayState]) -> None:
+        wanted = self._wanted(flow)
+        if wanted is not None:
+            try:
+                _admitted(flow, await self.windows.acquire(*wanted))
+            except LimitExceeded as e:
+                _refuse(flow, e)
+
+
+class LocalRateLimits(RateLimits):
+    """RateLimits over windows held in this process: the check-and-take is a plain call, so the hook is plain
+    too (no coroutine per request)."""
+
+    def __init__(self, windows: MemoryWindows, options: Callable[[], Mapping[str, str]]) -> None:
+        super().__init__(windows, options)
+        self.local = windows
+
+    def rewrite(self, flow: Flow[RelayState]) -> None:  # type: ignore[override]
+        wanted = self._wanted(flow)
+        if wanted is not None:
+            try:
+                _admitted(flow, self.local.try_acquire(*wanted))
+            except LimitExceeded as e:
+                _refuse(flow, e)
+
+
+def rate_limits(windows: Windows, options: Callable[[], Mapping[str, str]]) -> RateLimits:
+    """The admitting addon for these windows."""
+    if isinstance(windows, MemoryWindows):
+        return LocalRateLimits(windows, options)
+    return RateLimits(windows, options)
+
+
+def _admitted(flow: Flow[RelayState], ticket: Ticket) -> None:
+    flow.state.limit_ticket = ticket
+    flow.response_headers = ticket.headers
+
+
+def _refuse(flow: Flow[RelayState], e: LimitExceeded) -> NoReturn:
+    flow.response_headers = {**e.headers, "Retry-After": str(e.refusal.retry_after)}
+    raise RelayError(429, e.refusal.message(), type=KIND_TYPE[e.refusal.kind], code="rate_limit_exceeded") from None
 
 
 class RateRelease:
@@ -89,4 +127,4 @@ class RateRelease:
         self.windows.finish(ticket, tokens)
 
 
-__all__ = ["RateLimits", "RateRelease"]
+__all__ = ["LocalRateLimits", "RateLimits", "RateRelease", "rate_limits"]

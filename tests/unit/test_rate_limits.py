@@ -119,6 +119,32 @@ async def test_tpm_estimate_is_corrected_at_settlement_and_concurrency_released_
     await windows.acquire(scope, 1000)
 
 
+def test_a_busy_window_keeps_exact_counts_as_its_ring_grows_and_wraps() -> None:
+    """Thousands of requests a minute on one scope, finished out of order while the ring grows and its oldest
+    requests leave: the window's requests, tokens and open slots stay what a plain list of them says."""
+    clock = Clock()
+    windows = MemoryWindows(clock)
+    scope = [Scope("t:1", "token", Limit(rpm=10**9, tpm=10**12, parallel=10**6))]
+    live: list[tuple[float, int]] = []          # (admitted at, tokens) of every request, the reference
+    open_tickets = []
+    for n in range(5000):
+        clock.now = 1_000_000.0 + n * 0.03        # 2000 a minute: the window holds ~2000 at once
+        ticket = windows.try_acquire(scope, 100)
+        live.append((clock.now, 100))
+        open_tickets.append((n, ticket))
+        if n % 3 == 0 and len(open_tickets) > 50:   # finish an older one with its real tokens
+            m, done = open_tickets.pop(len(open_tickets) // 2)
+            windows.finish(done, m % 7)
+            live[m] = (live[m][0], m % 7)
+    log = windows.logs["t:1"]
+    window = log.window(int(clock.now * 1000))
+    in_window = [(at, tok) for at, tok in live if int(at * 1000) > int(clock.now * 1000) - 60_000]
+    assert window.requests == len(in_window) == len(log)
+    assert window.tokens == sum(tok for _, tok in in_window)
+    assert window.parallel == len(open_tickets)
+    assert window.oldest_ms == int(in_window[0][0] * 1000)
+
+
 def test_budget_windows_follow_the_calendar_of_the_operators_zone() -> None:
     berlin = ZoneInfo("Europe/Berlin")
     saturday = int(datetime(2026, 3, 28, 15, 0, tzinfo=berlin).timestamp())   # DST starts the next night

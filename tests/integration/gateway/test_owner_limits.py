@@ -50,7 +50,7 @@ async def test_two_workers_share_one_window_and_a_lost_worker_frees_its_slots(db
         results = await asyncio.gather(*(_try(workers[1]) for _ in range(20)))
         # 4 requests so far in the minute: 6 more fit the RPM, 2 of them the free slots
         assert Counter(r if isinstance(r, str) else "ok" for r in results) == {"ok": 2, "parallel": 18}
-        assert owner.windows.logs["t:1"].open == 3 and len(owner.windows.logs["t:1"].events) == 6
+        assert owner.windows.logs["t:1"].open == 3 and len(owner.windows.logs["t:1"]) == 6
     finally:
         await clients[1].close()
         await owner.close()
