@@ -97,11 +97,11 @@ class RequestBody:
         if token is not None and token.models is not None and model and model not in token.models:
             raise auth_error(403, say("model_forbidden", model=model))
         if state.body is not None:
-            streamable = state.mode in (modes.CHAT, modes.COMPLETIONS, modes.RESPONSES)
+            streamable = state.mode in (modes.CHAT, modes.COMPLETIONS)
             state.stream = bool(state.body.get("stream")) and streamable
             options = state.body.get("stream_options")
             state.include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
-            if state.mode in modes.TEXT_MODES and state.mode != modes.RESPONSES:
+            if state.mode in modes.TEXT_MODES:
                 validate_text(state.mode, state.body)
             elif state.mode == modes.RERANK:
                 validate_rerank(state.body)

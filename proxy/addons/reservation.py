@@ -30,7 +30,7 @@ from store import as_int
 
 OUTPUT_LIMIT_FIELDS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
 # modes whose answers are text priced per completion token (the others are priced up front or have no answer)
-ANSWER_MODES = frozenset({modes.CHAT, modes.COMPLETIONS, modes.RESPONSES, modes.EDITS})
+ANSWER_MODES = frozenset({modes.CHAT, modes.COMPLETIONS, modes.EDITS})
 PRICED_UP_FRONT = frozenset({modes.IMAGES, modes.IMAGE_EDITS, modes.SPEECH, modes.TRANSCRIPTION, modes.TRANSLATION})
 BIG_PROMPT = 256 * 1024      # a body this large is checked against the balance before its prompt is counted
 RACE_TRIES = 3               # a capped hold that loses a race for the balance is recomputed this often
@@ -53,8 +53,6 @@ def output_limit_fields(mode: str, body: Mapping[str, Any], model: str) -> tuple
     present = tuple(key for key in OUTPUT_LIMIT_FIELDS if isinstance(body.get(key), int))
     if present:
         return present
-    if mode == modes.RESPONSES:
-        return ("max_output_tokens",)
     if mode == modes.CHAT and model.lower().rsplit("/", 1)[-1].startswith(_COMPLETION_TOKENS_FAMILIES):
         return ("max_completion_tokens",)
     return ("max_tokens",)

@@ -36,7 +36,7 @@ DEFAULT_MODEL = {
 
 # Paths whose unparsable body is fatal (One API: completions, chat, images, audio)
 STRICT_BODY = frozenset({CHAT, COMPLETIONS, IMAGES, SPEECH, TRANSCRIPTION, TRANSLATION, RERANK})
-TEXT_MODES = frozenset({CHAT, COMPLETIONS, EMBEDDINGS, MODERATIONS, EDITS, RESPONSES})
+TEXT_MODES = frozenset({CHAT, COMPLETIONS, EMBEDDINGS, MODERATIONS, EDITS})
 MULTIPART_MODES = frozenset({TRANSCRIPTION, TRANSLATION})
 FORM_ONLY = frozenset({IMAGE_EDITS})    # multipart/form-data only: anything else is refused
 

@@ -436,8 +436,6 @@ class Tokenizer:
         if mode == "chat":
             messages = body.get("messages")
             return self.count_messages(messages, model, image_tokens) if isinstance(messages, list) else 0
-        if mode == "responses":
-            return self._count_responses(body, model, image_tokens)
         if mode == "rerank":     # the query and every document's text (a string or {"text": ...})
             docs = body.get("documents")
             texts = [body.get("query"), *(d.get("text") if isinstance(d, dict) else d
@@ -474,43 +472,11 @@ class Tokenizer:
                 total += sum(1 for token in item if isinstance(token, int))
         return total
 
-    def _count_responses(self, body: dict[str, Any], model: str, image_tokens: ImageTokens) -> int:
-        # Responses API: `instructions` acts as a system message and a string `input` as one user message;
-        # only message items are counted (function calls and their outputs are not, as tools in chat)
-        messages: list[dict[str, Any]] = []
-        if isinstance(body.get("instructions"), str):
-            messages.append({"role": "system", "content": body["instructions"]})
-        items = body.get("input")
-        if isinstance(items, str):
-            messages.append({"role": "user", "content": items})
-        elif isinstance(items, list):
-            messages.extend(_chat_message(item) for item in items if isinstance(item, dict) and "role" in item)
-        return self.count_messages(messages, model, image_tokens) if messages else 0
-
 
 _INPUT_FIELDS: dict[str, tuple[str, ...]] = {
     "completions": ("prompt",), "moderations": ("input",), "embeddings": ("input",), "edits": ("instruction", "input"),
 }
 
-
-def _chat_message(item: dict[str, Any]) -> dict[str, Any]:
-    """A Responses API message item as a chat message (input_text/output_text/input_image parts)."""
-    content = item.get("content")
-    if isinstance(content, list):
-        content = [_chat_part(part) for part in content if isinstance(part, dict)]
-    return {"role": item.get("role"), "content": content}
-
-
-def _chat_part(part: dict[str, Any]) -> dict[str, Any]:
-    kind = part.get("type")
-    if kind in ("input_text", "output_text"):
-        return {"type": "text", "text": part.get("text")}
-    if kind == "input_image":
-        return {"type": "image_url", "image_url": {"url": part.get("image_url"), "detail": part.get("detail")}}
-    return part
-
-
-# --- images ------------------------------------------------------------------------------------
 
 def image_tokens_from_size(width: int, height: int, detail: str, model: str) -> int:
     """One API's vision cost: 85 for low detail, else 170 per 512px tile + 85 (gpt-4o-mini: 2833 / 5667 + 2833)."""
@@ -551,13 +517,9 @@ def image_tokens_for_part(part: dict[str, Any], model: str, remote: Mapping[str,
 
 
 def remote_image_urls(mode: str, body: dict[str, Any]) -> list[str]:
-    """http(s) URLs of the images whose size a chat or Responses prompt count needs (low detail needs none)."""
+    """http(s) URLs of the images whose size a chat prompt count needs (low detail needs none)."""
     if mode == "chat":
         messages = body.get("messages")
-    elif mode == "responses":
-        items = body.get("input")
-        listed = items if isinstance(items, list) else []
-        messages = [_chat_message(i) for i in listed if isinstance(i, dict) and "role" in i]
     else:
         return []
     urls: list[str] = []

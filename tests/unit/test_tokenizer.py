@@ -134,17 +134,6 @@ def test_count_prompt_modes(tok: Tokenizer) -> None:
     assert tok.count_prompt("completions", {}, m) == 0
 
 
-def test_count_prompt_responses(tok: Tokenizer) -> None:
-    m = "gpt-4o"
-    # instructions as a system message, string input as one user message
-    assert tok.count_prompt("responses", {"input": "Hello!", "instructions": "You are a helpful assistant."}, m) == 19
-    items = [{"role": "user", "content": [{"type": "input_text", "text": "Hello!"},
-                                          {"type": "input_image", "image_url": _png_url(1024, 1024), "detail": "high"}]},
-             {"type": "function_call_output", "call_id": "c", "output": "ignored"}]
-    assert tok.count_prompt("responses", {"input": items}, m) == 3 + 2 + 1 + 765 + 3
-    assert tok.count_prompt("responses", {}, m) == 0
-
-
 def test_count_prompt_counts_data_url_images_by_default(tok: Tokenizer) -> None:
     def body(url: str, detail: str | None = None) -> dict:
         image = {"url": url} if detail is None else {"url": url, "detail": detail}
