@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
+
+from sqlalchemy import select
 
 from proxy.limits import DatabaseWindows, LimitExceeded, Ticket
 from proxy.limits.policy import Limit, Scope
 from store import Database
+from store.models import RateEvent
 from store.rate_windows import renew
 
 
@@ -128,3 +132,24 @@ async def test_a_finished_request_is_not_renewed(db: Database) -> None:
         await renew(s, ticket.ids, int(clock[0] * 1000) + node.lease_ms)
     assert isinstance(await _try(node, scopes), Ticket)
     await node.close()
+
+
+async def test_the_node_renews_in_the_background_until_closed(db: Database) -> None:
+    """The renewal runs by itself every `renew_every` seconds (real time here, a short period) and stops on close."""
+    node = DatabaseWindows(db, lease_ms=60_000, renew_every=0.02)
+    ticket = await node.acquire([Scope("t:11", "token", Limit(parallel=2))], 0)
+
+    async def lease() -> int:
+        async with db.session() as s:
+            return int((await s.execute(select(RateEvent.lease_until_ms)
+                                        .where(RateEvent.id == ticket.ids[0]))).scalar_one())
+    first = await lease()
+    deadline = time.monotonic() + 10
+    while await lease() <= first:                            # renewed: a full lease from a later moment
+        assert time.monotonic() < deadline, "the lease was never renewed"
+        await asyncio.sleep(0.02)
+    renewal = node.renewal
+    node.finish(ticket, 0)
+    await node.close()
+    assert renewal is not None and renewal.done() and node.renewal is None
+    assert await lease() == 0
