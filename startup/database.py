@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from settings import Settings
@@ -9,7 +10,8 @@ from startup.dsns import check_dsns
 from store import Database, PoolSettings, ensure_root
 
 log = logging.getLogger(__name__)
-__all__ = ["check_dsns", "database_for", "prepare_database"]
+__all__ = ["check_dsns", "database_for", "prepare_database", "wait_for_schema"]
+SHOWN = 8    # missing tables and columns named in the waiting line
 
 
 def database_for(settings: Settings) -> Database:
@@ -28,6 +30,7 @@ async def prepare_database(settings: Settings) -> None:
             log.info("database schema ready (%s)", db.dialect)
         else:
             log.info("slave node: schema migration skipped")
+            await wait_for_schema(db)
         async with db.session() as session:
             root = await ensure_root(session, initial_root_token=settings.initial_root_token,
                                      initial_root_access_token=settings.initial_root_access_token)
@@ -35,3 +38,18 @@ async def prepare_database(settings: Settings) -> None:
             log.info("created the root account (username root, password 123456): change the password")
     finally:
         await db.dispose()
+
+
+async def wait_for_schema(db: Database, interval: float = 1.0) -> None:
+    """A slave never migrates (as One API): until the master has added every table and column this version
+    reads, it waits here, so its workers and admin_api do not listen yet (not ready) instead of answering 500s."""
+    said = False
+    while missing := await db.missing_schema():
+        if not said:
+            more = f" and {len(missing) - SHOWN} more" if len(missing) > SHOWN else ""
+            log.warning("waiting for the master node to migrate the database: missing %s%s",
+                        ", ".join(missing[:SHOWN]), more)
+            said = True
+        await asyncio.sleep(interval)
+    if said:
+        log.info("the master node has migrated the database: starting")

@@ -97,9 +97,22 @@ async def finish(session: AsyncSession, ids: Sequence[int], tokens: int) -> None
         await session.execute(update(RateEvent).where(RateEvent.id.in_(ids)).values(tokens=tokens, lease_until_ms=0))
 
 
+async def renew(session: AsyncSession, ids: Sequence[int], until_ms: int) -> None:
+    """Requests still running hold their concurrency slots until `until_ms` (a node renews its open requests'
+    leases; one that died stops renewing and its slots free when the lease runs out). An event already
+    finished (lease 0) stays finished, whichever UPDATE lands first."""
+    if not ids:
+        return
+    async with write_transaction(session):
+        for start in range(0, len(ids), CLEANUP_BATCH):
+            chunk = ids[start:start + CLEANUP_BATCH]
+            await session.execute(update(RateEvent).where(RateEvent.id.in_(chunk), RateEvent.lease_until_ms > 0)
+                                  .values(lease_until_ms=until_ms))
+
+
 async def window_of(session: AsyncSession, scope: str, now_ms: int, window_ms: int) -> Seen:
     """A scope's window as it stands (read-only, for reports)."""
     return await _seen(session, scope, now_ms - window_ms, now_ms)
 
 
-__all__ = ["Seen", "admit", "ensure_scopes", "finish", "window_of"]
+__all__ = ["Seen", "admit", "ensure_scopes", "finish", "renew", "window_of"]

@@ -23,9 +23,12 @@ from typing import Protocol
 
 from proxy.limits.policy import WINDOW_MS, Refusal, Scope, Window, decide, headers
 from store import Database
-from store.rate_windows import Seen, admit, ensure_scopes, finish
+from store.rate_windows import Seen, admit, ensure_scopes, finish, renew
 
-LEASE_MS = 15 * 60_000   # a request held by a node that died frees its concurrency slot after this
+# A running request's concurrency slot is held by a lease its node renews every RENEW_S: a request holds its slot
+# however long it runs, and the slots of a node that died free within LEASE_MS.
+LEASE_MS = 60_000
+RENEW_S = 20.0
 log = logging.getLogger(__name__)
 
 
@@ -152,12 +155,20 @@ def _window(seen: Seen) -> Window:
 
 
 class DatabaseWindows:
-    def __init__(self, db: Database, clock: Callable[[], float] = time.time, lease_ms: int = LEASE_MS) -> None:
+    """The windows in `rate_events`. The events of this node's running requests are kept in `open`, and a
+    background task renews their leases every `renew_every` seconds (one UPDATE), so a stream longer than the
+    lease keeps its slot, and a node that stops (killed, cut off) frees its slots once its leases run out."""
+
+    def __init__(self, db: Database, clock: Callable[[], float] = time.time, lease_ms: int = LEASE_MS,
+                 renew_every: float = RENEW_S) -> None:
         self.db = db
         self.clock = clock
         self.lease_ms = lease_ms
+        self.renew_every = renew_every
         self.known: set[str] = set()   # scopes whose row exists
         self.pending: set[asyncio.Task[None]] = set()
+        self.open: set[int] = set()    # events of this node's requests still running
+        self.renewal: asyncio.Task[None] | None = None
 
     async def acquire(self, scopes: Sequence[Scope], tokens: int) -> Ticket:
         keys = [s.key for s in scopes]
@@ -170,20 +181,38 @@ class DatabaseWindows:
             seen.extend(_window(f) for f in found)
             return decide(scopes, seen, tokens, now)
 
+        if self.renewal is None:
+            self.renewal = asyncio.get_running_loop().create_task(self._renew_forever())
         async with self.db.session() as s:
             await ensure_scopes(s, keys, self.known)
             ids, refusal = await admit(s, keys, tokens, self._now_ms, WINDOW_MS, self.lease_ms, check)
         if refusal is not None:
             raise LimitExceeded(refusal, headers(scopes, seen, tokens, now_ms, admitted=False))
+        self.open.update(ids)
         return Ticket(headers(scopes, seen, tokens, now_ms, admitted=True), tokens, ids=ids)
 
     def _now_ms(self) -> int:
         return int(self.clock() * 1000)
 
+    async def renew(self) -> None:
+        """Extend the leases of this node's running requests to a full lease from now."""
+        if self.open:
+            async with self.db.session() as s:
+                await renew(s, sorted(self.open), self._now_ms() + self.lease_ms)
+
+    async def _renew_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.renew_every)
+            try:
+                await self.renew()
+            except Exception:   # the database is away: try again next period (the lease outlasts a few)
+                log.exception("rate limits: could not renew the leases of %d running requests", len(self.open))
+
     def finish(self, ticket: Ticket, tokens: int) -> None:
         if ticket.finished:
             return
         ticket.finished = True
+        self.open.difference_update(ticket.ids)
         task = asyncio.get_running_loop().create_task(self._finish(ticket.ids, tokens))
         self.pending.add(task)
         task.add_done_callback(self.pending.discard)
@@ -196,6 +225,11 @@ class DatabaseWindows:
             log.exception("rate limits: could not finish events %s", ids)
 
     async def close(self) -> None:
+        """Stop renewing and wait for the finishes (the requests have ended: a graceful stop)."""
+        if self.renewal is not None:
+            self.renewal.cancel()
+            await asyncio.gather(self.renewal, return_exceptions=True)
+            self.renewal = None
         while self.pending:
             await asyncio.gather(*self.pending, return_exceptions=True)
 
@@ -208,4 +242,5 @@ def windows_for(db: Database, *, sqlite: bool, workers: int) -> Windows:
     return DatabaseWindows(db)
 
 
-__all__ = ["LEASE_MS", "DatabaseWindows", "LimitExceeded", "MemoryWindows", "Ticket", "Windows", "windows_for"]
+__all__ = ["LEASE_MS", "RENEW_S", "DatabaseWindows", "LimitExceeded", "MemoryWindows", "Ticket", "Windows",
+           "windows_for"]

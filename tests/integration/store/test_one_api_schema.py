@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import bcrypt
 from sqlalchemy import select
 
 from store import Database, check_password, ensure_root, reserve, settle
-from store.models import Ability, Base, Channel, Log, LogBase, Option, Token, User
+from store.models import Ability, Channel, Log, Option, Token, User
+from tests.one_api_ddl import load_one_api_schema
 
-DDL_DIR = Path(__file__).parent / "one_api_ddl"
 GO_HASH = bcrypt.hashpw(b"123456", bcrypt.gensalt(10, prefix=b"2a")).decode()   # Go's bcrypt writes $2a$
 
 
 async def _load_one_api_database(db: Database, backend: str) -> None:
-    async with db.engine.begin() as conn:
-        await conn.run_sync(Base.metadata.drop_all)
-        await conn.run_sync(LogBase.metadata.drop_all)
-        ddl = (DDL_DIR / f"{backend}.sql").read_text()
-        for stmt in ddl.split(";"):
-            body = "\n".join(line for line in stmt.splitlines() if not line.startswith("--")).strip()
-            if body:
-                await conn.exec_driver_sql(body)
+    await load_one_api_schema(db, backend)
     q = '"' if backend == "postgres" else "`"
     rows = [
         f"INSERT INTO users (id, username, password, display_name, role, status, access_token, quota, {q}group{q}, aff_code) "

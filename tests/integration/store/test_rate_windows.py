@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
+
+from sqlalchemy import select
 
 from proxy.limits import DatabaseWindows, LimitExceeded, Ticket
 from proxy.limits.policy import Limit, Scope
 from store import Database
+from store.models import RateEvent
+from store.rate_windows import renew
 
 
 async def _try(windows: DatabaseWindows, scopes: list[Scope], tokens: int = 0) -> Ticket | str:
@@ -81,3 +86,70 @@ async def test_many_scopes_at_once_never_deadlock(db: Database) -> None:
         assert admitted[0] == {n: 5 for n in range(8)} and admitted[1] == admitted[2] == {}   # 5 a token a minute
     finally:
         await other.dispose()
+
+
+async def test_a_running_request_keeps_its_slot_past_the_lease_and_a_dead_nodes_slots_free_after_it(
+        db: Database) -> None:
+    """A stream of 20 minutes (a coding agent's session) holds its slot while its node renews the lease; once
+    the node stops renewing (it died: dropped without finishing), its slots free after one lease, not before."""
+    other = Database(db.url)
+    clock = [1_000_000.0]
+    holder = DatabaseWindows(db, lambda: clock[0])
+    other_node = DatabaseWindows(other, lambda: clock[0])
+    scopes = [Scope("t:9", "token", Limit(parallel=3))]
+    try:
+        held = [await holder.acquire(scopes, 0) for _ in range(3)]
+        assert await _try(other_node, scopes) == "parallel"
+        for _ in range(60):                        # 20 minutes of renewals every 20 s, as the node's task does
+            clock[0] += holder.renew_every
+            await holder.renew()
+        assert await _try(other_node, scopes) == "parallel"     # the 4th is still refused after 20 minutes
+        # the holder dies: no renewal, no finish
+        await holder.close()
+        clock[0] += holder.lease_ms / 1000 - 1
+        assert await _try(other_node, scopes) == "parallel"     # the lease still runs
+        clock[0] += 1.001
+        freed = [await other_node.acquire(scopes, 0) for _ in range(3)]   # all three slots free again
+        assert await _try(other_node, scopes) == "parallel"
+        for t in freed:
+            other_node.finish(t, 0)
+        await other_node.close()
+        assert len(held) == 3 and isinstance(await _try(other_node, scopes), Ticket)
+    finally:
+        await other_node.close()
+        await other.dispose()
+
+
+async def test_a_finished_request_is_not_renewed(db: Database) -> None:
+    """A renewal that read its ids before the request finished, landing after the finish: the slot stays free."""
+    clock = [2_000_000.0]
+    node = DatabaseWindows(db, lambda: clock[0])
+    scopes = [Scope("t:10", "token", Limit(parallel=1))]
+    ticket = await node.acquire(scopes, 0)
+    node.finish(ticket, 0)
+    await node.close()                                       # the finish is written
+    async with db.session() as s:
+        await renew(s, ticket.ids, int(clock[0] * 1000) + node.lease_ms)
+    assert isinstance(await _try(node, scopes), Ticket)
+    await node.close()
+
+
+async def test_the_node_renews_in_the_background_until_closed(db: Database) -> None:
+    """The renewal runs by itself every `renew_every` seconds (real time here, a short period) and stops on close."""
+    node = DatabaseWindows(db, lease_ms=60_000, renew_every=0.02)
+    ticket = await node.acquire([Scope("t:11", "token", Limit(parallel=2))], 0)
+
+    async def lease() -> int:
+        async with db.session() as s:
+            return int((await s.execute(select(RateEvent.lease_until_ms)
+                                        .where(RateEvent.id == ticket.ids[0]))).scalar_one())
+    first = await lease()
+    deadline = time.monotonic() + 10
+    while await lease() <= first:                            # renewed: a full lease from a later moment
+        assert time.monotonic() < deadline, "the lease was never renewed"
+        await asyncio.sleep(0.02)
+    renewal = node.renewal
+    node.finish(ticket, 0)
+    await node.close()
+    assert renewal is not None and renewal.done() and node.renewal is None
+    assert await lease() == 0
