@@ -46,7 +46,7 @@ class Billing:
             return
         # nothing delivered (an error before the first byte, even after the headers went out) costs nothing
         if (flow.error is not None and flow.bytes_to_client == 0) or self._stream_failed_at_once(state):
-            self.ledger.refund(state.token, state.user.id, state.reserved)
+            self.ledger.refund(state.token, state.user.id, state.reserved, state.budget_holds)
             state.billed = False
             return
         actual = await self._actual(state)
@@ -58,14 +58,14 @@ class Billing:
             log.warning("request %s cost %d beyond every balance (held %d): not charged", flow.request_id,
                         state.unpaid, state.reserved)
         channel_id = state.channel.id if state.channel else None
-        self.ledger.settle(state.token, state.user.id, channel_id, state.reserved, state.quota)
+        self.ledger.settle(state.token, state.user.id, channel_id, state.reserved, state.quota, state.budget_holds)
 
     async def _top_up(self, state: RelayState, extra: int) -> None:
         """Add `extra` to the hold, or as much of it as the balances still have."""
         assert state.token is not None and state.user is not None
         for _ in range(3):
             try:
-                await self.ledger.reserve(state.token, state.user.id, extra)
+                await self.ledger.reserve(state.token, state.user.id, extra, state.budget_holds)
             except InsufficientQuota:
                 left = await spendable(self.ledger, state.token, state.user.id)
                 if left <= 0:

@@ -110,7 +110,7 @@ class Reservation:
         if need > 0:
             assert state.token is not None and state.user is not None
             try:
-                await self.ledger.reserve(state.token, state.user.id, need)
+                await self.ledger.reserve(state.token, state.user.id, need, state.budget_holds)
             except InsufficientQuota as e:
                 return str(e.pool)
             state.reserved += need

@@ -15,6 +15,7 @@ from proxy.converters.registry import Converters
 from proxy.core.errors import RelayError
 from proxy.gateway.gemini_calls import GeminiCall
 from proxy.gateway.records import ChannelRecord, TokenRecord, UserRecord
+from proxy.ledger.holds import BudgetHolds
 from proxy.limits.windows import Ticket
 from rules import Charge
 
@@ -70,4 +71,5 @@ class RelayState:
     # the upstream addons; empty: the body passes byte-exact
     body_changes: dict[str, Any] = field(default_factory=dict)
     last_error: RelayError | None = None    # the last failed attempt's error, answered when no channel is left
+    budget_holds: BudgetHolds = field(default_factory=dict)   # what the hold took from each budget window
     limit_ticket: Ticket | None = None  # the request's place in its rate windows (None: not limited)

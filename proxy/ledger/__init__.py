@@ -8,9 +8,10 @@ Its SQL lives in `store.quota`.
 """
 
 from proxy.ledger.client import LedgerUnavailable, RemoteLedger
+from proxy.ledger.holds import BudgetHolds
 from proxy.ledger.remote_limits import RemoteWindows
 from proxy.ledger.strategies import DatabaseLedger, Ledger, MemoryLedger, ledger_for, spendable
 from store import InsufficientQuota
 
-__all__ = ["DatabaseLedger", "InsufficientQuota", "Ledger", "LedgerUnavailable", "MemoryLedger", "RemoteLedger",
-           "RemoteWindows", "ledger_for", "spendable"]
+__all__ = ["BudgetHolds", "DatabaseLedger", "InsufficientQuota", "Ledger", "LedgerUnavailable", "MemoryLedger",
+           "RemoteLedger", "RemoteWindows", "ledger_for", "spendable"]

@@ -20,6 +20,7 @@ from typing import Any, cast
 
 from proxy.core.errors import RelayError
 from proxy.gateway.records import TokenRecord
+from proxy.ledger.holds import BudgetHolds
 from proxy.ledger.wire import (
     BARRIER,
     FAILED,
@@ -109,17 +110,19 @@ class RemoteLedger:
 
     # -- the Ledger protocol
 
-    async def reserve(self, token: TokenRecord, user_id: int, amount: int) -> None:
+    async def reserve(self, token: TokenRecord, user_id: int, amount: int,
+                      holds: BudgetHolds | None = None) -> None:
         limited = not token.unlimited_quota
         undo = [REFUND, token.id, not limited, user_id, amount]
         status, value = await self._call([RESERVE, 0, token.id, user_id, amount, limited], undo)
         if status != OK:
             raise InsufficientQuota(value)
 
-    def settle(self, token: TokenRecord, user_id: int, channel_id: int | None, reserved: int, actual: int) -> None:
+    def settle(self, token: TokenRecord, user_id: int, channel_id: int | None, reserved: int, actual: int,
+               holds: BudgetHolds | None = None) -> None:
         self._send([SETTLE, token.id, token.unlimited_quota, user_id, channel_id, reserved, actual])
 
-    def refund(self, token: TokenRecord, user_id: int, amount: int) -> None:
+    def refund(self, token: TokenRecord, user_id: int, amount: int, holds: BudgetHolds | None = None) -> None:
         if amount:
             self._send([REFUND, token.id, token.unlimited_quota, user_id, amount])
 

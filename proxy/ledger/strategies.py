@@ -23,14 +23,17 @@ from typing import Protocol
 from proxy.gateway.records import TokenRecord
 from proxy.ledger.batcher import DeltaBatcher
 from proxy.ledger.client import RemoteLedger
+from proxy.ledger.holds import BudgetHolds
 from store import Database, InsufficientQuota, reserve
 from store.quota import token_remain_of, user_quota_of
 
 
 class Ledger(Protocol):
-    async def reserve(self, token: TokenRecord, user_id: int, amount: int) -> None: ...
-    def settle(self, token: TokenRecord, user_id: int, channel_id: int | None, reserved: int, actual: int) -> None: ...
-    def refund(self, token: TokenRecord, user_id: int, amount: int) -> None: ...
+    async def reserve(self, token: TokenRecord, user_id: int, amount: int,
+                      holds: BudgetHolds | None = None) -> None: ...
+    def settle(self, token: TokenRecord, user_id: int, channel_id: int | None, reserved: int, actual: int,
+               holds: BudgetHolds | None = None) -> None: ...
+    def refund(self, token: TokenRecord, user_id: int, amount: int, holds: BudgetHolds | None = None) -> None: ...
     async def user_quota(self, user_id: int) -> int: ...
     async def token_remain(self, token: TokenRecord) -> int: ...
     async def forget(self, users: bool = True, tokens: bool = True) -> None: ...
@@ -59,7 +62,8 @@ class _Settling:
         self.batcher.token(token_id, remain=0 if unlimited else -delta, used=delta)
         self.batcher.user(user_id, quota=-delta)
 
-    def settle(self, token: TokenRecord, user_id: int, channel_id: int | None, reserved: int, actual: int) -> None:
+    def settle(self, token: TokenRecord, user_id: int, channel_id: int | None, reserved: int, actual: int,
+               holds: BudgetHolds | None = None) -> None:
         self.settle_ids(token.id, token.unlimited_quota, user_id, channel_id, reserved, actual)
 
     def settle_ids(self, token_id: int, unlimited: bool, user_id: int, channel_id: int | None, reserved: int,
@@ -69,7 +73,7 @@ class _Settling:
         if channel_id:
             self.batcher.channel(channel_id, actual)
 
-    def refund(self, token: TokenRecord, user_id: int, amount: int) -> None:
+    def refund(self, token: TokenRecord, user_id: int, amount: int, holds: BudgetHolds | None = None) -> None:
         self.refund_ids(token.id, token.unlimited_quota, user_id, amount)
 
     def refund_ids(self, token_id: int, unlimited: bool, user_id: int, amount: int) -> None:
@@ -88,7 +92,8 @@ class DatabaseLedger(_Settling):
         self.db = db
         self.batcher = DeltaBatcher(db, interval)
 
-    async def reserve(self, token: TokenRecord, user_id: int, amount: int) -> None:
+    async def reserve(self, token: TokenRecord, user_id: int, amount: int,
+                      holds: BudgetHolds | None = None) -> None:
         async with self.db.session() as s:
             await reserve(s, token_id=token.id, user_id=user_id, amount=amount, token_limited=not token.unlimited_quota)
 
@@ -145,7 +150,8 @@ class MemoryLedger(_Settling):
         while not self.try_reserve(token_id, user_id, amount, limited):
             await self._load(token_id if limited else None, user_id)
 
-    async def reserve(self, token: TokenRecord, user_id: int, amount: int) -> None:
+    async def reserve(self, token: TokenRecord, user_id: int, amount: int,
+                      holds: BudgetHolds | None = None) -> None:
         await self.reserve_ids(token.id, user_id, amount, not token.unlimited_quota)
 
     def _delta(self, token_id: int, unlimited: bool, user_id: int, delta: int) -> None:

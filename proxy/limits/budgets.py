@@ -18,7 +18,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from proxy.gateway.records import TokenRecord, UserRecord
-from proxy.ledger import InsufficientQuota, Ledger
+from proxy.ledger import BudgetHolds, InsufficientQuota, Ledger
 from rules.rate_limits import Budget, resets_at, window_start
 from store import Database
 from store.budgets import Spent, adjust, budgets_of, ensure_budgets, spend
@@ -59,17 +59,18 @@ class BudgetBook:
         self.clock = clock
         self.tz = tz                        # None: the process's local zone (TZ)
         self.known: set[str] = set()        # budgets whose row exists
-        self.starts: dict[str, int] = {}    # the window each budget last took from, for its corrections
         self.pending: set[asyncio.Task[None]] = set()
 
     def _current(self, scope: BudgetScope, start: int, used: int, now: int) -> tuple[int, int]:
         start_now = window_start(scope.budget.period, now, start, self.tz)
         return (start_now, used if start_now == start else 0)
 
-    async def take(self, scopes: Sequence[BudgetScope], amount: int) -> None:
-        """Add `amount` to every budget's window, all or none; InsufficientQuota naming the budget otherwise."""
+    async def take(self, scopes: Sequence[BudgetScope], amount: int, holds: BudgetHolds) -> None:
+        """Add `amount` to every budget's window, all or none, and to the request's `holds` in those windows;
+        InsufficientQuota naming the budget otherwise."""
         now = int(self.clock())
         keys = [s.key for s in scopes]
+        taken: Spent = {}
 
         def plan(found: Spent) -> tuple[Spent, str | None]:
             new: Spent = {}
@@ -78,7 +79,8 @@ class BudgetBook:
                 if used + amount > scope.budget.quota:
                     return {}, self._refusal(scope, used, amount, start)
                 new[scope.key] = (start, used + amount)
-            self.starts.update((key, start) for key, (start, _) in new.items())
+            taken.clear()
+            taken.update(new)
             return new, None
 
         async with self.db.session() as s:
@@ -86,6 +88,8 @@ class BudgetBook:
             refusal = await spend(s, keys, plan)
         if refusal is not None:
             raise InsufficientQuota(refusal)
+        for key, (start, _) in taken.items():
+            holds[(key, start)] = holds.get((key, start), 0) + amount
 
     def _refusal(self, scope: BudgetScope, used: int, amount: int, start: int) -> str:
         b = scope.budget
@@ -109,12 +113,22 @@ class BudgetBook:
         """What the tightest budget still allows."""
         return min(max(0, s.quota - s.used) for s in await self.states(scopes))
 
-    def give(self, scopes: Sequence[BudgetScope], delta: int) -> None:
-        """Correct the budgets by `delta` (negative: give back) in the window they took from, in the background
-        (settlement never waits); `close` waits for what is still running."""
-        if not delta or not scopes:
+    def give_back(self, scopes: Sequence[BudgetScope], amount: int, holds: BudgetHolds) -> None:
+        """Give `amount` of the request's holds back to each budget, newest window first and never more than the
+        request took from a window (what it held in a window that has since reset is given back to nothing: a
+        reset must not be refilled by an older window's holds). In the background (settlement never waits);
+        `close` waits for what is still running."""
+        deltas: dict[tuple[str, int], int] = {}
+        for scope in scopes if amount > 0 else ():
+            left = amount
+            for start in sorted((start for key, start in holds if key == scope.key), reverse=True):
+                part = min(left, holds[(scope.key, start)])
+                if part > 0:
+                    holds[(scope.key, start)] -= part
+                    deltas[(scope.key, start)] = -part
+                    left -= part
+        if not deltas:
             return
-        deltas = {(s.key, self.starts.get(s.key, 0)): delta for s in scopes}
         task = asyncio.get_running_loop().create_task(self._adjust(deltas))
         self.pending.add(task)
         task.add_done_callback(self.pending.discard)
@@ -149,23 +163,28 @@ class BudgetLedger:
     def _cached_scopes(self, token: TokenRecord, user_id: int) -> list[BudgetScope]:
         return budget_scopes(token, self.cached_user(user_id))
 
-    async def reserve(self, token: TokenRecord, user_id: int, amount: int) -> None:
+    async def reserve(self, token: TokenRecord, user_id: int, amount: int,
+                      holds: BudgetHolds | None = None) -> None:
         scopes = await self._scopes(token, user_id)
+        mine: BudgetHolds = {} if holds is None else holds
         if scopes and amount > 0:
-            await self.book.take(scopes, amount)
+            await self.book.take(scopes, amount, mine)
         try:
             await self.inner.reserve(token, user_id, amount)
         except BaseException:
-            self.book.give(scopes, -amount)
+            self.book.give_back(scopes, amount, mine)
             raise
 
-    def settle(self, token: TokenRecord, user_id: int, channel_id: int | None, reserved: int, actual: int) -> None:
+    def settle(self, token: TokenRecord, user_id: int, channel_id: int | None, reserved: int, actual: int,
+               holds: BudgetHolds | None = None) -> None:
         self.inner.settle(token, user_id, channel_id, reserved, actual)
-        self.book.give(self._cached_scopes(token, user_id), actual - reserved)
+        if holds:
+            self.book.give_back(self._cached_scopes(token, user_id), reserved - actual, holds)
 
-    def refund(self, token: TokenRecord, user_id: int, amount: int) -> None:
+    def refund(self, token: TokenRecord, user_id: int, amount: int, holds: BudgetHolds | None = None) -> None:
         self.inner.refund(token, user_id, amount)
-        self.book.give(self._cached_scopes(token, user_id), -amount)
+        if holds:
+            self.book.give_back(self._cached_scopes(token, user_id), amount, holds)
 
     async def user_quota(self, user_id: int) -> int:
         quota = await self.inner.user_quota(user_id)

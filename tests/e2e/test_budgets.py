@@ -84,6 +84,50 @@ async def test_5h_and_week_budgets_never_overspent_and_the_5h_window_rolls_over(
     assert any(b"the token's week budget is used up" in body for status, body in second if status != 200)
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
+async def test_a_request_held_across_a_reset_gives_back_only_to_its_own_window(
+        db: Database, gateway: Gateway, upstream: MockOpenAI) -> None:
+    """A held in the old 5-hour window, B in the new one, A settles first: what A gives back (its hold above its
+    cost) must not be taken off B's window, which would let the new window be overspent by it."""
+    upstream.script.delay = 0.5
+    upstream.script.usage = {"prompt_tokens": 11, "completion_tokens": 5, "total_tokens": 16}   # far below the hold
+    acct = await add_account(db)
+    await add_channel(db, base_url=upstream.url)
+    async with db.session() as s, s.begin():
+        await s.execute(update(Token).where(Token.id == acct.token_id).values(
+            budgets=orjson.dumps([{"period": "5h", "quota": 10_000}]).decode()))
+    async with db.session() as s:
+        await save_option(s, "PreConsumedQuota", "0")
+    await gateway.runtime.caches.reload_options()
+    await gateway.reload()
+    book = gateway.runtime.budgets
+    now = [WEDNESDAY]
+    book.clock, book.tz = (lambda: now[0]), UTC
+
+    async def ask(http: aiohttp.ClientSession) -> int:
+        async with http.post(gateway.url + "/v1/chat/completions", json=ASK, headers={"Authorization": acct.key}) as r:
+            await r.read()
+            return r.status
+
+    async def forwarded(n: int) -> None:
+        async with asyncio.timeout(10):
+            while len(upstream.requests) < n:
+                await asyncio.sleep(0.01)
+
+    async with aiohttp.ClientSession() as http:
+        a = asyncio.create_task(ask(http))
+        await forwarded(1)                       # A holds in the first window
+        now[0] += 5 * 3600 + 1                   # the 5-hour window resets while A runs
+        b = asyncio.create_task(ask(http))
+        await forwarded(2)                       # B holds in the new window
+        assert await a == 200 and await b == 200
+    await gateway.flush()
+    costs = {r.quota for r in await logs(db)}
+    assert len(costs) == 1 and costs.pop() > 0
+    [five_h] = await book.states([BudgetScope(f"t:{acct.token_id}:5h", "token", Budget("5h", 10_000))])
+    assert five_h.used == (await logs(db))[0].quota        # B's cost alone: A's give-back went to its own window
+
+
 async def test_no_budgets_no_rows(db: Database, gateway: Gateway, upstream: MockOpenAI) -> None:
     """Without budgets nothing is read or written for them: the request costs what it cost before."""
     acct = await add_account(db)
@@ -92,7 +136,7 @@ async def test_no_budgets_no_rows(db: Database, gateway: Gateway, upstream: Mock
     answers = await _phase(gateway, acct.key)
     assert all(status == 200 for status, _ in answers)
     book: Any = gateway.runtime.budgets
-    assert book.known == set() and book.starts == {}
+    assert book.known == set() and not book.pending
 
 
 async def test_a_users_day_budget_bounds_all_of_its_tokens(db: Database, gateway: Gateway,

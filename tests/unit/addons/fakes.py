@@ -68,7 +68,7 @@ class FakeLedger:
         self.token_balance, self.user_balance = token_balance, user_balance
         self.events: list[tuple[str, Any]] = []
 
-    async def reserve(self, token: TokenRecord, user_id: int, amount: int) -> None:
+    async def reserve(self, token: TokenRecord, user_id: int, amount: int, holds: Any = None) -> None:
         from store import InsufficientQuota
 
         if amount > self.token_balance:
@@ -79,10 +79,11 @@ class FakeLedger:
         self.user_balance -= amount
         self.events.append(("reserve", amount))
 
-    def settle(self, token: TokenRecord, user_id: int, channel_id: int | None, reserved: int, actual: int) -> None:
+    def settle(self, token: TokenRecord, user_id: int, channel_id: int | None, reserved: int, actual: int,
+               holds: Any = None) -> None:
         self.events.append(("settle", (reserved, actual)))
 
-    def refund(self, token: TokenRecord, user_id: int, amount: int) -> None:
+    def refund(self, token: TokenRecord, user_id: int, amount: int, holds: Any = None) -> None:
         self.events.append(("refund", amount))
 
     async def user_quota(self, user_id: int) -> int:
