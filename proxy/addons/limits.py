@@ -68,6 +68,7 @@ class RateLimits:
         try:
             state.limit_ticket = await self.windows.acquire(scopes, tokens)
         except LimitExceeded as e:
+            state.limit_refused_by = e.source
             flow.response_headers = {**e.headers, "Retry-After": str(e.refusal.retry_after)}
             raise RelayError(429, e.refusal.message(), type=KIND_TYPE[e.refusal.kind],
                              code="rate_limit_exceeded") from None

@@ -71,3 +71,4 @@ class RelayState:
     body_changes: dict[str, Any] = field(default_factory=dict)
     last_error: RelayError | None = None    # the last failed attempt's error, answered when no channel is left
     limit_ticket: Ticket | None = None  # the request's place in its rate windows (None: not limited)
+    limit_refused_by: str = ""          # a rate-limit refusal's source: "memory", "database", "redis" (metrics)

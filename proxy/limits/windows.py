@@ -30,12 +30,17 @@ log = logging.getLogger(__name__)
 
 
 class LimitExceeded(Exception):
-    """A request did not fit; carries the refusal and the headers to answer with."""
+    """A request did not fit; carries the refusal and the headers to answer with, what refused it (`source`, a
+    metrics label: "memory", "database" or "redis") and the windows the decision saw (what Redis remembers)."""
 
-    def __init__(self, refusal: Refusal, headers: dict[str, str]) -> None:
+    def __init__(self, refusal: Refusal, headers: dict[str, str], source: str = "memory",
+                 windows: Sequence[Window] = (), now_ms: int = 0) -> None:
         super().__init__(refusal.message())
         self.refusal = refusal
         self.headers = headers
+        self.source = source
+        self.windows = windows
+        self.now_ms = now_ms
 
 
 @dataclass(slots=True)
@@ -46,6 +51,7 @@ class Ticket:
     tokens: int = 0                                       # the estimate it was admitted with
     events: list[_Event] = field(default_factory=list)   # MemoryWindows
     ids: list[int] = field(default_factory=list)          # DatabaseWindows: its events; RemoteWindows: its ticket
+    scopes: Sequence[Scope] = ()                          # RedisRefusals: the scopes whose refusals it may clear
     finished: bool = False
 
 
@@ -156,7 +162,8 @@ class DatabaseWindows:
             await ensure_scopes(s, keys, self.known)
             ids, refusal = await admit(s, keys, tokens, self._now_ms, WINDOW_MS, self.lease_ms, check)
         if refusal is not None:
-            raise LimitExceeded(refusal, headers(scopes, seen, tokens, now_ms, admitted=False))
+            raise LimitExceeded(refusal, headers(scopes, seen, tokens, now_ms, admitted=False), "database",
+                                seen, now_ms)
         return Ticket(headers(scopes, seen, tokens, now_ms, admitted=True), tokens, ids=ids)
 
     def _now_ms(self) -> int:
@@ -166,11 +173,12 @@ class DatabaseWindows:
         if ticket.finished:
             return
         ticket.finished = True
-        task = asyncio.get_running_loop().create_task(self._finish(ticket.ids, tokens))
+        task = asyncio.get_running_loop().create_task(self.finish_events(ticket.ids, tokens))
         self.pending.add(task)
         task.add_done_callback(self.pending.discard)
 
-    async def _finish(self, ids: list[int], tokens: int) -> None:
+    async def finish_events(self, ids: list[int], tokens: int) -> None:
+        """`finish`'s database work (awaited by RedisRefusals before it clears its keys). Never raises."""
         try:
             async with self.db.session() as s:
                 await finish(s, ids, tokens)
@@ -182,12 +190,4 @@ class DatabaseWindows:
             await asyncio.gather(*self.pending, return_exceptions=True)
 
 
-def windows_for(db: Database, *, sqlite: bool, workers: int) -> Windows:
-    """In memory when this process is the only one serving (SQLite, one worker); else in the database (the
-    ledger owner's windows are chosen by the runtime, which holds the connection to it)."""
-    if sqlite and workers == 1:
-        return MemoryWindows()
-    return DatabaseWindows(db)
-
-
-__all__ = ["LEASE_MS", "DatabaseWindows", "LimitExceeded", "MemoryWindows", "Ticket", "Windows", "windows_for"]
+__all__ = ["LEASE_MS", "DatabaseWindows", "LimitExceeded", "MemoryWindows", "Ticket", "Windows"]
