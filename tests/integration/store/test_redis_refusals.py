@@ -132,7 +132,7 @@ async def test_redis_killed_mid_burst_still_exactly_the_limit(db: Database,
         await other.dispose()
 
 
-@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+@pytest.mark.parametrize("backend", ["mysql", "postgres"], indirect=True)
 async def test_a_finish_frees_a_parallel_slot_at_once(db: Database, redis: Any) -> None:
     node = RedisRefusals(DatabaseWindows(db), redis)
     scopes = [_scope(Limit(parallel=3))]
