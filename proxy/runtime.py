@@ -17,6 +17,7 @@ from proxy.gateway.tokenizer import DEFAULT_PRELOAD, Tokenizer
 from proxy.ledger import Ledger, RemoteLedger, RemoteWindows, ledger_for
 from proxy.limits import Windows, windows_for
 from proxy.limits.budgets import BudgetBook, BudgetLedger
+from proxy.limits.redis_refusals import TIMEOUT_S as LIMITS_TIMEOUT_S
 from rules import (
     COMPONENT_OPTIONS,
     TIER_OPTION,
@@ -96,9 +97,10 @@ class Runtime:
         # budgets that reset (#17) ride on every hold and settlement of the quota ledger
         self.budgets = BudgetBook(db)
         self.ledger: Ledger = BudgetLedger(quota, self.budgets, self.caches.user, self.caches.users.get)
-        # rate limits (#17): in memory when this worker is the only one, else in the shared database
+        # rate limits (#17): in memory when this worker is the only one, else in the shared database (refusals
+        # remembered in Redis when configured: its own client, short timeout and no retries, see redis_refusals)
         self.limits: Windows = RemoteWindows(quota) if isinstance(quota, RemoteLedger) else \
-            windows_for(db, sqlite=db.url.is_sqlite, workers=settings.workers)
+            windows_for(db, sqlite=db.url.is_sqlite, workers=settings.workers, redis=self._limits_redis(db))
         self.logs = LogWriter(db)
         self.session: aiohttp.ClientSession | None = None
         self.upstreams: UpstreamClient | None = None
@@ -106,6 +108,14 @@ class Runtime:
         self.user_content = GuardedFetch(FetchPolicy.allowing(settings.image_fetch_allow_hosts),
                                          settings.user_content_request_proxy or settings.relay_proxy or None,
                                          settings.user_content_request_timeout)
+
+    def _limits_redis(self, db: Database) -> Any:
+        """The rate limits' Redis client: None without Redis, or where the windows are in memory anyway."""
+        s = self.settings
+        if not s.redis_enabled or (db.url.is_sqlite and s.workers == 1):
+            return None
+        return connect_redis(s.redis_conn_string, s.redis_password, s.redis_master_name, timeout=LIMITS_TIMEOUT_S,
+                             retry=False)
 
     @classmethod
     def from_settings(cls, settings: Settings, ledger_owner: str | None = None) -> Runtime:

@@ -33,18 +33,24 @@ def _addresses(conn_string: str) -> list[tuple[str, int]]:
     return out
 
 
-def connect_redis(conn_string: str, password: str = "", master_name: str = "") -> Any:
-    """A `redis.asyncio` client; nothing is contacted until first use."""
+def connect_redis(conn_string: str, password: str = "", master_name: str = "", *, timeout: float = 2,
+                  retry: bool = True) -> Any:
+    """A `redis.asyncio` client; nothing is contacted until first use. `timeout` bounds a connect and a
+    reply; `retry=False` fails at the first error (the rate limits fall back to the database at once)."""
     import redis.asyncio as aioredis
     from redis.asyncio.cluster import ClusterNode, RedisCluster
+    from redis.asyncio.retry import Retry
     from redis.asyncio.sentinel import Sentinel
+    from redis.backoff import NoBackoff
 
+    once: dict[str, Any] = {} if retry else {"retry": Retry(NoBackoff(), 0)}
     if master_name:
-        sentinel = Sentinel(_addresses(conn_string), socket_timeout=2, password=password or None,
+        sentinel = Sentinel(_addresses(conn_string), socket_timeout=timeout, password=password or None,
                             sentinel_kwargs={"password": password or None})
-        return sentinel.master_for(master_name, socket_timeout=2, password=password or None)
+        return sentinel.master_for(master_name, socket_timeout=timeout, password=password or None, **once)
     if "," in conn_string:
         nodes = [ClusterNode(host, port) for host, port in _addresses(conn_string)]
-        return RedisCluster(startup_nodes=nodes, password=password or None)
-    return aioredis.from_url(conn_string, password=password or None, socket_timeout=2, socket_connect_timeout=2,
-                             health_check_interval=15)
+        return RedisCluster(startup_nodes=nodes, password=password or None, socket_timeout=timeout,
+                            socket_connect_timeout=timeout, **once)
+    return aioredis.from_url(conn_string, password=password or None, socket_timeout=timeout,
+                             socket_connect_timeout=timeout, health_check_interval=15, **once)

@@ -108,6 +108,7 @@ def _admitted(flow: Flow[RelayState], ticket: Ticket) -> None:
 
 
 def _refuse(flow: Flow[RelayState], e: LimitExceeded) -> NoReturn:
+    flow.state.limit_refused_by = e.source
     flow.response_headers = {**e.headers, "Retry-After": str(e.refusal.retry_after)}
     raise RelayError(429, e.refusal.message(), type=KIND_TYPE[e.refusal.kind], code="rate_limit_exceeded") from None
 

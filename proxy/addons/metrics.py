@@ -83,6 +83,9 @@ class Metrics:
         self.upstream = Counter("oneapi_upstream_responses", "Upstream answers per attempt by channel and HTTP status "
                                 "(code \"none\": no answer, e.g. a network error or timeout)",
                                 ("channel", "code"), registry=r)
+        self.limit_refusals = Counter("oneapi_rate_limit_refusals", "Requests refused by a rate limit (RPM, TPM, "
+                                      "concurrency) by what decided: memory, database, or redis (a refusal "
+                                      "remembered there, the database not asked)", ("source",), registry=r)
         # label children bound once per label set: .labels() validates and locks on every call
         self._children: dict[tuple[Any, ...], Any] = {}
         self._pending: dict[tuple[Any, ...], float] = {}    # (counter, *labels) -> increment not yet handed over
@@ -157,6 +160,8 @@ class Metrics:
         self._child(self.duration, mode, "true" if flow.stream else "false").observe(end - timings.start)
         if flow.stream and timings.first_byte_to_client is not None:
             self._child(self.first_byte, mode).observe(timings.first_byte_to_client - timings.start)
+        if state.limit_refused_by:
+            self._add((self.limit_refusals, state.limit_refused_by))
         error = flow.error
         if error is not None:
             self._add((self.errors, str(error.type)[:MAX_LABEL], str(error.code or "")[:MAX_LABEL]))

@@ -73,3 +73,4 @@ class RelayState:
     last_error: RelayError | None = None    # the last failed attempt's error, answered when no channel is left
     budget_holds: BudgetHolds = field(default_factory=dict)   # what the hold took from each budget window
     limit_ticket: Ticket | None = None  # the request's place in its rate windows (None: not limited)
+    limit_refused_by: str = ""          # a rate-limit refusal's source: "memory", "database", "redis" (metrics)

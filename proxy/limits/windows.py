@@ -33,12 +33,17 @@ log = logging.getLogger(__name__)
 
 
 class LimitExceeded(Exception):
-    """A request did not fit; carries the refusal and the headers to answer with."""
+    """A request did not fit; carries the refusal and the headers to answer with, what refused it (`source`, a
+    metrics label: "memory", "database" or "redis") and the windows the decision saw (what Redis remembers)."""
 
-    def __init__(self, refusal: Refusal, headers: dict[str, str]) -> None:
+    def __init__(self, refusal: Refusal, headers: dict[str, str], source: str = "memory",
+                 windows: Sequence[Window] = (), now_ms: int = 0) -> None:
         super().__init__(refusal.message())
         self.refusal = refusal
         self.headers = headers
+        self.source = source
+        self.windows = windows
+        self.now_ms = now_ms
 
 
 @dataclass(slots=True)
@@ -49,7 +54,9 @@ class Ticket:
     tokens: int = 0                                       # the estimate it was admitted with
     logs: list[_Log] = field(default_factory=list)        # MemoryWindows: its scopes' logs ...
     ids: list[int] = field(default_factory=list)          # ... and its place in each; DatabaseWindows: its events;
-    finished: bool = False                                # RemoteWindows: its ticket
+                                                          # RemoteWindows: its ticket
+    scopes: Sequence[Scope] = ()                          # RedisRefusals: the scopes whose refusals it may clear
+    finished: bool = False
 
 
 class Windows(Protocol):
@@ -187,7 +194,8 @@ class DatabaseWindows:
             await ensure_scopes(s, keys, self.known)
             ids, refusal = await admit(s, keys, tokens, self._now_ms, WINDOW_MS, self.lease_ms, check)
         if refusal is not None:
-            raise LimitExceeded(refusal, headers(scopes, seen, tokens, now_ms, admitted=False))
+            raise LimitExceeded(refusal, headers(scopes, seen, tokens, now_ms, admitted=False), "database",
+                                seen, now_ms)
         self.open.update(ids)
         return Ticket(headers(scopes, seen, tokens, now_ms, admitted=True), tokens, ids=ids)
 
@@ -212,12 +220,14 @@ class DatabaseWindows:
         if ticket.finished:
             return
         ticket.finished = True
-        self.open.difference_update(ticket.ids)
-        task = asyncio.get_running_loop().create_task(self._finish(ticket.ids, tokens))
+        task = asyncio.get_running_loop().create_task(self.finish_events(ticket.ids, tokens))
         self.pending.add(task)
         task.add_done_callback(self.pending.discard)
 
-    async def _finish(self, ids: list[int], tokens: int) -> None:
+    async def finish_events(self, ids: list[int], tokens: int) -> None:
+        """`finish`'s work: no more renewals, the events ended in the database (RedisRefusals awaits it before
+        it clears its keys). Never raises."""
+        self.open.difference_update(ids)
         try:
             async with self.db.session() as s:
                 await finish(s, ids, tokens)
@@ -234,13 +244,4 @@ class DatabaseWindows:
             await asyncio.gather(*self.pending, return_exceptions=True)
 
 
-def windows_for(db: Database, *, sqlite: bool, workers: int) -> Windows:
-    """In memory when this process is the only one serving (SQLite, one worker); else in the database (the
-    ledger owner's windows are chosen by the runtime, which holds the connection to it)."""
-    if sqlite and workers == 1:
-        return MemoryWindows()
-    return DatabaseWindows(db)
-
-
-__all__ = ["LEASE_MS", "RENEW_S", "DatabaseWindows", "LimitExceeded", "MemoryWindows", "Ticket", "Windows",
-           "windows_for"]
+__all__ = ["LEASE_MS", "RENEW_S", "DatabaseWindows", "LimitExceeded", "MemoryWindows", "Ticket", "Windows"]

@@ -119,6 +119,18 @@ async def test_a_refused_request_never_reached_our_request_hook_and_has_no_model
     assert sample(m, "oneapi_relay_requests_in_flight") == 0
 
 
+async def test_rate_limit_refusals_count_by_source() -> None:
+    m = Metrics()
+    for source in ("redis", "redis", "database"):
+        flow = chat_flow(limit_refused_by=source)
+        flow.error = RelayError(429, "Rate limit reached", type="requests", code="rate_limit_exceeded")
+        m.done(flow)
+    m.done(chat_flow())                                                   # not refused: not counted
+    assert sample(m, "oneapi_rate_limit_refusals_total", source="redis") == 2
+    assert sample(m, "oneapi_rate_limit_refusals_total", source="database") == 1
+    assert sample(m, "oneapi_rate_limit_refusals_total", source="memory") is None
+
+
 async def test_counts_reach_prometheus_client_on_the_timer_without_a_scrape() -> None:
     m = Metrics()
     flow = chat_flow(channel=channel(id=1))

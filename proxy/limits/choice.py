@@ -1,0 +1,23 @@
+"""Which windows a worker uses (#17), from its database and whether Redis is configured."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from proxy.limits.redis_refusals import RedisRefusals
+from proxy.limits.windows import DatabaseWindows, MemoryWindows, Windows
+from store import Database
+
+
+def windows_for(db: Database, *, sqlite: bool, workers: int, redis: Any = None) -> Windows:
+    """In memory when this process is the only one serving (SQLite, one worker); else in the database, with the
+    refusals remembered in `redis` when one is given (proxy.limits.redis_refusals). The ledger owner's windows
+    are chosen by the runtime, which holds the connection to it."""
+    if sqlite and workers == 1:
+        return MemoryWindows()
+    if redis is not None:
+        return RedisRefusals(DatabaseWindows(db), redis)
+    return DatabaseWindows(db)
+
+
+__all__ = ["windows_for"]
