@@ -13,7 +13,7 @@ from proxy.core.upstream_client import UpstreamClient
 from proxy.gateway.cache import Caches
 from proxy.gateway.change_listener import ChangeListener
 from proxy.gateway.logwriter import LogWriter
-from proxy.gateway.tokenizer import DEFAULT_PRELOAD, Tokenizer
+from proxy.gateway.tokenizer import Tokenizer
 from proxy.ledger import Ledger, RemoteLedger, RemoteWindows, ledger_for
 from proxy.limits import Windows, windows_for
 from proxy.limits.budgets import BudgetBook, BudgetLedger
@@ -81,8 +81,8 @@ class Runtime:
         self.catalog: Catalog = load_catalog()
         self.default_prices: PriceTable = load_prices()
         self.prices: PriceTable = self.default_prices
-        self.tokenizer = Tokenizer(settings.tiktoken_cache_dir, preload=DEFAULT_PRELOAD if settings.tiktoken_preload
-                                   is None else settings.tiktoken_preload)
+        # auto (None): nothing now; the encodings of the channels' models once they are read (`start`)
+        self.tokenizer = Tokenizer(settings.tiktoken_cache_dir, preload=settings.tiktoken_preload or ())
         # with Redis, pub/sub nudges make changes immediate and polling is only the safety net
         self.caches = Caches(db, option_defaults(self.default_prices), settings.sync_frequency,
                              on_options=self._apply_options, on_change=self._on_change,
