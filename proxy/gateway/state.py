@@ -15,7 +15,7 @@ from proxy.converters.registry import Converters
 from proxy.core.errors import RelayError
 from proxy.gateway.gemini_calls import GeminiCall
 from proxy.gateway.records import ChannelRecord, TokenRecord, UserRecord
-from proxy.ledger.holds import BudgetHolds
+from proxy.ledger import BudgetHolds
 from proxy.limits.windows import Ticket
 from rules import Charge
 
