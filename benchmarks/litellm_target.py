@@ -90,17 +90,17 @@ def start(venv: Path, workdir: Path, upstream: str, model: str, master_key: str,
                                 cwd=workdir, env=environment(os.environ), stdout=log, stderr=subprocess.STDOUT)
 
 
-def wait_ready(proc: subprocess.Popen[bytes], base: str, log: Path, timeout: float = START_TIMEOUT) -> float:
-    """Seconds until /health/liveliness answers 200; SystemExit with the log's tail if LiteLLM exits first or
-    the deadline passes."""
-    started = time.monotonic()
-    while time.monotonic() < started + timeout:
+def wait_ready(proc: subprocess.Popen[bytes], base: str, log: Path, since: float,
+               timeout: float = START_TIMEOUT) -> float:
+    """Seconds from `since` (time.monotonic() when it was started) until /health/liveliness answers 200;
+    SystemExit with the log's tail if LiteLLM exits first or the deadline passes."""
+    while time.monotonic() < since + timeout:
         if proc.poll() is not None:
             raise SystemExit(f"LiteLLM exited ({proc.returncode}) before it was ready:\n{_tail(log)}")
         try:
             with urllib.request.urlopen(base + "/health/liveliness", timeout=2) as resp:
                 if resp.status == 200:
-                    return time.monotonic() - started
+                    return time.monotonic() - since
         except (OSError, urllib.error.URLError):
             pass
         time.sleep(0.25)

@@ -230,8 +230,9 @@ def main() -> None:
     ap.add_argument("--litellm", action="store_true",
                     help="also LiteLLM's proxy as a fourth target in the chat table (benchmarks/setup-litellm first; "
                          "its venv: LITELLM_VENV or ~/.cache/one-api/litellm-venv)")
-    ap.add_argument("--litellm-seconds", type=int, default=3,
-                    help="seconds of each LiteLLM turn with wrk (it is ~50x slower: short turns)")
+    ap.add_argument("--litellm-seconds", type=int, default=10,
+                    help="seconds of each LiteLLM turn with wrk: wrk counts only the answers completed in a turn, "
+                         "and at c=64 LiteLLM takes 1-2 s per answer, so a short turn would undercount it")
     args = ap.parse_args()
     if args.scaling:
         scaling(args.scaling, args)
@@ -258,6 +259,7 @@ def main() -> None:
         paces: dict[str, Pace] = {}
         if args.litellm:
             # the gateway's key is LiteLLM's master key: one key for every target, and LiteLLM authenticates too
+            litellm_started = time.monotonic()
             litellm = litellm_target.start(venv, workdir, mock_url, MODEL, key, ports["litellm"])
             procs.append(litellm)
             targets["litellm"] = f"http://127.0.0.1:{ports['litellm']}"
@@ -266,7 +268,7 @@ def main() -> None:
             if name != "litellm":
                 wait_ready(base + "/v1/chat/completions")
         if args.litellm:
-            ready = litellm_target.wait_ready(procs[3], targets["litellm"], workdir / "litellm.log")
+            ready = litellm_target.wait_ready(procs[3], targets["litellm"], workdir / "litellm.log", litellm_started)
             problem = litellm_target.first_answer(targets["litellm"], MODEL, key)
             print(f"LiteLLM {litellm_target.version(venv)} ready after {ready:.1f} s"
                   + (f"; its first answer failed: {problem}" if problem else ""), flush=True)
