@@ -10,6 +10,7 @@
     python benchmarks/run.py --surfaces      # also /v1/messages: pass-through and converted to an OpenAI channel
     python benchmarks/run.py --startup 3     # also: seconds from `one-api` started to its first answer, 3 starts
     python benchmarks/run.py --only none --surfaces   # only the extras, not the chat table
+    python benchmarks/run.py --litellm       # LiteLLM's proxy as a fourth target (after benchmarks/setup-litellm)
 
 Everything runs on 127.0.0.1 in one process tree; the figures that matter are the ratios. The load
 comes from wrk (Debian's package `wrk`) when it is installed: written in C, it needs a few percent of
@@ -33,10 +34,12 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+import litellm_target
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -114,10 +117,13 @@ async def _client(url: str, key: str, body: str, concurrency: int, total: int) -
         nonlocal errors
         for _ in queue:
             t0 = time.perf_counter()
-            async with session.post(url, data=body, headers=headers) as resp:
-                await resp.read()
-                if resp.status != 200:
-                    errors += 1
+            try:
+                async with session.post(url, data=body, headers=headers) as resp:
+                    await resp.read()
+                    if resp.status != 200:
+                        errors += 1
+            except (TimeoutError, aiohttp.ClientError):   # a slow target's failures are counted, not fatal
+                errors += 1
             latencies.append(time.perf_counter() - t0)
 
     connector = aiohttp.TCPConnector(limit=0)
@@ -147,18 +153,19 @@ _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
 def run_wrk(url: str, key: str, stream: bool, concurrency: int, seconds: int, workdir: Path,
-            body: str = "") -> dict[str, float]:
-    """One wrk run (one thread; `concurrency` connections) for `seconds`: rps, p50/p99, errors and requests."""
+            body: str = "", timeout: int = 2) -> dict[str, float]:
+    """One wrk run (one thread; `concurrency` connections) for `seconds`: rps, p50/p99, errors and requests.
+    A request unanswered after `timeout` seconds counts as an error (wrk's default is 2 s)."""
     body = body or body_for(CHAT, MODEL, stream)
     script = workdir / f"post-{abs(hash(body))}.lua"
     script.write_text(WRK_SCRIPT % (body, key))
-    out = subprocess.run(["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "--latency", "-s", str(script), url],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", f"--timeout={timeout}s", "--latency",
+                          "-s", str(script), url], capture_output=True, text=True, check=True).stdout
     latency = {m[0]: float(m[1]) * _UNITS[m[2]] for m in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)}
     errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
     errors += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
     return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
-            "p50_ms": latency["50"], "p99_ms": latency["99"], "errors": errors,
+            "p50_ms": latency.get("50", float("nan")), "p99_ms": latency.get("99", float("nan")), "errors": errors,
             "requests": int(re.search(r"(\d+) requests in", out).group(1))}  # type: ignore[union-attr]
 
 
@@ -223,6 +230,12 @@ def main() -> None:
     ap.add_argument("--startup", type=int, default=0, help="also time this many starts of one-api to ready")
     ap.add_argument("--only", choices=("table", "none"), default="table",
                     help="none: skip the chat table (run only --surfaces/--startup/--memory)")
+    ap.add_argument("--litellm", action="store_true",
+                    help="also LiteLLM's proxy as a fourth target in the chat table (benchmarks/setup-litellm first; "
+                         "its venv: LITELLM_VENV or ~/.cache/one-api/litellm-venv)")
+    ap.add_argument("--litellm-seconds", type=int, default=10,
+                    help="seconds of each LiteLLM turn with wrk: wrk counts only the answers completed in a turn, "
+                         "and at c=64 LiteLLM takes 1-2 s per answer, so a short turn would undercount it")
     args = ap.parse_args()
     if args.scaling:
         scaling(args.scaling, args)
@@ -230,8 +243,11 @@ def main() -> None:
     if args.limits:
         limits_cost(args)
         return
+    venv = litellm_target.venv_dir()
+    if args.litellm:
+        litellm_target.executable(venv)   # before anything starts: says how to install it when it is missing
     workdir = Path(tempfile.mkdtemp(prefix="oneapi-bench-"))
-    ports = {name: free_port() for name in ("mock", "bare")}
+    ports = {name: free_port() for name in ("mock", "bare", "litellm")}
     mock_url = f"http://127.0.0.1:{ports['mock']}"
     gateway, gateway_url, key = start_gateway(workdir, mock_url, args.workers)
     procs = [
@@ -240,19 +256,42 @@ def main() -> None:
                          stderr=subprocess.DEVNULL),  # wrk cuts connections at the end of a run: no tracebacks
         gateway,
     ]
+    started = machine()
     try:
         targets = {"direct": mock_url, "bare": f"http://127.0.0.1:{ports['bare']}", "gateway": gateway_url}
-        for base in targets.values():
-            wait_ready(base + "/v1/chat/completions")
+        paces: dict[str, Pace] = {}
+        if args.litellm:
+            # the gateway's key is LiteLLM's master key: one key for every target, and LiteLLM authenticates too
+            litellm_started = time.monotonic()
+            litellm = litellm_target.start(venv, workdir, mock_url, MODEL, key, ports["litellm"])
+            procs.append(litellm)
+            targets["litellm"] = f"http://127.0.0.1:{ports['litellm']}"
+            paces["litellm"] = Pace(args.litellm_seconds, 30, litellm.pid)
+        for name, base in targets.items():
+            if name != "litellm":
+                wait_ready(base + "/v1/chat/completions")
+        if args.litellm:
+            ready = litellm_target.wait_ready(procs[3], targets["litellm"], workdir / "litellm.log", litellm_started)
+            problem = litellm_target.first_answer(targets["litellm"], MODEL, key)
+            print(f"LiteLLM {litellm_target.version(venv)} ready after {ready:.1f} s"
+                  + (f"; its first answer failed: {problem}" if problem else ""), flush=True)
         if args.long_streams:
             asyncio.run(long_streams(procs[2].pid, gateway_url, key, args.long_streams))
             return
         if args.only == "table":
             if args.client == "wrk":
-                results = run_all_wrk(targets, key, args.seconds, workdir, args.rounds)
+                results = run_all_wrk(targets, key, args.seconds, workdir, args.rounds, paces)
             else:
-                results = run_all(targets, key, args.requests)
+                results = run_all(targets, key, args.requests, slow=paces)
             report(results, args.workers, args.client)
+            if args.litellm:
+                report_litellm(results, args, started, litellm_target.version(venv))
+        if args.litellm:
+            print(f"memory after the table: {tree_memory(procs[1].pid)} bare proxy, {tree_memory(procs[2].pid)} "
+                  f"gateway, {tree_memory(procs[3].pid)} LiteLLM (RSS / PSS of each process tree)")
+            attempts = litellm_target.outside_calls((workdir / "litellm.log").read_text(errors="replace"))
+            print("LiteLLM's log: " + ("no attempt to reach anything but 127.0.0.1" if not attempts else
+                                       "ATTEMPTS TO REACH OTHER HOSTS:\n  " + "\n  ".join(attempts)))
         if args.surfaces:
             surfaces(args, targets, {"bare": procs[1].pid, "gateway": procs[2].pid}, key, workdir)
         if args.startup:
@@ -263,7 +302,11 @@ def main() -> None:
         for p in procs:
             p.terminate()
         for p in procs:
-            p.wait(timeout=60)
+            try:
+                p.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(timeout=10)
 
 
 def start_gateway(workdir: Path, mock_url: str, workers: int,
@@ -497,32 +540,67 @@ def limits_cost(args: argparse.Namespace) -> None:
     print(f"(gateway CPU from /proc; SQLite; load from {args.client}; medians of {args.rounds} turns)")
 
 
-def run_all(targets: dict[str, str], key: str, total: int) -> dict[tuple[str, bool, int], dict[str, float]]:
+@dataclass(frozen=True)
+class Pace:
+    """How a slow target (LiteLLM's proxy) is driven: its own turn length and wrk timeout, and the process
+    whose CPU must fall back to idle after each of its turns (requests wrk gave up on still run there and
+    would otherwise load the next target's turn)."""
+
+    seconds: int
+    timeout: int
+    pid: int
+
+
+def settle(pid: int, deadline: float = 20.0) -> None:
+    """Wait until a process tree uses under 10 % of a core over 0.25 s (at most `deadline` seconds)."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        before = cpu_seconds(tree_pids(pid))
+        time.sleep(0.25)
+        if cpu_seconds(tree_pids(pid)) - before < 0.025:
+            return
+
+
+def run_all(targets: dict[str, str], key: str, total: int,
+            slow: Collection[str] = ()) -> dict[tuple[str, bool, int], dict[str, float]]:
+    """Each scenario from the Python load generator; a `slow` target gets a twentieth of the requests."""
     results = {}
     for stream in (False, True):
         for concurrency in (1, 64):
-            n = total if concurrency > 1 else max(300, total // 6)
             for name, base in targets.items():
+                n = total if concurrency > 1 else max(300, total // 6)
+                n = max(64, n // 20) if name in slow else n
                 url = base + "/v1/chat/completions"
                 run_client(url, key, stream, concurrency, min(200, n))       # warm-up: caches, pools, JIT-less Python
                 results[(name, stream, concurrency)] = run_client(url, key, stream, concurrency, n)
     return results
 
 
-def run_all_wrk(targets: dict[str, str], key: str, seconds: int, workdir: Path,
-                rounds: int = 1) -> dict[tuple[str, bool, int], dict[str, float]]:
+def run_all_wrk(targets: dict[str, str], key: str, seconds: int, workdir: Path, rounds: int = 1,
+                paces: Mapping[str, Pace] | None = None) -> dict[tuple[str, bool, int], dict[str, float]]:
     """Each scenario: the targets take turns `rounds` times (a drifting machine treats them alike); the round
-    with the median requests/s stands for each target."""
+    with the median requests/s stands for each target. A target with a `Pace` gets its own turn length and
+    timeout, and the next turn waits until it is idle again."""
+    paces = paces or {}
     results = {}
+
+    def turn(name: str, stream: bool, concurrency: int, warm_up: bool) -> dict[str, float]:
+        pace = paces.get(name)
+        length = 2 if warm_up else pace.seconds if pace else seconds
+        got = run_wrk(targets[name] + "/v1/chat/completions", key, stream, concurrency, length, workdir,
+                      timeout=pace.timeout if pace else 2)
+        if pace:
+            settle(pace.pid)
+        return got
+
     for stream in (False, True):
         for concurrency in (1, 64):
             runs: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
-            for base in targets.values():
-                run_wrk(base + "/v1/chat/completions", key, stream, concurrency, 2, workdir)   # warm-up
+            for name in targets:
+                turn(name, stream, concurrency, warm_up=True)
             for _ in range(rounds):
-                for name, base in targets.items():
-                    runs[name].append(run_wrk(base + "/v1/chat/completions", key, stream, concurrency, seconds,
-                                              workdir))
+                for name in targets:
+                    runs[name].append(turn(name, stream, concurrency, warm_up=False))
             for name, got in runs.items():
                 results[(name, stream, concurrency)] = sorted(got, key=lambda r: r["rps"])[len(got) // 2]
     return results
@@ -539,6 +617,43 @@ def report(results: dict[tuple[str, bool, int], dict[str, float]], workers: int,
                   f"{b['p50_ms']:>9.2f}ms{g['p50_ms']:>7.2f}ms{g['p50_ms'] - b['p50_ms']:>9.2f}ms"
                   f"{g['p99_ms']:>7.1f}ms{int(g['errors'] + b['errors']):>8}")
     print(f"(gateway: {workers} worker(s), SQLite, full pipeline; load from {client})")
+
+
+def machine() -> str:
+    """When and where a run happens: UTC time, cores, CPU model, load average (for the README's tables)."""
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), "unknown CPU")
+    load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    return (f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, {os.cpu_count()} cores ({model}), "
+            f"load average {load}")
+
+
+def report_litellm(results: dict[tuple[str, bool, int], dict[str, float]], args: argparse.Namespace,
+                   started: str, version: str) -> None:
+    """The table of issue #19: this project, the bare pass-through and LiteLLM's proxy from one run."""
+    print(f"\n{'scenario':<28}{'bare rps':>10}{'gw rps':>9}{'LiteLLM rps':>13}{'gw/LiteLLM':>12}"
+          f"{'bare p50':>10}{'gw p50':>9}{'LiteLLM p50':>13}{'LiteLLM answers':>17}{'errors':>8}")
+    for stream in (False, True):
+        for concurrency in (1, 64):
+            b, g, lt = (results[(n, stream, concurrency)] for n in ("bare", "gateway", "litellm"))
+            name = f"{'stream 20 chunks' if stream else 'non-stream'}, c={concurrency}"
+            ratio = f"{g['rps'] / lt['rps']:.1f}x" if lt["rps"] else "—"
+            print(f"{name:<28}{b['rps']:>10.0f}{g['rps']:>9.0f}{lt['rps']:>13.1f}{ratio:>12}"
+                  f"{b['p50_ms']:>8.2f}ms{g['p50_ms']:>7.2f}ms{lt['p50_ms']:>11.1f}ms"
+                  f"{int(lt['requests']):>17}{int(lt['errors']):>8}")
+    turns = (f"{args.rounds} turn(s) of {args.seconds} s (LiteLLM {args.litellm_seconds} s, 30 s timeout)"
+             if args.client == "wrk" else
+             f"load from the Python client ({args.requests} requests at c=64, LiteLLM a twentieth, at least 64)")
+    print(f"(LiteLLM {version}, uvicorn, 1 worker; gateway {args.workers} worker(s), SQLite; {turns};\n"
+          f" started {started}; ended {machine()})")
+
+
+def tree_memory(pid: int) -> str:
+    """RSS / PSS of a process and its descendants, in MiB."""
+    pids = tree_pids(pid)
+    rss, pss = (sum(_kib(p, path, field) for p in pids) for path, field in (("status", "VmRSS"),
+                                                                            ("smaps_rollup", "Pss:")))
+    return f"{rss / 1024:.0f} / {pss / 1024:.0f} MiB"
 
 
 def _kib(pid: int, path: str, field: str) -> int:
