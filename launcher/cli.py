@@ -17,7 +17,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from launcher.child import Child, ReadySignal
+from launcher.child import Child, Inherited, ReadySignal
+from launcher.forked import Supervised, Template, become_subreaper, reap_orphans
 from launcher.privileges import drop_privileges
 from launcher.restarts import RestartPolicy
 from launcher.web_console import ensure_web_console
@@ -67,6 +68,12 @@ def _proxy_main(settings: Settings, worker: int, log_path: Path | None, ledger_o
     run(settings, worker, ledger_owner, log_path, database_ready.wait if database_ready is not None else None)
 
 
+def _template_main(control: Inherited, settings: Settings) -> None:
+    from launcher.template import template_main
+
+    template_main(control, settings)
+
+
 def _ledger_main(settings: Settings, path: str, ready: ReadySignal, log_path: Path | None) -> None:
     from proxy.ledger.server import run
 
@@ -77,6 +84,12 @@ def announce_ignored(settings: Settings) -> None:
     """One line per One API variable that was set but has no use here, so no operator tunes it in vain."""
     for name in settings.ignored:
         log.info("%s is accepted for One API compatibility and ignored: %s", name, IGNORED[name])
+
+
+def uses_template(settings: Settings) -> bool:
+    """Several workers are forked from one template process that loaded their modules and encodings once (their
+    pages are shared); one worker is spawned as it is (a template would only add a process)."""
+    return settings.workers > 1
 
 
 def needs_ledger_owner(settings: Settings) -> bool:
@@ -97,7 +110,7 @@ class Supervisor:
 
     def __init__(self, settings: Settings, log_path: Path | None = None) -> None:
         self.settings = settings
-        self.children: list[Child] = []
+        self.children: list[Supervised] = []
         self.stopping = False
         self.log_path = log_path
         self.rotator = SizeRotator(log_path) if log_path is not None else None
@@ -112,12 +125,14 @@ class Supervisor:
         self.counter_dir: str | None = None      # the change counter's private directory
         self.admin_dir: str | None = None        # admin_api's socket's private directory (no ADMIN_SOCKET given)
         self.database_ready = ReadySignal()
+        self.template: Template | None = None     # several workers: what forks them (None: they are spawned)
 
     def start(self) -> None:
         self._metrics_environment()
         self._change_counter()
         self._admin_socket()
         self._spawn("admin_api", _admin_main, (self.settings, self.log_path, self.database_ready))
+        self._start_template()
         if not needs_ledger_owner(self.settings):
             for worker in range(self.settings.workers):
                 self._spawn(f"proxy-{worker}", _proxy_main,
@@ -139,12 +154,31 @@ class Supervisor:
         self._terminate()
 
     def _spawn(self, name: str, target: Callable[..., None], args: tuple[Any, ...]) -> None:
-        proc = Child(target, args, name=name)
-        proc.start()
-        log.info("started %s (pid %s)", name, proc.pid)
+        proc: Supervised | None = None
+        if self.template is not None and target is _proxy_main:
+            proc = self.template.fork(name, target, args)
+        if proc is None:
+            child = Child(target, args, name=name)
+            child.start()
+            proc = child
+            log.info("started %s (pid %s)", name, proc.pid)
+        else:
+            log.info("started %s (pid %s), forked from the template", name, proc.pid)
         self.children.append(proc)
         self.recipes[name] = (target, args)
         self.started[name] = time.monotonic()
+
+    def _start_template(self) -> None:
+        """The template that forks the workers (several workers only): this process becomes their subreaper, so
+        each forked worker is its own child as a spawned one would be."""
+        if self.template is None:
+            if not uses_template(self.settings) or not become_subreaper():
+                return
+            self.template = Template(_template_main, (self.settings,))
+        child = self.template.start()
+        log.info("started template (pid %s)", child.pid)
+        self.children.append(child)
+        self.started[child.name] = time.monotonic()
 
     def _start_ledger(self) -> str | None:
         """Start the ledger owner on a socket in a private directory (0700); its path once it accepts connections."""
@@ -212,15 +246,19 @@ class Supervisor:
                 code = 1
                 break
             self._restart_due()
+            if self.template is not None:
+                reap_orphans(c.pid for c in self.children)
             self._rotate_logs()
             time.sleep(0.2)
         self._terminate()
         return code
 
-    def _bury(self, child: Child) -> bool:
+    def _bury(self, child: Supervised) -> bool:
         """A child died: schedule its restart (True), or say why the gateway stops (False)."""
         self.children.remove(child)
         name = child.name
+        if self.template is not None and child is self.template.child:
+            return self._bury_template(child)
         if child is self.ledger or name not in self.recipes:
             log.error("%s exited with code %s; stopping", name, child.exitcode)
             return False
@@ -236,12 +274,32 @@ class Supervisor:
         self.due[name] = time.monotonic() + delay
         return True
 
+    def _bury_template(self, child: Supervised) -> bool:
+        """The template died: start it again (its workers run on, they are children of this process); one that
+        keeps dying is given up and later workers are spawned instead. Never a reason to stop the gateway."""
+        assert self.template is not None
+        lived = time.monotonic() - self.started[child.name]
+        delay = self.policies.setdefault(child.name, RestartPolicy()).after_death(lived)
+        if delay is None:
+            log.error("template exited with code %s, again soon after starting; workers are spawned from now on",
+                      child.exitcode)
+            self.template.close()
+            self.template = None
+            return True
+        log.warning("template exited with code %s after %.1fs; starting it again in %.2fs", child.exitcode,
+                    lived, delay)
+        self.due[child.name] = time.monotonic() + delay
+        return True
+
     def _restart_due(self) -> None:
         now = time.monotonic()
         for name, when in list(self.due.items()):
             if when <= now:
                 del self.due[name]
-                self._spawn(name, *self.recipes[name])
+                if name not in self.recipes:
+                    self._start_template()
+                else:
+                    self._spawn(name, *self.recipes[name])
 
     def _forget_metrics(self, pid: int | None) -> None:
         """A dead worker's live gauges leave /metrics (its counters stay: they were counted)."""
@@ -269,12 +327,14 @@ class Supervisor:
         self._stop(list(reversed(others)), self.settings.shutdown_grace + 5)
         if self.ledger is not None:
             self._stop([self.ledger], 30)    # it writes its deltas to the database, then exits
+        if self.template is not None:
+            self.template.close()
         for tmp in (self.metrics_dir, self.ledger_dir, self.counter_dir, self.admin_dir):
             if tmp is not None:
                 shutil.rmtree(tmp, ignore_errors=True)
 
     @staticmethod
-    def _stop(children: list[Child], grace: float) -> None:
+    def _stop(children: list[Supervised], grace: float) -> None:
         """SIGTERM (a graceful stop inside each child), then SIGKILL whoever is still there after `grace`."""
         for child in children:
             if child.is_alive():

@@ -1,0 +1,172 @@
+"""The supervisor's side of the template process (`launcher.template`): start it, ask it for a worker, and keep
+that worker as a child of its own.
+
+A worker is forked by the template through a middle process that exits at once, so the kernel hands it to the
+nearest child subreaper: the supervisor, once `become_subreaper()` has made it one. From then on the worker is
+an ordinary child of the supervisor (`Forked`: waited for, signalled, its exit code read), whatever becomes of
+the template. A subreaper also inherits any other orphan of its tree: `reap_orphans` waits for those.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import pickle
+import select
+import signal
+import socket
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+from launcher.child import Child, Inherited, import_path
+
+log = logging.getLogger("one-api")
+PR_SET_CHILD_SUBREAPER = 36
+FORK_TIMEOUT = 60.0      # seconds the template may take to answer a fork request (its first: imports and encodings)
+
+
+class Supervised(Protocol):
+    """What the supervisor uses of a child process, spawned (`Child`) or forked by the template (`Forked`)."""
+
+    name: str
+
+    @property
+    def pid(self) -> int | None: ...
+
+    @property
+    def exitcode(self) -> int | None: ...
+
+    def is_alive(self) -> bool: ...
+
+    def join(self, timeout: float | None = None) -> None: ...
+
+    def terminate(self) -> None: ...
+
+    def kill(self) -> None: ...
+
+
+def become_subreaper() -> bool:
+    """Make this process the child subreaper of its tree (Linux prctl); False where that is not possible."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
+    except (OSError, AttributeError):
+        return False
+
+
+def reap_orphans(known: Iterable[int | None]) -> list[int]:
+    """Wait for the exited children that are none of `known` (orphans of the tree handed to this subreaper), without
+    touching a known child's status; the pids reaped."""
+    mine, reaped = set(known), list[int]()
+    while True:
+        try:
+            info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return reaped
+        if info is None or info.si_pid in mine:
+            return reaped       # nothing exited, or a known child the supervisor's own poll will reap
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(info.si_pid, 0)
+        reaped.append(info.si_pid)
+
+
+class Forked:
+    """A worker the template forked, now a child of this process: `Child`'s interface, by pid."""
+
+    def __init__(self, pid: int, name: str) -> None:
+        self.name = name
+        self._pid = pid
+        self._exitcode: int | None = None
+        self._pidfd: int | None = os.pidfd_open(pid)
+
+    @property
+    def pid(self) -> int | None:
+        return self._pid
+
+    @property
+    def exitcode(self) -> int | None:
+        """None while it runs; then its exit code, or minus the signal that ended it."""
+        if self._exitcode is None:
+            try:
+                pid, status = os.waitpid(self._pid, os.WNOHANG)
+            except ChildProcessError:     # not ours (never happens to a subreaper's adopted worker)
+                pid, status = self._pid, 255 << 8
+            if pid:
+                self._exitcode = os.waitstatus_to_exitcode(status)
+                self._close()
+        return self._exitcode
+
+    def is_alive(self) -> bool:
+        return self.exitcode is None
+
+    def join(self, timeout: float | None = None) -> None:
+        if self.exitcode is None and self._pidfd is not None:
+            poller = select.poll()
+            poller.register(self._pidfd, select.POLLIN)     # readable once the process has exited
+            poller.poll(None if timeout is None else max(0, int(timeout * 1000)))
+            _ = self.exitcode
+
+    def terminate(self) -> None:
+        self._signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self._signal(signal.SIGKILL)
+
+    def _signal(self, sig: int) -> None:
+        if self.is_alive():        # not waited for yet: the pid cannot have been reused
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._pid, sig)
+
+    def _close(self) -> None:
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
+
+
+class Template:
+    """The template process and the socket its fork requests go over; `start()` again after it died."""
+
+    def __init__(self, target: Callable[..., None], args: tuple[Any, ...]) -> None:
+        """`target(control, *args)` runs in the template (`launcher.template.template_main`)."""
+        self.target, self.args = target, args
+        self.child: Child | None = None
+        self.conn: socket.socket | None = None
+
+    def start(self) -> Child:
+        self.close()
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self.child = Child(self.target, (Inherited(theirs.fileno()), *self.args), name="template")
+            self.child.start()
+        finally:
+            theirs.close()
+        self.conn = mine
+        return self.child
+
+    def fork(self, name: str, target: Callable[..., None], args: tuple[Any, ...]) -> Forked | None:
+        """`target(*args)` in a worker forked by the template, a child of this process from now on; None when the
+        template is not there or fails (the caller then spawns the worker instead)."""
+        if self.child is None or self.conn is None or not self.child.is_alive():
+            return None
+        try:
+            self.conn.settimeout(FORK_TIMEOUT)
+            self.conn.sendall(pickle.dumps((name, *import_path(target), args)))
+            reply = self.conn.recv(64)
+        except OSError as e:      # TimeoutError included: a template that does not answer is not used again
+            log.warning("the template did not fork %s (%s); stopping it", name, e)
+            self.child.kill()
+            self.close()
+            return None
+        pid = int(reply or b"0")
+        if pid <= 0:
+            return None
+        return Forked(pid, name)
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
