@@ -1,0 +1,55 @@
+"""The supervisor as a child subreaper (launcher/forked.py): a grandchild whose parent exits becomes its child
+(that is how a worker forked by the template becomes the supervisor's), and orphans are reaped without taking
+the exit status of a child the supervisor still has to read."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# in a fresh interpreter: making the test process a subreaper would adopt every orphan of the test run
+SCRIPT = """
+import os, subprocess, sys, time
+from launcher.forked import Forked, become_subreaper, reap_orphans
+
+assert become_subreaper()
+known = subprocess.Popen([sys.executable, "-c", "raise SystemExit(7)"])
+read, write = os.pipe()
+go, told = os.pipe()
+middle = os.fork()
+if middle == 0:                      # a middle process: forks the grandchild, reports it, exits at once
+    grandchild = os.fork()
+    if grandchild == 0:
+        os.read(go, 1)               # until told to go
+        os._exit(3)
+    os.write(write, b"%d" % grandchild)
+    os._exit(0)
+os.waitpid(middle, 0)
+grandchild = int(os.read(read, 32))
+adopted = Forked(grandchild, "worker")
+parent = int(open(f"/proc/{grandchild}/stat").read().rsplit(")", 1)[1].split()[1])
+orphan = os.fork()                   # an orphan of the tree: a child whose exit nobody here reads
+if orphan == 0:
+    os._exit(0)
+os.write(told, b"x")
+adopted.join(10)
+deadline = time.monotonic() + 10
+reaped = []
+while orphan not in reaped:
+    assert time.monotonic() < deadline, reaped
+    reaped += reap_orphans([known.pid, grandchild])
+    time.sleep(0.01)
+print(parent == os.getpid(), adopted.exitcode, known.wait(10), grandchild not in reaped)
+"""
+
+
+def test_a_subreaper_adopts_the_grandchild_and_reaps_only_orphans() -> None:
+    out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=60, cwd=ROOT,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0, out.stderr
+    # the grandchild became this process's child, its exit code read; the known child's status was left alone
+    assert out.stdout.split() == ["True", "3", "7", "True"]
