@@ -68,7 +68,8 @@ def _proxy_main(settings: Settings, worker: int, log_path: Path | None, ledger_o
     run(settings, worker, ledger_owner, log_path, database_ready.wait if database_ready is not None else None)
 
 
-def _template_main(control: Inherited, settings: Settings) -> None:
+def _template_main(control: Inherited, settings: Settings, *signals: ReadySignal | None) -> None:
+    """`signals`: the ready signals of the children it will fork, inherited to be inherited by them in turn."""
     from launcher.template import template_main
 
     template_main(control, settings)
@@ -78,6 +79,10 @@ def _ledger_main(settings: Settings, path: str, ready: ReadySignal, log_path: Pa
     from proxy.ledger.server import run
 
     run(settings, path, ready.set, log_path)
+
+
+# what the template forks when there is one (any other child, and all of them without a template, is spawned)
+FORKED = (_admin_main, _proxy_main, _ledger_main)
 
 
 def announce_ignored(settings: Settings) -> None:
@@ -115,7 +120,8 @@ class Supervisor:
         self.log_path = log_path
         self.rotator = SizeRotator(log_path) if log_path is not None else None
         self.metrics_dir: str | None = None
-        self.ledger: Child | None = None   # SQLite with several workers
+        self.ledger: Supervised | None = None   # SQLite with several workers
+        self.ledger_ready: ReadySignal | None = None     # made before the template, which passes it on
         self.ledger_dir: str | None = None
         # restartable children by name: how to start them, when they started, their policy, when they are due
         self.recipes: dict[str, tuple[Callable[..., None], tuple[Any, ...]]] = {}
@@ -131,8 +137,8 @@ class Supervisor:
         self._metrics_environment()
         self._change_counter()
         self._admin_socket()
-        self._spawn("admin_api", _admin_main, (self.settings, self.log_path, self.database_ready))
         self._start_template()
+        self._spawn("admin_api", _admin_main, (self.settings, self.log_path, self.database_ready))
         if not needs_ledger_owner(self.settings):
             for worker in range(self.settings.workers):
                 self._spawn(f"proxy-{worker}", _proxy_main,
@@ -154,19 +160,22 @@ class Supervisor:
         self._terminate()
 
     def _spawn(self, name: str, target: Callable[..., None], args: tuple[Any, ...]) -> None:
+        self.children.append(self._launch(name, target, args))
+        self.recipes[name] = (target, args)
+        self.started[name] = time.monotonic()
+
+    def _launch(self, name: str, target: Callable[..., None], args: tuple[Any, ...]) -> Supervised:
+        """Forked from the template when there is one, else spawned as a fresh interpreter."""
         proc: Supervised | None = None
-        if self.template is not None and target is _proxy_main:
+        if self.template is not None and target in FORKED:
             proc = self.template.fork(name, target, args)
         if proc is None:
             child = Child(target, args, name=name)
             child.start()
-            proc = child
-            log.info("started %s (pid %s)", name, proc.pid)
-        else:
-            log.info("started %s (pid %s), forked from the template", name, proc.pid)
-        self.children.append(proc)
-        self.recipes[name] = (target, args)
-        self.started[name] = time.monotonic()
+            log.info("started %s (pid %s)", name, child.pid)
+            return child
+        log.info("started %s (pid %s), forked from the template", name, proc.pid)
+        return proc
 
     def _start_template(self) -> None:
         """The template that forks the workers (several workers only): this process becomes their subreaper, so
@@ -174,7 +183,9 @@ class Supervisor:
         if self.template is None:
             if not uses_template(self.settings) or not become_subreaper():
                 return
-            self.template = Template(_template_main, (self.settings,))
+            if needs_ledger_owner(self.settings):
+                self.ledger_ready = ReadySignal()
+            self.template = Template(_template_main, (self.settings, self.database_ready, self.ledger_ready))
         child = self.template.start()
         log.info("started template (pid %s)", child.pid)
         self.children.append(child)
@@ -184,10 +195,8 @@ class Supervisor:
         """Start the ledger owner on a socket in a private directory (0700); its path once it accepts connections."""
         self.ledger_dir = tempfile.mkdtemp(prefix="one-api-ledger-")
         path = os.path.join(self.ledger_dir, "ledger.sock")
-        ready = ReadySignal()
-        self.ledger = Child(_ledger_main, (self.settings, path, ready, self.log_path), name="ledger")
-        self.ledger.start()
-        log.info("started ledger (pid %s)", self.ledger.pid)
+        ready = self.ledger_ready or ReadySignal()
+        self.ledger = self._launch("ledger", _ledger_main, (self.settings, path, ready, self.log_path))
         self.children.append(self.ledger)
         deadline = time.monotonic() + 60
         try:

@@ -114,6 +114,9 @@ async def test_workers_forked_from_the_template_restart_and_stop(db: Database, u
 
         # forked, not spawned: a fork keeps the template's command line; each is the supervisor's own child
         # (reparented through the middle process); the template forked with one thread and no event loop
+        for role in ("admin_api", "ledger"):      # they share the template's imports too
+            [pid] = map(int, await _wait_log(tmp_path, FORKED.format(role)))
+            assert int(_stat(pid)[1]) == proc.pid and _alive(pid)
         for pid in workers:
             assert int(_stat(pid)[1]) == proc.pid
             assert Path(f"/proc/{pid}/cmdline").read_bytes() == Path(f"/proc/{template}/cmdline").read_bytes()
@@ -155,6 +158,33 @@ async def test_workers_forked_from_the_template_restart_and_stop(db: Database, u
         while left := _session(proc.pid):
             assert time.monotonic() < deadline, f"left behind: {left}"
             await asyncio.sleep(0.05)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(30)
+
+
+@pytest.mark.parametrize("backend", ["mysql"], indirect=True)
+async def test_forked_workers_wait_for_the_database_and_serve_on_mysql(db: Database, upstream: MockOpenAI,
+                                                                      tmp_path: Path) -> None:
+    """Without a ledger owner the workers are forked before the database is ready and wait on the signal the
+    template passed on to them."""
+    from tests.conftest import backend_dsn
+
+    acct = await add_account(db, quota=10**9, token_quota=10**8)
+    await add_channel(db, base_url=upstream.url)
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(Path.cwd()), "SESSION_SECRET": "s", "SQL_DSN": backend_dsn("mysql") or ""}
+    proc = subprocess.Popen([sys.executable, "-m", "launcher.cli", "--port", str(port), "--workers", "2",
+                             "--log-dir", str(tmp_path / "logs")], cwd=tmp_path, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        for n in (0, 1):
+            await _wait_log(tmp_path, FORKED.format(f"proxy-{n}"))
+            await _wait_log(tmp_path, rf" proxy-{n} \[-\] startup\.serve: listening")
+        await _served(f"http://127.0.0.1:{port}", acct.key)
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(proc.wait, 30) == 0
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
