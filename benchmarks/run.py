@@ -601,8 +601,9 @@ def memory(pid: int, base: str, key: str, total: int, log_dir: Path) -> tuple[in
 
 
 def extra_worker(args: argparse.Namespace) -> None:
-    """`--memory` of a one-worker gateway, then of one with `--workers` (one after the other, each alone): what
-    each additional worker adds to the tree (the difference of the sums over the number of added workers)."""
+    """`--memory` of a gateway with one worker, two, and `--workers` (one after the other, each alone): what the
+    second worker adds to the tree (with SQLite: the ledger owner, and the template when there is one), and what
+    each one after it adds."""
     root = Path(tempfile.mkdtemp(prefix="oneapi-extra-"))
     mock_port = free_port()
     mock_url = f"http://127.0.0.1:{mock_port}"
@@ -610,7 +611,8 @@ def extra_worker(args: argparse.Namespace) -> None:
     sums: dict[int, tuple[int, int, int]] = {}
     try:
         wait_ready(mock_url + "/v1/chat/completions")
-        for count in (1, args.workers):
+        counts = sorted({1, 2, args.workers})
+        for count in counts:
             print(f"\n{count} worker(s):")
             proc, base, key = start_gateway(root / f"w{count}", mock_url, count)
             try:
@@ -622,10 +624,11 @@ def extra_worker(args: argparse.Namespace) -> None:
     finally:
         mock.terminate()
         mock.wait(timeout=60)
-    added = args.workers - 1
-    rss, pss, uss = ((sums[args.workers][i] - sums[1][i]) / added / 1024 for i in range(3))
-    print(f"\neach extra worker ({args.workers} workers − 1, over {added}): {rss:.1f} MiB RSS, {pss:.1f} MiB PSS, "
-          f"{uss:.1f} MiB USS")
+    print()
+    for low, high in zip(counts, counts[1:], strict=False):
+        rss, pss, uss = ((sums[high][i] - sums[low][i]) / (high - low) / 1024 for i in range(3))
+        print(f"each extra worker ({high} workers − {low}, per worker): {rss:.1f} MiB RSS, {pss:.1f} MiB PSS, "
+              f"{uss:.1f} MiB USS")
 
 
 LONG_SIZE = 45_000_000
