@@ -92,11 +92,11 @@ def template_main(control: Inherited, settings: Settings) -> None:
     """The template's life: load, freeze, then fork workers on request. `control`: a SOCK_SEQPACKET socket to the
     supervisor (a request: the pickled name, module, function and arguments; the reply: the worker's pid)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)    # Ctrl-C reaches the whole group: the supervisor stops us
-    import admin_api.app  # noqa: F401  (admin_api and the ledger owner are forked from here too)
-    import admin_api.server  # noqa: F401
-    import proxy.ledger.server  # noqa: F401
+    import proxy.ledger.server  # noqa: F401  (admin_api and the ledger owner are forked from here too)
+    from admin_api.server import preload as admin_preload
     from proxy.server import preload
 
+    admin_preload()
     preload(settings)
     gc.collect()
     gc.freeze()       # the loaded objects leave the collector's generations: no GC write un-shares their pages
