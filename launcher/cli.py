@@ -92,8 +92,9 @@ def announce_ignored(settings: Settings) -> None:
 
 
 def uses_template(settings: Settings) -> bool:
-    """Several workers are forked from one template process that loaded their modules and encodings once (their
-    pages are shared); one worker is spawned as it is (a template would only add a process)."""
+    """With several workers, they, admin_api and the ledger owner are forked from one template process that
+    loaded their modules and encodings once (their pages are shared); one worker and admin_api are spawned (a
+    template measured about the same tree PSS there, with one process more)."""
     return settings.workers > 1
 
 
@@ -111,7 +112,9 @@ class Supervisor:
     `start()` runs while the database is still being prepared: admin_api and (without a ledger owner) the
     workers import their libraries and load the tokenizer meanwhile and wait on `database_ready`, which
     `database_prepared()` sets (a restarted child finds it set); the ledger owner and the workers that need it
-    start only then."""
+    start only then. With several workers the template (`launcher.template`) is started first and forks
+    admin_api, the workers and the ledger owner (and their restarts): each is then this process's child as a
+    spawned one is (a subreaper's), and a dead template is started again without touching them."""
 
     def __init__(self, settings: Settings, log_path: Path | None = None) -> None:
         self.settings = settings
