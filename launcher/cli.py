@@ -135,6 +135,7 @@ class Supervisor:
         self.admin_dir: str | None = None        # admin_api's socket's private directory (no ADMIN_SOCKET given)
         self.database_ready = ReadySignal()
         self.template: Template | None = None     # several workers: what forks them (None: they are spawned)
+        self.subreaper = False      # orphans of the tree are handed to this process (then it reaps them)
 
     def start(self) -> None:
         self._metrics_environment()
@@ -186,6 +187,7 @@ class Supervisor:
         if self.template is None:
             if not uses_template(self.settings) or not become_subreaper():
                 return
+            self.subreaper = True
             if needs_ledger_owner(self.settings):
                 self.ledger_ready = ReadySignal()
             self.template = Template(_template_main, (self.settings, self.database_ready, self.ledger_ready))
@@ -258,7 +260,7 @@ class Supervisor:
                 code = 1
                 break
             self._restart_due()
-            if self.template is not None:
+            if self.subreaper:
                 reap_orphans(c.pid for c in self.children)
             self._rotate_logs()
             time.sleep(0.2)
