@@ -53,3 +53,24 @@ def test_a_subreaper_adopts_the_grandchild_and_reaps_only_orphans() -> None:
     assert out.returncode == 0, out.stderr
     # the grandchild became this process's child, its exit code read; the known child's status was left alone
     assert out.stdout.split() == ["True", "3", "7", "True"]
+
+
+def _dies_at_once(control: object, *args: object) -> None:
+    raise SystemExit(3)
+
+
+def _never_run() -> None:
+    raise AssertionError("forked from a dead template")
+
+
+def test_a_dead_template_forks_nothing_and_the_caller_spawns_instead() -> None:
+    from launcher.forked import Template
+
+    template = Template(_dies_at_once, ())
+    try:
+        child = template.start()
+        child.join(30)
+        assert child.exitcode == 3
+        assert template.fork("proxy-0", _never_run, ()) is None     # Supervisor._launch then spawns the worker
+    finally:
+        template.close()
