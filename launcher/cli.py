@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher.child import Child, Inherited, ReadySignal
-from launcher.forked import Supervised, Template, become_subreaper, reap_orphans
+from launcher.forked import Supervised, Template, become_subreaper, reap_orphans, stop_strays
 from launcher.privileges import drop_privileges
 from launcher.restarts import RestartPolicy
 from launcher.web_console import ensure_web_console
@@ -261,6 +261,8 @@ class Supervisor:
                 break
             self._restart_due()
             if self.subreaper:
+                for pid in stop_strays(c.pid for c in self.children):
+                    log.warning("pid %s is a child of one-api that it did not start; killed it", pid)
                 reap_orphans(c.pid for c in self.children)
             self._rotate_logs()
             time.sleep(0.2)

@@ -73,6 +73,26 @@ def reap_orphans(known: Iterable[int | None]) -> list[int]:
         reaped.append(info.si_pid)
 
 
+def children_of_mine() -> set[int]:
+    """This process's live and dead children, from /proc (each thread's list)."""
+    pids: set[int] = set()
+    for task in os.listdir("/proc/self/task"):
+        with contextlib.suppress(OSError), open(f"/proc/self/task/{task}/children") as f:
+            pids.update(int(p) for p in f.read().split())
+    return pids
+
+
+def stop_strays(known: Iterable[int | None]) -> list[int]:
+    """SIGKILL every child of this process that is none of `known`: a worker whose template died after forking it
+    but before saying its pid (the supervisor started another in its place), or any orphan of the tree handed to
+    this subreaper; nothing of the tree runs unsupervised. `reap_orphans` waits for them after. The pids killed."""
+    strays = sorted(children_of_mine() - set(known))
+    for pid in strays:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return strays
+
+
 class Forked:
     """A worker the template forked, now a child of this process: `Child`'s interface, by pid."""
 

@@ -74,3 +74,35 @@ def test_a_dead_template_forks_nothing_and_the_caller_spawns_instead() -> None:
         assert template.fork("proxy-0", _never_run, ()) is None     # Supervisor._launch then spawns the worker
     finally:
         template.close()
+
+
+STRAY = """
+import os, signal, time
+from launcher.forked import become_subreaper, reap_orphans, stop_strays
+
+assert become_subreaper()
+read, write = os.pipe()
+middle = os.fork()
+if middle == 0:                      # leaves a live grandchild behind, as a template dying before its reply would
+    grandchild = os.fork()
+    if grandchild == 0:
+        signal.pause()
+        os._exit(0)
+    os.write(write, b"%d" % grandchild)
+    os._exit(0)
+os.waitpid(middle, 0)
+stray = int(os.read(read, 32))
+killed = stop_strays([])
+deadline = time.monotonic() + 10
+while stray not in reap_orphans([]):
+    assert time.monotonic() < deadline
+    time.sleep(0.01)
+print(killed == [stray], os.path.exists(f"/proc/{stray}"))
+"""
+
+
+def test_a_child_the_supervisor_did_not_start_is_stopped_and_reaped() -> None:
+    out = subprocess.run([sys.executable, "-c", STRAY], capture_output=True, text=True, timeout=60, cwd=ROOT,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "False"]
