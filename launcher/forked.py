@@ -23,6 +23,7 @@ from launcher.child import Child, Inherited, import_path
 
 log = logging.getLogger("one-api")
 PR_SET_CHILD_SUBREAPER = 36
+TEMPLATE = "template"     # the template's process name: the last argument of its command line and its forks
 FORK_TIMEOUT = 60.0      # seconds the template may take to answer a fork request (its first: imports and encodings)
 
 
@@ -58,19 +59,14 @@ def become_subreaper() -> bool:
 
 
 def reap_orphans(known: Iterable[int | None]) -> list[int]:
-    """Wait for the exited children that are none of `known` (orphans of the tree handed to this subreaper), without
-    touching a known child's status; the pids reaped."""
-    mine, reaped = set(known), list[int]()
-    while True:
-        try:
-            info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-        except ChildProcessError:
-            return reaped
-        if info is None or info.si_pid in mine:
-            return reaped       # nothing exited, or a known child the supervisor's own poll will reap
+    """Wait for the exited children that are none of `known` (orphans of the tree handed to this subreaper), one by
+    one by pid, so a known child's exit status stays for the supervisor to read; the pids reaped."""
+    reaped = []
+    for pid in sorted(children_of_mine() - set(known)):
         with contextlib.suppress(ChildProcessError):
-            os.waitpid(info.si_pid, 0)
-        reaped.append(info.si_pid)
+            if os.waitpid(pid, os.WNOHANG)[0]:
+                reaped.append(pid)
+    return reaped
 
 
 def children_of_mine() -> set[int]:
@@ -83,13 +79,21 @@ def children_of_mine() -> set[int]:
 
 
 def stop_strays(known: Iterable[int | None]) -> list[int]:
-    """SIGKILL every child of this process that is none of `known`: a worker whose template died after forking it
-    but before saying its pid (the supervisor started another in its place), or any orphan of the tree handed to
-    this subreaper; nothing of the tree runs unsupervised. `reap_orphans` waits for them after. The pids killed."""
-    strays = sorted(children_of_mine() - set(known))
-    for pid in strays:
-        with contextlib.suppress(ProcessLookupError):
+    """SIGKILL every child of this process forked by a template (its command line ends with the name `template`)
+    that is none of `known`: a worker whose template died after forking it but before saying its pid (another
+    was started in its place), so nothing forked runs unsupervised. Other orphans handed to this subreaper (in a
+    container where one-api is PID 1: anything run by `docker exec` and left behind) are only reaped when they
+    exit. `reap_orphans` waits for the killed ones after. The pids killed."""
+    strays = []
+    for pid in sorted(children_of_mine() - set(known)):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if not f.read().endswith(b"\0" + TEMPLATE.encode() + b"\0"):
+                    continue
             os.kill(pid, signal.SIGKILL)
+        except (OSError, ProcessLookupError):
+            continue
+        strays.append(pid)
     return strays
 
 
@@ -159,7 +163,7 @@ class Template:
         self.close()
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
-            self.child = Child(self.target, (Inherited(theirs.fileno()), *self.args), name="template")
+            self.child = Child(self.target, (Inherited(theirs.fileno()), *self.args), name=TEMPLATE)
             self.child.start()
         finally:
             theirs.close()
