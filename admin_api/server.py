@@ -19,6 +19,11 @@ from startup.serve import run_forever, serve
 log = logging.getLogger(__name__)
 
 
+def preload() -> None:
+    """What the template process (launcher.template) imports for the admin_api it forks: its application."""
+    import admin_api.app  # noqa: F401
+
+
 def run(settings: Settings, log_path: Path | None = None, database_ready: Callable[[], object] | None = None) -> None:
     """`log_path`: the launcher's log file; `database_ready`: blocks until the launcher has prepared the database
     (the imports are done first, meanwhile)."""

@@ -228,6 +228,8 @@ def main() -> None:
     ap.add_argument("--surfaces", action="store_true",
                     help="also /v1/messages (pass-through, and converted to an OpenAI channel), with CPU per request")
     ap.add_argument("--startup", type=int, default=0, help="also time this many starts of one-api to ready")
+    ap.add_argument("--extra-worker", action="store_true",
+                    help="only --memory, for 1 worker then --workers (2+), and what each extra worker adds")
     ap.add_argument("--only", choices=("table", "none"), default="table",
                     help="none: skip the chat table (run only --surfaces/--startup/--memory)")
     ap.add_argument("--litellm", action="store_true",
@@ -242,6 +244,9 @@ def main() -> None:
         return
     if args.limits:
         limits_cost(args)
+        return
+    if args.extra_worker:
+        extra_worker(args)
         return
     venv = litellm_target.venv_dir()
     if args.litellm:
@@ -675,19 +680,23 @@ def process_names(pid: int, log_dir: Path) -> dict[int, str]:
     return names
 
 
-def memory_table(pid: int, log_dir: Path) -> str:
-    """RSS and PSS (shared pages divided among their sharers) of each process of the tree, and their sums."""
+def memory_table(pid: int, log_dir: Path) -> tuple[str, tuple[int, int, int]]:
+    """RSS, PSS (shared pages divided among their sharers: what the machine spends) and USS (pages of this process
+    alone) of each process of the tree; and the tree's sums in KiB (RSS, PSS, USS)."""
     names = process_names(pid, log_dir)
-    lines, rss_sum, pss_sum = [], 0, 0
+    lines, sums = [], [0, 0, 0]
     for p in tree_pids(pid):
         rss, pss = _kib(p, "status", "VmRSS"), _kib(p, "smaps_rollup", "Pss:")
-        rss_sum, pss_sum = rss_sum + rss, pss_sum + pss
-        lines.append(f"    {names.get(p, str(p)):<18}{rss / 1024:>8.1f} MiB RSS{pss / 1024:>8.1f} MiB PSS")
-    lines.append(f"    {'total':<18}{rss_sum / 1024:>8.1f} MiB RSS{pss_sum / 1024:>8.1f} MiB PSS")
-    return "\n".join(lines)
+        uss = _kib(p, "smaps_rollup", "Private_Clean:") + _kib(p, "smaps_rollup", "Private_Dirty:")
+        sums = [sums[0] + rss, sums[1] + pss, sums[2] + uss]
+        lines.append(f"    {names.get(p, str(p)):<18}{rss / 1024:>8.1f} MiB RSS{pss / 1024:>8.1f} MiB PSS"
+                     f"{uss / 1024:>8.1f} MiB USS")
+    lines.append(f"    {'total':<18}{sums[0] / 1024:>8.1f} MiB RSS{sums[1] / 1024:>8.1f} MiB PSS"
+                 f"{sums[2] / 1024:>8.1f} MiB USS")
+    return "\n".join(lines), (sums[0], sums[1], sums[2])
 
 
-def memory(pid: int, base: str, key: str, total: int, log_dir: Path) -> None:
+def memory(pid: int, base: str, key: str, total: int, log_dir: Path) -> tuple[int, int, int]:
     """RSS of the gateway's tree after a warm-up, then after every 5 000 of `total` requests (half answers, half
     streams at concurrency 32); the per-process table at the end."""
     url = base + CHAT
@@ -701,7 +710,40 @@ def memory(pid: int, base: str, key: str, total: int, log_dir: Path) -> None:
         done += n
         print(f"  after {done:>6} requests: gateway RSS {rss_kb(pid) / 1024:.1f} MiB")
     print(f"memory: {before / 1024:.1f} MiB after warm-up → {rss_kb(pid) / 1024:.1f} MiB after {total} more requests")
-    print(memory_table(pid, log_dir))
+    table, sums = memory_table(pid, log_dir)
+    print(table)
+    return sums
+
+
+def extra_worker(args: argparse.Namespace) -> None:
+    """`--memory` of a gateway with one worker, two, and `--workers` (one after the other, each alone): what the
+    second worker adds to the tree (with SQLite: the ledger owner, and the template when there is one), and what
+    each one after it adds."""
+    root = Path(tempfile.mkdtemp(prefix="oneapi-extra-"))
+    mock_port = free_port()
+    mock_url = f"http://127.0.0.1:{mock_port}"
+    mock = subprocess.Popen([sys.executable, str(HERE / "mock_upstream.py"), str(mock_port)])
+    sums: dict[int, tuple[int, int, int]] = {}
+    try:
+        wait_ready(mock_url + "/v1/chat/completions")
+        counts = sorted({1, 2, args.workers})
+        for count in counts:
+            print(f"\n{count} worker(s):")
+            proc, base, key = start_gateway(root / f"w{count}", mock_url, count)
+            try:
+                wait_ready(base + "/v1/chat/completions")
+                sums[count] = memory(proc.pid, base, key, args.memory, root / f"w{count}" / "logs")
+            finally:
+                proc.terminate()
+                proc.wait(timeout=60)
+    finally:
+        mock.terminate()
+        mock.wait(timeout=60)
+    print()
+    for low, high in zip(counts, counts[1:], strict=False):
+        rss, pss, uss = ((sums[high][i] - sums[low][i]) / (high - low) / 1024 for i in range(3))
+        print(f"each extra worker ({high} workers − {low}, per worker): {rss:.1f} MiB RSS, {pss:.1f} MiB PSS, "
+              f"{uss:.1f} MiB USS")
 
 
 LONG_SIZE = 45_000_000

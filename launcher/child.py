@@ -34,7 +34,7 @@ getattr(importlib.import_module(module), name)(*args)
 """
 
 
-def _where(target: Callable[..., object]) -> tuple[str, str]:
+def import_path(target: Callable[..., object]) -> tuple[str, str]:
     """The module and name to import `target` by; `python -m launcher.cli` runs it as `__main__`."""
     module = target.__module__
     if module == "__main__":
@@ -45,17 +45,22 @@ def _where(target: Callable[..., object]) -> tuple[str, str]:
     return module, target.__qualname__
 
 
-class ReadySignal:
-    """A one-way flag across processes: `set()` in one, `wait()` in any other that inherited it (Linux eventfd).
+class Inherited:
+    """A descriptor a child inherits under the same number: pickled as that number, and `Child` passes the
+    descriptor of every Inherited among its arguments to the child."""
 
-    Pickled as its descriptor's number: `Child` passes the descriptor of every ReadySignal among its arguments
-    to the child under the same number."""
-
-    def __init__(self, fd: int | None = None) -> None:
-        self.fd = os.eventfd(0, os.EFD_CLOEXEC) if fd is None else fd
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (ReadySignal, (self.fd,))
+        return (type(self), (self.fd,))
+
+
+class ReadySignal(Inherited):
+    """A one-way flag across processes: `set()` in one, `wait()` in any other that inherited it (Linux eventfd)."""
+
+    def __init__(self, fd: int | None = None) -> None:
+        super().__init__(os.eventfd(0, os.EFD_CLOEXEC) if fd is None else fd)
 
     def set(self) -> None:
         os.eventfd_write(self.fd, 1)     # readable from now on: nobody reads it, so it stays set
@@ -82,9 +87,9 @@ class Child:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        payload = pickle.dumps(list(sys.path)) + pickle.dumps((self.name, *_where(self.target), self.args))
+        payload = pickle.dumps(list(sys.path)) + pickle.dumps((self.name, *import_path(self.target), self.args))
         read, write = os.pipe()
-        fds = tuple(a.fd for a in self.args if isinstance(a, ReadySignal))
+        fds = tuple(a.fd for a in self.args if isinstance(a, Inherited))
         try:
             self.proc = subprocess.Popen([sys.executable, "-c", _BOOT, str(read), self.name], stdin=subprocess.DEVNULL,
                                          pass_fds=(read, *fds))

@@ -17,7 +17,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from launcher.child import Child, ReadySignal
+from launcher.child import Child, Inherited, ReadySignal
+from launcher.forked import Supervised, Template, become_subreaper, reap_orphans, stop_strays
 from launcher.privileges import drop_privileges
 from launcher.restarts import RestartPolicy
 from launcher.web_console import ensure_web_console
@@ -67,16 +68,34 @@ def _proxy_main(settings: Settings, worker: int, log_path: Path | None, ledger_o
     run(settings, worker, ledger_owner, log_path, database_ready.wait if database_ready is not None else None)
 
 
+def _template_main(control: Inherited, settings: Settings, *signals: ReadySignal | None) -> None:
+    """`signals`: the ready signals of the children it will fork, inherited to be inherited by them in turn."""
+    from launcher.template import template_main
+
+    template_main(control, settings)
+
+
 def _ledger_main(settings: Settings, path: str, ready: ReadySignal, log_path: Path | None) -> None:
     from proxy.ledger.server import run
 
     run(settings, path, ready.set, log_path)
 
 
+# what the template forks when there is one (any other child, and all of them without a template, is spawned)
+FORKED = (_admin_main, _proxy_main, _ledger_main)
+
+
 def announce_ignored(settings: Settings) -> None:
     """One line per One API variable that was set but has no use here, so no operator tunes it in vain."""
     for name in settings.ignored:
         log.info("%s is accepted for One API compatibility and ignored: %s", name, IGNORED[name])
+
+
+def uses_template(settings: Settings) -> bool:
+    """With several workers, they, admin_api and the ledger owner are forked from one template process that
+    loaded their modules and encodings once (their pages are shared); one worker and admin_api are spawned (a
+    template measured about the same tree PSS there, with one process more)."""
+    return settings.workers > 1
 
 
 def needs_ledger_owner(settings: Settings) -> bool:
@@ -93,16 +112,19 @@ class Supervisor:
     `start()` runs while the database is still being prepared: admin_api and (without a ledger owner) the
     workers import their libraries and load the tokenizer meanwhile and wait on `database_ready`, which
     `database_prepared()` sets (a restarted child finds it set); the ledger owner and the workers that need it
-    start only then."""
+    start only then. With several workers the template (`launcher.template`) is started first and forks
+    admin_api, the workers and the ledger owner (and their restarts): each is then this process's child as a
+    spawned one is (a subreaper's), and a dead template is started again without touching them."""
 
     def __init__(self, settings: Settings, log_path: Path | None = None) -> None:
         self.settings = settings
-        self.children: list[Child] = []
+        self.children: list[Supervised] = []
         self.stopping = False
         self.log_path = log_path
         self.rotator = SizeRotator(log_path) if log_path is not None else None
         self.metrics_dir: str | None = None
-        self.ledger: Child | None = None   # SQLite with several workers
+        self.ledger: Supervised | None = None   # SQLite with several workers
+        self.ledger_ready: ReadySignal | None = None     # made before the template, which passes it on
         self.ledger_dir: str | None = None
         # restartable children by name: how to start them, when they started, their policy, when they are due
         self.recipes: dict[str, tuple[Callable[..., None], tuple[Any, ...]]] = {}
@@ -112,11 +134,14 @@ class Supervisor:
         self.counter_dir: str | None = None      # the change counter's private directory
         self.admin_dir: str | None = None        # admin_api's socket's private directory (no ADMIN_SOCKET given)
         self.database_ready = ReadySignal()
+        self.template: Template | None = None     # several workers: what forks them (None: they are spawned)
+        self.subreaper = False      # orphans of the tree are handed to this process (then it reaps them)
 
     def start(self) -> None:
         self._metrics_environment()
         self._change_counter()
         self._admin_socket()
+        self._start_template()
         self._spawn("admin_api", _admin_main, (self.settings, self.log_path, self.database_ready))
         if not needs_ledger_owner(self.settings):
             for worker in range(self.settings.workers):
@@ -139,21 +164,44 @@ class Supervisor:
         self._terminate()
 
     def _spawn(self, name: str, target: Callable[..., None], args: tuple[Any, ...]) -> None:
-        proc = Child(target, args, name=name)
-        proc.start()
-        log.info("started %s (pid %s)", name, proc.pid)
-        self.children.append(proc)
+        self.children.append(self._launch(name, target, args))
         self.recipes[name] = (target, args)
         self.started[name] = time.monotonic()
+
+    def _launch(self, name: str, target: Callable[..., None], args: tuple[Any, ...]) -> Supervised:
+        """Forked from the template when there is one, else spawned as a fresh interpreter."""
+        proc: Supervised | None = None
+        if self.template is not None and target in FORKED:
+            proc = self.template.fork(name, target, args)
+        if proc is None:
+            child = Child(target, args, name=name)
+            child.start()
+            log.info("started %s (pid %s)", name, child.pid)
+            return child
+        log.info("started %s (pid %s), forked from the template", name, proc.pid)
+        return proc
+
+    def _start_template(self) -> None:
+        """The template that forks the workers (several workers only): this process becomes their subreaper, so
+        each forked worker is its own child as a spawned one would be."""
+        if self.template is None:
+            if not uses_template(self.settings) or not become_subreaper():
+                return
+            self.subreaper = True
+            if needs_ledger_owner(self.settings):
+                self.ledger_ready = ReadySignal()
+            self.template = Template(_template_main, (self.settings, self.database_ready, self.ledger_ready))
+        child = self.template.start()
+        log.info("started template (pid %s)", child.pid)
+        self.children.append(child)
+        self.started[child.name] = time.monotonic()
 
     def _start_ledger(self) -> str | None:
         """Start the ledger owner on a socket in a private directory (0700); its path once it accepts connections."""
         self.ledger_dir = tempfile.mkdtemp(prefix="one-api-ledger-")
         path = os.path.join(self.ledger_dir, "ledger.sock")
-        ready = ReadySignal()
-        self.ledger = Child(_ledger_main, (self.settings, path, ready, self.log_path), name="ledger")
-        self.ledger.start()
-        log.info("started ledger (pid %s)", self.ledger.pid)
+        ready = self.ledger_ready or ReadySignal()
+        self.ledger = self._launch("ledger", _ledger_main, (self.settings, path, ready, self.log_path))
         self.children.append(self.ledger)
         deadline = time.monotonic() + 60
         try:
@@ -212,15 +260,21 @@ class Supervisor:
                 code = 1
                 break
             self._restart_due()
+            if self.subreaper:
+                for pid in stop_strays(c.pid for c in self.children):
+                    log.warning("pid %s is a child of one-api that it did not start; killed it", pid)
+                reap_orphans(c.pid for c in self.children)
             self._rotate_logs()
             time.sleep(0.2)
         self._terminate()
         return code
 
-    def _bury(self, child: Child) -> bool:
+    def _bury(self, child: Supervised) -> bool:
         """A child died: schedule its restart (True), or say why the gateway stops (False)."""
         self.children.remove(child)
         name = child.name
+        if self.template is not None and child is self.template.child:
+            return self._bury_template(child)
         if child is self.ledger or name not in self.recipes:
             log.error("%s exited with code %s; stopping", name, child.exitcode)
             return False
@@ -236,12 +290,32 @@ class Supervisor:
         self.due[name] = time.monotonic() + delay
         return True
 
+    def _bury_template(self, child: Supervised) -> bool:
+        """The template died: start it again (its workers run on, they are children of this process); one that
+        keeps dying is given up and later workers are spawned instead. Never a reason to stop the gateway."""
+        assert self.template is not None
+        lived = time.monotonic() - self.started[child.name]
+        delay = self.policies.setdefault(child.name, RestartPolicy()).after_death(lived)
+        if delay is None:
+            log.error("template exited with code %s, again soon after starting; workers are spawned from now on",
+                      child.exitcode)
+            self.template.close()
+            self.template = None
+            return True
+        log.warning("template exited with code %s after %.1fs; starting it again in %.2fs", child.exitcode,
+                    lived, delay)
+        self.due[child.name] = time.monotonic() + delay
+        return True
+
     def _restart_due(self) -> None:
         now = time.monotonic()
         for name, when in list(self.due.items()):
             if when <= now:
                 del self.due[name]
-                self._spawn(name, *self.recipes[name])
+                if name not in self.recipes:
+                    self._start_template()
+                else:
+                    self._spawn(name, *self.recipes[name])
 
     def _forget_metrics(self, pid: int | None) -> None:
         """A dead worker's live gauges leave /metrics (its counters stay: they were counted)."""
@@ -269,12 +343,14 @@ class Supervisor:
         self._stop(list(reversed(others)), self.settings.shutdown_grace + 5)
         if self.ledger is not None:
             self._stop([self.ledger], 30)    # it writes its deltas to the database, then exits
+        if self.template is not None:
+            self.template.close()
         for tmp in (self.metrics_dir, self.ledger_dir, self.counter_dir, self.admin_dir):
             if tmp is not None:
                 shutil.rmtree(tmp, ignore_errors=True)
 
     @staticmethod
-    def _stop(children: list[Child], grace: float) -> None:
+    def _stop(children: list[Supervised], grace: float) -> None:
         """SIGTERM (a graceful stop inside each child), then SIGKILL whoever is still there after `grace`."""
         for child in children:
             if child.is_alive():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +30,19 @@ async def _settle_heap() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+def preload(settings: Settings) -> None:
+    """What the template process (launcher.template) holds before it forks the workers: their modules and the
+    tokenizer encodings (into the tokenizer's per-process registry, where each worker's Tokenizer finds them).
+    Nothing here opens a connection, starts a thread or makes an event loop: all of it is shared after the fork."""
+    import proxy.app  # noqa: F401  (every addon, converter and the store's tables)
+    from proxy.gateway.tokenizer import Tokenizer, shared_encodings, trim_heap
+
+    with contextlib.suppress(ImportError):
+        import uvloop  # noqa: F401
+    Tokenizer(settings.tiktoken_cache_dir, preload=shared_encodings(settings.tiktoken_preload))
+    trim_heap()
 
 
 def run(settings: Settings, worker: int = 0, ledger_owner: str | None = None, log_path: Path | None = None,

@@ -145,6 +145,15 @@ FALLBACK = "cl100k_base"    # what every model without an encoding of its own co
 # loaded when the tokenizer is made; the others on the first request that needs them (TIKTOKEN_PRELOAD)
 DEFAULT_PRELOAD = (FALLBACK,)
 
+
+
+def shared_encodings(preload: tuple[str, ...] | None) -> tuple[str, ...]:
+    """The encodings a template process loads for the workers it forks (TIKTOKEN_PRELOAD; auto: both required
+    ones, cl100k_base and o200k_base): loaded once and shared, they cost the node one copy whatever the workers
+    serve, where loading per need would cost each worker its own."""
+    return REQUIRED if preload is None else preload
+
+
 # tiktoken reads the environment and the module-level `read_file` on every load: swap both, one load at a time
 _LOAD_LOCK = threading.RLock()
 
@@ -238,7 +247,7 @@ def _lean_encoding(name: str) -> tiktoken.Encoding:
     return encoding
 
 
-def _trim_heap() -> None:
+def trim_heap() -> None:
     """Give the C heap's free pages back after a load (glibc's malloc_trim; elsewhere nothing): the rank file's
     parse frees tens of MiB that would otherwise stay in the process."""
     try:
@@ -300,12 +309,12 @@ class Tokenizer:
         names = sorted({self._encoding_name(model) for model in models} - set(self._encodings))
         for name in names:
             self._encoding(name)
-        _trim_heap()
+        trim_heap()
         return tuple(names)
 
     def _load_and_trim(self, name: str) -> None:
         self._encoding(name)
-        _trim_heap()
+        trim_heap()
 
     def _prepare(self) -> set[str]:
         """Write every encoding file into the cache; the names whose files are all in place."""
