@@ -11,6 +11,7 @@
     python benchmarks/run.py --startup 3     # also: seconds from `one-api` started to its first answer, 3 starts
     python benchmarks/run.py --only none --surfaces   # only the extras, not the chat table
     python benchmarks/run.py --litellm       # LiteLLM's proxy as a fourth target (after benchmarks/setup-litellm)
+    python benchmarks/run.py --all           # everything above that issue #19 asks for, one part after the other
 
 Everything runs on 127.0.0.1 in one process tree; the figures that matter are the ratios. The load
 comes from wrk (Debian's package `wrk`) when it is installed: written in C, it needs a few percent of
@@ -238,7 +239,13 @@ def main() -> None:
     ap.add_argument("--litellm-seconds", type=int, default=10,
                     help="seconds of each LiteLLM turn with wrk: wrk counts only the answers completed in a turn, "
                          "and at c=64 LiteLLM takes 1-2 s per answer, so a short turn would undercount it")
+    ap.add_argument("--all", action="store_true",
+                    help="every measurement of issue #19 in one command: the chat table (with LiteLLM when its venv "
+                         "exists), the surfaces, start-up, memory, the limited token, scaling, extra workers")
     args = ap.parse_args()
+    if args.all:
+        run_everything(args)
+        return
     if args.scaling:
         scaling(args.scaling, args)
         return
@@ -713,6 +720,22 @@ def memory(pid: int, base: str, key: str, total: int, log_dir: Path) -> tuple[in
     table, sums = memory_table(pid, log_dir)
     print(table)
     return sums
+
+
+def run_everything(args: argparse.Namespace) -> None:
+    """Each part in its own run of this script, one after the other (each starts and stops its own processes,
+    so none measures another's leftovers), with the turns asked for."""
+    turns = ["--seconds", str(args.seconds), "--rounds", str(args.rounds)]
+    table = ["--surfaces", "--startup", "3", "--memory", "20000"]
+    if (litellm_target.venv_dir() / "bin" / "litellm").exists():
+        table.append("--litellm")
+    else:
+        print("(no LiteLLM venv: the chat table without it; benchmarks/setup-litellm installs it)", flush=True)
+    parts = [table, ["--limits"], ["--scaling", "2"], ["--extra-worker", "--workers", "3", "--memory", "20000"]]
+    for part in parts:
+        print(f"\n=== python benchmarks/run.py {' '.join(part + turns)}   ({time.strftime('%H:%M:%S')} UTC)",
+              flush=True)
+        subprocess.run([sys.executable, str(Path(__file__).resolve()), *part, *turns], check=False)
 
 
 def extra_worker(args: argparse.Namespace) -> None:
