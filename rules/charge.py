@@ -85,6 +85,12 @@ class Charge:
     group_ratio: float
     tier: Tier | None
 
+    @property
+    def plain(self) -> bool:
+        """Input and output alone, each at its plain price (no tier, no part billed as another)."""
+        return self.tier is None and not any(line.tokens for line in self.lines
+                                             if line.part not in ("input", "output"))
+
     def to_json(self) -> dict[str, Any]:
         """The breakdown a log row keeps: per part tokens, ratio, list price in USD per 1M tokens (ratio 1 = $2)
         and quota before rounding; then the model and group ratio, the tier, and the parts billed as another."""

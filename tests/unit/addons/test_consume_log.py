@@ -40,3 +40,20 @@ def test_no_row_when_logging_is_off_or_nothing_was_billed() -> None:
     ConsumeLog(rows, load_prices, lambda: {"LogConsumeEnabled": "false"}).done(billed_flow())  # type: ignore[arg-type]
     ConsumeLog(rows, load_prices, lambda: {}).done(make_flow(billed=False, user=user(), token=token()))  # type: ignore[arg-type]
     assert rows.rows == []
+
+
+def test_the_breakdown_is_kept_when_it_says_more_than_the_row() -> None:
+    """A plain answer (input and output at the model's ratios) has no usage_detail: its columns and content say all
+    of it; cache reads, a tier or an unpaid rest bring the breakdown."""
+    from proxy.addons.consume_log import detail
+    from rules.charge import ComponentRatios, Parts, Tier, charge
+
+    ratios = ComponentRatios(cache_read=0.1, tiers=(Tier(above=200_000, input=2.0, output=1.5),))
+    plain = charge(Parts(11, 7), 0.075, 1.0, 4.0, ratios)
+    assert detail(Usage(11, 7), plain, 0) is None
+    assert '"unpaid":5' in (detail(Usage(11, 7), plain, 5) or "")
+    cached = charge(Parts(110, 7, cache_read=100), 0.075, 1.0, 4.0, ratios)
+    shown = detail(Usage(110, 7, cached_tokens=100), cached, 0) or ""
+    assert '"usage":{"cached":100}' in shown and '"cache_read"' in shown
+    tiered = charge(Parts(300_000, 7), 0.075, 1.0, 4.0, ratios)
+    assert '"tier"' in (detail(Usage(300_000, 7), tiered, 0) or "")
