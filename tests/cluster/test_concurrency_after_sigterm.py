@@ -17,10 +17,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
-import orjson
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 from sqlalchemy import update
 
 from store import Database
@@ -28,45 +25,15 @@ from store.models import Token
 from tests.cluster.test_nodes import BODY, Node, _seed_root
 from tests.conftest import backend_dsn
 from tests.e2e.harness import add_account, add_channel
+from tests.e2e.held_streams import HeldStreams
 
 DEADLINE = 30.0
 
 
-class HeldStreams:
-    """An upstream whose streams send one chunk, then stay open until `release` is set (or the gateway leaves)."""
-
-    def __init__(self) -> None:
-        self.release = asyncio.Event()
-        app = web.Application()
-        app.router.add_post("/v1/chat/completions", self.chat)
-        self.server = TestServer(app, host="127.0.0.1")
-
-    @property
-    def url(self) -> str:
-        return str(self.server.make_url("")).rstrip("/")
-
-    async def chat(self, request: web.Request) -> web.StreamResponse:
-        await request.read()
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await response.prepare(request)
-        chunk = {"id": "x", "object": "chat.completion.chunk", "model": "gpt-4o-mini",
-                 "choices": [{"index": 0, "delta": {"content": "hello"}}]}
-        await response.write(b"data: " + orjson.dumps(chunk) + b"\n\n")
-        try:
-            await asyncio.wait_for(self.release.wait(), 60)
-            await response.write(b"data: [DONE]\n\n")
-        except (TimeoutError, ConnectionResetError):
-            pass
-        return response
-
-
 @pytest.fixture
 async def held() -> AsyncIterator[HeldStreams]:
-    upstream = HeldStreams()
-    await upstream.server.start_server()
-    yield upstream
-    upstream.release.set()
-    await upstream.server.close()
+    async with HeldStreams(wait=60) as upstream:
+        yield upstream
 
 
 def _log_text(workdir: Path) -> str:

@@ -12,13 +12,12 @@ from typing import Any
 import aiohttp
 import orjson
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 from sqlalchemy import update
 
 from store import Database, save_option
 from store.models import Token, User
 from tests.e2e.harness import Account, Gateway, add_account, add_channel, balances, logs
+from tests.e2e.held_streams import HeldStreams
 from tests.e2e.mock_upstream import MockOpenAI
 
 BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
@@ -88,43 +87,10 @@ async def test_tpm_refuses_over_estimate_and_settlement_gives_back(db: Database,
     assert len(upstream.requests) == 2
 
 
-class HeldStreams:
-    """An upstream whose streams send one chunk and then wait until the test lets them finish."""
-
-    def __init__(self) -> None:
-        self.release = asyncio.Event()
-        self.started = 0
-        app = web.Application()
-        app.router.add_post("/v1/chat/completions", self.chat)
-        self.server = TestServer(app, host="127.0.0.1")
-
-    @property
-    def url(self) -> str:
-        return str(self.server.make_url("")).rstrip("/")
-
-    async def chat(self, request: web.Request) -> web.StreamResponse:
-        await request.read()
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await response.prepare(request)
-        chunk = {"id": "x", "object": "chat.completion.chunk", "model": "gpt-4o-mini",
-                 "choices": [{"index": 0, "delta": {"content": "hello"}}]}
-        await response.write(b"data: " + orjson.dumps(chunk) + b"\n\n")
-        self.started += 1
-        try:
-            await asyncio.wait_for(self.release.wait(), 10)
-            await response.write(b"data: [DONE]\n\n")
-        except (TimeoutError, ConnectionResetError):
-            pass
-        return response
-
-
 @pytest.fixture
 async def held() -> AsyncIterator[HeldStreams]:
-    upstream = HeldStreams()
-    await upstream.server.start_server()
-    yield upstream
-    upstream.release.set()
-    await upstream.server.close()
+    async with HeldStreams() as upstream:
+        yield upstream
 
 
 async def _until(condition: Any, what: str) -> None:
