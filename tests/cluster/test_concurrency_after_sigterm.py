@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import signal
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from sqlalchemy import update
 
 from store import Database
 from store.models import Token
+from tests.cluster.launcher_logs import log_text, wait_log
 from tests.cluster.test_nodes import BODY, Node, _seed_root
 from tests.conftest import backend_dsn
 from tests.e2e.harness import add_account, add_channel
@@ -34,18 +33,6 @@ DEADLINE = 30.0
 async def held() -> AsyncIterator[HeldStreams]:
     async with HeldStreams(wait=60) as upstream:
         yield upstream
-
-
-def _log_text(workdir: Path) -> str:
-    return "".join(p.read_text() for p in (workdir / "logs").glob("*.log*"))
-
-
-async def _wait_log(workdir: Path, pattern: str, count: int = 1) -> list[str]:
-    deadline = time.monotonic() + DEADLINE
-    while len(found := re.findall(pattern, _log_text(workdir))) < count:
-        assert time.monotonic() < deadline, f"never logged {count}× {pattern!r}"
-        await asyncio.sleep(0.1)
-    return found
 
 
 async def _open(http: aiohttp.ClientSession, url: str, key: str) -> aiohttp.ClientResponse:
@@ -75,8 +62,8 @@ async def test_a_sigtermed_worker_frees_its_streams_slots_exactly_once(db: Datab
     try:
         async with aiohttp.ClientSession(connector=connector) as http:
             for n in (0, 1):
-                await _wait_log(tmp_path, rf" proxy-{n} \[-\] startup\.serve: listening")
-            pids = [int(p) for p in await _wait_log(tmp_path, r"started proxy-\d \(pid (\d+)\)", 2)]
+                await wait_log(tmp_path, rf" proxy-{n} \[-\] startup\.serve: listening", timeout=DEADLINE)
+            pids = [int(p) for p in await wait_log(tmp_path, r"started proxy-\d \(pid (\d+)\)", 2)]
             first = await _four_streams(http, node.url, acct.key)
             assert [r.status for r in first] == [200, 200, 200, 429]
             for pid in pids:                        # the workers serving the three streams stop
@@ -86,7 +73,7 @@ async def test_a_sigtermed_worker_frees_its_streams_slots_exactly_once(db: Datab
                 assert b'"shutting_down"' in rest
                 r.close()
             for n in (0, 1):                        # the supervisor starts them again
-                await _wait_log(tmp_path, rf" proxy-{n} \[-\] startup\.serve: listening", 2)
+                await wait_log(tmp_path, rf" proxy-{n} \[-\] startup\.serve: listening", 2, timeout=DEADLINE)
             second = await _four_streams(http, node.url, acct.key)
             assert [r.status for r in second] == [200, 200, 200, 429], [r.status for r in second]
             assert b"concurrent requests on token: limit 3" in await second[3].read()
@@ -94,6 +81,6 @@ async def test_a_sigtermed_worker_frees_its_streams_slots_exactly_once(db: Datab
             for r in second[:3]:
                 assert (await asyncio.wait_for(r.content.read(), DEADLINE)).endswith(b"data: [DONE]\n\n")
                 r.close()
-        assert node.proc.poll() is None and "proxy-0 exited with code 0" in _log_text(tmp_path)
+        assert node.proc.poll() is None and "proxy-0 exited with code 0" in log_text(tmp_path)
     finally:
         assert node.stop() == 0

@@ -18,6 +18,7 @@ import pytest
 
 from launcher.restarts import MAX_QUICK_DEATHS
 from store import Database
+from tests.cluster.launcher_logs import log_text, wait_log
 from tests.cluster.test_nodes import BODY, Node, _seed_root
 from tests.e2e.harness import add_account, add_channel, balances
 from tests.e2e.mock_upstream import MockOpenAI
@@ -25,18 +26,6 @@ from tests.e2e.mock_upstream import MockOpenAI
 
 def _sqlite_env(db: Database, **extra: str) -> dict[str, str]:
     return {"SQLITE_PATH": str(db.url.url).split("///", 1)[1], **extra}
-
-
-def _log_text(workdir: Path) -> str:
-    return "".join(p.read_text() for p in (workdir / "logs").glob("*.log*"))
-
-
-async def _wait_log(workdir: Path, pattern: str, count: int = 1, timeout: float = 60) -> list[str]:
-    deadline = time.monotonic() + timeout
-    while len(found := re.findall(pattern, _log_text(workdir))) < count:
-        assert time.monotonic() < deadline, f"never logged {count}× {pattern!r}"
-        await asyncio.sleep(0.1)
-    return found
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -99,16 +88,16 @@ async def test_a_killed_worker_is_started_again_and_requests_keep_being_served(
     await add_channel(db, base_url=upstream.url)
     node = Node(tmp_path, _sqlite_env(db), "--workers", "2").wait()
     try:
-        [pid] = await _wait_log(tmp_path, r"started proxy-0 \(pid (\d+)\)")
+        [pid] = await wait_log(tmp_path, r"started proxy-0 \(pid (\d+)\)")
         for n in (0, 1):     # both up before the kill (else proxy-0's second "listening" would be its first)
-            await _wait_log(tmp_path, rf" proxy-{n} \[-\] startup\.serve: listening")
+            await wait_log(tmp_path, rf" proxy-{n} \[-\] startup\.serve: listening")
         stop = asyncio.Event()
         load = asyncio.create_task(_count_outcomes(node.url, acct.key, stop))
         await asyncio.sleep(0.5)
         os.kill(int(pid), signal.SIGKILL)
         killed = time.monotonic()
-        await _wait_log(tmp_path, r"started proxy-0 \(pid \d+\)", count=2, timeout=10)
-        await _wait_log(tmp_path, r" proxy-0 \[-\] startup\.serve: listening", count=2, timeout=30)
+        await wait_log(tmp_path, r"started proxy-0 \(pid \d+\)", count=2, timeout=10)
+        await wait_log(tmp_path, r" proxy-0 \[-\] startup\.serve: listening", count=2, timeout=30)
         await asyncio.sleep(0.5)
         stop.set()
         outcomes = await load
@@ -117,7 +106,7 @@ async def test_a_killed_worker_is_started_again_and_requests_keep_being_served(
         assert node.stop() == 0
     after = [served for at, served in outcomes if at > killed]
     assert len(after) > 10 and sum(not s for s in after) <= 1, after   # at most the one request in flight in it
-    assert "proxy-0 exited with code -9" in _log_text(tmp_path)
+    assert "proxy-0 exited with code -9" in log_text(tmp_path)
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -141,7 +130,7 @@ async def test_a_worker_that_dies_at_every_start_stops_the_gateway(db: Database,
         took = time.monotonic() - started
     finally:
         blocker.close()
-    text = _log_text(tmp_path)
+    text = log_text(tmp_path)
     assert code == 1
     assert len(re.findall(r"started proxy-0 \(pid", text)) == MAX_QUICK_DEATHS
     assert f"proxy-0 exited with code 1, {MAX_QUICK_DEATHS} times in a row soon after starting: a crash loop; " \
@@ -154,10 +143,10 @@ async def test_a_killed_admin_api_is_started_again(db: Database, tmp_path: Path)
     await _seed_root(db)
     node = Node(tmp_path, _sqlite_env(db)).wait()
     try:
-        [pid] = await _wait_log(tmp_path, r"started admin_api \(pid (\d+)\)")
+        [pid] = await wait_log(tmp_path, r"started admin_api \(pid (\d+)\)")
         os.kill(int(pid), signal.SIGKILL)
         killed = time.monotonic()
-        await _wait_log(tmp_path, r"started admin_api \(pid \d+\)", count=2, timeout=10)
+        await wait_log(tmp_path, r"started admin_api \(pid \d+\)", count=2, timeout=10)
         async with aiohttp.ClientSession() as http:
             while True:
                 assert time.monotonic() - killed < 20, "/api/status never came back"

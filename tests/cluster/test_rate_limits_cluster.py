@@ -22,7 +22,7 @@ from tests.cluster.test_nodes import Node, _seed_root
 from tests.conftest import backend_dsn
 from tests.e2e.harness import add_account, add_channel
 from tests.e2e.mock_upstream import MockOpenAI
-from tests.e2e.test_command import free_port
+from tests.redis_helpers import own_redis_server
 
 BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 20}
 
@@ -30,18 +30,8 @@ BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}],
 @pytest.fixture
 def own_redis(tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     """A redis-server of this test's own on an ephemeral port (the shared one is never stopped)."""
-    port = free_port()
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(tmp_path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).stdout.strip() != b"PONG":
-        assert time.monotonic() < deadline, "redis-server did not start"
-        time.sleep(0.05)
-    yield port, proc
-    if proc.poll() is None:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with own_redis_server(tmp_path) as found:
+        yield found
 
 
 async def _burst(urls: list[str], key: str, n: int) -> list[tuple[int, dict[str, str]]]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -18,6 +17,7 @@ import aiohttp
 import pytest
 
 from store import Database
+from tests.cluster.launcher_logs import log_text, wait_log
 from tests.e2e.harness import add_account, add_channel
 from tests.e2e.mock_upstream import MockOpenAI
 
@@ -29,18 +29,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _log_text(workdir: Path) -> str:
-    return "".join(p.read_text() for p in (workdir / "logs").glob("*.log*"))
-
-
-async def _wait_log(workdir: Path, pattern: str, count: int = 1, timeout: float = 60) -> list[str]:
-    deadline = time.monotonic() + timeout
-    while len(found := re.findall(pattern, _log_text(workdir))) < count:
-        assert time.monotonic() < deadline, f"never logged {count}× {pattern!r}"
-        await asyncio.sleep(0.1)
-    return found
 
 
 def _stat(pid: int) -> list[str]:
@@ -106,16 +94,16 @@ async def test_workers_forked_from_the_template_restart_and_stop(db: Database, u
                              "--log-dir", str(tmp_path / "logs")], cwd=tmp_path, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        [template] = map(int, await _wait_log(tmp_path, r"started template \(pid (\d+)\)"))
-        workers = [int((await _wait_log(tmp_path, FORKED.format(f"proxy-{n}")))[0]) for n in (0, 1)]
+        [template] = map(int, await wait_log(tmp_path, r"started template \(pid (\d+)\)"))
+        workers = [int((await wait_log(tmp_path, FORKED.format(f"proxy-{n}")))[0]) for n in (0, 1)]
         for n in (0, 1):
-            await _wait_log(tmp_path, rf" proxy-{n} \[-\] startup\.serve: listening")
+            await wait_log(tmp_path, rf" proxy-{n} \[-\] startup\.serve: listening")
         await _served(url, acct.key)
 
         # forked, not spawned: a fork keeps the template's command line; each is the supervisor's own child
         # (reparented through the middle process); the template forked with one thread and no event loop
         for role in ("admin_api", "ledger"):      # they share the template's imports too
-            [pid] = map(int, await _wait_log(tmp_path, FORKED.format(role)))
+            [pid] = map(int, await wait_log(tmp_path, FORKED.format(role)))
             assert int(_stat(pid)[1]) == proc.pid and _alive(pid)
         for pid in workers:
             assert int(_stat(pid)[1]) == proc.pid
@@ -130,20 +118,20 @@ async def test_workers_forked_from_the_template_restart_and_stop(db: Database, u
 
         # a killed worker is forked again from the template and serves
         os.kill(workers[0], signal.SIGKILL)
-        [_, again] = map(int, await _wait_log(tmp_path, FORKED.format("proxy-0"), count=2, timeout=15))
-        await _wait_log(tmp_path, r" proxy-0 \[-\] startup\.serve: listening", count=2, timeout=30)
+        [_, again] = map(int, await wait_log(tmp_path, FORKED.format("proxy-0"), count=2, timeout=15))
+        await wait_log(tmp_path, r" proxy-0 \[-\] startup\.serve: listening", count=2, timeout=30)
         assert int(_stat(again)[1]) == proc.pid
-        assert "proxy-0 exited with code -9" in _log_text(tmp_path)
+        assert "proxy-0 exited with code -9" in log_text(tmp_path)
         await _served(url, acct.key)
 
         # a killed template is started again; the workers run on; the next worker restart comes from the new one
         os.kill(template, signal.SIGKILL)
-        [_, template2] = map(int, await _wait_log(tmp_path, r"started template \(pid (\d+)\)", count=2, timeout=15))
+        [_, template2] = map(int, await wait_log(tmp_path, r"started template \(pid (\d+)\)", count=2, timeout=15))
         assert _alive(again) and _alive(workers[1])
         await _served(url, acct.key)
         os.kill(workers[1], signal.SIGKILL)
-        [_, again1] = map(int, await _wait_log(tmp_path, FORKED.format("proxy-1"), count=2, timeout=30))
-        await _wait_log(tmp_path, r" proxy-1 \[-\] startup\.serve: listening", count=2, timeout=30)
+        [_, again1] = map(int, await wait_log(tmp_path, FORKED.format("proxy-1"), count=2, timeout=30))
+        await wait_log(tmp_path, r" proxy-1 \[-\] startup\.serve: listening", count=2, timeout=30)
         assert Path(f"/proc/{again1}/cmdline").read_bytes() == Path(f"/proc/{template2}/cmdline").read_bytes()
         assert int(_stat(again1)[1]) == proc.pid
         await _served(url, acct.key)
@@ -180,8 +168,8 @@ async def test_forked_workers_wait_for_the_database_and_serve_on_mysql(db: Datab
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         for n in (0, 1):
-            await _wait_log(tmp_path, FORKED.format(f"proxy-{n}"))
-            await _wait_log(tmp_path, rf" proxy-{n} \[-\] startup\.serve: listening")
+            await wait_log(tmp_path, FORKED.format(f"proxy-{n}"))
+            await wait_log(tmp_path, rf" proxy-{n} \[-\] startup\.serve: listening")
         await _served(f"http://127.0.0.1:{port}", acct.key)
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(proc.wait, 30) == 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
@@ -15,17 +14,13 @@ from aiohttp.test_utils import unused_port
 from admin_api.ratelimit import Limit, RedisLimiter
 from store.redis_client import connect_redis
 from store.redis_health import RedisHealth
+from tests.redis_helpers import shared_redis_url
 
 from .conftest import make_settings, start_api
 
 
 def _redis_url() -> str:
-    url = os.environ.get("ONEAPI_TEST_REDIS_URL", "")
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail("ONEAPI_TEST_REDIS_URL is not set")
-        pytest.skip("ONEAPI_TEST_REDIS_URL not set")
-    return url
+    return shared_redis_url()
 
 
 def _redis_lines(caplog: pytest.LogCaptureFixture) -> list[str]:

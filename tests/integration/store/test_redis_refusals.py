@@ -5,7 +5,6 @@ that errors or dies sends every request to the database (never "unlimited"), ski
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import subprocess
 import time
@@ -22,15 +21,11 @@ from proxy.limits.policy import Limit, Scope
 from proxy.limits.redis_refusals import SKIP_S, key_of
 from store import Database
 from store.redis_client import connect_redis
+from tests.redis_helpers import own_redis_server, shared_redis_url
 
 
 def _redis_url() -> str:
-    url = os.environ.get("ONEAPI_TEST_REDIS_URL", "")
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail("ONEAPI_TEST_REDIS_URL is not set")
-        pytest.skip("ONEAPI_TEST_REDIS_URL not set")
-    return url
+    return shared_redis_url()
 
 
 def _client(url: str) -> Any:
@@ -55,18 +50,8 @@ async def redis() -> AsyncIterator[Any]:
 @pytest.fixture
 def own_redis(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """A redis-server of this test's own (the shared one is never stopped)."""
-    port = _unused_port()
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(tmp_path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).stdout.strip() != b"PONG":
-        assert time.monotonic() < deadline, "redis-server did not start"
-        time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0", proc
-    if proc.poll() is None:
-        proc.kill()
-    proc.wait(timeout=10)
+    with own_redis_server(tmp_path) as (port, proc):
+        yield f"redis://127.0.0.1:{port}/0", proc
 
 
 def _scope(limit: Limit) -> Scope:
