@@ -85,20 +85,15 @@ class Charge:
     group_ratio: float
     tier: Tier | None
 
-    @property
-    def plain(self) -> bool:
-        """Input and output alone, each at its plain price (no tier, no part billed as another)."""
-        return self.tier is None and not any(line.tokens for line in self.lines
-                                             if line.part not in ("input", "output"))
-
     def to_json(self) -> dict[str, Any]:
         """The breakdown a log row keeps: per part tokens, ratio, list price in USD per 1M tokens (ratio 1 = $2)
         and quota before rounding; then the model and group ratio, the tier, and the parts billed as another."""
-        per_quota = exact(self.model_ratio) * exact(self.group_ratio)
-        parts = {line.part: {"tokens": line.tokens, "ratio": float(line.ratio),
-                             "usd_per_mtok": round(float(line.ratio * exact(self.model_ratio) * 2), 6),
-                             "quota": round(float(line.tokens * line.ratio * per_quota), 6)}
-                 for line in self.lines if line.tokens}
+        parts = {}
+        for line in self.lines:
+            if line.tokens:
+                ratio, usd, per_token = _line_prices(line.ratio, self.model_ratio, self.group_ratio)
+                parts[line.part] = {"tokens": line.tokens, "ratio": ratio, "usd_per_mtok": usd,
+                                    "quota": round(float(line.tokens * per_token), 6)}
         out: dict[str, Any] = {"parts": parts, "model_ratio": self.model_ratio, "group_ratio": self.group_ratio}
         if self.tier is not None:
             out["tier"] = self.tier.to_json()
@@ -106,6 +101,14 @@ class Charge:
         if unpriced:
             out["priced_as_input_or_output"] = unpriced
         return out
+
+
+@lru_cache(maxsize=4096)   # a handful of (part price, model, group) triples serve every request
+def _line_prices(ratio: Fraction, model_ratio: float, group_ratio: float) -> tuple[float, float, Fraction]:
+    """A part's price as its log row shows it: the ratio, USD per 1M tokens (ratio 1 = $2), the quota per token
+    (exact: the row's quota per part is tokens × this, rounded for display only)."""
+    return (float(ratio), round(float(ratio * exact(model_ratio) * 2), 6),
+            ratio * exact(model_ratio) * exact(group_ratio))
 
 
 def _or(ratio: float | None, fallback: Fraction) -> tuple[Fraction, str]:

@@ -27,15 +27,14 @@ _PARTS = ("cached_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens", "re
 
 def detail(usage: Usage | None, charge: Charge | None, unpaid: int) -> str | None:
     """The row's usage_detail JSON: the usage parts that are not zero, the charge's breakdown (rules.Charge) and
-    what no balance could pay; None when there is nothing beyond prompt and completion to say (a plain answer
-    priced at its model's input and completion ratios: the row's columns and content already say all of it,
-    and building and storing its breakdown cost most requests about 15 µs of CPU and a few hundred bytes)."""
+    what no balance could pay; None when there is nothing to say (no usage, no charge). The console shows every
+    row's part prices from it, plain answers' too."""
     out: dict[str, Any] = {}
     if usage is not None:
         parts = {name.removesuffix("_tokens"): getattr(usage, name) for name in _PARTS if getattr(usage, name)}
         if parts:
             out["usage"] = parts
-    if charge is not None and (out or unpaid or not charge.plain):
+    if charge is not None:
         out.update(charge.to_json())
     if unpaid:
         out["unpaid"] = unpaid

@@ -295,4 +295,4 @@ async def test_custom_one_api_ratios_charge_as_before(gateway: Gateway, db: Data
     assert status == 200
     [row] = await _charged(gateway, db, acct, before)
     assert row.quota == ceil((1_111 + 333 * 2.9) * 0.37) == 769    # One API's formula, its options' ratios
-    assert row.usage_detail is None          # a plain answer: its columns and content say all of it
+    assert "priced_as_input_or_output" not in _detail(row) and "usage" not in _detail(row)

@@ -42,18 +42,23 @@ def test_no_row_when_logging_is_off_or_nothing_was_billed() -> None:
     assert rows.rows == []
 
 
-def test_the_breakdown_is_kept_when_it_says_more_than_the_row() -> None:
-    """A plain answer (input and output at the model's ratios) has no usage_detail: its columns and content say all
-    of it; cache reads, a tier or an unpaid rest bring the breakdown."""
+
+def test_the_breakdown_prices_every_part_exactly() -> None:
+    """Every row carries its parts' prices (the console shows them, plain answers' too): per part its tokens, ratio,
+    list price and quota, the exact sum's parts rounded for display only; cache reads and a tier show as such."""
+    import orjson
+
     from proxy.addons.consume_log import detail
     from rules.charge import ComponentRatios, Parts, Tier, charge
 
     ratios = ComponentRatios(cache_read=0.1, tiers=(Tier(above=200_000, input=2.0, output=1.5),))
-    plain = charge(Parts(11, 7), 0.075, 1.0, 4.0, ratios)
-    assert detail(Usage(11, 7), plain, 0) is None
-    assert '"unpaid":5' in (detail(Usage(11, 7), plain, 5) or "")
+    plain = orjson.loads(detail(Usage(11, 7), charge(Parts(11, 7), 0.075, 1.0, 4.0, ratios), 0) or "")
+    assert plain == {"parts": {"input": {"tokens": 11, "ratio": 1.0, "usd_per_mtok": 0.15, "quota": 0.825},
+                               "output": {"tokens": 7, "ratio": 4.0, "usd_per_mtok": 0.6, "quota": 2.1}},
+                     "model_ratio": 0.075, "group_ratio": 1.0}
     cached = charge(Parts(110, 7, cache_read=100), 0.075, 1.0, 4.0, ratios)
-    shown = detail(Usage(110, 7, cached_tokens=100), cached, 0) or ""
-    assert '"usage":{"cached":100}' in shown and '"cache_read"' in shown
+    shown = orjson.loads(detail(Usage(110, 7, cached_tokens=100), cached, 5) or "")
+    assert shown["usage"] == {"cached": 100} and shown["unpaid"] == 5
+    assert shown["parts"]["cache_read"] == {"tokens": 100, "ratio": 0.1, "usd_per_mtok": 0.015, "quota": 0.75}
     tiered = charge(Parts(300_000, 7), 0.075, 1.0, 4.0, ratios)
-    assert '"tier"' in (detail(Usage(300_000, 7), tiered, 0) or "")
+    assert orjson.loads(detail(Usage(300_000, 7), tiered, 0) or "")["parts"]["input"]["ratio"] == 2.0
