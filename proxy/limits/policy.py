@@ -76,7 +76,7 @@ class Refusal:
                 f"requested {self.requested}. Please try again in {self.retry_after}s.")
 
 
-def _frees_in_ms(window: Window, now_ms: int) -> int:
+def frees_in_ms(window: Window, now_ms: int) -> int:
     """Until the oldest request of the window leaves it (the whole window when it holds none)."""
     return WINDOW_MS if window.oldest_ms is None else min(WINDOW_MS, max(0, window.oldest_ms + WINDOW_MS - now_ms))
 
@@ -95,7 +95,7 @@ def decide(scopes: Sequence[Scope], windows: Sequence[Window], tokens: int, now_
 
 
 def _retry_after(w: Window, now_ms: int) -> int:
-    return max(1, math.ceil(_frees_in_ms(w, now_ms) / 1000))
+    return max(1, math.ceil(frees_in_ms(w, now_ms) / 1000))
 
 
 def duration(ms: int) -> str:
@@ -129,14 +129,14 @@ def headers(scopes: Sequence[Scope], windows: Sequence[Window], tokens: int, now
         left, limit, w = rpm_best
         out["x-ratelimit-limit-requests"] = str(limit)
         out["x-ratelimit-remaining-requests"] = str(left if left > 0 else 0)
-        out["x-ratelimit-reset-requests"] = duration(_frees_in_ms(w, now_ms))
+        out["x-ratelimit-reset-requests"] = duration(frees_in_ms(w, now_ms))
     if tpm_best is not None:
         left, limit, w = tpm_best
         out["x-ratelimit-limit-tokens"] = str(limit)
         out["x-ratelimit-remaining-tokens"] = str(left if left > 0 else 0)
-        out["x-ratelimit-reset-tokens"] = duration(_frees_in_ms(w, now_ms))
+        out["x-ratelimit-reset-tokens"] = duration(frees_in_ms(w, now_ms))
     return out
 
 
 __all__ = ["GROUP_OPTION", "WINDOW_MS", "GroupLimits", "Limit", "Refusal", "Scope", "Window", "decide", "duration",
-           "headers", "parse_group_limits", "scopes_for"]
+           "frees_in_ms", "headers", "parse_group_limits", "scopes_for"]

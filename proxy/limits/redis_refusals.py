@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from proxy.limits.policy import WINDOW_MS, Refusal, Scope, Window, decide, headers
+from proxy.limits.policy import Refusal, Scope, Window, decide, frees_in_ms, headers
 from proxy.limits.windows import DatabaseWindows, LimitExceeded, Ticket
 
 KEY_PREFIX = "rl:full:"
@@ -34,6 +34,7 @@ PARALLEL_HOLD_MS = 1000   # a concurrency refusal is remembered this long (a fin
 SKIP_S = 5.0              # after a Redis error, the database alone for this long
 TIMEOUT_S = 0.5           # the limits' Redis client's socket timeout: a hung Redis costs little (a stopped one
                           # refuses the connection at once); a timeout on a busy loop only means the database
+                          # decides alone for SKIP_S
 log = logging.getLogger(__name__)
 
 
@@ -71,9 +72,7 @@ def reopens_at(refusal: Refusal, window: Window, now_ms: int) -> int:
     (concurrency: a request ending frees it at any time, and deletes the key)."""
     if refusal.kind == "parallel":
         return now_ms + PARALLEL_HOLD_MS
-    if window.oldest_ms is None:
-        return now_ms + WINDOW_MS
-    return min(window.oldest_ms + WINDOW_MS, now_ms + WINDOW_MS)
+    return now_ms + frees_in_ms(window, now_ms)
 
 
 def refusal_from(scopes: Sequence[Scope], found: Sequence[Full | None], tokens: int,
