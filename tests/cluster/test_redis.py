@@ -4,29 +4,23 @@ Redis going away mid-load changes nothing for clients, and the nudges come back 
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import time
 from pathlib import Path
 
 import aiohttp
-import pytest
 
 from store import Database
 from tests.cluster.test_nodes import ACCESS_TOKEN, BODY, Node, _seed_root
 from tests.e2e.harness import add_account, add_channel
 from tests.e2e.mock_upstream import MockOpenAI
+from tests.redis_helpers import shared_redis_url
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _redis_port() -> int:
-    url = os.environ.get("ONEAPI_TEST_REDIS_URL", "")
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail("ONEAPI_TEST_REDIS_URL is not set: run scripts/services start")
-        pytest.skip("ONEAPI_TEST_REDIS_URL not set")
-    return int(url.rsplit(":", 1)[1].split("/")[0])
+    return int(shared_redis_url().rsplit(":", 1)[1].split("/")[0])
 
 
 async def _propagation(http: aiohttp.ClientSession, node: Node, key: str, cid: int, status: int, want: int) -> float:

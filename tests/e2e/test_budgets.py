@@ -13,11 +13,11 @@ import orjson
 import pytest
 from sqlalchemy import update
 
-from proxy.limits.budgets import BudgetScope
+from proxy.limits.budgets import BudgetBook, BudgetScope
 from rules.rate_limits import Budget
 from store import Database, save_option
 from store.models import Token, User
-from tests.e2e.harness import Gateway, add_account, add_channel, logs
+from tests.e2e.harness import Account, Gateway, add_account, add_channel, logs
 from tests.e2e.mock_upstream import MockOpenAI
 
 UTC = ZoneInfo("UTC")
@@ -34,14 +34,12 @@ async def _phase(gw: Gateway, key: str) -> list[tuple[int, bytes]]:
         return await asyncio.gather(*(one(http) for _ in range(50)))
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "mysql", "postgres"], indirect=True)
-async def test_5h_and_week_budgets_never_overspent_and_the_5h_window_rolls_over(
-        db: Database, gateway: Gateway, upstream: MockOpenAI) -> None:
-    upstream.script.delay = 0.1                      # holds overlap: the budgets decide under concurrency
-    upstream.script.usage = {"prompt_tokens": 11, "completion_tokens": 50, "total_tokens": 61}
+async def _token_with_budgets(db: Database, gateway: Gateway, upstream: MockOpenAI,
+                              budgets: list[dict[str, Any]]) -> tuple[Account, BudgetBook, list[float]]:
+    """An account whose token has these budgets, a channel, no pre-consumed quota, and the budget book on an
+    injected clock (set `now[0]` to move it), starting on WEDNESDAY in UTC."""
     acct = await add_account(db)
     await add_channel(db, base_url=upstream.url)
-    budgets = [{"period": "5h", "quota": FIVE_H}, {"period": "week", "quota": WEEK}]
     async with db.session() as s, s.begin():
         await s.execute(update(Token).where(Token.id == acct.token_id).values(budgets=orjson.dumps(budgets).decode()))
     async with db.session() as s:
@@ -51,6 +49,16 @@ async def test_5h_and_week_budgets_never_overspent_and_the_5h_window_rolls_over(
     book = gateway.runtime.budgets
     now = [WEDNESDAY]
     book.clock, book.tz = (lambda: now[0]), UTC
+    return acct, book, now
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "mysql", "postgres"], indirect=True)
+async def test_5h_and_week_budgets_never_overspent_and_the_5h_window_rolls_over(
+        db: Database, gateway: Gateway, upstream: MockOpenAI) -> None:
+    upstream.script.delay = 0.1                      # holds overlap: the budgets decide under concurrency
+    upstream.script.usage = {"prompt_tokens": 11, "completion_tokens": 50, "total_tokens": 61}
+    acct, book, now = await _token_with_budgets(db, gateway, upstream,
+                                                [{"period": "5h", "quota": FIVE_H}, {"period": "week", "quota": WEEK}])
     scopes = [BudgetScope(f"t:{acct.token_id}:5h", "token", Budget("5h", FIVE_H)),
               BudgetScope(f"t:{acct.token_id}:week", "token", Budget("week", WEEK))]
 
@@ -91,18 +99,7 @@ async def test_a_request_held_across_a_reset_gives_back_only_to_its_own_window(
     cost) must not be taken off B's window, which would let the new window be overspent by it."""
     upstream.script.delay = 0.5
     upstream.script.usage = {"prompt_tokens": 11, "completion_tokens": 5, "total_tokens": 16}   # far below the hold
-    acct = await add_account(db)
-    await add_channel(db, base_url=upstream.url)
-    async with db.session() as s, s.begin():
-        await s.execute(update(Token).where(Token.id == acct.token_id).values(
-            budgets=orjson.dumps([{"period": "5h", "quota": 10_000}]).decode()))
-    async with db.session() as s:
-        await save_option(s, "PreConsumedQuota", "0")
-    await gateway.runtime.caches.reload_options()
-    await gateway.reload()
-    book = gateway.runtime.budgets
-    now = [WEDNESDAY]
-    book.clock, book.tz = (lambda: now[0]), UTC
+    acct, book, now = await _token_with_budgets(db, gateway, upstream, [{"period": "5h", "quota": 10_000}])
 
     async def ask(http: aiohttp.ClientSession) -> int:
         async with http.post(gateway.url + "/v1/chat/completions", json=ASK, headers={"Authorization": acct.key}) as r:
