@@ -100,7 +100,7 @@ class Runtime:
         # rate limits (#17): in memory when this worker is the only one, else in the shared database (refusals
         # remembered in Redis when configured: its own client, short timeout and no retries, see redis_refusals)
         self.limits: Windows = RemoteWindows(quota) if isinstance(quota, RemoteLedger) else \
-            windows_for(db, sqlite=db.url.is_sqlite, workers=settings.workers, redis=self._limits_redis(db))
+            windows_for(db, sqlite=db.url.is_sqlite, workers=settings.workers, redis=self._limits_redis)
         self.logs = LogWriter(db)
         self.session: aiohttp.ClientSession | None = None
         self.upstreams: UpstreamClient | None = None
@@ -109,10 +109,10 @@ class Runtime:
                                          settings.user_content_request_proxy or settings.relay_proxy or None,
                                          settings.user_content_request_timeout)
 
-    def _limits_redis(self, db: Database) -> Any:
-        """The rate limits' Redis client: None without Redis, or where the windows are in memory anyway."""
+    def _limits_redis(self) -> Any:
+        """The rate limits' Redis client (None without Redis)."""
         s = self.settings
-        if not s.redis_enabled or (db.url.is_sqlite and s.workers == 1):
+        if not s.redis_enabled:
             return None
         return connect_redis(s.redis_conn_string, s.redis_password, s.redis_master_name, timeout=LIMITS_TIMEOUT_S,
                              retry=False)
